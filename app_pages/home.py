@@ -1,0 +1,24 @@
+"""Home: what ResNet is, in two sentences, and a link to every page."""
+
+import streamlit as st
+
+from resnet_viz import ui_state
+from resnet_viz.formatting import fmt_int
+
+t = ui_state.translator()
+s = ui_state.current()
+tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+
+st.title(t("home.title"))
+st.markdown(t("home.intro"))
+st.latex(r"y = \mathcal{F}(x) + x")
+st.info(t("home.current", title=tr.title, formula=tr.layer_count_formula, params=fmt_int(tr.total_params)))
+for page, key in (
+    ("app_pages/architecture.py", "architecture"),
+    ("app_pages/shortcuts.py", "shortcuts"),
+    ("app_pages/feature_maps.py", "feature_maps"),
+    ("app_pages/parameters.py", "parameters"),
+    ("app_pages/why_residual.py", "why_residual"),
+):
+    st.page_link(page, label=t(f"nav.{key}"), help=t(f"home.about_{key}"))
+    st.caption(t(f"home.about_{key}"))

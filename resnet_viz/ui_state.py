@@ -1,0 +1,139 @@
+"""The one module of the package that knows Streamlit: caching, session settings and the shared sidebar.
+
+Everything cached here is keyed by plain values (names, sizes, hashes), never by a model object, and bounded.
+A model from :func:`shared_model` is shared by every session and thread, so nothing may mutate it: no hooks left
+on it, no ``.train()``, no ``.to()``, no ``load_state_dict``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from .catalogue import ARCHS, CATALOGUE, get_spec
+from .device import describe_device, select_device
+from .i18n import LANGUAGES, browser_language
+from .i18n import translator as _translator
+from .trace import MAX_INPUT_SIZE, Trace, trace
+
+#: Forward passes running at once across all sessions: more only oversubscribes the cores.
+MAX_CONCURRENT_FORWARDS = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose; every page reads it."""
+
+    lang: str
+    arch: str
+    input_size: int
+    stride_in: str
+    plain: bool
+    device: str
+
+
+@st.cache_resource
+def _process_setup() -> threading.BoundedSemaphore:
+    """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    return threading.BoundedSemaphore(MAX_CONCURRENT_FORWARDS)
+
+
+def forward_gate() -> threading.BoundedSemaphore:
+    """Hold this while running a forward or backward pass (``with forward_gate(): ...``)."""
+    return _process_setup()
+
+
+@st.cache_resource
+def device() -> torch.device:
+    return select_device()
+
+
+def cached_trace(arch: str, input_size: int, plain: bool = False, stride_in: str = "3x3") -> Trace:
+    """The trace (itself memoised and immutable, so no Streamlit cache is needed on top)."""
+    return trace(arch, input_size, plain=plain, stride_in=stride_in)
+
+
+_KEYS = {
+    "lang": "rv_lang",
+    "arch": "rv_arch",
+    "size": "rv_input_size",
+    "stride": "rv_stride_in",
+    "plain": "rv_plain",
+}
+
+
+def _init_defaults() -> None:
+    ss = st.session_state
+    if _KEYS["lang"] not in ss:
+        ss[_KEYS["lang"]] = browser_language(getattr(st.context, "locale", None))
+    ss.setdefault(_KEYS["arch"], "resnet34")
+    ss.setdefault(_KEYS["size"], get_spec(ss[_KEYS["arch"]]).default_input)
+    ss.setdefault(_KEYS["stride"], "3x3")
+    ss.setdefault(_KEYS["plain"], False)
+
+
+def _on_arch_change() -> None:
+    # A new network starts at the input size it was designed for (224 for ImageNet, 32 for CIFAR).
+    st.session_state[_KEYS["size"]] = get_spec(st.session_state[_KEYS["arch"]]).default_input
+
+
+def sidebar() -> Settings:
+    """Draw the shared sidebar (called from app.py, so it appears on every page) and return the settings.
+
+    Widget values live in ``st.session_state`` under fixed keys, so they persist across pages.
+    """
+    _process_setup()
+    _init_defaults()
+    ss = st.session_state
+    with st.sidebar:
+        st.radio(
+            "Language / 语言",
+            list(LANGUAGES),
+            key=_KEYS["lang"],
+            format_func=LANGUAGES.__getitem__,
+            horizontal=True,
+        )
+        t = _translator(ss[_KEYS["lang"]])
+        st.selectbox(
+            t("common.network"), ARCHS, key=_KEYS["arch"], on_change=_on_arch_change,
+            format_func=lambda a: CATALOGUE[a].title, help=t("common.network_help"),
+        )  # fmt: skip
+        st.number_input(
+            t("common.input_size"), min_value=16, max_value=1024, step=1, key=_KEYS["size"],
+            help=t("common.input_size_help"),
+        )  # fmt: skip
+        bottleneck = get_spec(ss[_KEYS["arch"]]).block == "bottleneck"
+        st.radio(
+            t("common.stride_in"), ["3x3", "1x1"], key=_KEYS["stride"], disabled=not bottleneck,
+            format_func=lambda s: t("common.stride_v15") if s == "3x3" else t("common.stride_v1"),
+            help=t("common.stride_in_help"),
+        )  # fmt: skip
+        st.toggle(t("common.plain"), key=_KEYS["plain"], help=t("common.plain_help"))
+        st.caption(t("common.device", device=describe_device(device())))
+    return current()
+
+
+def current() -> Settings:
+    """The settings of this session (defaults before the sidebar first ran)."""
+    _init_defaults()
+    ss = st.session_state
+    size = int(min(max(int(ss[_KEYS["size"]]), 1), MAX_INPUT_SIZE))
+    bottleneck = get_spec(ss[_KEYS["arch"]]).block == "bottleneck"
+    return Settings(
+        lang=ss[_KEYS["lang"]],
+        arch=ss[_KEYS["arch"]],
+        input_size=size,
+        stride_in=ss[_KEYS["stride"]] if bottleneck else "3x3",
+        plain=bool(ss[_KEYS["plain"]]),
+        device=str(device()),
+    )
+
+
+def translator() -> Callable[..., str]:
+    """The translator for this session's language: ``t = ui_state.translator(); t("shapes.title")``."""
+    return _translator(current().lang)
