@@ -89,7 +89,7 @@ def _imagenet(depth: int, block: BlockKind, layers: tuple[int, ...]) -> ArchSpec
         num_classes=1000,
         default_input=224,
         shortcut_option="B",
-        note="ImageNet network of the paper's Table 1, exactly torchvision's resnet%d." % depth,
+        note=f"ImageNet network of the paper's Table 1, exactly torchvision's resnet{depth}.",
     )
 
 

@@ -158,7 +158,7 @@ def _spatial_ok(spec: ArchSpec, size: int) -> bool:
         s = conv_out(s, *spec.maxpool)
         if s < 1:
             return False
-    for i in range(1, len(spec.layers)):
+    for _ in range(1, len(spec.layers)):
         s = conv_out(s, 3, 2, 1)
         if s < 1:
             return False
