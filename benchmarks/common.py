@@ -1,0 +1,51 @@
+"""What every benchmark module shares: a result record, a timer, and the table printer.
+
+Each ``benchmarks/bench_*.py`` defines ``run() -> list[Result]`` and, for running it alone,
+``if __name__ == "__main__": print_table(run())``. Compare only figures measured in the same run: a ratio against
+a peer measured seconds apart on the same machine, never an absolute time from another day.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Result:
+    name: str  # what was measured, e.g. "trace resnet152 vs torchinfo.summary"
+    value: float  # the measured figure (a ratio, milliseconds, kilobytes …)
+    unit: str  # "×", "ms", "KB" …
+    target: str  # the target in words, e.g. "≥ 10×"
+    ok: bool  # whether the target is met
+    detail: str = ""  # the raw figures behind a ratio, e.g. "1.9 ms vs 141 ms"
+
+
+def median_time(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [
+        (r.name, f"{r.value:,.2f} {r.unit}".strip(), r.target, "PASS" if r.ok else "MISS", r.detail)
+        for r in results
+    ]
+    header = ("benchmark", "measured", "target", "", "detail")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*header))
+    print(line.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(line.format(*row))
