@@ -1,0 +1,517 @@
+"""Counting: where the parameters and multiply-adds of a network live, and the arithmetic behind the names.
+
+Everything here is pure arithmetic on a :class:`~resnet_viz.trace.Trace` (itself checked against torchvision and
+torchinfo), so the tables add up to the trace's totals by construction and the tests check that they do:
+
+* :func:`count_table` — parameters and multiply-adds per stage, per block or per layer (conv, BN and fc apart);
+* :func:`depth_scaling` — ResNet-18 … 152 side by side: parameters, multiply-adds, parameter and activation memory;
+* :func:`layer_count_rule` — which layers the depth in the name counts (seed 001: the weighted layers of the
+  *plain* network, so the 1×1 convs of the dashed shortcuts, BN, ReLU and pooling are not counted), and why;
+* :func:`basic_block_cost`, :func:`bottleneck_cost`, :func:`projection_cost` — seed 002's hand calculation
+  (3×3×256×256 + 3×3×256×256 = 1,179,648 against 1×1×256×64 + 3×3×64×64 + 1×1×64×256 = 69,632) for any width;
+* :func:`stride_variant_macs` — v1 (stride in the first 1×1) against v1.5 (stride in the 3×3) multiply-adds;
+* :func:`table_to_csv` and the ``params`` sub-command of the CLI.
+
+Text for people is not made here (beyond the English CLI): functions return numbers and short codes (``reason``)
+that the page turns into words in the reader's language.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from . import cli
+from .catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
+from .formatting import fmt_int, fmt_macs
+from .trace import Row, Trace, trace
+
+LEVELS: tuple[str, ...] = ("stage", "block", "layer")
+
+#: float32: every parameter and every activation element takes 4 bytes.
+BYTES_PER_FLOAT32 = 4
+
+#: Steps whose output is a new tensor in torchvision's forward pass. ReLU (``inplace=True``), the residual
+#: addition (``out += identity``), an identity shortcut and ``flatten`` (a view) write no new tensor, and the
+#: softmax is not part of torchvision's model; the option-A shortcut (zero-padding) does make one.
+MATERIALISING_KINDS: frozenset[str] = frozenset({"conv", "bn", "maxpool", "avgpool", "fc"})
+
+
+# --------------------------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """One line of a count table. ``group`` is the stage it belongs to: ``stem``, ``layer1`` … or ``head``."""
+
+    level: str
+    name: str
+    paper_name: str
+    kind: str
+    group: str
+    block: str
+    params: int
+    macs: int
+
+
+def _group_of(row: Row) -> str:
+    if row.name.startswith("layer"):
+        return row.name.split(".")[0]
+    return "head" if row.kind in ("avgpool", "flatten", "fc", "softmax") else "stem"
+
+
+def _block_of(row: Row) -> str:
+    parts = row.name.split(".")
+    return ".".join(parts[:2]) if row.name.startswith("layer") and len(parts) >= 2 else ""
+
+
+def _paper_of(tr: Trace, row: Row) -> str:
+    """The paper's name of the row or of the block or stage around it (conv3_1, conv2_x, conv1, fc)."""
+    if row.kind == "fc":
+        return "fc"
+    if row.paper_name and row.kind != "maxpool":
+        return row.paper_name
+    block = _block_of(row)
+    if block:
+        return tr.row(block).paper_name
+    return "conv1" if _group_of(row) == "stem" else ""
+
+
+def _weighted_leaves(tr: Trace) -> list[Row]:
+    """Leaves that carry parameters or multiply-adds (conv, BN, fc); the others add zero to every total."""
+    return [r for r in tr.leaves if r.params or r.macs]
+
+
+def count_table(tr: Trace, by: str = "stage") -> list[CountRow]:
+    """Parameters and multiply-adds of ``tr`` per ``stage``, ``block`` or ``layer``, in network order.
+
+    ``stage``: the stem (conv1 + bn1), one row per stage (conv2_x …), the head (fc). ``block``: the stem, one
+    row per residual block, the head. ``layer``: every conv, BN and fc on its own (a projection shortcut's conv
+    and BN included). At every level the rows add up to ``tr.total_params`` and ``tr.total_macs``.
+    """
+    if by not in LEVELS:
+        raise ValueError(f"count by one of {', '.join(LEVELS)}, not {by!r}")
+    leaves = _weighted_leaves(tr)
+    if by == "layer":
+        return [
+            CountRow("layer", r.name, _paper_of(tr, r), r.kind, _group_of(r), _block_of(r), r.params, r.macs)
+            for r in leaves
+        ]
+    stem = [r for r in leaves if _group_of(r) == "stem"]
+    head = [r for r in leaves if _group_of(r) == "head"]
+    out = [
+        CountRow(
+            by, "stem", "conv1", "stem", "stem", "", sum(r.params for r in stem), sum(r.macs for r in stem)
+        )
+    ]
+    for row in tr.rows:
+        if (by == "stage" and row.kind == "stage") or (by == "block" and row.kind == "block"):
+            out.append(
+                CountRow(
+                    by,
+                    row.name,
+                    row.paper_name,
+                    row.kind,
+                    _group_of(row),
+                    _block_of(row),
+                    row.params,
+                    row.macs,
+                )
+            )
+    out.append(
+        CountRow(by, "fc", "fc", "head", "head", "", sum(r.params for r in head), sum(r.macs for r in head))
+    )
+    return out
+
+
+CSV_COLUMNS: tuple[str, ...] = ("level", "name", "paper_name", "kind", "group", "block", "params", "macs")
+
+
+def table_to_csv(rows: Iterable[CountRow]) -> str:
+    """The table as CSV text (header row first, no total row, so a spreadsheet's column sum is the total)."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow([getattr(r, c) for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------- memory
+
+
+def parameter_bytes(tr: Trace) -> int:
+    """Memory of the weights in float32: parameters × 4 bytes (BN running statistics, buffers, not counted)."""
+    return tr.total_params * BYTES_PER_FLOAT32
+
+
+def activation_elements(tr: Trace) -> int:
+    """Output elements of one image's forward pass, summed over the steps that materialise a tensor.
+
+    Those steps are the convs, BNs, pools and the fc (:data:`MATERIALISING_KINDS`) and the option-A zero-padding
+    shortcut; ReLU and the residual addition work in place, flatten is a view and the input image is not
+    included. It is what a training step keeps for the backward pass, roughly; inference frees most of it early.
+    """
+    n = 0
+    for r in tr.leaves:
+        if r.kind in MATERIALISING_KINDS or (r.kind == "shortcut" and r.shortcut == "zero_pad"):
+            size = 1
+            for d in r.output_shape:
+                size *= d
+            n += size
+    return n
+
+
+def activation_bytes(tr: Trace, batch_size: int = 1) -> int:
+    """Forward activation memory: :func:`activation_elements` × 4 bytes (float32) × ``batch_size``."""
+    if batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, not {batch_size}")
+    return activation_elements(tr) * BYTES_PER_FLOAT32 * batch_size
+
+
+def fmt_bytes(n: int) -> str:
+    """Binary units, as the sizes of weight files are usually given: 46758048 → '44.6 MiB'."""
+    for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+@dataclass(frozen=True)
+class DepthStats:
+    arch: str
+    title: str
+    depth: int
+    block: str
+    params: int
+    macs: int
+    param_bytes: int
+    activation_bytes: int
+
+
+def depth_scaling(
+    input_size: int = 224,
+    batch_size: int = 1,
+    *,
+    archs: Sequence[str] = IMAGENET_ARCHS,
+    plain: bool = False,
+    stride_in: str = "3x3",
+) -> list[DepthStats]:
+    """One :class:`DepthStats` per network (ResNet-18 … 152 by default) at ``input_size`` and ``batch_size``.
+
+    ``stride_in`` applies to the Bottleneck networks only (a BasicBlock has no choice to make).
+    """
+    out = []
+    for arch in archs:
+        spec = get_spec(arch)
+        tr = trace(
+            arch, input_size, plain=plain, stride_in=stride_in if spec.block == "bottleneck" else "3x3"
+        )
+        out.append(
+            DepthStats(
+                arch,
+                spec.title,
+                spec.depth,
+                spec.block,
+                tr.total_params,
+                tr.total_macs,
+                parameter_bytes(tr),
+                activation_bytes(tr, batch_size),
+            )  # fmt: skip
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------- layer count
+
+
+@dataclass(frozen=True)
+class LayerItem:
+    """One step of the network in the layer-count list.
+
+    ``number`` is its place among the counted layers (1 … depth) or 0; ``reason`` says why it is or is not
+    counted: ``stem_conv``, ``block_conv``, ``fc`` (counted) or ``projection``, ``bn``, ``relu``, ``pool``,
+    ``add``, ``identity``, ``zero_pad``, ``flatten``, ``softmax`` (not counted).
+    """
+
+    name: str
+    paper_name: str
+    kind: str
+    counted: bool
+    number: int
+    reason: str
+    block: str
+    kernel: int | None
+    stride: int | None
+    in_channels: int
+    out_channels: int
+    params: int
+
+
+_REASONS = {
+    "bn": "bn",
+    "relu": "relu",
+    "maxpool": "pool",
+    "avgpool": "pool",
+    "add": "add",
+    "flatten": "flatten",
+    "softmax": "softmax",
+    "fc": "fc",
+}
+
+
+def _reason(row: Row) -> str:
+    if row.kind == "conv":
+        if not row.counted:
+            return "projection"
+        return "stem_conv" if row.name == "conv1" else "block_conv"
+    if row.kind == "shortcut":
+        return "zero_pad" if row.shortcut == "zero_pad" else "identity"
+    return _REASONS.get(row.kind, row.kind)
+
+
+@dataclass(frozen=True)
+class LayerCountRule:
+    arch: str
+    depth: int
+    convs_per_block: int
+    layers: tuple[int, ...]
+    formula: str  # "34 = 1 + 2×(3+4+6+3) + 1"
+    cifar_n: int | None  # n of the paper's 6n+2 CIFAR networks, else None
+    items: tuple[LayerItem, ...]
+
+    @property
+    def counted(self) -> list[LayerItem]:
+        return [i for i in self.items if i.counted]
+
+    @property
+    def not_counted(self) -> list[LayerItem]:
+        return [i for i in self.items if not i.counted]
+
+
+def layer_count_rule(arch: str) -> LayerCountRule:
+    """The depth in the name, rebuilt from the network's own block counts, with every step marked counted or not.
+
+    The depth counts the weighted layers of the plain network: the stem conv, the convs of every block and the
+    fc (seed 001: 34 = 1 + 2×(3+4+6+3) + 1). Traced on the residual network so that the 1×1 projection convs of
+    the dashed shortcuts are listed too, as not counted.
+    """
+    spec = get_spec(arch)
+    tr = trace(arch, spec.default_input)
+    items = []
+    number = 0
+    for r in tr.leaves:
+        if r.counted:
+            number += 1
+        items.append(
+            LayerItem(
+                r.name,
+                _paper_of(tr, r),
+                r.kind,
+                r.counted,
+                number if r.counted else 0,
+                _reason(r),
+                _block_of(r),
+                r.kernel,
+                r.stride,
+                r.input_shape[0],
+                r.output_shape[0],
+                r.params,
+            )  # fmt: skip
+        )
+    cifar_n = spec.layers[0] if spec.family == "cifar" else None
+    return LayerCountRule(
+        arch,
+        spec.depth,
+        CONVS_PER_BLOCK[spec.block],
+        spec.layers,
+        spec.layer_count_formula,
+        cifar_n,
+        tuple(items),
+    )
+
+
+def cifar_formula(n: int) -> str:
+    """The paper's CIFAR rule (§4.2): three stages of n BasicBlocks, 6n+2 = 1 + 2×(n+n+n) + 1."""
+    return f"6n+2 = 6×{n}+2 = {6 * n + 2}"
+
+
+# --------------------------------------------------------------------------------------------- calculator
+
+
+@dataclass(frozen=True)
+class ConvTerm:
+    """One conv's weights written as seed 002 writes them: k×k×C_in×C_out."""
+
+    kernel: int
+    c_in: int
+    c_out: int
+
+    @property
+    def weights(self) -> int:
+        return self.kernel * self.kernel * self.c_in * self.c_out
+
+    @property
+    def bn_params(self) -> int:
+        return 2 * self.c_out  # γ and β of the BatchNorm after it
+
+    def expression(self) -> str:
+        return f"{self.kernel}×{self.kernel}×{self.c_in}×{self.c_out}"
+
+
+@dataclass(frozen=True)
+class BlockCost:
+    kind: str  # "basic" or "bottleneck"
+    channels: int  # input and output channels of the block
+    terms: tuple[ConvTerm, ...]
+    include_bn: bool
+
+    @property
+    def conv_weights(self) -> int:
+        return sum(c.weights for c in self.terms)
+
+    @property
+    def bn_params(self) -> int:
+        return sum(c.bn_params for c in self.terms)
+
+    @property
+    def total(self) -> int:
+        return self.conv_weights + (self.bn_params if self.include_bn else 0)
+
+    def expression(self) -> str:
+        """'3×3×256×256 + 3×3×256×256' (+ '2×256 + 2×256' BN terms when they are included)."""
+        text = " + ".join(c.expression() for c in self.terms)
+        if self.include_bn:
+            text += " + " + " + ".join(f"2×{c.c_out}" for c in self.terms)
+        return text
+
+
+def _check_channels(channels: int, multiple: int = 1) -> None:
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < multiple:
+        raise ValueError(f"channels must be a positive integer, not {channels!r}")
+    if channels % multiple:
+        raise ValueError(f"channels must be a multiple of {multiple} for a Bottleneck, not {channels}")
+
+
+def basic_block_cost(channels: int, *, include_bn: bool = False) -> BlockCost:
+    """A BasicBlock from ``channels`` to ``channels``: two 3×3 convs (seed 002's left-hand block)."""
+    _check_channels(channels)
+    term = ConvTerm(3, channels, channels)
+    return BlockCost("basic", channels, (term, term), include_bn)
+
+
+def bottleneck_cost(channels: int, *, include_bn: bool = False) -> BlockCost:
+    """A Bottleneck from ``channels`` to ``channels``: 1×1 down to C/4, 3×3 at C/4, 1×1 back up (expansion 4)."""
+    expansion = EXPANSION["bottleneck"]
+    _check_channels(channels, expansion)
+    width = channels // expansion
+    terms = (ConvTerm(1, channels, width), ConvTerm(3, width, width), ConvTerm(1, width, channels))
+    return BlockCost("bottleneck", channels, terms, include_bn)
+
+
+def projection_cost(c_in: int, c_out: int, *, include_bn: bool = False) -> int:
+    """The dashed shortcut's own weights: a 1×1×C_in×C_out conv (+ its BN's 2×C_out)."""
+    _check_channels(c_in)
+    _check_channels(c_out)
+    return c_in * c_out + (2 * c_out if include_bn else 0)
+
+
+def projections(tr: Trace) -> list[Row]:
+    """The 1×1 projection convs of ``tr``'s dashed shortcuts, in order."""
+    return [r for r in tr.leaves if r.kind == "conv" and not r.counted and r.name.endswith(".downsample.0")]
+
+
+@dataclass(frozen=True)
+class StrideVariantMacs:
+    arch: str
+    v1_macs: int  # stride in the first 1×1 conv (the paper)
+    v15_macs: int  # stride in the 3×3 conv (torchvision)
+    per_block: tuple[tuple[str, str, int, int], ...]  # (block, paper name, v1, v1.5) where they differ
+
+
+def stride_variant_macs(arch: str, input_size: int = 224) -> StrideVariantMacs:
+    """Multiply-adds of a Bottleneck network with the stride in the 1×1 (v1) and in the 3×3 (v1.5).
+
+    Only the first block of conv3_x … conv5_x differs: in v1.5 its first 1×1 conv runs on the un-strided map,
+    four times as many positions.
+    """
+    if get_spec(arch).block != "bottleneck":
+        raise ValueError(f"{arch} has BasicBlocks: only Bottleneck networks have a v1 / v1.5 choice")
+    v1 = trace(arch, input_size, stride_in="1x1")
+    v15 = trace(arch, input_size, stride_in="3x3")
+    diff = tuple(
+        (b1.name, b1.paper_name, b1.macs, b15.macs)
+        for b1, b15 in zip(v1.blocks, v15.blocks)
+        if b1.macs != b15.macs
+    )
+    return StrideVariantMacs(arch, v1.total_macs, v15.total_macs, diff)
+
+
+# --------------------------------------------------------------------------------------------- CLI
+
+
+def format_table(tr: Trace, by: str) -> str:
+    """The count table as fixed-width text with totals, the CLI's default output."""
+    rows = count_table(tr, by)
+    header = ("paper", "torchvision", "kind", "params", "share", "MACs")
+    lines = [
+        (
+            r.paper_name,
+            r.name,
+            r.kind,
+            fmt_int(r.params),
+            f"{100 * r.params / tr.total_params:.1f}%",
+            fmt_macs(r.macs),
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    right = {3, 4, 5}
+
+    def fmt(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        )
+
+    c, h, w = tr.input_size
+    return "\n".join(
+        [
+            f"{tr.title} at {c}×{h}×{w}, per {by}"
+            + (f", stride on the {tr.stride_in} conv" if tr.block == "bottleneck" else ""),
+            fmt(header),
+            fmt(["-" * w for w in widths]),
+            *(fmt(line) for line in lines),
+            "",
+            f"total parameters: {fmt_int(tr.total_params)} ({fmt_bytes(parameter_bytes(tr))} as float32)",
+            f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
+            f"forward activations: {fmt_bytes(activation_bytes(tr))} per image (float32)",
+            f"layers counted by the name: {tr.layer_count_formula}",
+        ]
+    )
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    cli._add_common(p)
+    p.add_argument(
+        "--by", choices=LEVELS, default="stage", help="one row per stage (default), block or layer"
+    )
+    p.add_argument("--csv", action="store_true", help="print CSV (no total row) instead of a table")
+
+
+def _run(args: argparse.Namespace) -> int:
+    tr = trace(args.arch, args.input_size, plain=args.plain, stride_in=args.stride_in)
+    if args.csv:
+        print(table_to_csv(count_table(tr, args.by)), end="")
+    else:
+        print(format_table(tr, args.by))
+    return 0
+
+
+cli.EXTRA_COMMANDS["params"] = (
+    "parameters and multiply-adds per stage, block or layer (table or CSV)",
+    _add_arguments,
+    _run,
+)
