@@ -31,9 +31,16 @@ class PlainBasicBlock(BasicBlock):
     """
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, **kw: Any
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *args: Any,
+        **kw: Any,
     ):
-        super().__init__(inplanes, planes, stride, None, **kw)
+        # torchvision's _make_layer passes groups, base_width, dilation and norm_layer positionally.
+        super().__init__(inplanes, planes, stride, None, *args, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
@@ -44,9 +51,16 @@ class PlainBottleneck(Bottleneck):
     """torchvision's Bottleneck with the shortcut removed (see :class:`PlainBasicBlock`)."""
 
     def __init__(
-        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, **kw: Any
+        self,
+        inplanes: int,
+        planes: int,
+        stride: int = 1,
+        downsample: nn.Module | None = None,
+        *args: Any,
+        **kw: Any,
     ):
-        super().__init__(inplanes, planes, stride, None, **kw)
+        # torchvision's _make_layer passes groups, base_width, dilation and norm_layer positionally.
+        super().__init__(inplanes, planes, stride, None, *args, **kw)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
