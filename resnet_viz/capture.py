@@ -1,0 +1,235 @@
+"""One forward pass that keeps what the Feature-maps page shows: every stage's and block's output, the
+residual addition of every block taken apart, the predictions and the class activation map.
+
+Why an explicit walk and not hooks: the model is shared by every session (``st.cache_resource``); a hook on it
+would fire for other sessions' forwards, and torchvision's blocks reuse one in-place ReLU and do
+``out += identity``, so a kept reference to the main branch is overwritten. Walking the stages here calls the
+model's own submodules (conv, bn, downsample) in the order torchvision's ``forward`` does, re-implementing only
+the few lines of ``BasicBlock.forward``/``Bottleneck.forward`` arithmetic (ReLU and the addition, neither
+in place), which ``tests/test_capture.py`` checks reproduces each block's own output exactly. Nothing is
+registered on, moved, or switched on the model; everything kept is copied to numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from .models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
+
+#: dtype of the feature maps kept for display (half the memory of float32; plenty for pictures).
+MAP_DTYPE = np.float16
+
+
+@dataclass(frozen=True)
+class BlockParts:
+    """The residual addition of one block, ``out = ReLU(F(x) + shortcut(x))``, as tensors (one call's copies)."""
+
+    x: torch.Tensor
+    main: torch.Tensor  # F(x): the last BN's output, before the addition
+    shortcut: torch.Tensor | None  # identity x, downsample(x) (projection or zero-pad); None in a plain block
+    sum: torch.Tensor  # F(x) + shortcut(x) (F(x) alone in a plain block)
+    out: torch.Tensor  # ReLU(sum): the block's output
+
+
+def block_parts(block: nn.Module, x: torch.Tensor) -> BlockParts:
+    """Run one torchvision block on ``x`` through its own submodules and keep every term of its addition."""
+    kind = type(block)
+    if kind in (BasicBlock, PlainBasicBlock):
+        h = F.relu(block.bn1(block.conv1(x)))
+        main = block.bn2(block.conv2(h))
+    elif kind in (Bottleneck, PlainBottleneck):
+        h = F.relu(block.bn1(block.conv1(x)))
+        h = F.relu(block.bn2(block.conv2(h)))
+        main = block.bn3(block.conv3(h))
+    else:
+        raise TypeError(f"not a block this walk knows: {kind.__name__}")
+    if kind in (PlainBasicBlock, PlainBottleneck):
+        return BlockParts(x=x, main=main, shortcut=None, sum=main, out=F.relu(main))
+    shortcut = block.downsample(x) if block.downsample is not None else x
+    total = main + shortcut
+    return BlockParts(x=x, main=main, shortcut=shortcut, sum=total, out=F.relu(total))
+
+
+def shortcut_kind(block: nn.Module) -> str:
+    """``identity`` | ``projection`` | ``zero_pad`` | ``none`` (plain), as the trace names them."""
+    if isinstance(block, (PlainBasicBlock, PlainBottleneck)):
+        return "none"
+    ds = getattr(block, "downsample", None)
+    if ds is None:
+        return "identity"
+    return "zero_pad" if isinstance(ds, ZeroPadShortcut) else "projection"
+
+
+@dataclass(frozen=True)
+class Residual:
+    """One block's addition, summarised for display: each term's mean over channels (H, W), and the norms."""
+
+    block: str
+    shortcut: str  # identity | projection | zero_pad | none
+    x_mean: np.ndarray
+    main_mean: np.ndarray
+    shortcut_mean: np.ndarray | None
+    sum_mean: np.ndarray
+    out_mean: np.ndarray
+    x_norm: float
+    main_norm: float
+
+    @property
+    def ratio(self) -> float:
+        """‖F(x)‖ / ‖x‖: how much the block changes what flows through it."""
+        return self.main_norm / self.x_norm if self.x_norm > 0 else float("inf")
+
+    @property
+    def common_range(self) -> tuple[float, float]:
+        """One colour scale for the five terms, so they can be compared by eye."""
+        parts = [self.x_mean, self.main_mean, self.sum_mean, self.out_mean]
+        if self.shortcut_mean is not None:
+            parts.append(self.shortcut_mean)
+        return float(min(p.min() for p in parts)), float(max(p.max() for p in parts))
+
+
+@dataclass(frozen=True)
+class Capture:
+    """Everything one forward pass gives the page; numpy only (st.cache_data pickles it)."""
+
+    layers: dict[str, np.ndarray]  # name -> (C, H, W) float16, in network order
+    stage_of: dict[str, str]  # stage name (layer1 …) -> the name of its last block (the stage's output)
+    residuals: list[Residual]
+    logits: np.ndarray  # (num_classes,) float32
+    probs: np.ndarray  # softmax of logits
+    cam_class: int  # the top class
+    cam: np.ndarray  # (h, w) float32, before ReLU: Σ_c w[class, c] · A_c over the last stage's output A
+    fc_bias: float  # fc.bias[class]: mean(cam) + fc_bias == logit[class] (global average pool + fc)
+    device: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def global_range(self) -> tuple[float, float]:
+        """The smallest and largest activation over every kept layer ("across the network" normalization)."""
+        lo = min(float(a.min()) for a in self.layers.values())
+        hi = max(float(a.max()) for a in self.layers.values())
+        return lo, hi
+
+    def top(self, k: int = 5) -> list[tuple[int, float]]:
+        idx = np.argsort(-self.probs, kind="stable")[:k]
+        return [(int(i), float(self.probs[i])) for i in idx]
+
+    def digest(self) -> str:
+        """A hash of every kept array (tests compare captures made alone and in parallel)."""
+        h = hashlib.sha256()
+        for name, a in self.layers.items():
+            h.update(name.encode())
+            h.update(np.ascontiguousarray(a).tobytes())
+        for r in self.residuals:
+            for a in (r.x_mean, r.main_mean, r.sum_mean, r.out_mean):
+                h.update(np.ascontiguousarray(a).tobytes())
+        h.update(self.logits.tobytes())
+        h.update(self.cam.tobytes())
+        return h.hexdigest()
+
+
+def _keep(t: torch.Tensor) -> np.ndarray:
+    # detach().clone() semantics: a fresh numpy copy that nothing later writes into.
+    # (torch's float16 conversion is several times faster than numpy's astype)
+    return t[0].detach().to("cpu", torch.float16, copy=True).numpy()
+
+
+def _mean(t: torch.Tensor) -> np.ndarray:
+    return t[0].detach().float().mean(dim=0).cpu().numpy().copy()
+
+
+def stage_names(model: nn.Module) -> list[str]:
+    return [n for n in ("layer1", "layer2", "layer3", "layer4") if hasattr(model, n)]
+
+
+def capture(model: nn.Module, image: torch.Tensor) -> Capture:
+    """Run ``model`` once on ``image`` (1, 3, H, W) and keep conv1, maxpool, every block (the last block of a
+    stage is the stage's output), every block's addition, the predictions and the CAM of the top class.
+
+    The model is only called, never changed; run it in eval mode (a shared model always is). The image is moved
+    to the model's device; what is returned lives in numpy on the CPU.
+    """
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(f"expected an image tensor of shape (1, 3, H, W), not {tuple(image.shape)}")
+    device = next(model.parameters()).device
+    layers: dict[str, np.ndarray] = {}
+    stage_of: dict[str, str] = {}
+    residuals: list[Residual] = []
+    with torch.inference_mode():
+        x = image.to(device, torch.float32)
+        # The paper's conv1 is conv + BN + ReLU; that is what a student sees as "conv1's feature maps".
+        x = F.relu(model.bn1(model.conv1(x)))
+        layers["conv1"] = _keep(x)
+        if isinstance(getattr(model, "maxpool", None), nn.Module):
+            x = model.maxpool(x)
+            layers["maxpool"] = _keep(x)
+        # Each block's input is the previous output: its mean and norm are computed once and carried along.
+        x_mean, x_norm = _mean(x), float(torch.linalg.vector_norm(x.float()))
+        for stage in stage_names(model):
+            for i, block in enumerate(getattr(model, stage)):
+                name = f"{stage}.{i}"
+                p = block_parts(block, x)
+                kind = shortcut_kind(block)
+                main_mean = _mean(p.main)
+                if p.shortcut is None:
+                    shortcut_mean = None
+                else:
+                    shortcut_mean = x_mean if kind == "identity" else _mean(p.shortcut)
+                out_mean = _mean(p.out)
+                residuals.append(
+                    Residual(
+                        block=name,
+                        shortcut=kind,
+                        x_mean=x_mean,
+                        main_mean=main_mean,
+                        shortcut_mean=shortcut_mean,
+                        sum_mean=_mean(p.sum),
+                        out_mean=out_mean,
+                        x_norm=x_norm,
+                        main_norm=float(torch.linalg.vector_norm(p.main.float())),
+                    )
+                )
+                x = p.out
+                x_mean, x_norm = out_mean, float(torch.linalg.vector_norm(x.float()))
+                layers[name] = _keep(x)
+                stage_of[stage] = name
+        features = x  # the last stage's output A: (1, C, h, w)
+        logits = model.fc(torch.flatten(model.avgpool(features), 1))[0].float()
+        probs = torch.softmax(logits, dim=0)
+        top = int(torch.argmax(logits))
+        weight = model.fc.weight[top].float()  # (C,)
+        # CAM (Zhou et al. 2016): with global average pooling then fc, logit = mean_hw(Σ_c w_c A_c) + b exactly.
+        cam = torch.einsum("c,chw->hw", weight, features[0].float())
+        bias = float(model.fc.bias[top]) if model.fc.bias is not None else 0.0
+        return Capture(
+            layers=layers,
+            stage_of=stage_of,
+            residuals=residuals,
+            logits=logits.cpu().numpy().copy(),
+            probs=probs.cpu().numpy().copy(),
+            cam_class=top,
+            cam=cam.cpu().numpy().astype(np.float32, copy=True),
+            fc_bias=bias,
+            device=str(device),
+        )
+
+
+def cam_heat(c: Capture) -> np.ndarray:
+    """The CAM of the top class after ReLU, scaled to 0..1 (all zeros where nothing is positive)."""
+    heat = np.maximum(c.cam, 0.0)
+    peak = float(heat.max())
+    return heat / peak if peak > 0 else heat
+
+
+def class_labels(probs_index: list[int], categories: list[str] | None) -> list[str | None]:
+    """The class names from the weights' metadata, or None where there are none (random or 10-class nets)."""
+    if not categories:
+        return [None for _ in probs_index]
+    return [categories[i] if 0 <= i < len(categories) else None for i in probs_index]
