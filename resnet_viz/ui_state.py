@@ -137,3 +137,67 @@ def current() -> Settings:
 def translator() -> Callable[..., str]:
     """The translator for this session's language: ``t = ui_state.translator(); t("shapes.title")``."""
     return _translator(current().lang)
+
+
+# --- feature maps ---
+# Owned by the Feature-maps page (app_pages/feature_maps.py). Shared models are built once per (network,
+# weights, device) and never changed afterwards; captures are keyed by plain values (names, hashes) and bounded.
+
+
+@st.cache_resource(max_entries=6, show_spinner=False)
+def shared_model(arch: str, plain: bool, stride_in: str, source: str, device_name: str) -> torch.nn.Module:
+    """The model every session shares for (network, ``source`` = "random" | "pretrained", device).
+
+    Built on the CPU, moved to its device *before* it is cached, then only ever called. A pretrained build may
+    download once (raises :class:`resnet_viz.weights.WeightsError`, which is not cached: the next run tries again).
+    """
+    from . import weights
+
+    if source == "pretrained":
+        model = weights.load_pretrained(arch)
+    elif source == "random":
+        model = weights.load_random(arch, plain=plain, stride_in=stride_in)
+    else:
+        raise ValueError(f"unknown weights source {source!r}")
+    return model.to(torch.device(device_name)).eval()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_preprocess(
+    image_sha: str, resize: int, crop: int, weights_tag: str, _data: bytes, _transforms=None
+):
+    """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers)."""
+    from .images import load_image, preprocess_steps
+
+    steps = preprocess_steps(load_image(_data), resize=resize, crop=crop, transforms=_transforms)
+    steps["tensor"] = steps["tensor"].numpy()  # cached values are pickled: numpy, not tensors
+    return steps
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_capture(
+    arch: str, plain: bool, stride_in: str, weights_id: str, image_key: str, device_name: str, _model, _tensor
+):
+    """One forward pass per (network, weights, image, pipeline, device); display changes never rerun it."""
+    from .capture import capture
+
+    with forward_gate():
+        return capture(_model, torch.from_numpy(_tensor))
+
+
+def capture_with_fallback(
+    arch: str, plain: bool, stride_in: str, weights_id: str, image_key: str, model, tensor, cpu_model
+):
+    """:func:`cached_capture` on the model's device; on CUDA out-of-memory, again on the CPU.
+
+    ``cpu_model`` is a callable returning a CPU copy of the weights (only called on the fallback).
+    Returns ``(capture, fell_back)``.
+    """
+    device_name = str(next(model.parameters()).device)
+    try:
+        return cached_capture(
+            arch, plain, stride_in, weights_id, image_key, device_name, model, tensor
+        ), False
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        return cached_capture(arch, plain, stride_in, weights_id, image_key, "cpu", cpu_model(), tensor), True
