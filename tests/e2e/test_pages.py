@@ -1,0 +1,245 @@
+"""End to end in a real browser: every page, the sidebar, Chinese, and uploads on the Feature maps page.
+
+What unit tests and AppTest cannot see is checked here on the rendered DOM: images that actually loaded (non-zero
+``naturalWidth``), the SVG that graphviz drew, plotly charts that drew their SVG, no exception box and no
+traceback anywhere, no missing translation (``⟦key⟧``). A full-page screenshot of every page lands in
+``test-artifacts/screenshots/`` for a human to look at.
+
+Waiting is by condition, never by sleeping: Streamlit renders asynchronously, so each step waits until the app
+reports its script is not running, no element is stale from the previous run, and the expected text is visible.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the fixtures skip (or, with CI=true, fail) with the install command
+    expect = None
+
+from resnet_viz.i18n import translator
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSETS = ROOT / "assets"
+EN = translator("en")
+ZH = translator("zh")
+
+#: url path (the page file's stem; "" is the default page) → nav key; every page of app.py.
+PAGES = {
+    "": "home",
+    "architecture": "architecture",
+    "shortcuts": "shortcuts",
+    "feature_maps": "feature_maps",
+    "parameters": "parameters",
+    "why_residual": "why_residual",
+}
+#: Pages whose content must include graphviz diagrams / plotly charts (a blank chart is a failure).
+MIN_GRAPHVIZ: dict[str, int] = {}
+MIN_PLOTLY: dict[str, int] = {}
+
+SETTLE_TIMEOUT_MS = 90_000
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def settle(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
+    """Wait until the script run finished and every element belongs to the new run."""
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.dataset.testScriptState === 'notRunning'
+                && !document.querySelector('[data-stale="true"]')
+                && !document.querySelector('[data-testid="stSkeleton"]');
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def wait_images_loaded(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)",
+        timeout=timeout_ms,
+    )
+
+
+def open_page(page, base_url: str, path: str, expect_text: str) -> None:
+    page.goto(f"{base_url}/{path}")
+    page.get_by_text(expect_text, exact=False).first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+
+
+def click_nav(page, label: str, path: str) -> None:
+    """Change page inside the same session (the sidebar's settings stay), and wait for the new page's run."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=label).first.click()
+    page.wait_for_url(re.compile(rf"/{re.escape(path)}(\?.*)?$"), timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def assert_page_healthy(page, name: str) -> dict:
+    """The checks every page must pass; returns what was counted (for page-specific minimums)."""
+    settle(page)
+    wait_images_loaded(page)
+    body = page.locator("body").inner_text()
+    assert "Traceback" not in body, f"{name}: a traceback is shown"
+    if page.locator('[data-testid="stException"]').count():
+        # showErrorDetails = "none" redacts the box, so the server's log holds the traceback.
+        pytest.fail(
+            f"{name}: an exception box is shown; server log:\n{page.server.log_tail(3000)}", pytrace=False
+        )
+    missing = sorted(set(re.findall(r"⟦[^⟧]*⟧", body)))
+    assert not missing, f"{name}: missing translations {missing}"
+    assert page.locator('[data-testid="stMain"] h1').count() >= 1, f"{name}: no page title"
+    assert not page.page_errors, f"{name}: JavaScript errors {page.page_errors}"
+
+    images = page.eval_on_selector_all(
+        '[data-testid="stMain"] img',
+        "els => els.map(i => ({src: i.currentSrc.slice(0, 80), w: i.naturalWidth, h: i.naturalHeight}))",
+    )
+    broken = [i for i in images if not (i["w"] > 0 and i["h"] > 0)]
+    assert not broken, f"{name}: images that did not load: {broken}"
+
+    graphviz = page.locator('[data-testid="stGraphVizChart"]')
+    for i in range(graphviz.count()):
+        chart = graphviz.nth(i)
+        chart.locator("svg").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+        assert chart.locator("svg g.node").count() > 0, f"{name}: graphviz diagram {i} has no nodes"
+    plotly = page.locator('[data-testid="stPlotlyChart"]')
+    for i in range(plotly.count()):
+        chart = plotly.nth(i)
+        chart.locator(".main-svg").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+        box = chart.bounding_box()
+        assert box and box["width"] > 50 and box["height"] > 50, f"{name}: plotly chart {i} is empty ({box})"
+    return {"images": len(images), "graphviz": graphviz.count(), "plotly": plotly.count()}
+
+
+def screenshot(page, directory: Path, name: str) -> Path:
+    """A full-page screenshot: Streamlit scrolls inside its own container, so the viewport is grown to fit it."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => Math.max(document.documentElement.scrollHeight,
+            ...[...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')]
+                .map(e => e.scrollHeight))"""
+    )
+    page.set_viewport_size(
+        {"width": size["width"], "height": min(max(int(height) + 40, size["height"]), 12_000)}
+    )
+    try:
+        settle(page)
+        wait_images_loaded(page)
+        path = directory / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+    finally:
+        page.set_viewport_size(size)
+    assert path.stat().st_size > 5_000, f"{name}: screenshot is suspiciously small"
+    return path
+
+
+def select_network(page, title: str) -> None:
+    """Pick a network in the sidebar selectbox (a BaseWeb select: open it, click the option)."""
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.locator('[role="option"]', has_text=re.compile(rf"^{re.escape(title)}$")).first.click()
+    expect(network_input(page)).to_have_value(title, timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+
+
+def network_input(page):
+    """The sidebar's network combobox (its value is the chosen network's title)."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]').first
+
+
+def sample_images() -> list[Path]:
+    return sorted(p for p in ASSETS.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"})
+
+
+# --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("path", list(PAGES), ids=[p or "home" for p in PAGES])
+def test_every_page_renders(page, streamlit_server, screenshot_dir, path):
+    key = PAGES[path]
+    open_page(page, streamlit_server.base_url, path, EN(f"nav.{key}"))
+    counts = assert_page_healthy(page, key)
+    assert counts["graphviz"] >= MIN_GRAPHVIZ.get(key, 0), f"{key}: expected graphviz diagrams, got {counts}"
+    assert counts["plotly"] >= MIN_PLOTLY.get(key, 0), f"{key}: expected plotly charts, got {counts}"
+    screenshot(page, screenshot_dir, f"en-{key}")
+
+
+def test_switch_network_updates_every_page(page, streamlit_server, screenshot_dir):
+    open_page(page, streamlit_server.base_url, "", EN("nav.home"))
+    select_network(page, "ResNet-50")
+    # torchvision's resnet50 has 25,557,032 parameters (a reference figure, not one of ours).
+    page.get_by_text("25,557,032").first.wait_for()
+    assert "ResNet-50" in main_text(page)
+    for path, key in PAGES.items():
+        if not path:
+            continue
+        click_nav(page, EN(f"nav.{key}"), path)
+        assert_page_healthy(page, f"resnet50/{key}")
+        # The choice survives page changes (one session, shared sidebar).
+        expect(network_input(page)).to_have_value("ResNet-50")
+    select_network(page, "ResNet-56 (CIFAR)")
+    click_nav(page, EN("nav.home"), "")
+    page.get_by_text("853,018").first.wait_for()  # the paper's ResNet-56 (CIFAR-10): 0.85 M parameters
+    assert_page_healthy(page, "resnet56/home")
+    screenshot(page, screenshot_dir, "en-home-resnet56")
+
+
+def test_chinese_on_every_page(page, streamlit_server, screenshot_dir):
+    open_page(page, streamlit_server.base_url, "", EN("nav.home"))
+    page.locator('[data-testid="stSidebar"] [data-testid="stRadio"] label', has_text="简体中文").first.click()
+    page.get_by_text(ZH("home.title")).first.wait_for()
+    settle(page)
+    for path, key in PAGES.items():
+        if path:
+            click_nav(page, ZH(f"nav.{key}"), path)
+        counts = assert_page_healthy(page, f"zh/{key}")
+        text = main_text(page)
+        assert re.search(r"[\u4e00-\u9fff]", text), f"zh/{key}: no Chinese text in the page"
+        assert page.locator('[data-testid="stSidebar"]').inner_text().count(ZH("nav.home")) >= 1
+        assert counts["graphviz"] >= MIN_GRAPHVIZ.get(key, 0)
+        screenshot(page, screenshot_dir, f"zh-{key}")
+
+
+def _upload(page, name: str, data: bytes, mime: str) -> None:
+    page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').first.set_input_files(
+        {"name": name, "mimeType": mime, "buffer": data}
+    )
+
+
+def test_feature_maps_sample_then_bad_image(page, streamlit_server, screenshot_dir):
+    open_page(page, streamlit_server.base_url, "feature_maps", EN("nav.feature_maps"))
+    uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]')
+    assert uploader.count() >= 1, "the Feature maps page has no file uploader"
+
+    sample = sample_images()[0]
+    mime = "image/png" if sample.suffix == ".png" else "image/jpeg"
+    images_before = page.locator('[data-testid="stMain"] img').count()
+    _upload(page, sample.name, sample.read_bytes(), mime)
+    page.wait_for_function(
+        f"() => document.querySelectorAll('[data-testid=\"stMain\"] img').length > {images_before}",
+        timeout=SETTLE_TIMEOUT_MS,
+    )
+    counts = assert_page_healthy(page, "feature_maps/sample")
+    assert counts["images"] > images_before
+    screenshot(page, screenshot_dir, "en-feature_maps-sample")
+
+    # A text file with an image name: one clear message in the page, nothing else breaks.
+    _upload(page, "notes.png", b"this is not an image\n" * 20, "image/png")
+    page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').first.wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    assert_page_healthy(page, "feature_maps/bad")
+    screenshot(page, screenshot_dir, "en-feature_maps-bad-image")
