@@ -1,10 +1,325 @@
-"""Placeholder until its issue lands: says what the page will show."""
+"""Parameters: where every weight and multiply-add lives, the layer-count rule, BasicBlock vs Bottleneck worked out.
 
+Widgets and layout only: the numbers come from resnet_viz.counting (arithmetic on the trace), the charts from
+resnet_viz.figures_params, the words from the `parameters` i18n section.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import counting, figures_params, ui_state
+from resnet_viz.catalogue import CATALOGUE, get_spec
+from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
 
 t = ui_state.translator()
-st.title(t("nav.parameters"))
-st.info(t("common.coming_soon"))
-st.markdown(t("home.about_parameters"))
+s = ui_state.current()
+spec = get_spec(s.arch)
+PLOTLY_CONFIG = {"displaylogo": False}
+
+st.title(t("parameters.title"))
+st.markdown(t("parameters.intro"))
+
+try:
+    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+except ValueError:
+    st.error(t("parameters.bad_input", arch=spec.title, size=s.input_size))
+    st.stop()
+
+m1, m2, m3, m4 = st.columns(4)
+m1.metric(t("parameters.total_params"), fmt_int(tr.total_params))
+m2.metric(t("parameters.total_macs", size=f"{s.input_size}×{s.input_size}"), fmt_macs(tr.total_macs))
+m3.metric(t("parameters.param_memory"), counting.fmt_bytes(counting.parameter_bytes(tr)))
+m4.metric(t("parameters.layer_count"), str(spec.depth))
+
+tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
+    [t("parameters.tab_where"), t("parameters.tab_depth"), t("parameters.tab_rule"), t("parameters.tab_calc")]
+)
+
+# ------------------------------------------------------------------ where the parameters are
+with tab_where:
+    st.subheader(t("parameters.where_heading", title=tr.title))
+    st.markdown(t("parameters.where_intro"))
+    by = st.radio(
+        t("parameters.by_label"), counting.LEVELS, key="params_by", horizontal=True,
+        format_func=lambda level: t(f"parameters.by_{level}"),
+    )  # fmt: skip
+    rows = counting.count_table(tr, by)
+    frame = pd.DataFrame(
+        {
+            t("parameters.col_paper"): [r.paper_name for r in rows],
+            t("parameters.col_name"): [r.name for r in rows],
+            t("parameters.col_kind"): [t(f"parameters.kind_{r.kind}") for r in rows],
+            t("parameters.col_params"): [r.params for r in rows],
+            t("parameters.col_share"): [r.params / tr.total_params for r in rows],
+            t("parameters.col_macs"): [r.macs for r in rows],
+        }
+    )
+    st.dataframe(
+        frame, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1) + 4, 460),
+        column_config={
+            t("parameters.col_params"): st.column_config.NumberColumn(format="localized"),
+            t("parameters.col_share"): st.column_config.NumberColumn(format="percent"),
+            t("parameters.col_macs"): st.column_config.NumberColumn(format="localized"),
+        },
+    )  # fmt: skip
+    st.caption(
+        t("parameters.table_total", n=len(rows), params=fmt_int(tr.total_params), macs=fmt_int(tr.total_macs))
+    )
+    st.download_button(
+        t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{by}.csv",
+        mime="text/csv", on_click="ignore", icon=":material/download:",
+    )  # fmt: skip
+    st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG)
+    st.caption(t("parameters.treemap_caption"))
+    st.plotly_chart(figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG)
+    st.caption(t("parameters.macs_caption"))
+
+# ------------------------------------------------------------------ depth scaling
+with tab_depth:
+    st.subheader(t("parameters.dash_heading"))
+    batch = int(
+        st.number_input(
+            t("parameters.batch_label"), min_value=1, max_value=1024, value=32, step=1, key="params_batch"
+        )
+    )
+    # The dashboard compares the ImageNet networks: at the sidebar's size when an ImageNet network is chosen,
+    # at their own 224 otherwise (a CIFAR network's 32 would say little about them).
+    dash_size = s.input_size if spec.family == "imagenet" else 224
+    stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=s.stride_in)
+    st.plotly_chart(
+        figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
+        width="stretch", config=PLOTLY_CONFIG,
+    )  # fmt: skip
+    st.caption(t("parameters.dash_caption", size=dash_size, batch=batch))
+    by_arch = {d.arch: d for d in stats}
+    r34, r50 = by_arch["resnet34"], by_arch["resnet50"]
+    st.markdown(
+        t(
+            "parameters.why_50",
+            p34=fmt_params(r34.params),
+            p50=fmt_params(r50.params),
+            growth=f"{100 * (r50.params / r34.params - 1):.0f}",
+            m34=fmt_macs(r34.macs),
+            m50=fmt_macs(r50.macs),
+            a34=counting.fmt_bytes(r34.activation_bytes),
+            a50=counting.fmt_bytes(r50.activation_bytes),
+        )  # fmt: skip
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("parameters.col_network"): [d.title for d in stats],
+                t("parameters.col_depth"): [d.depth for d in stats],
+                t("parameters.col_params"): [d.params for d in stats],
+                t("parameters.col_macs"): [d.macs for d in stats],
+                t("parameters.dash_param_mem"): [counting.fmt_bytes(d.param_bytes) for d in stats],
+                t("parameters.dash_act_mem", batch=batch): [
+                    counting.fmt_bytes(d.activation_bytes) for d in stats
+                ],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            t("parameters.col_params"): st.column_config.NumberColumn(format="localized"),
+            t("parameters.col_macs"): st.column_config.NumberColumn(format="localized"),
+        },
+    )
+
+# ------------------------------------------------------------------ the layer-count rule
+with tab_rule:
+    st.subheader(t("parameters.rule_heading"))
+    st.markdown(t("parameters.rule_intro"))
+    lines = [
+        f"| {t('parameters.col_network')} | {t('parameters.col_block')} | {t('parameters.col_blocks')} "
+        f"| {t('parameters.col_formula')} |",
+        "|---|---|---|---|",
+    ]
+    for name, other in CATALOGUE.items():
+        formula = other.layer_count_formula
+        if other.family == "cifar":
+            formula += f" &nbsp; ({counting.cifar_formula(other.layers[0])})"
+        bold = "**" if name == s.arch else ""
+        lines.append(
+            f"| {bold}{other.title}{bold} | {'BasicBlock' if other.block == 'basic' else 'Bottleneck'} "
+            f"| {' / '.join(map(str, other.layers))} | {bold}{formula}{bold} |"
+        )
+    st.markdown("\n".join(lines))
+    st.caption(t("parameters.rule_table_caption"))
+
+    rule = counting.layer_count_rule(s.arch)
+    st.markdown(t("parameters.rule_list_heading", title=spec.title, formula=rule.formula))
+    legend = " · ".join(
+        f":gray[{t(f'parameters.reason_{code}')}]: {t(f'parameters.why_{code}')}"
+        for code in ("projection", "bn", "relu", "pool", "add", "identity", "zero_pad", "flatten", "softmax")
+        if any(i.reason == code for i in rule.not_counted)
+    )
+    st.markdown(t("parameters.rule_legend") + "\n\n" + legend)
+
+    def describe(item: counting.LayerItem) -> str:
+        if item.kind == "conv":
+            text = t(
+                "parameters.conv_desc",
+                k=item.kernel,
+                cin=item.in_channels,
+                cout=item.out_channels,
+                s=item.stride,
+            )
+        elif item.kind == "fc":
+            text = t("parameters.fc_desc", cin=item.in_channels, cout=item.out_channels)
+        else:
+            text = t(f"parameters.reason_{item.reason}")
+        return text
+
+    stem_items = [i for i in rule.items if i.group == "stem"]
+    head_items = [i for i in rule.items if i.group == "head"]
+
+    def line(label: str, items: list[counting.LayerItem]) -> str:
+        counted = [f":blue-background[**{i.number}**] {describe(i)}" for i in items if i.counted]
+        others: dict[str, int] = {}
+        for i in items:
+            if not i.counted:
+                key = describe(i) if i.kind == "conv" else t(f"parameters.reason_{i.reason}")
+                others[key] = others.get(key, 0) + 1
+        grey = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in others.items())
+        if any(i.reason == "projection" for i in items):
+            grey = t("parameters.dashed_note") + " " + grey
+        return f"**{label}** — " + " · ".join(counted) + (f" &nbsp; :gray[{grey}]" if grey else "")
+
+    st.markdown(line(t("parameters.group_stem"), stem_items))
+    # The rule is about the residual network at its own input size, whatever the sidebar's plain toggle says.
+    full = ui_state.cached_trace(s.arch, spec.default_input)
+    block_rows = full.blocks
+    for stage_index, stage_name in enumerate(spec.stage_names):
+        blocks = [b for b in block_rows if b.name.startswith(stage_name + ".")]
+        with st.expander(
+            t("parameters.stage_expander", stage=spec.paper_stage_names[stage_index], n=len(blocks)),
+            expanded=stage_index == 0,
+        ):
+            st.markdown(
+                "\n".join(
+                    f"- {line(f'{b.paper_name} ({b.name})', [i for i in rule.items if i.block == b.name])}"
+                    for b in blocks
+                )
+            )
+    st.markdown(line(t("parameters.group_head"), head_items))
+    n_counted = len(rule.counted)
+    st.success(
+        t(
+            "parameters.rule_total",
+            counted=n_counted,
+            depth=rule.depth,
+            blocks=sum(rule.layers),
+            per=rule.convs_per_block,
+            projections=sum(1 for i in rule.items if i.reason == "projection"),
+            not_counted=len(rule.not_counted),
+        )  # fmt: skip
+    )
+
+# ------------------------------------------------------------------ BasicBlock vs Bottleneck
+with tab_calc:
+    st.subheader(t("parameters.calc_heading"))
+    st.markdown(t("parameters.calc_intro"))
+    c1, c2 = st.columns([3, 1])
+    channels = int(
+        c1.slider(
+            t("parameters.channels_label"),
+            min_value=16,
+            max_value=1024,
+            value=256,
+            step=16,
+            key="params_channels",
+        )
+    )
+    include_bn = c2.toggle(t("parameters.include_bn"), value=False, key="params_include_bn")
+    basic = counting.basic_block_cost(channels, include_bn=include_bn)
+    bottle = counting.bottleneck_cost(channels, include_bn=include_bn)
+
+    def block_md(cost: counting.BlockCost, title: str) -> str:
+        terms = "\n".join(f"- `{c.expression()}` = {fmt_int(c.weights)}" for c in cost.terms)
+        if cost.include_bn:
+            terms += "\n" + "\n".join(f"- BN `2×{c.c_out}` = {fmt_int(c.bn_params)}" for c in cost.terms)
+        return f"#### {title}\n{terms}\n\n{cost.expression()} = **{fmt_int(cost.total)}**"
+
+    left, right = st.columns(2)
+    left.markdown(block_md(basic, t("parameters.basic_title", c=channels)))
+    right.markdown(block_md(bottle, t("parameters.bottleneck_title", c=channels, w=channels // 4)))
+    st.info(
+        t(
+            "parameters.ratio",
+            basic=fmt_int(basic.total),
+            bottleneck=fmt_int(bottle.total),
+            ratio=f"{basic.total / bottle.total:.1f}",
+        )  # fmt: skip
+    )
+    st.caption(t("parameters.bn_note_on") if include_bn else t("parameters.bn_note_off"))
+
+    st.markdown("#### " + t("parameters.budget_heading"))
+    small = counting.basic_block_cost(channels // 4, include_bn=include_bn)
+    st.markdown(
+        t(
+            "parameters.budget_text",
+            w=channels // 4,
+            c=channels,
+            expr=small.expression(),
+            small=fmt_int(small.total),
+            bottleneck=fmt_int(bottle.total),
+        )  # fmt: skip
+    )
+
+    st.markdown("#### " + t("parameters.projection_heading"))
+    proj = counting.projection_cost(channels, 2 * channels, include_bn=include_bn)
+    bn_part = f" + 2×{2 * channels}" if include_bn else ""
+    st.markdown(
+        t(
+            "parameters.projection_text",
+            c=channels,
+            c2=2 * channels,
+            expr=f"1×1×{channels}×{2 * channels}{bn_part}",
+            cost=fmt_int(proj),
+        )  # fmt: skip
+    )
+    real = counting.projections(full)
+    if real:
+        items = [
+            f"- {p.paper_name} (`{p.block}.downsample`): `{p.expression()}` = {fmt_int(p.conv_params)}"
+            + (f" + BN {fmt_int(p.bn_params)}" if include_bn else "")
+            for p in real
+        ]
+        total_proj = sum(p.conv_params + (p.bn_params if include_bn else 0) for p in real)
+        st.markdown(
+            t(
+                "parameters.projection_real",
+                title=spec.title,
+                total=fmt_int(total_proj),
+                share=f"{100 * total_proj / full.total_params:.1f}",
+            )  # fmt: skip
+            + "\n"
+            + "\n".join(items)
+        )
+    else:
+        st.markdown(t("parameters.projection_none", title=spec.title))
+
+    st.markdown("#### " + t("parameters.v15_heading"))
+    v_arch = s.arch if spec.block == "bottleneck" else "resnet50"
+    v_size = s.input_size if spec.block == "bottleneck" else 224
+    variants = counting.stride_variant_macs(v_arch, v_size)
+    st.markdown(
+        t(
+            "parameters.v15_text",
+            title=get_spec(v_arch).title,
+            size=v_size,
+            v1=fmt_macs(variants.v1_macs),
+            v15=fmt_macs(variants.v15_macs),
+            v1_exact=fmt_int(variants.v1_macs),
+            v15_exact=fmt_int(variants.v15_macs),
+            diff=fmt_macs(variants.v15_macs - variants.v1_macs),
+            pct=f"{100 * (variants.v15_macs / variants.v1_macs - 1):.1f}",
+        )  # fmt: skip
+        + "\n"
+        + "\n".join(
+            f"- {paper} (`{name}`): {fmt_macs(a)} → {fmt_macs(b)}" for name, paper, a, b in variants.per_block
+        )
+    )

@@ -243,6 +243,7 @@ class LayerItem:
     counted: bool
     number: int
     reason: str
+    group: str  # stem, layer1 … or head
     block: str
     kernel: int | None
     stride: int | None
@@ -308,18 +309,19 @@ def layer_count_rule(arch: str) -> LayerCountRule:
             number += 1
         items.append(
             LayerItem(
-                r.name,
-                _paper_of(tr, r),
-                r.kind,
-                r.counted,
-                number if r.counted else 0,
-                _reason(r),
-                _block_of(r),
-                r.kernel,
-                r.stride,
-                r.input_shape[0],
-                r.output_shape[0],
-                r.params,
+                name=r.name,
+                paper_name=_paper_of(tr, r),
+                kind=r.kind,
+                counted=r.counted,
+                number=number if r.counted else 0,
+                reason=_reason(r),
+                group=_group_of(r),
+                block=_block_of(r),
+                kernel=r.kernel,
+                stride=r.stride,
+                in_channels=r.input_shape[0],
+                out_channels=r.output_shape[0],
+                params=r.params,
             )  # fmt: skip
         )
     cifar_n = spec.layers[0] if spec.family == "cifar" else None
@@ -419,9 +421,41 @@ def projection_cost(c_in: int, c_out: int, *, include_bn: bool = False) -> int:
     return c_in * c_out + (2 * c_out if include_bn else 0)
 
 
-def projections(tr: Trace) -> list[Row]:
-    """The 1×1 projection convs of ``tr``'s dashed shortcuts, in order."""
-    return [r for r in tr.leaves if r.kind == "conv" and not r.counted and r.name.endswith(".downsample.0")]
+@dataclass(frozen=True)
+class Projection:
+    """One dashed shortcut: its 1×1 conv (C_in×C_out weights) and the BN after it (2×C_out)."""
+
+    block: str
+    paper_name: str
+    c_in: int
+    c_out: int
+    stride: int
+    conv_params: int
+    bn_params: int
+
+    def expression(self) -> str:
+        return f"1×1×{self.c_in}×{self.c_out}"
+
+
+def projections(tr: Trace) -> list[Projection]:
+    """The projection shortcuts of ``tr`` in order (none in a plain or option-A network)."""
+    out = []
+    for b in tr.blocks:
+        if b.shortcut != "projection":
+            continue
+        conv, bn = tr.row(f"{b.name}.downsample.0"), tr.row(f"{b.name}.downsample.1")
+        out.append(
+            Projection(
+                b.name,
+                b.paper_name,
+                conv.input_shape[0],
+                conv.output_shape[0],
+                conv.stride or 1,
+                conv.params,
+                bn.params,
+            )  # fmt: skip
+        )
+    return out
 
 
 @dataclass(frozen=True)

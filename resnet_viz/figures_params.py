@@ -1,0 +1,207 @@
+"""Plotly figures of the Parameters page: pure functions of counting data and a translator ``t``.
+
+Sized for a projector: 18 px text (never under 16), labels outside or inside bars but never on top of each other,
+and a font list that renders Chinese (Noto Sans CJK is installed with the app's system packages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .counting import DepthStats, count_table, fmt_bytes
+from .formatting import fmt_int, fmt_macs, fmt_params
+from .trace import Trace
+
+Translator = Callable[..., str]
+
+FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
+FONT_SIZE = 18
+#: One colour per stage group, stem and head in greys so the four stages stand out.
+GROUP_COLOURS = {
+    "stem": "#7f7f7f",
+    "layer1": "#1f77b4",
+    "layer2": "#ff7f0e",
+    "layer3": "#2ca02c",
+    "layer4": "#d62728",
+    "head": "#9467bd",
+}
+BLOCK_COLOURS = {"basic": "#1f77b4", "bottleneck": "#ff7f0e"}
+
+
+def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "font": {"size": FONT_SIZE + 4}},
+        font={"family": FONT_FAMILY, "size": FONT_SIZE},
+        height=height,
+        margin={"l": 20, "r": 20, "t": 70, "b": 20},
+        hoverlabel={"font": {"family": FONT_FAMILY, "size": FONT_SIZE}},
+    )
+    return fig
+
+
+def _group_label(group: str, paper_name: str, t: Translator) -> str:
+    if group == "stem":
+        return t("parameters.group_stem")
+    if group == "head":
+        return t("parameters.group_head")
+    return paper_name
+
+
+def params_treemap(tr: Trace, t: Translator) -> go.Figure:
+    """Parameters as nested rectangles: network → stage → block → layer (conv, BN and fc apart).
+
+    Shows three levels at once (network, stage, block) so block names stay readable on a projector; a click on a
+    block opens its layers.
+    """
+    stage_rows = count_table(tr, "stage")
+    block_rows = count_table(tr, "block")
+    layer_rows = count_table(tr, "layer")
+    root = "net"
+    ids, labels, parents, values, colours = [root], [tr.title], [""], [tr.total_params], ["#ffffff"]
+    for r in stage_rows:
+        ids.append(r.group)
+        labels.append(_group_label(r.group, r.paper_name, t))
+        parents.append(root)
+        values.append(r.params)
+        colours.append(GROUP_COLOURS.get(r.group, "#8c564b"))
+    for r in block_rows:
+        if r.kind != "block":
+            continue
+        ids.append(r.name)
+        labels.append(r.paper_name)
+        parents.append(r.group)
+        values.append(r.params)
+        colours.append(GROUP_COLOURS.get(r.group, "#8c564b"))
+    for r in layer_rows:
+        ids.append("leaf:" + r.name)
+        labels.append(r.name.rsplit(".", 1)[-1] if r.block else r.name)
+        parents.append(r.block or r.group)
+        values.append(r.params)
+        colours.append(GROUP_COLOURS.get(r.group, "#8c564b"))
+    fig = go.Figure(
+        go.Treemap(
+            ids=ids,
+            labels=labels,
+            parents=parents,
+            values=values,
+            branchvalues="total",
+            maxdepth=3,
+            marker={"colors": colours, "line": {"width": 1, "color": "#ffffff"}},
+            texttemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.1%}",
+            hovertemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.2%}<extra></extra>",
+            textfont={"size": FONT_SIZE, "family": FONT_FAMILY},
+            insidetextfont={"color": "#ffffff"},
+            pathbar={"textfont": {"size": FONT_SIZE}},
+            tiling={"pad": 2},
+        )
+    )
+    return _style(fig, t("parameters.treemap_title", title=tr.title, params=fmt_int(tr.total_params)), 620)
+
+
+def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
+    """Multiply-adds per stage (stem, conv2_x … conv5_x, fc), with parameters alongside for contrast."""
+    rows = count_table(tr, "stage")
+    labels = [_group_label(r.group, r.paper_name, t) for r in rows]
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(t("parameters.macs_axis"), t("parameters.params_axis")),
+        horizontal_spacing=0.12,
+    )
+    colours = [GROUP_COLOURS.get(r.group, "#8c564b") for r in rows]
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[r.macs for r in rows],
+            marker_color=colours,
+            text=[fmt_macs(r.macs) for r in rows],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        ),  # fmt: skip
+        row=1,
+        col=1,
+    )
+    fig.add_trace(
+        go.Bar(
+            x=labels,
+            y=[r.params for r in rows],
+            marker_color=colours,
+            text=[fmt_params(r.params) for r in rows],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{x}: %{y:,}<extra></extra>",
+        ),  # fmt: skip
+        row=1,
+        col=2,
+    )
+    fig.update_layout(showlegend=False, uniformtext={"minsize": FONT_SIZE - 2, "mode": "hide"})
+    fig.update_yaxes(showticklabels=False, showgrid=False, rangemode="tozero")
+    # Head-room above the tallest bar for its "outside" label.
+    fig.update_yaxes(range=[0, 1.2 * max(r.macs for r in rows)], row=1, col=1)
+    fig.update_yaxes(range=[0, 1.2 * max(r.params for r in rows)], row=1, col=2)
+    fig.update_xaxes(tickfont={"size": FONT_SIZE})
+    fig.update_annotations(font={"size": FONT_SIZE + 2})
+    c, h, w = tr.input_size
+    return _style(fig, t("parameters.stage_bar_title", title=tr.title, size=f"{h}×{w}"), 480)
+
+
+def depth_scaling_figure(
+    stats: Sequence[DepthStats], t: Translator, *, input_size: int, batch_size: int
+) -> go.Figure:
+    """ResNet-18 … 152 side by side in four panels: parameters, multiply-adds, parameter and activation memory."""
+    names = [s.title for s in stats]
+    panels = (
+        (t("parameters.dash_params"), [s.params for s in stats], [fmt_params(s.params) for s in stats]),
+        (
+            t("parameters.dash_macs", size=input_size),
+            [s.macs for s in stats],
+            [fmt_macs(s.macs) for s in stats],
+        ),
+        (
+            t("parameters.dash_param_mem"),
+            [s.param_bytes for s in stats],
+            [fmt_bytes(s.param_bytes) for s in stats],
+        ),
+        (
+            t("parameters.dash_act_mem", batch=batch_size),
+            [s.activation_bytes for s in stats],
+            [fmt_bytes(s.activation_bytes) for s in stats],
+        ),
+    )
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.2)
+    colours = [BLOCK_COLOURS[s.block] for s in stats]
+    for i, (_, ys, texts) in enumerate(panels):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=ys,
+                text=texts,
+                textposition="outside",
+                cliponaxis=False,
+                marker_color=colours,
+                showlegend=False,
+                hovertemplate="%{x}: %{y:,}<extra></extra>",
+            ),  # fmt: skip
+            row=i // 2 + 1,
+            col=i % 2 + 1,
+        )
+        fig.update_yaxes(range=[0, 1.25 * max(ys)], row=i // 2 + 1, col=i % 2 + 1)
+    # Legend entries for the two block kinds (the bars themselves carry no legend).
+    for kind, label in (("basic", "BasicBlock"), ("bottleneck", "Bottleneck")):
+        fig.add_trace(
+            go.Bar(x=[None], y=[None], marker_color=BLOCK_COLOURS[kind], name=label, showlegend=True),
+            row=1,
+            col=1,
+        )
+    fig.update_yaxes(showticklabels=False, showgrid=False)
+    fig.update_xaxes(tickfont={"size": FONT_SIZE - 2})
+    fig.update_annotations(font={"size": FONT_SIZE + 2})
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "xanchor": "right", "x": 1},
+        bargap=0.25,
+    )
+    return _style(fig, t("parameters.dash_title"), 720)
