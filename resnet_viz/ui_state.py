@@ -201,3 +201,33 @@ def capture_with_fallback(
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
         return cached_capture(arch, plain, stride_in, weights_id, image_key, "cpu", cpu_model(), tensor), True
+
+
+# --- why residual ---
+# Owned by the "Why residual" page (app_pages/why_residual.py). Every experiment builds its own fresh models
+# (resnet_viz.experiments), so nothing here touches a shared model; results are plain dataclasses, keyed by
+# plain values and bounded.
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_gradient_flow(arch: str, input_size: int, batch_size: int, seed: int):
+    """One backward pass at initialisation, plain vs residual (deterministic, so cached per settings)."""
+    from .experiments import gradient_flow
+
+    with forward_gate():
+        return gradient_flow(arch, input_size=input_size, batch_size=batch_size, seed=seed)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_identity_at_init(arch: str, input_size: int, zero_init_residual: bool):
+    """‖F(x)‖ of every block of a fresh ``arch`` on a batch of real images."""
+    from .experiments import identity_at_init
+
+    with forward_gate():
+        return identity_at_init(arch, zero_init_residual=zero_init_residual, input_size=input_size)
+
+
+@st.cache_resource
+def training_slot() -> threading.BoundedSemaphore:
+    """One live training run per server at a time: a class clicking "train" together would share 2 cores."""
+    return threading.BoundedSemaphore(1)

@@ -1,0 +1,165 @@
+"""Plotly figures of the "Why residual" experiments: pure functions of the experiments' records and a ``t``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from .experiments import GradientFlow
+
+FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
+#: Plain in warm colours, residual in cool ones; the deeper network is the darker shade (as in the paper).
+COLOURS = {
+    "plain": "#d62728",
+    "residual": "#1f77b4",
+    "plain-20": "#ff9896",
+    "plain-56": "#d62728",
+    "resnet-20": "#9ecae1",
+    "resnet-56": "#1f77b4",
+}
+_DEPTH_COLOURS = {"plain": ("#fdae6b", "#e6550d", "#a63603"), "resnet": ("#9ecae1", "#3182bd", "#08519c")}
+
+Translate = Callable[..., str]
+
+
+def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left"},
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        template="plotly_white",
+        hovermode="x unified",
+    )
+    return fig
+
+
+def gradient_flow_figure(flow: GradientFlow, t: Translate) -> go.Figure:
+    """Gradient norm of every main-path conv layer, input side left, on a log scale: plain vs residual."""
+    x = list(range(1, len(flow.layers) + 1))
+    fig = go.Figure()
+    for key, values in (("plain", flow.plain), ("residual", flow.residual)):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=list(values),
+                mode="lines+markers",
+                name=t(f"why_residual.grad_trace_{key}", depth=len(flow.layers) + 1),
+                line={"color": COLOURS[key], "width": 2},
+                marker={"size": 5},
+                customdata=list(flow.layers),
+                hovertemplate="%{customdata}: %{y:.3g}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(type="log", title=t("why_residual.grad_axis_y"), exponentformat="power")
+    fig.update_xaxes(title=t("why_residual.grad_axis_x"))
+    return _layout(fig, t("why_residual.grad_chart_title", arch=flow.arch, size=flow.input_size))
+
+
+def _label(t: Translate, run: Mapping[str, Any]) -> str:
+    kind = "plain" if run["plain"] else "resnet"
+    return t(f"why_residual.run_{kind}", depth=run["depth"])
+
+
+def degradation_figure(data: Mapping[str, Any], t: Translate) -> go.Figure:
+    """The paper's Figure 1/6 layout: left the plain networks, right the residual ones; error (%) per epoch,
+    dashed = training error, solid = test error, the deeper network in the darker colour."""
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=(t("why_residual.deg_plain_panel"), t("why_residual.deg_resnet_panel")),
+        horizontal_spacing=0.06,
+    )
+    depths = sorted({r["depth"] for r in data["runs"]})
+    for run in data["runs"]:
+        kind = "plain" if run["plain"] else "resnet"
+        shades = _DEPTH_COLOURS[kind]
+        colour = shades[
+            min(len(shades) - 1, depths.index(run["depth"]) * (len(shades) - 1) // max(1, len(depths) - 1))
+        ]
+        col = 1 if run["plain"] else 2
+        epochs = list(range(1, len(run["test_error"]) + 1))
+        name = _label(t, run)
+        for series, dash, width in (("train_error", "dash", 1.5), ("test_error", "solid", 3)):
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=[100 * e for e in run[series]],
+                    mode="lines",
+                    name=t(f"why_residual.deg_{series}", net=name),
+                    legendgroup=name,
+                    line={"color": colour, "dash": dash, "width": width},
+                    hovertemplate="%{y:.1f}%<extra>" + t(f"why_residual.deg_{series}", net=name) + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_yaxes(title=t("why_residual.deg_axis_y"), row=1, col=1, rangemode="tozero")
+    fig.update_xaxes(title=t("why_residual.deg_axis_x"))
+    fig.update_layout(hovermode="closest")
+    fig = _layout(fig, t("why_residual.deg_chart_title"), height=460)
+    fig.update_layout(margin={"t": 110}, legend={"y": 1.08})
+    return fig
+
+
+def removal_figure(removal: Mapping[str, Any], t: Translate, metric: str = "top1_error") -> go.Figure:
+    """Test error after deleting one block, block by block, residual vs plain, with each net's intact error."""
+    fig = go.Figure()
+    for label, sweep in removal["nets"].items():
+        kind = "plain" if label.startswith("plain") else "residual"
+        names = list(sweep["blocks"])
+        fig.add_trace(
+            go.Scatter(
+                x=names,
+                y=[100 * sweep["blocks"][n][metric] for n in names],
+                mode="markers+lines",
+                name=t(f"why_residual.rm_trace_{kind}", depth=removal["depth"]),
+                line={"color": COLOURS[kind], "width": 1.5},
+                marker={"size": 7},
+                hovertemplate="%{x}: %{y:.1f}%<extra></extra>",
+            )
+        )
+        fig.add_hline(
+            y=100 * sweep["baseline"][metric],
+            line={"color": COLOURS[kind], "dash": "dot", "width": 1},
+            annotation_text=t(f"why_residual.rm_baseline_{kind}"),
+            annotation_position="top left",
+        )
+    fig.add_hline(
+        y=90,
+        line={"color": "#7f7f7f", "dash": "dash", "width": 1},
+        annotation_text=t("why_residual.rm_chance"),
+        annotation_position="bottom right",
+    )
+    fig.update_yaxes(title=t(f"why_residual.rm_axis_{metric}"), range=[0, 100])
+    fig.update_xaxes(title=t("why_residual.rm_axis_x"), type="category", tickangle=-60)
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, t("why_residual.rm_chart_title"), height=440)
+
+
+def identity_figure(rows_zero: list, rows_default: list, t: Translate) -> go.Figure:
+    """‖F(x)‖ per block at initialisation: torchvision's default init vs ``zero_init_residual=True``."""
+    names = [r.name for r in rows_default]
+    fig = go.Figure()
+    for key, rows, colour in (
+        ("id_default", rows_default, "#9467bd"),
+        ("id_zero", rows_zero, COLOURS["residual"]),
+    ):
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=[r.residual_norm for r in rows],
+                name=t(f"why_residual.{key}"),
+                marker_color=colour,
+                hovertemplate="%{x}: ‖F(x)‖ = %{y:.4g}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title="‖F(x)‖", rangemode="tozero")
+    fig.update_xaxes(type="category", tickangle=-60)
+    fig.update_layout(barmode="group", hovermode="closest")
+    return _layout(fig, t("why_residual.id_chart_title"), height=360)
