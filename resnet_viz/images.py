@@ -1,0 +1,432 @@
+"""Image input: decode an upload safely, the bundled sample photos, and the preprocessing steps shown on the page.
+
+Pure core: no Streamlit. ``load_image`` needs only Pillow and numpy; ``preprocess_steps`` imports torch and
+torchvision lazily, so the loader (and its fuzz test) stays light.
+
+What ``load_image`` promises, whatever bytes it is given: an 8-bit RGB ``PIL.Image`` or an :class:`ImageError`
+whose ``code`` names what is wrong (see :data:`ERROR_CODES`). The page turns the code into a localized message with
+``t(f"images.error_{err.code}", **err.params)``; ``str(err)`` is the English message.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import struct
+import warnings
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+# The formats Pillow may use to decode an upload. Pillow tries every registered plugin unless told otherwise; each
+# plugin is attack surface (and some, e.g. EPS, call external programs), so only these are allowed.
+SUPPORTED_FORMATS: tuple[str, ...] = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")
+
+# Our own pixel cap, read from the header before any pixel is decoded. 40 megapixels covers what a class uploads
+# (phone photos are 12-24 MP in their default mode, a full-frame camera 24-45 MP) while one decoded RGB image stays
+# ≤ 120 MB; with several sessions decoding at once this keeps the server well inside its memory. It sits far under
+# Pillow's own limits (a DecompressionBombWarning at 89.5 MP, an error at 179 MP), so Pillow never has to save us.
+MAX_PIXELS: int = 40_000_000
+# Size cap on the encoded file (the Streamlit upload limit in .streamlit/config.toml is the first gate; this one
+# protects every other caller). A 40 MP JPEG is 10-25 MB; a PNG of a photo that size can reach ~60 MB.
+MAX_BYTES: int = 64 * 1024 * 1024
+
+# Transparent pixels are shown on white: the fixed background a student expects from a document or a browser.
+BACKGROUND_RGB: tuple[int, int, int] = (255, 255, 255)
+
+# ImageNet statistics (torchvision's weights' transforms use exactly these).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+# CIFAR-10 per-channel statistics of the training set (the per-pixel std; the often-copied 0.2023/0.1994/0.2010
+# is the std of per-image means). Our CIFAR networks have no published weights, so these only set the scale.
+CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
+
+# Every code an ImageError can carry (the page's i18n section needs a message for each: images.error_<code>).
+ERROR_CODES: tuple[str, ...] = (
+    "empty",  # no bytes at all
+    "file_too_large",  # more bytes than MAX_BYTES                      params: size_mb, max_mb
+    "not_image",  # not a file Pillow recognises                         params: formats
+    "unsupported",  # a known image format or pixel mode we do not read   params: format, formats
+    "too_large",  # more pixels than MAX_PIXELS (decompression bomb)   params: width, height, megapixels, max_megapixels
+    "bad_size",  # a zero width or height                              params: width, height
+    "truncated",  # the file ends before the image does
+    "corrupt",  # the file is damaged in some other way                params: detail (English, from the decoder)
+)
+
+# Formats people do upload that we do not decode, recognised by their first bytes so the message can name them
+# ("HEIC from an iPhone: export it as JPEG") instead of saying "not an image".
+_FOREIGN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftyphevc", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (4, b"ftypmsf1", "HEIF"),
+    (4, b"ftypavif", "AVIF"),
+    (0, b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (0, b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (0, b"\xff\x0a", "JPEG XL"),
+    (0, b"\x00\x00\x00\x0cJXL \r\n\x87\n", "JPEG XL"),
+    (0, b"%PDF", "PDF"),
+    (0, b"8BPS", "PSD"),
+    (0, b"\x00\x00\x01\x00", "ICO"),
+    (0, b"DDS ", "DDS"),
+    (0, b"\x76\x2f\x31\x01", "OpenEXR"),
+    (0, b"#?RADIANCE", "HDR"),
+)
+
+_TRUNCATION_HINTS = ("truncated", "broken data stream", "end of file", "premature end", "not enough data")
+
+
+class ImageError(ValueError):
+    """Why an upload cannot be shown. ``code`` is a key of :data:`ERROR_CODES`, ``params`` fill its message."""
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+        # True when the decoder failed with an exception outside the documented list (OSError, SyntaxError, ...):
+        # still reported as "corrupt", but the fuzz test fails on it so that we look at it.
+        self.unexpected = False
+
+
+def _formats_text() -> str:
+    return ", ".join(SUPPORTED_FORMATS)
+
+
+def _sniff_foreign(data: bytes) -> str | None:
+    head = data[:64]
+    for offset, magic, name in _FOREIGN_SIGNATURES:
+        if head[offset : offset + len(magic)] == magic:
+            return name
+    stripped = head.lstrip()
+    if stripped.startswith(b"<svg") or (stripped.startswith(b"<?xml") and b"<svg" in data[:4096]):
+        return "SVG"
+    return None
+
+
+def _too_large(width: int, height: int) -> ImageError:
+    return ImageError(
+        "too_large",
+        f"The image is {width} × {height} pixels ({width * height / 1e6:.0f} megapixels); "
+        f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller image.",
+        width=width,
+        height=height,
+        megapixels=round(width * height / 1e6, 1),
+        max_megapixels=round(MAX_PIXELS / 1e6),
+    )
+
+
+def _check_size(width: int, height: int) -> None:
+    if width <= 0 or height <= 0:
+        raise ImageError(
+            "bad_size", f"The image has no pixels ({width} × {height}).", width=width, height=height
+        )
+    if width * height > MAX_PIXELS:
+        raise _too_large(width, height)
+
+
+def _decode_error(exc: BaseException, size: tuple[int, int] | None) -> ImageError:
+    """Map an exception raised while decoding to the ImageError the page shows."""
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
+        width, height = size or (0, 0)
+        return _too_large(width, height)
+    detail = f"{type(exc).__name__}: {exc}"[:200]
+    text = str(exc).lower()
+    if isinstance(exc, EOFError) or any(hint in text for hint in _TRUNCATION_HINTS):
+        return ImageError("truncated", "The file ends before the image does (an incomplete upload?).")
+    return ImageError(
+        "corrupt", f"The image file is damaged and cannot be decoded ({detail}).", detail=detail
+    )
+
+
+# Exceptions Pillow's decoders raise on hostile or damaged input (see Pillow's own fuzzers' allow-list), plus the
+# few that damaged headers surface from the standard library.
+_DECODER_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # includes UnidentifiedImageError and "image file is truncated"
+    SyntaxError,
+    ValueError,
+    MemoryError,
+    NotImplementedError,
+    OverflowError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    IndexError,
+    KeyError,
+    TypeError,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+    Image.DecompressionBombWarning,
+)
+
+# Make Pillow's DecompressionBombWarning (89.5-179 MP) an error, once, process-wide. A per-call
+# ``warnings.catch_warnings()`` would be simpler to read but is not thread-safe (it swaps the global filter list),
+# and a server decodes uploads from many sessions at once. Our MAX_PIXELS check rejects such images anyway; this
+# filter only makes sure no other code path lets one through with just a log line.
+warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+
+def load_image(data: bytes | bytearray | memoryview, *, max_side: int | None = None) -> Image.Image:
+    """Decode an uploaded file into an 8-bit RGB image, or raise :class:`ImageError`.
+
+    Acceptance is decided by the content, never the file name, and only :data:`SUPPORTED_FORMATS` are tried.
+    The pixel count is checked from the header before anything is decoded (decompression bombs). Animated
+    GIF/WebP/PNG and multi-page TIFF give their first frame. EXIF orientation is applied; malformed EXIF is ignored.
+    Transparent images are composited on :data:`BACKGROUND_RGB`; 16-bit images are scaled to 8 bits (not clipped to
+    white); floating-point TIFFs are stretched from their minimum to their maximum; CMYK, palette, 1-bit and grey
+    images become RGB.
+
+    Tiny (1×1) and very elongated (10000×8) images are accepted when under the pixel cap: they are real images and
+    :func:`preprocess_steps` brings any size to the network's input, so refusing them would only hide what the
+    network sees. ``bad_size`` is kept for images with no pixels at all.
+
+    ``max_side``: if given, the result is shrunk (keeping its aspect ratio) so that its longer side is at most this;
+    JPEGs are then decoded at reduced scale (``Image.draft``), which is much faster and lighter for camera photos.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"load_image expects bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if not data:
+        raise ImageError("empty", "The file is empty.")
+    if len(data) > MAX_BYTES:
+        raise ImageError(
+            "file_too_large",
+            f"The file is {len(data) / 2**20:.1f} MB; the limit is {MAX_BYTES / 2**20:.0f} MB.",
+            size_mb=round(len(data) / 2**20, 1),
+            max_mb=round(MAX_BYTES / 2**20),
+        )
+
+    size: tuple[int, int] | None = None
+    try:
+        # Reads the header only: no pixel is decoded yet.
+        img = Image.open(io.BytesIO(data), formats=SUPPORTED_FORMATS)
+        size = img.size
+        _check_size(*size)
+        if max_side is not None and img.format == "JPEG":
+            img.draft("RGB", (max_side, max_side))
+        img.load()
+        _check_size(*img.size)
+        img = _apply_exif_orientation(img)
+        rgb = _to_rgb8(img)
+    except ImageError:
+        raise
+    except UnidentifiedImageError as exc:
+        foreign = _sniff_foreign(data)
+        if foreign is not None:
+            raise ImageError(
+                "unsupported",
+                f"{foreign} files are not supported; please convert to one of: {_formats_text()}.",
+                format=foreign,
+                formats=_formats_text(),
+            ) from exc
+        raise ImageError(
+            "not_image",
+            f"This file is not an image this app can read (supported: {_formats_text()}).",
+            formats=_formats_text(),
+        ) from exc
+    except _DECODER_ERRORS as exc:
+        raise _decode_error(exc, size) from exc
+    except Exception as exc:  # noqa: BLE001 - a third-party decoder on hostile bytes must never break the page
+        log.warning("unexpected %s while decoding an upload: %s", type(exc).__name__, exc)
+        err = _decode_error(exc, size)
+        err.unexpected = True
+        raise err from exc
+
+    if max_side is not None and max(rgb.size) > max_side:
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
+
+
+def _apply_exif_orientation(img: Image.Image) -> Image.Image:
+    """Rotate/flip as the EXIF orientation tag says; a malformed EXIF block is ignored (the pixels are fine)."""
+    try:
+        return ImageOps.exif_transpose(img)
+    except Exception as exc:  # noqa: BLE001 - EXIF is optional metadata: any failure to parse it is not fatal
+        log.info("ignoring malformed EXIF: %s: %s", type(exc).__name__, exc)
+        return img
+
+
+def _scale_to_uint8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    values = values.astype(np.float64)
+    if not hi > lo:
+        return np.zeros(values.shape, dtype=np.uint8)
+    scaled = (values - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+
+
+def _to_rgb8(img: Image.Image) -> Image.Image:
+    """Any Pillow mode → 8-bit RGB, without the silent clipping of ``convert("RGB")`` on wide modes."""
+    mode = img.mode
+    if mode == "RGB" and "transparency" not in img.info:
+        return img
+    if mode.startswith("I;16") or mode == "I":
+        values = np.asarray(img)
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if mode == "I" and lo >= 0 and hi <= 255:
+            grey = values.astype(np.uint8)  # 8-bit samples stored in 32-bit integers
+        elif mode.startswith("I;16") or (lo >= 0 and hi <= 65535):
+            # 16-bit samples: map the full 0..65535 range to 0..255, as an image viewer does.
+            grey = _scale_to_uint8(values, 0, 65535)
+        else:  # other 32-bit integer data has no fixed white: stretch its range
+            grey = _scale_to_uint8(values, lo, hi)
+        return Image.fromarray(grey, "L").convert("RGB")
+    if mode == "F":
+        # Floating-point data (scientific TIFFs) has no fixed white: stretch its finite range to 0..255.
+        values = np.asarray(img, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            return Image.new("RGB", img.size, (0, 0, 0))
+        lo, hi = float(values[finite].min()), float(values[finite].max())
+        values = np.where(finite, values, lo)
+        return Image.fromarray(_scale_to_uint8(values, lo, hi), "L").convert("RGB")
+    has_alpha = mode in ("RGBA", "LA", "PA", "La", "RGBa") or (
+        mode in ("P", "L", "RGB") and "transparency" in img.info
+    )
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", img.size, (*BACKGROUND_RGB, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    try:
+        return img.convert("RGB")
+    except ValueError as exc:  # e.g. LAB or HSV TIFFs: Pillow has no conversion to RGB for them
+        raise ImageError(
+            "unsupported",
+            f"Images in the {mode} colour mode are not supported; please convert to RGB.",
+            format=mode,
+            formats=_formats_text(),
+        ) from exc
+
+
+# --- bundled sample photos ----------------------------------------------------------------------------------------
+
+ASSETS_DIR: Path = Path(__file__).resolve().parent.parent / "assets"
+# The order the page offers them in: the cat first (an ImageNet class a pretrained net gets right).
+_SAMPLE_ORDER = ("chelsea", "coffee", "astronaut", "rocket")
+_SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def sample_images() -> dict[str, Path]:
+    """The bundled photos (public domain / CC0, see ``assets/LICENSE.md``): name (file stem) → path."""
+    found = {p.stem: p for p in sorted(ASSETS_DIR.glob("*")) if p.suffix.lower() in _SAMPLE_SUFFIXES}
+    ordered = {name: found.pop(name) for name in _SAMPLE_ORDER if name in found}
+    ordered.update(found)
+    return ordered
+
+
+def load_sample(name: str) -> Image.Image:
+    """One bundled photo as an RGB image, through the same loader as uploads."""
+    samples = sample_images()
+    if name not in samples:
+        raise KeyError(f"no sample image {name!r}; available: {', '.join(samples)}")
+    return load_image(samples[name].read_bytes())
+
+
+# --- preprocessing, step by step ------------------------------------------------------------------------------------
+
+# Above this many pixels, the intermediate "resized" image of the standard pipeline is not materialised (a 10000×8
+# strip resized to a 256-pixel shorter side would be 320000×256 = 82 MP): the crop is cut from the original and
+# resized directly, which is the same computation restricted to the pixels the crop keeps.
+_RESIZED_PIXEL_BUDGET = 8_000_000
+_PREVIEW_SIDE = 2048
+
+
+def _first(value: int | Sequence[int]) -> int:
+    if isinstance(value, int):
+        return value
+    seq = list(value)
+    if len(seq) != 1:
+        raise ValueError(f"expected one size (the shorter side), got {seq}")
+    return int(seq[0])
+
+
+def _resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
+    """(width, height) after resizing the shorter side to ``shorter``: torchvision's rule (int(), not round())."""
+    if width <= height:
+        return shorter, int(shorter * height / width)
+    return int(shorter * width / height), shorter
+
+
+def preprocess_steps(
+    img: Image.Image,
+    *,
+    resize: int = 256,
+    crop: int = 224,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+    transforms: Any = None,
+) -> dict[str, Any]:
+    """The classic evaluation pipeline, one step at a time, for the page to show.
+
+    Resize the shorter side to ``resize`` (bilinear, antialiased), centre-crop ``crop`` × ``crop``, scale to [0, 1],
+    normalize with ``mean``/``std``. With ``transforms=weights.transforms()`` (torchvision's ``ImageClassification``),
+    its ``resize_size``, ``crop_size``, ``mean``, ``std`` and ``interpolation`` are used instead, so the page shows
+    exactly what the pretrained weights expect (e.g. 232 → 224 for ResNet50 V2 weights). CIFAR nets: resize=32,
+    crop=32 and the CIFAR statistics.
+
+    Returns ``original``, ``resized``, ``cropped`` (PIL images), ``normalized_preview`` (PIL: the normalized tensor
+    drawn so that mid-grey is 0, i.e. the training set's mean colour, and black/white are ∓ the largest |value|),
+    ``tensor`` (float32, shape (1, 3, crop, crop)) and ``settings`` (the numbers used, for the page's captions).
+    """
+    import torch
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms.v2 import functional as F
+
+    interpolation = InterpolationMode.BILINEAR
+    if transforms is not None:
+        resize = _first(transforms.resize_size)
+        crop = _first(transforms.crop_size)
+        mean = tuple(float(m) for m in transforms.mean)
+        std = tuple(float(s) for s in transforms.std)
+        interpolation = getattr(transforms, "interpolation", interpolation)
+    if resize < 1 or crop < 1:
+        raise ValueError(f"resize and crop must be positive, got {resize} and {crop}")
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+
+    width, height = img.size
+    new_w, new_h = _resized_size(width, height, resize)
+    if new_w * new_h <= _RESIZED_PIXEL_BUDGET or crop > resize:
+        resized = F.resize(img, [resize], interpolation=interpolation, antialias=True)
+        cropped = F.center_crop(resized, [crop, crop])
+    else:
+        # Same geometry as resize-then-centre-crop (torchvision's crop offsets), computed on the original pixels.
+        left = int(round((new_w - crop) / 2.0))
+        top = int(round((new_h - crop) / 2.0))
+        sx, sy = width / new_w, height / new_h
+        box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
+        resample = Image.Resampling.BICUBIC if interpolation == InterpolationMode.BICUBIC else Image.BILINEAR
+        cropped = img.resize((crop, crop), resample=resample, box=box)
+        preview = img.copy()
+        preview.thumbnail((_PREVIEW_SIDE, _PREVIEW_SIDE), Image.Resampling.BILINEAR)
+        resized = preview
+
+    tensor = F.to_dtype(F.to_image(cropped), torch.float32, scale=True)
+    tensor = F.normalize(tensor, mean=list(mean), std=list(std)).as_subclass(torch.Tensor).unsqueeze(0)
+
+    peak = float(tensor.abs().max()) or 1.0
+    preview01 = (tensor[0] / (2 * peak) + 0.5).clamp(0, 1)
+    preview_arr = (preview01.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return {
+        "original": img,
+        "resized": resized,
+        "cropped": cropped,
+        "normalized_preview": Image.fromarray(preview_arr, "RGB"),
+        "tensor": tensor.contiguous(),
+        "settings": {
+            "resize": resize,
+            "crop": crop,
+            "mean": tuple(mean),
+            "std": tuple(std),
+            "interpolation": str(getattr(interpolation, "value", interpolation)),
+            "original_size": (width, height),
+            "resized_size": (new_w, new_h),
+            "normalized_peak": peak,
+        },
+    }
