@@ -1,10 +1,118 @@
-"""Placeholder until its issue lands: says what the page will show."""
+"""Shortcuts & blocks: the network overview with solid/dashed shortcuts, one block's internals, the kinds of block,
+and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT text from resnet_viz.dot."""
 
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import dot, ui_state
+from resnet_viz.formatting import fmt_int, fmt_shape
+from resnet_viz.trace import smallest_input
 
 t = ui_state.translator()
-st.title(t("nav.shortcuts"))
-st.info(t("common.coming_soon"))
-st.markdown(t("home.about_shortcuts"))
+s = ui_state.current()
+
+st.title(t("diagrams.page_title"))
+st.markdown(t("diagrams.page_intro"))
+
+try:
+    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+except ValueError:
+    st.error(t("shapes.bad_input", arch=s.arch, size=s.input_size, smallest=smallest_input(s.arch)))
+    st.stop()
+
+HAS_DOT = dot.dot_available()
+
+
+def export(dot_text: str, stem: str) -> None:
+    """Download buttons: DOT always; SVG and PNG (rendered only on click) where graphviz 'dot' is installed."""
+    c1, c2, c3 = st.columns([1, 1, 3])
+    c1.download_button(t("diagrams.download_dot"), dot_text, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
+                       key=f"dl_dot_{stem}", on_click="ignore")  # fmt: skip
+    if HAS_DOT:
+        c2.download_button(t("diagrams.download_svg"), lambda: dot.render(dot_text, "svg"), file_name=f"{stem}.svg",
+                           mime="image/svg+xml", key=f"dl_svg_{stem}", on_click="ignore")  # fmt: skip
+        c3.download_button(t("diagrams.download_png"), lambda: dot.render(dot_text, "png"), file_name=f"{stem}.png",
+                           mime="image/png", key=f"dl_png_{stem}", on_click="ignore")  # fmt: skip
+    else:
+        c2.caption(t("diagrams.no_dot"))
+
+
+# --- the whole network
+st.subheader(t("diagrams.overview_header", title=tr.title))
+counts = dot.count_shortcut_edges(dot.overview_dot(tr, s.lang, collapse=False))
+blocks = tr.blocks
+if tr.plain:
+    st.markdown(t("diagrams.overview_plain", n=len(blocks)))
+else:
+    dashed = [b for b in blocks if b.shortcut in ("projection", "zero_pad")]
+    st.markdown(
+        t("diagrams.overview_counts", n=len(blocks), solid=counts["solid"], dashed=counts["dashed"],
+          dashed_names=", ".join(f"{b.paper_name} ({b.name})" for b in dashed))
+    )  # fmt: skip
+collapse = st.toggle(
+    t("diagrams.collapse"), value=dot.default_collapse(tr), key=f"rv_dia_collapse_{s.arch}",
+    help=t("diagrams.collapse_help"),
+)  # fmt: skip
+overview = dot.overview_dot(tr, s.lang, collapse=collapse)
+st.graphviz_chart(overview, width="content")
+export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
+
+# --- why the first Bottleneck block is dashed
+if tr.block == "bottleneck" and not tr.plain:
+    b0 = tr.row("layer1.0")
+    st.info(
+        t("diagrams.why_first_dashed", title=tr.title, cin=b0.input_shape[0], cout=b0.output_shape[0],
+          h=b0.input_shape[1], shape_in=fmt_shape(b0.input_shape), shape_out=fmt_shape(b0.output_shape))
+    )  # fmt: skip
+
+# --- one block, chosen by the reader
+st.subheader(t("diagrams.block_header"))
+names = [b.name for b in blocks]
+by_name = {b.name: b for b in blocks}
+chosen = st.selectbox(
+    t("diagrams.block_pick"), names, index=names.index("layer2.0") if "layer2.0" in names else 0,
+    key=f"rv_dia_block_{s.arch}", format_func=lambda n: f"{by_name[n].paper_name} · {n}",
+)  # fmt: skip
+block = by_name[chosen]
+left, right = st.columns([3, 2])
+with left:
+    block_text = dot.block_dot(tr, chosen, s.lang)
+    st.graphviz_chart(block_text, width="content")
+    export(block_text, f"{tr.arch}_{chosen}")
+with right:
+    kind = dot.block_kind(tr, block)
+    st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.output_shape[0],
+                  shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
+    rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
+    st.dataframe(
+        {
+            t("shapes.col_name"): [r.name for r in rows],
+            t("shapes.col_input"): [fmt_shape(r.input_shape) for r in rows],
+            t("shapes.col_output"): [fmt_shape(r.output_shape) for r in rows],
+            "k / s / p": [f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else "" for r in rows],
+            t("shapes.col_params"): [fmt_int(r.params) for r in rows],
+        },
+        hide_index=True, width="stretch",
+    )  # fmt: skip
+    if tr.block == "bottleneck" and block.stride != 1:
+        st.caption(t("diagrams.v1_v15"))
+
+# --- every kind of block in this network, side by side
+st.subheader(t("diagrams.kinds_header", block="BasicBlock" if tr.block == "basic" else "Bottleneck"))
+kinds = dot.representative_blocks(tr)
+st.markdown(
+    t("diagrams.kinds_intro_bottleneck" if tr.block == "bottleneck" else "diagrams.kinds_intro_basic")
+)
+tabs = st.tabs([f"{t('diagrams.tab_' + k)} · {by_name[n].paper_name}" for k, n in kinds.items()])
+for tab, (kind, name) in zip(tabs, kinds.items()):
+    with tab:
+        b = by_name[name]
+        st.markdown(t(f"diagrams.explain_{kind}", cin=b.input_shape[0], cout=b.output_shape[0],
+                      shape_in=fmt_shape(b.input_shape), shape_out=fmt_shape(b.output_shape)))  # fmt: skip
+        st.graphviz_chart(dot.block_dot(tr, name, s.lang), width="content")
+
+# --- the paper's Figure 3
+st.subheader(t("diagrams.compare_header"))
+st.markdown(t("diagrams.compare_intro"))
+compare = dot.compare_dot(s.lang)
+st.graphviz_chart(compare, width="content")
+export(compare, "figure3_vgg19_plain34_resnet34")

@@ -1,0 +1,555 @@
+"""Graphviz diagrams of the networks, built as DOT text from a :class:`~resnet_viz.trace.Trace`.
+
+Building DOT needs no graphviz program: every function here is a pure function of the trace (and of VGG-19's
+layer list from torchvision for the Figure 3 comparison) and returns text, which ``st.graphviz_chart`` renders in
+the browser. Only :func:`render` (SVG/PNG for slides) needs the ``dot`` program; it goes through the ``graphviz``
+package and raises a one-line ``OSError`` where ``dot`` is missing.
+
+DOT is written by hand rather than with ``graphviz.Digraph`` because the pages need the text itself (download,
+golden files, edge counting in tests) and building it as lines of text is ~10× faster than the object API for
+resnet152. Every shortcut edge carries ``class="shortcut"`` (and every other edge none), so the shortcuts can be
+counted on the text: identity shortcuts are solid, projection (and option-A zero-pad) shortcuts dashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .formatting import fmt_shape
+from .i18n import translator
+from .trace import Row, Trace, trace
+
+#: Font list for every label: fontconfig (the ``dot`` program) and the browser (d3-graphviz SVG) both read a
+#: comma-separated family list, so Chinese labels find Noto Sans CJK and Latin ones fall back cleanly.
+FONT = "Noto Sans CJK SC,Noto Sans,Helvetica,Arial,sans-serif"
+#: Above this many blocks the overview collapses each stage's repeated blocks by default (resnet56/101/110/152).
+COLLAPSE_ABOVE_BLOCKS = 24
+VIEWS = ("overview", "block", "compare")
+FORMATS = ("dot", "svg", "png")
+
+_BLUE, _GREEN, _ORANGE, _GREY, _RED = "#dbe8f8", "#e3f2e1", "#fde6c8", "#f2f2f2", "#c0392b"
+
+Translate = Callable[..., str]
+
+
+def _q(text: str) -> str:
+    """A DOT double-quoted string; a newline in ``text`` becomes a DOT line break (centred)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _attrs(**kw: object) -> str:
+    parts = []
+    for key, value in kw.items():
+        if value is None:
+            continue
+        key = key.rstrip("_")  # class_ → class
+        parts.append(f"{key}={value if isinstance(value, (int, float)) else _q(str(value))}")
+    return "[" + ", ".join(parts) + "]" if parts else ""
+
+
+def _header(name: str, title: str, *, ranksep: float = 0.18, nodesep: float = 0.25) -> list[str]:
+    return [
+        f"digraph {_q(name)} {{",
+        f"  graph {_attrs(rankdir='TB', fontname=FONT, fontsize=13, labelloc='t', label=title, ranksep=ranksep, nodesep=nodesep, newrank='true')};",
+        f"  node {_attrs(shape='box', style='rounded,filled', fillcolor=_BLUE, fontname=FONT, fontsize=10, height=0.3, margin='0.08,0.03')};",
+        f"  edge {_attrs(fontname=FONT, fontsize=8, arrowsize=0.6, color='#444444')};",
+    ]  # fmt: skip
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return fmt_shape(shape)
+
+
+def _stride_mark(stride: int | None) -> str:
+    return f", /{stride}" if stride and stride != 1 else ""
+
+
+def _conv_brief(row: Row) -> str:
+    """'3×3, 128, /2' — the paper's Table 1 way of naming a conv."""
+    return f"{row.kernel}×{row.kernel}, {row.output_shape[0]}{_stride_mark(row.stride)}"
+
+
+def _block_convs(tr: Trace, block: Row) -> list[Row]:
+    return [r for r in tr.children(block.name) if r.kind == "conv"]
+
+
+def _shortcut_label(tr: Trace, block: Row, t: Translate) -> str | None:
+    """The label of a block's shortcut edge: what the dashed line does, with its numbers."""
+    cin, cout = block.input_shape[0], block.output_shape[0]
+    if block.shortcut == "projection":
+        conv = tr.row(f"{block.name}.downsample.0")
+        key = "diagrams.projection_label" if conv.stride != 1 else "diagrams.projection_label_s1"
+        return t(key, stride=conv.stride, cin=cin, cout=cout)
+    if block.shortcut == "zero_pad":
+        return t("diagrams.zero_pad_label", stride=block.stride, cin=cin, cout=cout)
+    return None
+
+
+def _shortcut_edge(
+    tail: str, head: str, kind: str | None, label: str | None, *, penwidth: float = 1.6, ports: bool = False
+) -> str:
+    """A shortcut edge: solid green for identity, dashed red for a projection or option-A zero-padding."""
+    dashed = kind in ("projection", "zero_pad")
+    color = _RED if dashed else "#2e7d32"
+    attrs = _attrs(
+        class_="shortcut", style="dashed" if dashed else "solid", color=color, penwidth=penwidth, label=label,
+        fontcolor=color if label else None, tailport="e" if ports else None, headport="e" if ports else None,
+        constraint="false" if ports else None,
+    )  # fmt: skip
+    return f"  {_q(tail)} -> {_q(head)} {attrs};"
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Consecutive blocks drawn as one node: a single block, or 'block × N' when a stage is collapsed."""
+
+    first: Row
+    last: Row
+    count: int
+
+
+def _groups(tr: Trace, stage: str, collapse: bool) -> list[_Group]:
+    blocks = [r for r in tr.blocks if r.parent == stage]
+    if not collapse:
+        return [_Group(b, b, 1) for b in blocks]
+    groups: list[_Group] = []
+    for b in blocks:
+        prev = groups[-1] if groups else None
+        same = (
+            prev is not None
+            and prev.first.shortcut == b.shortcut
+            and prev.first.input_shape == b.input_shape
+            and prev.first.output_shape == b.output_shape
+        )
+        if same:
+            groups[-1] = _Group(prev.first, b, prev.count + 1)  # type: ignore[union-attr]
+        else:
+            groups.append(_Group(b, b, 1))
+    return groups
+
+
+def default_collapse(tr: Trace) -> bool:
+    """Collapse the stages by default for the deep networks, where one node per block would be a long scroll."""
+    return len(tr.blocks) > COLLAPSE_ABOVE_BLOCKS
+
+
+def _block_kind_name(tr: Trace) -> str:
+    return "BasicBlock" if tr.block == "basic" else "Bottleneck"
+
+
+def overview_dot(tr: Trace, lang: str = "en", *, collapse: bool | None = None) -> str:
+    """The whole network, top to bottom: input, stem, each stage's blocks with their shortcuts, avgpool, fc, softmax.
+
+    Each block is a node followed by a "+" node; the block's shortcut is an edge from the block's input to that
+    "+" (solid: identity; dashed and labelled: 1×1 projection or zero-padding). Edges carry the tensor shapes.
+    ``collapse`` (default: :func:`default_collapse`) draws runs of identical blocks as one "block × N" node with
+    one shortcut edge. Plain networks have no "+" nodes and no shortcut edges.
+    """
+    t = translator(lang)
+    if collapse is None:
+        collapse = default_collapse(tr)
+    title = t("diagrams.overview_title", title=tr.title, size=_shape(tr.input_size)) + "\n" + _legend(tr, t)
+    g = _Path(_header(f"{tr.arch}{'_plain' if tr.plain else ''}_overview", title))
+    g.node("input", label=t("diagrams.input", shape=_shape(tr.input_size)), shape="oval", fillcolor=_GREY)
+    for row in tr.rows:
+        if row.depth != 0 or row.kind in ("bn", "relu", "flatten"):
+            continue
+        if row.kind == "stage":
+            _stage(g, tr, row, t, collapse)
+            continue
+        label = {
+            "conv": lambda r: t("diagrams.stem", name=r.name, k=r.kernel, c=r.output_shape[0], s=r.stride),
+            "maxpool": lambda r: t("diagrams.maxpool", k=r.kernel, s=r.stride),
+            "avgpool": lambda r: t("diagrams.avgpool"),
+            "fc": lambda r: t("diagrams.fc", n=r.output_shape[0]),
+            "softmax": lambda r: t("diagrams.softmax"),
+        }[row.kind](row)
+        g.node(row.name, label=label, fillcolor=_GREEN if row.kind == "conv" else _GREY, group="main")
+        g.link(row.name, _shape(row.input_shape))
+    g.lines.append("}")
+    return "\n".join(g.lines) + "\n"
+
+
+def _legend(tr: Trace, t: Translate) -> str:
+    if tr.plain:
+        return t("diagrams.legend_plain")
+    kinds = {b.shortcut for b in tr.blocks}
+    dashed = t("diagrams.legend_zero_pad") if "zero_pad" in kinds else t("diagrams.legend_projection")
+    return t("diagrams.legend", dashed=dashed)
+
+
+class _Path:
+    """DOT lines plus the tail of the main path, so each new step hangs from the last one."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = lines
+        self.tail = "input"
+
+    def node(self, name: str, indent: str = "  ", **attrs: object) -> None:
+        self.lines.append(f"{indent}{_q(name)} {_attrs(**attrs)};")
+
+    def link(self, head: str, label: str | None = None) -> None:
+        attrs = _attrs(label=label)
+        self.lines.append(f"  {_q(self.tail)} -> {_q(head)}{' ' + attrs if attrs else ''};")
+        self.tail = head
+
+
+def _stage(g: _Path, tr: Trace, srow: Row, t: Translate, collapse: bool) -> None:
+    """One stage as a cluster of block nodes (each with its "+" and shortcut edge)."""
+    blocks = [r for r in tr.blocks if r.parent == srow.name]
+    label = t(
+        "diagrams.stage", paper=srow.paper_name, name=srow.name, n=len(blocks), block=_block_kind_name(tr),
+        h=srow.output_shape[1], w=srow.output_shape[2], c=srow.output_shape[0],
+    )  # fmt: skip
+    g.lines.append(f"  subgraph {_q('cluster_' + srow.name)} {{")
+    g.lines.append(
+        f"    graph {_attrs(label=label, style='rounded', color='#8aa4c8', fontsize=10, labeljust='l')};"
+    )
+    groups = _groups(tr, srow.name, collapse)
+    names = []
+    for grp in groups:
+        convs = " → ".join(_conv_brief(c) for c in _block_convs(tr, grp.first))
+        if grp.count == 1:
+            node, lab = grp.first.name, f"{grp.first.paper_name} · {grp.first.name}\n{convs}"
+        else:
+            node = f"{grp.first.name}-{grp.last.name.rsplit('.', 1)[1]}"
+            lab = t(
+                "diagrams.collapsed", first=grp.first.paper_name, last=grp.last.paper_name,
+                block=_block_kind_name(tr), n=grp.count, convs=convs,
+            )  # fmt: skip
+        fill = _ORANGE if grp.first.shortcut in ("projection", "zero_pad") else _BLUE
+        g.node(node, "    ", label=lab, fillcolor=fill, group="main")
+        if not tr.plain:
+            g.node(node + ".add", "    ", label="+", shape="circle", width=0.22, height=0.22, fixedsize="true",
+                   fillcolor="white", fontsize=11, group="main")  # fmt: skip
+        names.append(node)
+    g.lines.append("  }")
+    for node, grp in zip(names, groups):
+        block_in = g.tail
+        g.link(node, _shape(grp.first.input_shape))
+        if not tr.plain:
+            g.link(node + ".add")
+            label = _shortcut_label(tr, grp.first, t)
+            g.lines.append(_shortcut_edge(block_in, node + ".add", grp.first.shortcut, label, ports=True))
+
+
+# ----------------------------------------------------------------------------------------------- block internals
+
+
+def block_kind(tr: Trace, block: Row) -> str:
+    """Which of the seed notes' kinds a block is: identity, projection_channels (conv2_1 of ResNet-50),
+    projection_stride (conv3_1 …), zero_pad (CIFAR option A), or none (plain)."""
+    if block.shortcut == "projection":
+        return "projection_channels" if block.stride == 1 else "projection_stride"
+    return block.shortcut or "none"
+
+
+def block_dot(tr: Trace, block_name: str, lang: str = "en") -> str:
+    """One block with every layer: each conv's kernel, stride, padding and channels, the shapes between them, and
+    its shortcut (solid identity, dashed 1×1 projection or zero-pad). For a down-sampling Bottleneck the strided
+    conv is marked with where v1 (the paper) and v1.5 (torchvision) put the stride."""
+    t = translator(lang)
+    try:
+        block = tr.row(block_name)
+    except KeyError:
+        raise ValueError(
+            f"no block {block_name!r} in {tr.arch}; blocks are {tr.blocks[0].name} … {tr.blocks[-1].name}"
+        ) from None
+    if block.kind != "block":
+        raise ValueError(f"{block_name!r} is not a block of {tr.arch} (try e.g. {tr.blocks[0].name})")
+    kind = block_kind(tr, block)
+    title = t(
+        "diagrams.block_title", paper=block.paper_name, name=block.name, block=_block_kind_name(tr),
+        kind=t(f"diagrams.kind_{kind}"),
+    )  # fmt: skip
+    g = _Path(_header(f"{tr.arch}_{block.name}", title, ranksep=0.22))
+    g.tail = "x"
+    g.node("x", label=t("diagrams.block_in", shape=_shape(block.input_shape)), shape="oval", fillcolor=_GREY)
+    strided = block.stride != 1 and tr.block == "bottleneck"
+    # Where the two versions put a down-sampling Bottleneck's stride: v1 (paper) conv1, v1.5 (torchvision) conv2.
+    stride_conv = {"1x1": "conv1", "3x3": "conv2"}
+    last_bn = "bn2" if tr.block == "basic" else "bn3"  # the BN whose ReLU comes after the addition
+    for row in tr.children(block.name):
+        short = row.name.rsplit(".", 1)[1]
+        if row.kind == "conv":
+            label = t(
+                "diagrams.conv_detail", name=short, k=row.kernel, cin=row.input_shape[0], cout=row.output_shape[0],
+                s=row.stride, p=row.padding,
+            )  # fmt: skip
+            fill, pen = (_ORANGE, 2) if row.stride != 1 else (_GREEN, None)
+            if strided and short == stride_conv[tr.stride_in]:
+                label += "\n" + t(f"diagrams.stride_here_{'v1' if tr.stride_in == '1x1' else 'v15'}")
+            elif strided and short in stride_conv.values():
+                label += "\n" + t(f"diagrams.stride_not_here_{'v15' if tr.stride_in == '1x1' else 'v1'}")
+            g.node(row.name, label=label, fillcolor=fill, penwidth=pen)
+            g.link(row.name, _shape(row.input_shape))
+        elif row.kind == "bn":
+            key = "diagrams.bn" if short == last_bn else "diagrams.bn_relu"
+            g.node(row.name, label=t(key, name=short), fillcolor=_GREY)
+            g.link(row.name)
+    # The shortcut branch and the addition (a plain block has neither: its last BN goes straight to the ReLU).
+    if block.shortcut != "none":
+        g.node("add", label="+", shape="circle", width=0.3, height=0.3, fixedsize="true", fillcolor="white",
+               fontsize=14)  # fmt: skip
+        g.link("add", _shape(block.output_shape))
+        if block.shortcut == "projection":
+            conv, bn = tr.row(f"{block.name}.downsample.0"), tr.row(f"{block.name}.downsample.1")
+            g.lines.append(f"  subgraph cluster_shortcut {{ graph {_attrs(label=t('diagrams.shortcut_branch'), style='dashed', color=_RED, fontcolor=_RED, fontsize=10)};")  # fmt: skip
+            label = t(
+                "diagrams.conv_detail", name="downsample.0", k=conv.kernel, cin=conv.input_shape[0],
+                cout=conv.output_shape[0], s=conv.stride, p=conv.padding,
+            )  # fmt: skip
+            g.node(conv.name, "    ", label=label, fillcolor=_ORANGE)
+            g.node(bn.name, "    ", label=t("diagrams.bn", name="downsample.1"), fillcolor=_GREY)
+            g.lines.append("  }")
+            g.lines.append(_shortcut_edge("x", conv.name, "projection", _shape(block.input_shape)))
+            g.lines.append(_shortcut_edge(conv.name, bn.name, "projection", None))
+            g.lines.append(_shortcut_edge(bn.name, "add", "projection", _shape(conv.output_shape)))
+        else:
+            label = _shortcut_label(tr, block, t) or t("diagrams.identity_label")
+            g.lines.append(_shortcut_edge("x", "add", block.shortcut, label))
+    g.node("relu", label="ReLU", fillcolor=_GREY)
+    g.link("relu", None if block.shortcut != "none" else _shape(block.output_shape))
+    g.node(
+        "y", label=t("diagrams.block_out", shape=_shape(block.output_shape)), shape="oval", fillcolor=_GREY
+    )
+    g.link("y", _shape(block.output_shape))
+    g.lines.append("}")
+    return "\n".join(g.lines) + "\n"
+
+
+def representative_blocks(tr: Trace) -> dict[str, str]:
+    """One block of each kind present in ``tr``, in network order: {kind: block name}."""
+    kinds: dict[str, str] = {}
+    for b in tr.blocks:
+        kinds.setdefault(block_kind(tr, b), b.name)
+    return kinds
+
+
+# ------------------------------------------------------------------------------------ Figure 3: VGG-19 / plain / residual
+
+
+@functools.lru_cache(maxsize=1)
+def vgg19_layers() -> tuple[tuple[str, int, int], ...]:
+    """VGG-19's layers as (kind, kernel or 0, channels/features), read from ``torchvision.models.vgg19`` built on
+    the meta device (no weights, no memory): ('conv', 3, 64), ('pool', 2, 0), ('fc', 0, 4096) …"""
+    import torch
+    from torch import nn
+    from torchvision.models import vgg19
+
+    with torch.device("meta"):
+        model = vgg19()
+    layers: list[tuple[str, int, int]] = []
+    for m in model.features:
+        if isinstance(m, nn.Conv2d):
+            layers.append(("conv", int(m.kernel_size[0]), int(m.out_channels)))
+        elif isinstance(m, nn.MaxPool2d):
+            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
+            layers.append(("pool", int(k), 0))
+    for m in model.classifier:
+        if isinstance(m, nn.Linear):
+            layers.append(("fc", 0, int(m.out_features)))
+    return tuple(layers)
+
+
+def compare_dot(lang: str = "en", *, arch: str = "resnet34", input_size: int = 224) -> str:
+    """The paper's Figure 3: VGG-19, the 34-layer plain network and ResNet-34 side by side, one node per weighted
+    layer. The plain and residual columns are the same layers; the only difference is the shortcuts."""
+    t = translator(lang)
+    out = _header("figure3", t("diagrams.compare_title"), ranksep=0.12, nodesep=0.5)
+    heads: list[str] = []
+
+    # VGG-19, from torchvision's own layer list.
+    out.append(f"  subgraph cluster_vgg {{ graph {_attrs(label='VGG-19', style='rounded', color='#999999')};")
+    prev = None
+    for i, (kind, k, c) in enumerate(vgg19_layers()):
+        node = f"vgg{i}"
+        label = {
+            "conv": f"{k}×{k} conv, {c}",
+            "pool": t("diagrams.pool_half"),
+            "fc": f"fc {c}",
+        }[kind]
+        out.append(f"    {node} {_attrs(label=label, fillcolor=_GREY if kind == 'pool' else _BLUE)};")
+        if prev is None:
+            heads.append(node)
+        else:
+            out.append(f"    {prev} -> {node};")
+        prev = node
+    out.append("  }")
+
+    for plain in (True, False):
+        tr = trace(arch, input_size, plain=plain)
+        prefix = "plain" if plain else "res"
+        label = t("diagrams.plain_column" if plain else "diagrams.residual_column", n=tr.layer_count)
+        out.append(
+            f"  subgraph cluster_{prefix} {{ graph {_attrs(label=label, style='rounded', color='#999999')};"
+        )
+        prev = None
+        entry: dict[str, str] = {}  # block name -> the node its input comes from
+        nodes: list[tuple[str, Row]] = []
+        for row in tr.rows:
+            if row.kind == "conv" and row.counted:
+                label = f"{row.kernel}×{row.kernel} conv, {row.output_shape[0]}{_stride_mark(row.stride)}"
+            elif row.kind == "maxpool":
+                label = t("diagrams.pool_stride", s=row.stride)
+            elif row.kind == "avgpool":
+                label = t("diagrams.avgpool")
+            elif row.kind == "fc":
+                label = f"fc {row.output_shape[0]}"
+            else:
+                continue
+            node = f"{prefix}_{row.name}"
+            fill = _ORANGE if (row.stride or 1) != 1 and row.kind == "conv" else _BLUE
+            if row.kind in ("maxpool", "avgpool"):
+                fill = _GREY
+            out.append(f"    {_q(node)} {_attrs(label=label, fillcolor=fill, group=prefix)};")
+            if row.name.endswith(".conv1") and row.depth == 2:
+                entry[row.parent or ""] = prev or ""
+            if prev is None:
+                heads.append(node)
+            else:
+                out.append(f"    {_q(prev)} -> {_q(node)};")
+            nodes.append((node, row))
+            prev = node
+        out.append("  }")
+        if not plain:
+            # A shortcut spans its block: from the block's input to the node after its last conv.
+            order = [n for n, _ in nodes]
+            for block in tr.blocks:
+                last_conv = [r for r in tr.children(block.name) if r.kind == "conv"][-1]
+                after = order[order.index(f"{prefix}_{last_conv.name}") + 1]
+                label = _shortcut_label(tr, block, t)
+                out.append(
+                    _shortcut_edge(entry[block.name], after, block.shortcut, label, penwidth=1.2, ports=True)
+                )
+    # Keep the three columns side by side, in the paper's order.
+    out.append(f"  {{ rank=same; {'; '.join(_q(h) for h in heads)}; }}")
+    out.append(f"  {' -> '.join(_q(h) for h in heads)} [style=invis];")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------------------------- rendering
+
+
+def dot_available() -> bool:
+    """Whether the graphviz ``dot`` program is installed (needed for SVG/PNG export only)."""
+    return shutil.which("dot") is not None
+
+
+@functools.lru_cache(maxsize=32)
+def render(dot_text: str, fmt: str) -> bytes:
+    """DOT text → SVG or PNG bytes via the ``graphviz`` package and the ``dot`` program."""
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"cannot render to {fmt!r}; choose svg or png")
+    if not dot_available():
+        raise OSError(
+            f"{fmt.upper()} needs the graphviz 'dot' program, which is not installed "
+            "(apt install graphviz); use --format dot"
+        )
+    import graphviz
+
+    try:
+        return graphviz.Source(dot_text).pipe(format=fmt, **({"renderer": "cairo"} if fmt == "png" else {}))
+    except graphviz.ExecutableNotFound as exc:
+        raise OSError(f"the graphviz 'dot' program could not be run: {exc}") from None
+    except graphviz.CalledProcessError as exc:
+        raise OSError(f"dot failed: {str(exc.stderr or exc).strip().splitlines()[-1:]}") from None
+
+
+def diagram(
+    arch: str, *, view: str = "overview", block: str | None = None, collapse: bool | None = None,
+    plain: bool = False, stride_in: str = "3x3", input_size: object = None, lang: str = "en",
+) -> str:  # fmt: skip
+    """The DOT text of one view, from plain arguments (used by the CLI)."""
+    from .catalogue import get_spec
+
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of: {', '.join(VIEWS)}")
+    size = input_size if input_size is not None else get_spec(arch).default_input
+    if view == "compare":
+        return compare_dot(lang)
+    tr = trace(arch, size, plain=plain, stride_in=stride_in)
+    if view == "block":
+        return block_dot(tr, block or tr.blocks[0].name, lang)
+    return overview_dot(tr, lang, collapse=collapse)
+
+
+# ------------------------------------------------------------------------------------------------------------ CLI
+
+
+def _add_arguments(p: argparse.ArgumentParser) -> None:
+    from .cli import _add_common
+
+    _add_common(p)
+    p.add_argument("--view", choices=VIEWS, default="overview", help="whole network, one block, or Figure 3")
+    p.add_argument(
+        "--block", default=None, help="the block for --view block, e.g. layer2.0 (default: the first)"
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--collapse", dest="collapse", action="store_true", default=None,
+                       help="draw repeated blocks as 'block × N' (default for the deep networks)")  # fmt: skip
+    group.add_argument("--expand", dest="collapse", action="store_false", help="one node per block")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the labels")
+    p.add_argument(
+        "--format", choices=FORMATS, default="dot", help="dot (text), svg or png (need graphviz 'dot')"
+    )
+    p.add_argument("-o", "--output", default="-", help="output file ('-': standard output, dot and svg only)")
+
+
+def _run(args: argparse.Namespace) -> int:
+    text = diagram(
+        args.arch, view=args.view, block=args.block, collapse=args.collapse, plain=args.plain,
+        stride_in=args.stride_in, input_size=args.input_size, lang=args.lang,
+    )  # fmt: skip
+    data = text.encode() if args.format == "dot" else render(text, args.format)
+    if args.output == "-":
+        if args.format == "png":
+            raise ValueError("PNG is binary: give a file with -o FILE")
+        sys.stdout.write(data.decode())
+        return 0
+    Path(args.output).write_bytes(data)
+    return 0
+
+
+def _register() -> None:
+    from . import cli
+
+    cli.EXTRA_COMMANDS["diagram"] = (
+        "graphviz diagram of a network (overview, one block, or the paper's Figure 3) as DOT, SVG or PNG",
+        _add_arguments,
+        _run,
+    )
+
+
+_register()
+
+
+def count_shortcut_edges(dot_text: str) -> dict[str, int]:
+    """How many shortcut edges a DOT text draws, by style: {'solid': n, 'dashed': m}."""
+    counts = {"solid": 0, "dashed": 0}
+    for line in dot_text.splitlines():
+        if "->" in line and 'class="shortcut"' in line:
+            counts["dashed" if 'style="dashed"' in line else "solid"] += 1
+    return counts
+
+
+__all__: Sequence[str] = (
+    "block_dot",
+    "block_kind",
+    "compare_dot",
+    "count_shortcut_edges",
+    "default_collapse",
+    "diagram",
+    "dot_available",
+    "overview_dot",
+    "render",
+    "representative_blocks",
+    "vgg19_layers",
+)
