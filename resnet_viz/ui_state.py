@@ -164,12 +164,22 @@ def shared_model(arch: str, plain: bool, stride_in: str, source: str, device_nam
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def cached_preprocess(
-    image_sha: str, resize: int, crop: int, weights_tag: str, _data: bytes, _transforms=None
+    image_sha: str,
+    resize: int,
+    crop: int,
+    pipeline: str,
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    _data: bytes,
+    _transforms=None,
 ):
-    """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers)."""
+    """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers; ``pipeline`` names
+    the weights whose ``_transforms`` are used, if any)."""
     from .images import load_image, preprocess_steps
 
-    steps = preprocess_steps(load_image(_data), resize=resize, crop=crop, transforms=_transforms)
+    steps = preprocess_steps(
+        load_image(_data), resize=resize, crop=crop, mean=mean, std=std, transforms=_transforms
+    )
     steps["tensor"] = steps["tensor"].numpy()  # cached values are pickled: numpy, not tensors
     return steps
 
@@ -231,3 +241,34 @@ def cached_identity_at_init(arch: str, input_size: int, zero_init_residual: bool
 def training_slot() -> threading.BoundedSemaphore:
     """One live training run per server at a time: a class clicking "train" together would share 2 cores."""
     return threading.BoundedSemaphore(1)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> dict:
+    """Test errors of the shipped trained nets with block ``name`` deleted (fresh copies; nothing shared)."""
+    from .experiments import TrainConfig, delete_block_experiment
+
+    with forward_gate():
+        return delete_block_experiment(folder, TrainConfig.from_dict(settings), depth, name)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def cached_grid_png(
+    capture_key: str,
+    layer: str,
+    mode: str,
+    cmap: str,
+    k: int | None,
+    cols: int | None,
+    min_width: int,
+    _maps,
+    _global_range=None,
+) -> tuple[bytes, list[int]]:
+    """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
+    channel shown in each tile; keyed by the capture's plain key and the display choices."""
+    from . import tiling
+
+    grid, index = tiling.render_grid(_maps, mode=mode, cmap=cmap, k=k, global_range=_global_range, cols=cols)
+    if grid.shape[1] < min_width:
+        grid = tiling.upscale_nearest(grid, -(-min_width // grid.shape[1]))
+    return tiling.encode_png(grid), [int(i) for i in index]
