@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import struct
 import warnings
 import zlib
@@ -54,7 +55,8 @@ ERROR_CODES: tuple[str, ...] = (
     "file_too_large",  # more bytes than MAX_BYTES                      params: size_mb, max_mb
     "not_image",  # not a file Pillow recognises                         params: formats
     "unsupported",  # a known image format or pixel mode we do not read   params: format, formats
-    "too_large",  # more pixels than MAX_PIXELS (decompression bomb)   params: width, height, megapixels, max_megapixels
+    "too_large",  # more pixels than MAX_PIXELS (decompression bomb)   params: megapixels, max_megapixels, width, height
+    #                                                                   (width/height are None when unknown)
     "bad_size",  # a zero width or height                              params: width, height
     "truncated",  # the file ends before the image does
     "corrupt",  # the file is damaged in some other way                params: detail (English, from the decoder)
@@ -81,7 +83,7 @@ _FOREIGN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
     (0, b"#?RADIANCE", "HDR"),
 )
 
-_TRUNCATION_HINTS = ("truncated", "broken data stream", "end of file", "premature end", "not enough data")
+_TRUNCATION_HINTS = ("truncated", "end of file", "premature end", "not enough data")
 
 
 class ImageError(ValueError):
@@ -111,14 +113,19 @@ def _sniff_foreign(data: bytes) -> str | None:
     return None
 
 
-def _too_large(width: int, height: int) -> ImageError:
+def _too_large(width: int | None, height: int | None, pixels: int | None = None) -> ImageError:
+    """The "too_large" error. Sizes are unknown (None) when Pillow refused the header itself; the message then
+    gives the pixel count Pillow reported."""
+    if pixels is None:
+        pixels = (width or 0) * (height or 0)
+    dims = f"{width} × {height} pixels, " if width and height else ""
     return ImageError(
         "too_large",
-        f"The image is {width} × {height} pixels ({width * height / 1e6:.0f} megapixels); "
+        f"The image is too large ({dims}{pixels / 1e6:,.0f} megapixels); "
         f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller image.",
         width=width,
         height=height,
-        megapixels=round(width * height / 1e6, 1),
+        megapixels=round(pixels / 1e6, 1),
         max_megapixels=round(MAX_PIXELS / 1e6),
     )
 
@@ -135,8 +142,11 @@ def _check_size(width: int, height: int) -> None:
 def _decode_error(exc: BaseException, size: tuple[int, int] | None) -> ImageError:
     """Map an exception raised while decoding to the ImageError the page shows."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
-        width, height = size or (0, 0)
-        return _too_large(width, height)
+        if size is not None:
+            return _too_large(*size)
+        # Pillow refused the header inside Image.open: its message carries the pixel count, not the sizes.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        return _too_large(None, None, int(found.group(1)) if found else MAX_PIXELS + 1)
     detail = f"{type(exc).__name__}: {exc}"[:200]
     text = str(exc).lower()
     if isinstance(exc, EOFError) or any(hint in text for hint in _TRUNCATION_HINTS):
@@ -166,11 +176,16 @@ _DECODER_ERRORS: tuple[type[BaseException], ...] = (
     Image.DecompressionBombWarning,
 )
 
-# Make Pillow's DecompressionBombWarning (89.5-179 MP) an error, once, process-wide. A per-call
-# ``warnings.catch_warnings()`` would be simpler to read but is not thread-safe (it swaps the global filter list),
-# and a server decodes uploads from many sessions at once. Our MAX_PIXELS check rejects such images anyway; this
-# filter only makes sure no other code path lets one through with just a log line.
-warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+def _bomb_warning_is_an_error() -> None:
+    """Make Pillow's DecompressionBombWarning (89.5-179 MP, raised inside ``Image.open``) an exception.
+
+    Re-asserted on every call because test runners and other code reset the warning filters. Not
+    ``warnings.catch_warnings()``: it swaps the process-wide filter list and is not thread-safe, and a server decodes
+    uploads from many sessions at once; re-inserting one "error" filter is idempotent. Our MAX_PIXELS check rejects
+    such images anyway: this only makes sure none gets through as a mere log line.
+    """
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
 
 def load_image(data: bytes | bytearray | memoryview, *, max_side: int | None = None) -> Image.Image:
@@ -203,6 +218,7 @@ def load_image(data: bytes | bytearray | memoryview, *, max_side: int | None = N
             max_mb=round(MAX_BYTES / 2**20),
         )
 
+    _bomb_warning_is_an_error()
     size: tuple[int, int] | None = None
     try:
         # Reads the header only: no pixel is decoded yet.
