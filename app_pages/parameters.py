@@ -71,9 +71,11 @@ with tab_where:
         t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{by}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
-    st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
     st.caption(t("parameters.treemap_caption"))
-    st.plotly_chart(figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG)
+    st.plotly_chart(
+        figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None
+    )
     st.caption(t("parameters.macs_caption"))
 
 # ------------------------------------------------------------------ depth scaling
@@ -90,7 +92,7 @@ with tab_depth:
     stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=s.stride_in)
     st.plotly_chart(
         figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
-        width="stretch", config=PLOTLY_CONFIG,
+        width="stretch", config=PLOTLY_CONFIG, theme=None,
     )  # fmt: skip
     st.caption(t("parameters.dash_caption", size=dash_size, batch=batch))
     by_arch = {d.arch: d for d in stats}
@@ -151,8 +153,8 @@ with tab_rule:
 
     rule = counting.layer_count_rule(s.arch)
     st.markdown(t("parameters.rule_list_heading", title=spec.title, formula=rule.formula))
-    legend = " · ".join(
-        f":gray[{t(f'parameters.reason_{code}')}]: {t(f'parameters.why_{code}')}"
+    legend = "\n".join(
+        f"- :gray[{t(f'parameters.reason_{code}')}] — {t(f'parameters.why_{code}')}"
         for code in ("projection", "bn", "relu", "pool", "add", "identity", "zero_pad", "flatten", "softmax")
         if any(i.reason == code for i in rule.not_counted)
     )
@@ -181,11 +183,13 @@ with tab_rule:
         others: dict[str, int] = {}
         for i in items:
             if not i.counted:
-                key = describe(i) if i.kind == "conv" else t(f"parameters.reason_{i.reason}")
+                key = (
+                    f"{t('parameters.dashed_note')} {describe(i)}"
+                    if i.kind == "conv"
+                    else t(f"parameters.reason_{i.reason}")
+                )
                 others[key] = others.get(key, 0) + 1
         grey = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in others.items())
-        if any(i.reason == "projection" for i in items):
-            grey = t("parameters.dashed_note") + " " + grey
         return f"**{label}** — " + " · ".join(counted) + (f" &nbsp; :gray[{grey}]" if grey else "")
 
     st.markdown(line(t("parameters.group_stem"), stem_items))
@@ -206,6 +210,7 @@ with tab_rule:
             )
     st.markdown(line(t("parameters.group_head"), head_items))
     n_counted = len(rule.counted)
+    n_projections = sum(1 for i in rule.items if i.reason == "projection")
     st.success(
         t(
             "parameters.rule_total",
@@ -213,8 +218,8 @@ with tab_rule:
             depth=rule.depth,
             blocks=sum(rule.layers),
             per=rule.convs_per_block,
-            projections=sum(1 for i in rule.items if i.reason == "projection"),
-            not_counted=len(rule.not_counted),
+            projections=n_projections,
+            others=len(rule.not_counted) - n_projections,
         )  # fmt: skip
     )
 
@@ -222,9 +227,8 @@ with tab_rule:
 with tab_calc:
     st.subheader(t("parameters.calc_heading"))
     st.markdown(t("parameters.calc_intro"))
-    c1, c2 = st.columns([3, 1])
     channels = int(
-        c1.slider(
+        st.slider(
             t("parameters.channels_label"),
             min_value=16,
             max_value=1024,
@@ -233,14 +237,14 @@ with tab_calc:
             key="params_channels",
         )
     )
-    include_bn = c2.toggle(t("parameters.include_bn"), value=False, key="params_include_bn")
+    include_bn = st.toggle(t("parameters.include_bn"), value=False, key="params_include_bn")
     basic = counting.basic_block_cost(channels, include_bn=include_bn)
     bottle = counting.bottleneck_cost(channels, include_bn=include_bn)
 
     def block_md(cost: counting.BlockCost, title: str) -> str:
-        terms = "\n".join(f"- `{c.expression()}` = {fmt_int(c.weights)}" for c in cost.terms)
+        terms = "\n".join(f"- {c.expression()} = {fmt_int(c.weights)}" for c in cost.terms)
         if cost.include_bn:
-            terms += "\n" + "\n".join(f"- BN `2×{c.c_out}` = {fmt_int(c.bn_params)}" for c in cost.terms)
+            terms += "\n" + "\n".join(f"- BN 2×{c.c_out} = {fmt_int(c.bn_params)}" for c in cost.terms)
         return f"#### {title}\n{terms}\n\n{cost.expression()} = **{fmt_int(cost.total)}**"
 
     left, right = st.columns(2)
@@ -284,7 +288,7 @@ with tab_calc:
     real = counting.projections(full)
     if real:
         items = [
-            f"- {p.paper_name} (`{p.block}.downsample`): `{p.expression()}` = {fmt_int(p.conv_params)}"
+            f"- {p.paper_name} ({p.block}.downsample): {p.expression()} = {fmt_int(p.conv_params)}"
             + (f" + BN {fmt_int(p.bn_params)}" if include_bn else "")
             for p in real
         ]
@@ -320,6 +324,6 @@ with tab_calc:
         )  # fmt: skip
         + "\n"
         + "\n".join(
-            f"- {paper} (`{name}`): {fmt_macs(a)} → {fmt_macs(b)}" for name, paper, a, b in variants.per_block
+            f"- {paper} ({name}): {fmt_macs(a)} → {fmt_macs(b)}" for name, paper, a, b in variants.per_block
         )
     )

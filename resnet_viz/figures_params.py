@@ -36,7 +36,7 @@ def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
         title={"text": title, "font": {"size": FONT_SIZE + 4}},
         font={"family": FONT_FAMILY, "size": FONT_SIZE},
         height=height,
-        margin={"l": 20, "r": 20, "t": 70, "b": 20},
+        margin={"l": 20, "r": 20, "t": 80, "b": 60},
         hoverlabel={"font": {"family": FONT_FAMILY, "size": FONT_SIZE}},
     )
     return fig
@@ -93,67 +93,69 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
             texttemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.1%}",
             hovertemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.2%}<extra></extra>",
             textfont={"size": FONT_SIZE, "family": FONT_FAMILY},
+            # Rectangles too small for 16 px text stay blank (their numbers are on hover and in the table)
+            # rather than showing text nobody in the back row can read.
             insidetextfont={"color": "#ffffff"},
             pathbar={"textfont": {"size": FONT_SIZE}},
             tiling={"pad": 2},
         )
     )
+    fig.update_layout(uniformtext={"minsize": 16, "mode": "hide"})
     return _style(fig, t("parameters.treemap_title", title=tr.title, params=fmt_int(tr.total_params)), 620)
 
 
 def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
     """Multiply-adds per stage (stem, conv2_x … conv5_x, fc), with parameters alongside for contrast."""
     rows = count_table(tr, "stage")
-    labels = [_group_label(r.group, r.paper_name, t) for r in rows]
+    # Horizontal bars: the stage names sit on the left axis and the values after the bars, so neither can run
+    # into a neighbour however narrow the screen. First stage on top, as in the network.
+    labels = [r.paper_name for r in rows]
     fig = make_subplots(
         rows=1,
         cols=2,
         subplot_titles=(t("parameters.macs_axis"), t("parameters.params_axis")),
-        horizontal_spacing=0.12,
+        horizontal_spacing=0.14,
     )
     colours = [GROUP_COLOURS.get(r.group, "#8c564b") for r in rows]
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=[r.macs for r in rows],
-            marker_color=colours,
-            text=[fmt_macs(r.macs) for r in rows],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{x}: %{y:,}<extra></extra>",
-        ),  # fmt: skip
-        row=1,
-        col=1,
-    )
-    fig.add_trace(
-        go.Bar(
-            x=labels,
-            y=[r.params for r in rows],
-            marker_color=colours,
-            text=[fmt_params(r.params) for r in rows],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{x}: %{y:,}<extra></extra>",
-        ),  # fmt: skip
-        row=1,
-        col=2,
-    )
-    fig.update_layout(showlegend=False, uniformtext={"minsize": FONT_SIZE - 2, "mode": "hide"})
-    fig.update_yaxes(showticklabels=False, showgrid=False, rangemode="tozero")
-    # Head-room above the tallest bar for its "outside" label.
-    fig.update_yaxes(range=[0, 1.2 * max(r.macs for r in rows)], row=1, col=1)
-    fig.update_yaxes(range=[0, 1.2 * max(r.params for r in rows)], row=1, col=2)
-    fig.update_xaxes(tickfont={"size": FONT_SIZE})
+    for col, values, texts in (
+        (1, [r.macs for r in rows], [fmt_macs(r.macs) for r in rows]),
+        (2, [r.params for r in rows], [fmt_params(r.params) for r in rows]),
+    ):
+        fig.add_trace(
+            go.Bar(
+                y=labels,
+                x=values,
+                orientation="h",
+                marker_color=colours,
+                text=texts,
+                textposition="outside",
+                cliponaxis=False,
+                constraintext="none",
+                textfont={"size": FONT_SIZE},
+                hovertemplate="%{y}: %{x:,}<extra></extra>",
+            ),  # fmt: skip
+            row=1,
+            col=col,
+        )
+        # Head-room right of the longest bar for its label.
+        fig.update_xaxes(range=[0, 1.45 * max(values)], row=1, col=col)
+    fig.update_layout(showlegend=False, bargap=0.25)
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=True)
+    fig.update_yaxes(autorange="reversed", tickfont={"size": FONT_SIZE}, ticksuffix=" ")
     fig.update_annotations(font={"size": FONT_SIZE + 2})
     c, h, w = tr.input_size
-    return _style(fig, t("parameters.stage_bar_title", title=tr.title, size=f"{h}×{w}"), 480)
+    _style(fig, t("parameters.stage_bar_title", title=tr.title, size=f"{h}×{w}"), 480)
+    # Room on the left for the first panel's stage names and above for the title over the panel titles.
+    fig.update_layout(margin={"l": 110, "t": 120})
+    return fig
 
 
 def depth_scaling_figure(
     stats: Sequence[DepthStats], t: Translator, *, input_size: int, batch_size: int
 ) -> go.Figure:
     """ResNet-18 … 152 side by side in four panels: parameters, multiply-adds, parameter and activation memory."""
-    names = [s.title for s in stats]
+    # Two-line tick labels ("ResNet" over "152") so five fit side by side without rotating.
+    names = [s.title.replace("-", "<br>", 1) for s in stats]
     panels = (
         (t("parameters.dash_params"), [s.params for s in stats], [fmt_params(s.params) for s in stats]),
         (
@@ -172,7 +174,7 @@ def depth_scaling_figure(
             [fmt_bytes(s.activation_bytes) for s in stats],
         ),
     )
-    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.2)
+    fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.24)
     colours = [BLOCK_COLOURS[s.block] for s in stats]
     for i, (_, ys, texts) in enumerate(panels):
         fig.add_trace(
@@ -190,6 +192,7 @@ def depth_scaling_figure(
             col=i % 2 + 1,
         )
         fig.update_yaxes(range=[0, 1.25 * max(ys)], row=i // 2 + 1, col=i % 2 + 1)
+    fig.update_traces(constraintext="none", textfont_size=FONT_SIZE - 2, selector={"type": "bar"})
     # Legend entries for the two block kinds (the bars themselves carry no legend).
     for kind, label in (("basic", "BasicBlock"), ("bottleneck", "Bottleneck")):
         fig.add_trace(
@@ -198,7 +201,7 @@ def depth_scaling_figure(
             col=1,
         )
     fig.update_yaxes(showticklabels=False, showgrid=False)
-    fig.update_xaxes(tickfont={"size": FONT_SIZE - 2})
+    fig.update_xaxes(tickfont={"size": FONT_SIZE - 2}, tickangle=0)
     fig.update_annotations(font={"size": FONT_SIZE + 2})
     fig.update_layout(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "xanchor": "right", "x": 1},
