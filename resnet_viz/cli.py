@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -133,7 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args.input_size = get_spec(args.arch).default_input
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that left early shows up here at the latest
+        return status
+    except BrokenPipeError:
+        # The reader went away (`... | head -3`): stop quietly, as Unix tools do. Point stdout at devnull so
+        # the interpreter's final flush does not raise a second BrokenPipeError (Python docs, signal notes).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (ValueError, OSError) as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
