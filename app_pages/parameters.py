@@ -189,7 +189,7 @@ with tab_rule:
                     else t(f"parameters.reason_{i.reason}")
                 )
                 others[key] = others.get(key, 0) + 1
-        grey = ", ".join(f"{k} ×{n}" if n > 1 else k for k, n in others.items())
+        grey = t("parameters.list_sep").join(f"{k} ×{n}" if n > 1 else k for k, n in others.items())
         return f"**{label}** — " + " · ".join(counted) + (f" &nbsp; :gray[{grey}]" if grey else "")
 
     st.markdown(line(t("parameters.group_stem"), stem_items))
