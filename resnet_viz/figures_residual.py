@@ -8,6 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from .catalogue import get_spec
 from .experiments import GradientFlow
 
 FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
@@ -57,7 +58,9 @@ def gradient_flow_figure(flow: GradientFlow, t: Translate) -> go.Figure:
         )
     fig.update_yaxes(type="log", title=t("why_residual.grad_axis_y"), exponentformat="power")
     fig.update_xaxes(title=t("why_residual.grad_axis_x"))
-    return _layout(fig, t("why_residual.grad_chart_title", arch=flow.arch, size=flow.input_size))
+    return _layout(
+        fig, t("why_residual.grad_chart_title", arch=get_spec(flow.arch).title, size=flow.input_size)
+    )
 
 
 def _label(t: Translate, run: Mapping[str, Any]) -> str:
@@ -130,10 +133,12 @@ def removal_figure(removal: Mapping[str, Any], t: Translate, metric: str = "top1
             annotation_text=t(f"why_residual.rm_baseline_{kind}"),
             annotation_position="top left",
         )
+    # Chance on 10 balanced classes: 9 in 10 wrong at top-1, 5 in 10 at top-5.
+    chance = 90 if metric == "top1_error" else 50
     fig.add_hline(
-        y=90,
+        y=chance,
         line={"color": "#7f7f7f", "dash": "dash", "width": 1},
-        annotation_text=t("why_residual.rm_chance"),
+        annotation_text=t("why_residual.rm_chance", pct=chance),
         annotation_position="bottom right",
     )
     fig.update_yaxes(title=t(f"why_residual.rm_axis_{metric}"), range=[0, 100])

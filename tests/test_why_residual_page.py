@@ -1,0 +1,74 @@
+"""The "Why residual" page, driven headless with Streamlit's AppTest: it opens in both languages, the gradient-flow
+experiment runs from its button, a (tiny) live training run completes, and deleting a block is measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz import experiments as ex
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+PAGE = "app_pages/why_residual.py"
+
+
+def _page(lang: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state["rv_lang"] = lang
+    at.session_state["rv_arch"] = "resnet20"  # the identity-at-init section measures the sidebar's network
+    at.run()
+    return at.switch_page(PAGE).run()
+
+
+def _text(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.info]
+    parts += [e.value for e in at.warning] + [e.value for e in at.error] + [x.value for x in at.title]
+    parts += [x.value for x in at.header] + [x.value for x in at.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def _ok(at: AppTest, where: str) -> None:
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+    assert "⟦" not in _text(at), f"{where}: missing translation"
+
+
+def _figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+@pytest.mark.slow  # a few AppTest reruns with real forward/backward passes: ~20–60 s on 2 busy cores
+def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch):
+    at = _page("en")
+    _ok(at, "open")
+    assert len(at.get("latex")) >= 4  # the gradient product, the 4 forward equations, H(x) = F(x) + x, ∂/∂x
+    before = len(_figures(at))
+    at.button(key="rvw_grad_run").click().run()
+    _ok(at, "gradient flow")
+    figures = _figures(at)
+    assert len(figures) == before + 1
+    grad = next(f for f in figures if f["layout"]["yaxis"].get("type") == "log")
+    assert [len(tr["y"]) for tr in grad["data"]] == [55, 55]  # plain-56 and ResNet-56, every conv layer
+
+    if (ROOT / "assets" / "curves" / "resnet56.safetensors").exists():
+        at.button(key="rvw_rm_run").click().run()
+        _ok(at, "delete a block")
+        assert len(at.metric) == 2
+
+    # A live run through the page's own code path, on a configuration small enough for a test.
+    tiny = ex.TrainConfig(depths=(20,), width=4, n_train=32, n_test=16, epochs=1, batch_size=32)
+    monkeypatch.setattr(ex, "LIVE_CONFIG", tiny)
+    at.button(key="rvw_live_start").click().run()
+    _ok(at, "live run")
+    live = at.session_state["rvw_live"]
+    assert [r["label"] for r in live["runs"]] == ["plain-20", "resnet-20"] and not live["stopped"]
+    assert at.session_state["rvw_live_done"]
+
+
+def test_page_opens_in_chinese():
+    at = _page("zh")
+    _ok(at, "zh")
+    assert "退化问题" in _text(at) and "梯度消失" in _text(at)
