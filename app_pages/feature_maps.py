@@ -138,7 +138,7 @@ with st.container(border=True):
     if model is None:
         model = _shared("random")
         weights_id = "random:seed0"
-        if choice == "pretrained" and not pretrained_possible:
+        if not pretrained_possible and choice != "checkpoint":
             st.info(t("feature_maps.no_pretrained", arch=s.arch))
         banner = ("warning", t("feature_maps.using_random"))
     kind, text = banner
@@ -180,7 +180,9 @@ with st.container(border=True):
     if incoming is not None:
         name, data = incoming
         digest = _sha(data)
-        if digest != _sha(ss["fm_image"][1]):
+        if digest == _sha(ss["fm_image"][1]):
+            ss["fm_image"] = (name, data)  # the same picture from another source: only its name changes
+        else:
             verdict = ss.get("fm_checked", {})
             if digest not in verdict:
                 try:

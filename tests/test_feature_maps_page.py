@@ -1,0 +1,246 @@
+"""The Feature-maps page end to end through AppTest: a sample uploaded as a file gives predictions and a grid for
+every stage; bad images and bad checkpoints give one message each and the previous good state stays; a
+checkpoint saved here shows its model's top-5; display changes rerun no forward pass; zh, CIFAR, plain and v1.
+
+Offline by construction: RESNET_VIZ_OFFLINE=1 and an empty TORCH_HOME, so "pretrained" falls back to random
+weights with its message (which is itself checked)."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import struct
+import zlib
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from resnet_viz import build_model, images
+from resnet_viz import capture as capture_module
+from resnet_viz.i18n import translator
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAGE = "app_pages/feature_maps.py"
+EN = translator("en")
+
+
+@pytest.fixture
+def page(monkeypatch, tmp_path):
+    monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+    def open_page(arch: str = "resnet18", size: int = 64, lang: str = "en", **state) -> AppTest:
+        at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=240)
+        at.session_state["rv_lang"] = lang
+        at.session_state["rv_arch"] = arch
+        at.session_state["rv_input_size"] = size
+        for k, v in state.items():
+            at.session_state[k] = v
+        at.run()
+        at.switch_page(PAGE).run()
+        ok(at)
+        return at
+
+    return open_page
+
+
+def ok(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    texts = all_text(at)
+    assert not [x for x in texts if "⟦" in x], [x for x in texts if "⟦" in x]
+
+
+def all_text(at: AppTest) -> list[str]:
+    out: list[str] = []
+    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info", "success"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    for img in at.image:
+        out += img.captions
+    for kind in ("radio", "selectbox", "slider", "toggle", "file_uploader"):
+        out += [str(w.label) for w in getattr(at, kind)]
+    return out
+
+
+def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
+    if at.radio(key="fm_input").value != "upload":
+        at.radio(key="fm_input").set_value("upload").run()
+    at.file_uploader(key="fm_upload").set_value((name, data, mime)).run()
+    ok(at)
+    return at
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+def shown_image_name(at: AppTest) -> str:
+    first = next(c for c in captions(at) if c.startswith("1. "))
+    return first.split("“")[1].split("”")[0]
+
+
+def top5_indices(at: AppTest) -> list[int]:
+    df = at.dataframe[-1].value
+    return [int(i) for i in df[EN("feature_maps.col_index")]]
+
+
+def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monkeypatch):
+    calls = []
+    real = capture_module.capture
+    monkeypatch.setattr(capture_module, "capture", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = page()
+    # Offline with an empty cache: a clear message, and the page goes on with random weights.
+    assert any("No internet connection" in e.value for e in at.error)
+    assert any("random initialisation" in w.value for w in at.warning)
+
+    sample = images.sample_images()["chelsea"]
+    upload(at, "chelsea.png", sample.read_bytes())
+    assert shown_image_name(at) == "chelsea.png"
+    caps = captions(at)
+    for step in ("1. original", "2. shorter side resized to 73", "3. centre crop 64×64", "4. normalized"):
+        assert any(c.startswith(step) for c in caps), step
+    for stage, paper in [("conv1", "conv1"), ("maxpool", "conv2_x (pool)"), ("layer1", "conv2_x"),
+                         ("layer2", "conv3_x"), ("layer3", "conv4_x"), ("layer4", "conv5_x")]:  # fmt: skip
+        assert any(c.startswith(f"{stage} ({paper}):") for c in caps), stage
+    assert all(img.value and all(img.value) for img in at.image)  # every image has a media URL
+
+    top = at.dataframe[-1].value
+    assert len(top) == 5
+    probs = [float(p.rstrip(" %")) for p in top[EN("feature_maps.col_prob")]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 100.01
+    assert list(top[EN("feature_maps.col_class")]) == [
+        EN("feature_maps.class_n", n=i) for i in top5_indices(at)
+    ]
+    assert any(EN("feature_maps.untrained_guess") == w.value for w in at.warning)
+    assert any(c.startswith("Where the last stage's 2×2 features") for c in caps)  # CAM at layer4 (64/32)
+
+    forward_passes = len(calls)
+    assert forward_passes >= 1
+    layer_box = at.selectbox(key="fm_layer")
+    stage_outputs = [o for o in layer_box.options if "output of" in o]
+    assert len(stage_outputs) == 4
+    for name in ("conv1", "maxpool", "layer1.1", "layer2.1", "layer3.1", "layer4.1"):
+        at.selectbox(key="fm_layer").set_value(name).run()
+        ok(at)
+        grid = [c for c in captions(at) if c.startswith(f"{name} (")]
+        assert grid, name
+        assert at.download_button(key="fm_download") is not None
+    at.selectbox(key="fm_cmap").set_value("magma").run()
+    at.radio(key="fm_norm").set_value("global").run()
+    at.radio(key="fm_show").set_value("top").run()
+    at.slider(key="fm_k").set_value(5).run()
+    assert any("The 5 most active of 512 channels" in c for c in captions(at))
+    at.toggle(key="fm_overlay").set_value(True).run()
+    at.selectbox(key="fm_block").set_value("layer3.0").run()
+    ok(at)
+    assert any("Dashed-line shortcut: a 1×1 conv" in c.value for c in at.caption)
+    assert len(calls) == forward_passes  # display changes ran no forward pass
+
+
+def _png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    chunk = b"IHDR" + ihdr
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", 0) + b"IEND" + struct.pack(">I", zlib.crc32(b"IEND"))
+    )  # fmt: skip
+
+
+def test_bad_images_get_one_message_and_the_previous_image_stays(page):
+    at = page()
+    before = shown_image_name(at)
+    good_png = images.sample_images()["chelsea"].read_bytes()
+    bad = [
+        ("empty.png", b"", "empty"),
+        ("notes.png", b"This is a text file, not a picture.\n" * 20, "not_image"),
+        ("cut.png", good_png[: len(good_png) // 3], "truncated"),
+        ("bomb.png", _png_bomb(), "too_large"),
+    ]
+    for name, data, code in bad:
+        upload(at, name, data)
+        errors = [e.value for e in at.error if f"“{name}”" in e.value]
+        assert len(errors) == 1, (name, [e.value for e in at.error])
+        expected_start = EN(f"images.error_{code}").split("{")[0][:25]
+        assert expected_start in errors[0], (code, errors[0])
+        assert shown_image_name(at) == before  # the previous good image is still what the page shows
+        assert len(at.dataframe[-1].value) == 5  # and its predictions
+    upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
+    assert shown_image_name(at) == "coffee.jpg"
+    assert not [e for e in at.error if "cannot be used" in e.value]
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _pt(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return buf.getvalue()
+
+
+@pytest.mark.slow
+def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, tmp_path):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4321)
+        source = build_model("resnet18")
+    at = page()
+    at.radio(key="fm_weights").set_value("checkpoint").run()
+    ok(at)
+    assert any(EN("feature_maps.ckpt_none", arch="resnet18") == i.value for i in at.info)
+
+    marker = tmp_path / "pwned"
+    at.file_uploader(key="fm_ckpt_file").set_value(
+        ("evil.pt", pickle.dumps(_Payload(str(marker))), "application/octet-stream")
+    ).run()
+    ok(at)
+    assert not marker.exists()
+    assert any(EN("feature_maps.ckpt_error_unsafe") in e.value for e in at.error)
+
+    at.file_uploader(key="fm_ckpt_file").set_value(
+        ("mine.pt", _pt({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}), "")
+    ).run()
+    ok(at)
+    assert not at.error
+    assert any("your checkpoint" in i.value and "mine.pt" in i.value for i in at.info)
+    steps = images.preprocess_steps(images.load_sample("chelsea"), resize=73, crop=64)
+    want = [i for i, _ in capture_module.capture(source, steps["tensor"]).top(5)]
+    assert top5_indices(at) == want
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        other = build_model("resnet34").state_dict()
+    at.file_uploader(key="fm_ckpt_file").set_value(("r34.pt", _pt(other), "")).run()
+    ok(at)
+    assert any("layers do not match resnet18" in e.value and "layer1.2." in e.value for e in at.error)
+    assert any("mine.pt" in c.value for c in at.caption)  # the previous checkpoint is still in use
+    assert top5_indices(at) == want
+
+
+@pytest.mark.slow
+def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
+    at = page(arch="resnet20", size=32, lang="zh")
+    assert at.title[0].value == translator("zh")("feature_maps.title")
+    assert not at.error  # no pretrained weights exist for resnet20: a note, not an error
+    assert any("torchvision 没有" in i.value for i in at.info)
+    caps = captions(at)
+    assert any(c.startswith("3. 中心裁剪 32×32") for c in caps)
+    assert any(c.startswith("layer3（conv4_x）：64×8×8") for c in caps)
+    assert not any(c.startswith("maxpool") for c in caps)
+    at.selectbox(key="fm_block").set_value("layer2.0").run()
+    ok(at)
+    assert any("选项 A" in c.value for c in at.caption)
+
+    at.toggle(key="rv_plain").set_value(True).run()
+    ok(at)
+    assert any("Plain 网络" in c.value for c in at.caption)
+
+    at = page(arch="resnet50", size=48, rv_stride_in="1x1")
+    assert any(EN("feature_maps.no_pretrained", arch="resnet50") == i.value for i in at.info)
+    assert any(c.startswith("layer4 (conv5_x): 2048×") for c in captions(at))
