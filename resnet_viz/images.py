@@ -56,7 +56,7 @@ ERROR_CODES: tuple[str, ...] = (
     "not_image",  # not a file Pillow recognises                         params: formats
     "unsupported",  # a known image format or pixel mode we do not read   params: format, formats
     "too_large",  # more pixels than MAX_PIXELS (decompression bomb)   params: megapixels, max_megapixels, width, height
-    #                                                                   (width/height are None when unknown)
+    #                                                                   (width/height are "?" if unreadable)
     "bad_size",  # a zero width or height                              params: width, height
     "truncated",  # the file ends before the image does
     "corrupt",  # the file is damaged in some other way                params: detail (English, from the decoder)
@@ -114,8 +114,7 @@ def _sniff_foreign(data: bytes) -> str | None:
 
 
 def _too_large(width: int | None, height: int | None, pixels: int | None = None) -> ImageError:
-    """The "too_large" error. Sizes are unknown (None) when Pillow refused the header itself; the message then
-    gives the pixel count Pillow reported."""
+    """The "too_large" error. Sizes are "?" in the params only if no plugin could read the header back."""
     if pixels is None:
         pixels = (width or 0) * (height or 0)
     dims = f"{width} × {height} pixels, " if width and height else ""
@@ -123,8 +122,8 @@ def _too_large(width: int | None, height: int | None, pixels: int | None = None)
         "too_large",
         f"The image is too large ({dims}{pixels / 1e6:,.0f} megapixels); "
         f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller image.",
-        width=width,
-        height=height,
+        width=width if width else "?",
+        height=height if height else "?",
         megapixels=round(pixels / 1e6, 1),
         max_megapixels=round(MAX_PIXELS / 1e6),
     )
@@ -139,13 +138,31 @@ def _check_size(width: int, height: int) -> None:
         raise _too_large(width, height)
 
 
-def _decode_error(exc: BaseException, size: tuple[int, int] | None) -> ImageError:
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """The size a header claims, read by the format's plugin class directly (which skips Pillow's bomb check).
+
+    Only used to word the message after Pillow has refused an image as a bomb; nothing is decoded. Goes through
+    ``Image.OPEN``, the registry Pillow's plugins add themselves to (``Image.register_open``).
+    """
+    Image.preinit()
+    for fmt in SUPPORTED_FORMATS:
+        try:
+            factory, accept = Image.OPEN[fmt]
+            if accept is None or accept(data[:16]) is True:
+                return tuple(factory(io.BytesIO(data), "").size)  # type: ignore[return-value]
+        except Exception:  # noqa: BLE001, S112 - best effort for a message; the image is refused either way
+            continue
+    return None
+
+
+def _decode_error(exc: BaseException, size: tuple[int, int] | None, data: bytes = b"") -> ImageError:
     """Map an exception raised while decoding to the ImageError the page shows."""
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
+        if size is None:  # Pillow refused the header inside Image.open, before we could read the size
+            size = _header_size(data)
         if size is not None:
             return _too_large(*size)
-        # Pillow refused the header inside Image.open: its message carries the pixel count, not the sizes.
-        found = re.search(r"\((\d+) pixels\)", str(exc))
+        found = re.search(r"\((\d+) pixels\)", str(exc))  # Pillow's message carries the pixel count
         return _too_large(None, None, int(found.group(1)) if found else MAX_PIXELS + 1)
     detail = f"{type(exc).__name__}: {exc}"[:200]
     text = str(exc).lower()
@@ -248,10 +265,10 @@ def load_image(data: bytes | bytearray | memoryview, *, max_side: int | None = N
             formats=_formats_text(),
         ) from exc
     except _DECODER_ERRORS as exc:
-        raise _decode_error(exc, size) from exc
+        raise _decode_error(exc, size, data) from exc
     except Exception as exc:  # noqa: BLE001 - a third-party decoder on hostile bytes must never break the page
         log.warning("unexpected %s while decoding an upload: %s", type(exc).__name__, exc)
-        err = _decode_error(exc, size)
+        err = _decode_error(exc, size, data)
         err.unexpected = True
         raise err from exc
 

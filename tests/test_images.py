@@ -117,8 +117,7 @@ def test_decompression_bomb_header_rejected_before_decoding(width, height):
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
     assert err.params["megapixels"] == round(width * height / 1e6, 1)
     assert err.params["max_megapixels"] == 40
-    if width * height <= Image.MAX_IMAGE_PIXELS:  # below Pillow's thresholds our own check sees the sizes
-        assert (err.params["width"], err.params["height"]) == (width, height)
+    assert (err.params["width"], err.params["height"]) == (width, height)  # the page's message names them
 
 
 def test_real_compressed_bomb_is_never_decoded(monkeypatch):
@@ -172,7 +171,7 @@ def test_error_is_a_value_error_with_code_and_params():
     except ValueError as err:  # the page may catch ValueError; ImageError is one
         assert isinstance(err, ImageError)
         assert err.params["max_megapixels"] == round(images.MAX_PIXELS / 1e6)
-        assert "2,500 megapixels" in str(err)
+        assert "50000 × 50000 pixels, 2,500 megapixels" in str(err)
     else:
         pytest.fail("no error")
 
@@ -385,3 +384,43 @@ def test_preprocess_one_pixel_image_is_a_flat_colour():
     tensor = images.preprocess_steps(img)["tensor"]
     assert tuple(tensor.shape) == (1, 3, 224, 224)
     assert float(tensor.std(dim=(2, 3)).max()) < 1e-5
+
+
+def test_jpeg_bomb_header_is_refused_with_its_size():
+    data = bytearray(encode(noise_rgb(16, 16), "JPEG"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", 30_000, 30_000)  # height, width: 900 megapixels
+    err = expect_error(bytes(data), "too_large")
+    assert (err.params["width"], err.params["height"]) == (30_000, 30_000)
+
+
+def bad_inputs() -> dict[str, bytes]:
+    """One file for each error code the loader can give (the ones reachable without monkeypatching)."""
+    corrupt = bytearray(encode(noise_rgb(), "PNG"))
+    start = corrupt.index(b"IDAT") + 40
+    corrupt[start : start + 20] = b"\xff" * 20
+    png = encode(noise_rgb(), "PNG")
+    return {
+        "empty": b"",
+        "not_image": b"just text, named photo.png",
+        "unsupported": b"%PDF-1.4\n",
+        "too_large": png_header_only(50_000, 50_000),
+        "truncated": png[: len(png) // 2],
+        "corrupt": bytes(corrupt),
+    }
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_error_has_a_message_in_both_languages(lang):
+    # The page shows t(f"images.error_{code}", **params): the template must exist and take exactly these params.
+    from resnet_viz.i18n import translator
+
+    t = translator(lang)
+    seen = set()
+    for code, data in bad_inputs().items():
+        err = expect_error(data, code)
+        text = t(f"images.error_{err.code}", **err.params)
+        assert "⟦" not in text and "None" not in text and text.strip()
+        seen.add(code)
+    for code in set(ERROR_CODES) - seen:  # codes reached only by monkeypatching elsewhere: the key must exist
+        assert "⟦" not in t(f"images.error_{code}", size_mb=1, max_mb=1, width=0, height=0)
