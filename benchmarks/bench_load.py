@@ -1,0 +1,428 @@
+"""A class of 30 at once: 30 real browser sessions against one `streamlit run app.py`, each uploading its own image.
+
+Every session (a Chromium browser context, all in one Chromium process, loopback only) opens the Feature maps page,
+chooses the random weights (deterministic, no download), switches the input to Upload and uploads an image no other
+session has (a bundled sample, cropped differently and tinted with its own hue). It then waits for its own results:
+
+* time to first grid: from handing the file to the page until the first stage grid of *this* run has loaded;
+* errors: an exception box, a traceback, a page error or a timeout in any session (target 0);
+* cross-talk (target 0): the page must show this session's own image and result. The "original" preview the server
+  sends back is downloaded and matched against all 30 uploads (nearest by pixels: it must be its own), its caption
+  must name its own file, and the top-1 class named above the class activation map must be the one computed offline
+  for that image with the same core functions (``weights.load_random`` → ``images.preprocess_steps`` → ``capture``);
+* server memory: RSS of the server process before the sessions, at the peak (sampled, and the kernel's high-water
+  mark VmHWM), and after every session closed.
+
+Peers measured in the same run: one session alone (the same steps) before the 30, so the p95 under load is reported
+as a ratio to it. The server bounds concurrent forward passes with ``ui_state.forward_gate()`` and sets the torch
+thread count once, so 30 sessions queue instead of oversubscribing the cores; a p95 of at most 30× the lone session
+means the queue costs nothing beyond serving the 30 one after another.
+
+    python -m benchmarks.bench_load [--sessions 30]      # or: python -m benchmarks --only load
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import colorsys
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.common import Result, print_table
+
+ROOT = Path(__file__).resolve().parents[1]
+ARCH = "resnet34"  # the app's default network
+SESSIONS = 30
+SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
+TOTAL_TIMEOUT_S = 540  # the whole crowd
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
+RSS_TARGET_MB = 2048  # the server must fit a small classroom VM (4 GB) with room to spare
+IDLE_JS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.dataset.testScriptState === 'notRunning' && !document.querySelector('[data-stale="true"]');
+}"""
+FIRST_GRID_JS = """(name) => {
+    const fresh = el => !el.closest('[data-stale="true"]');
+    const shown = [...document.querySelectorAll('[data-testid="stImage"]')].filter(fresh);
+    if (!shown.some(e => e.innerText.includes(name))) return false;
+    const tile = shown.find(e => /^conv1\\b/.test(e.innerText.trim()));
+    const img = tile && tile.querySelector('img');
+    return !!(img && img.complete && img.naturalWidth > 0);
+}"""
+
+
+# --------------------------------------------------------------------------- the 30 images and their expected results
+
+
+@dataclass
+class Upload:
+    name: str
+    data: bytes
+    thumb: np.ndarray  # 32×32 RGB of the decoded image, for matching what the page shows
+    top1: int = -1  # computed offline with the core functions
+
+
+def make_uploads(n: int) -> list[Upload]:
+    """``n`` distinct PNGs: each a different crop of a bundled sample, tinted with its own hue."""
+    from resnet_viz import images
+
+    samples = [images.load_sample(name) for name in images.sample_images()]
+    uploads = []
+    for i in range(n):
+        base = samples[i % len(samples)]
+        w, h = base.size
+        shift = (i // len(samples)) / max(1, (n - 1) // len(samples) + 1)
+        box = (
+            int(shift * w * 0.3),
+            int(shift * h * 0.3),
+            int(w * 0.7 + shift * w * 0.3),
+            int(h * 0.7 + shift * h * 0.3),
+        )
+        tile = base.crop(box).resize((320, 240), Image.Resampling.BILINEAR)
+        tint = tuple(int(255 * c) for c in colorsys.hsv_to_rgb(i / n, 0.9, 0.95))
+        img = Image.blend(tile, Image.new("RGB", tile.size, tint), 0.5)
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        uploads.append(Upload(f"student-{i:02d}.png", buf.getvalue(), _thumb(img)))
+    return uploads
+
+
+def _thumb(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB").resize((32, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+
+
+def nearest_upload(shown: Image.Image, uploads: list[Upload]) -> int:
+    thumb = _thumb(shown)
+    return int(np.argmin([np.abs(thumb - u.thumb).mean() for u in uploads]))
+
+
+def offline_top1(uploads: list[Upload]) -> None:
+    """What the page must predict for each image: the same core functions, in this process."""
+    import torch
+
+    from resnet_viz import images, weights
+    from resnet_viz.capture import capture
+
+    torch.set_num_threads(1)
+    model = weights.load_random(ARCH)
+    with torch.inference_mode():
+        for u in uploads:
+            steps = images.preprocess_steps(images.load_image(u.data), resize=256, crop=224)
+            u.top1 = capture(model, steps["tensor"]).top(1)[0][0]
+
+
+# --------------------------------------------------------------------------- the server and its memory
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` on a free loopback port (this interpreter's Streamlit); always stopped."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log = (ROOT / "test-artifacts" / "load-server.log").resolve()
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.log.open("wb")
+        cmd = [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+            "--server.port", str(self.port), "--server.address", "127.0.0.1",
+            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT)
+
+    def wait_healthy(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log}")
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=2) as resp:
+                    if resp.read().strip() == b"ok":
+                        return
+            except OSError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"streamlit not healthy after {timeout_s:.0f} s; see {self.log}")
+
+    def memory_mb(self) -> tuple[float, float]:
+        """(RSS, high-water mark) of the server in MB: /proc on Linux, else psutil (RSS only) if installed."""
+        status = Path(f"/proc/{self.proc.pid}/status")
+        if status.exists():
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+        try:
+            import psutil
+
+            rss = psutil.Process(self.proc.pid).memory_info().rss / 2**20
+            return rss, rss
+        except (ImportError, OSError):
+            return float("nan"), float("nan")
+
+    def errors_in_log(self) -> list[str]:
+        self._fh.flush()
+        text = self.log.read_text(errors="replace")
+        return [line for line in text.splitlines() if "Traceback" in line or "Uncaught app exception" in line]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=15)
+        self._fh.close()
+
+
+# --------------------------------------------------------------------------- one student
+
+
+@dataclass
+class Outcome:
+    index: int
+    first_grid_s: float = float("nan")
+    done_s: float = float("nan")
+    errors: list[str] = field(default_factory=list)
+    crosstalk: list[str] = field(default_factory=list)
+
+
+async def student(browser, base_url: str, uploads: list[Upload], index: int, t_of) -> Outcome:
+    """One session: open the page, random weights, upload its image, wait for its grids and predictions, check."""
+    out = Outcome(index)
+    mine = uploads[index]
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(SESSION_TIMEOUT_S * 1000)
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: out.errors.append(f"page error: {exc}"))
+    try:
+        await page.goto(f"{base_url}/feature_maps")
+        await page.get_by_text(t_of("feature_maps.title")).first.wait_for()
+        await page.wait_for_function(IDLE_JS)
+        # Random weights: deterministic (seed 0), so the top-1 can be computed offline; no download is attempted.
+        await (
+            page.locator('[data-testid="stMain"] [data-testid="stRadio"] label')
+            .filter(has_text=t_of("feature_maps.weights_random"))
+            .first.click()
+        )
+        await page.get_by_text(re.compile(r"^Weights: random initialisation")).first.wait_for()
+        await page.wait_for_function(IDLE_JS)
+        await (
+            page.locator('[data-testid="stMain"] [data-testid="stRadio"] label')
+            .filter(has_text=re.compile(rf"^{re.escape(t_of('feature_maps.input_upload'))}$"))
+            .first.click()
+        )
+        uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').first
+        await uploader.wait_for(state="attached")
+        await page.wait_for_function(IDLE_JS)
+
+        t0 = time.perf_counter()
+        await uploader.set_input_files({"name": mine.name, "mimeType": "image/png", "buffer": mine.data})
+        await page.wait_for_function(FIRST_GRID_JS, arg=mine.name, polling=100)
+        out.first_grid_s = time.perf_counter() - t0
+        cam_title = t_of("feature_maps.cam_title", label="").split("“")[0].replace("*", "").strip()
+        await page.get_by_text(cam_title).first.wait_for(state="attached")
+        await page.wait_for_function(IDLE_JS, polling=100)
+        out.done_s = time.perf_counter() - t0
+
+        body = await page.locator("body").inner_text()
+        if "Traceback" in body:
+            out.errors.append("a traceback is shown")
+        if await page.locator('[data-testid="stException"]').count():
+            out.errors.append("an exception box is shown")
+        # Cross-talk 1: the preview the server sends back is this session's own image.
+        original = page.locator('[data-testid="stImage"]').filter(has_text=mine.name).first
+        if not await original.count():
+            out.crosstalk.append(f"no preview captioned {mine.name}")
+        else:
+            src = await original.locator("img").get_attribute("src")
+            resp = await context.request.get(src if src.startswith("http") else f"{base_url}{src}")
+            shown = Image.open(io.BytesIO(await resp.body()))
+            match = nearest_upload(shown, uploads)
+            if match != index:
+                out.crosstalk.append(f"preview shows {uploads[match].name}, not {mine.name}")
+        # Cross-talk 2: the prediction is the one computed offline for this image.
+        texts = await page.locator('[data-testid="stMarkdownContainer"]').all_text_contents()
+        cam = next((t for t in texts if t.startswith(cam_title)), "")
+        expected = t_of("feature_maps.class_n", n=mine.top1)
+        if f"“{expected}”" not in cam:
+            out.crosstalk.append(f"top-1 shown {cam!r}, expected {expected!r}")
+        if out.crosstalk:  # keep the evidence
+            shots = ROOT / "test-artifacts" / "load"
+            shots.mkdir(parents=True, exist_ok=True)
+            await page.screenshot(path=str(shots / f"crosstalk-{index:02d}.png"), full_page=True)
+    except Exception as exc:  # noqa: BLE001 - every failure of a session is counted and reported, not raised
+        out.errors.append(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+    finally:
+        await context.close()
+    return out
+
+
+# --------------------------------------------------------------------------- the crowd
+
+
+async def _crowd(
+    server: Server, uploads: list[Upload], sessions: int, report: dict
+) -> tuple[Outcome, list[Outcome]]:
+    from playwright.async_api import async_playwright
+
+    from resnet_viz.i18n import translator
+
+    t_of = translator("en")
+    chromium = os.environ.get("RESNET_VIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    samples: list[float] = []
+    stop = asyncio.Event()
+
+    async def sample_memory() -> None:
+        while not stop.is_set():
+            samples.append(server.memory_mb()[0])
+            try:
+                await asyncio.wait_for(stop.wait(), 0.25)
+            except asyncio.TimeoutError:
+                pass
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            # The peer: one session alone (it also builds the shared model and warms the caches).
+            alone = await student(browser, server.base_url, uploads, sessions, t_of)
+            report["rss_before_mb"] = server.memory_mb()[0]
+            sampler = asyncio.create_task(sample_memory())
+            t0 = time.perf_counter()
+            crowd = await asyncio.wait_for(
+                asyncio.gather(
+                    *(student(browser, server.base_url, uploads, i, t_of) for i in range(sessions))
+                ),
+                TOTAL_TIMEOUT_S,
+            )
+            report["crowd_wall_s"] = time.perf_counter() - t0
+            stop.set()
+            await sampler
+        finally:
+            await browser.close()
+    report["rss_peak_sampled_mb"] = max(samples) if samples else float("nan")
+    return alone, list(crowd)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    values = sorted(v for v in values if v == v)
+    if not values:
+        return float("nan")
+    return float(np.percentile(values, q))
+
+
+def run(sessions: int = SESSIONS) -> list[Result]:
+    uploads = make_uploads(sessions + 1)  # the last one is the lone peer's
+    offline_top1(uploads)
+    server = Server()
+    report: dict = {"sessions": sessions, "arch": ARCH}
+    try:
+        server.wait_healthy()
+        report["rss_idle_mb"] = server.memory_mb()[0]
+        alone, crowd = asyncio.run(_crowd(server, uploads, sessions, report))
+        # After every session closed: give the server a moment to notice the closed websockets and drop them.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            time.sleep(1)
+        rss_after, hwm = server.memory_mb()
+        report["rss_after_mb"] = rss_after
+        report["rss_hwm_mb"] = hwm
+        report["server_log_errors"] = server.errors_in_log()
+    finally:
+        server.stop()
+
+    errors = [f"session {o.index}: {e}" for o in crowd for e in o.errors]
+    errors += [f"server log: {line}" for line in report["server_log_errors"]]
+    crosstalk = [f"session {o.index}: {c}" for o in crowd for c in o.crosstalk]
+    firsts = [o.first_grid_s for o in crowd]
+    dones = [o.done_s for o in crowd]
+    p50, p95 = _percentile(firsts, 50), _percentile(firsts, 95)
+    peak = max(report["rss_peak_sampled_mb"], report["rss_hwm_mb"])
+    report.update(
+        alone_first_grid_s=alone.first_grid_s,
+        alone_errors=alone.errors + alone.crosstalk,
+        first_grid_p50_s=p50,
+        first_grid_p95_s=p95,
+        first_grid_max_s=max((f for f in firsts if f == f), default=float("nan")),
+        done_p50_s=_percentile(dones, 50),
+        done_p95_s=_percentile(dones, 95),
+        errors=errors,
+        crosstalk=crosstalk,
+        distinct_offline_top1=len({u.top1 for u in uploads[:sessions]}),
+    )
+    print("load test report:", json.dumps(report, indent=2, default=str), file=sys.stderr)
+    ratio = p95 / alone.first_grid_s if alone.first_grid_s == alone.first_grid_s else float("nan")
+    return [
+        Result(
+            f"load: errors in {sessions} sessions",
+            len(errors),
+            "",
+            "= 0",
+            not errors,
+            "; ".join(errors)[:300],
+        ),
+        Result(
+            f"load: cross-talk in {sessions} sessions",
+            len(crosstalk),
+            "",
+            "= 0",
+            not crosstalk,
+            "; ".join(crosstalk)[:300] or f"preview, caption and top-1 own in all {sessions}",
+        ),  # fmt: skip
+        Result(
+            "load: time to first grid p50",
+            p50,
+            "s",
+            "informs",
+            True,
+            f"p95 {p95:.1f} s, max {report['first_grid_max_s']:.1f} s; all done p95 {report['done_p95_s']:.1f} s",
+        ),  # fmt: skip
+        Result(
+            f"load: first grid p95 vs one session alone ({alone.first_grid_s:.1f} s)",
+            ratio,
+            "×",
+            f"≤ {sessions}×",
+            ratio <= sessions,
+            f"{p95:.1f} s vs {alone.first_grid_s:.1f} s; crowd wall {report['crowd_wall_s']:.0f} s",
+        ),  # fmt: skip
+        Result(
+            "load: server RSS peak",
+            peak,
+            "MB",
+            f"≤ {RSS_TARGET_MB:,} MB",
+            peak <= RSS_TARGET_MB,
+            f"idle {report['rss_idle_mb']:.0f}, before {report['rss_before_mb']:.0f}, peak {peak:.0f}, "
+            f"after close {report['rss_after_mb']:.0f} MB",
+        ),  # fmt: skip
+    ]
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=SESSIONS)
+    print_table(run(parser.parse_args().sessions))
