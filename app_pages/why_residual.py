@@ -168,6 +168,23 @@ else:
         ],
         hide_index=True,
     )
+    for cmp in ex.depth_comparison(shipped):
+        kind = "plain" if cmp["plain"] else "resnet"
+        diff = cmp["deep_train"] - cmp["shallow_train"]
+        st.markdown(
+            t(
+                "why_residual.deg_compare",
+                epoch=cmp["epoch"],
+                deep=t(f"why_residual.run_{kind}", depth=cmp["deep"]),
+                shallow=t(f"why_residual.run_{kind}", depth=cmp["shallow"]),
+                diff=f"{abs(100 * diff):.1f}",
+                direction=t("why_residual.higher" if diff > 0 else "why_residual.lower"),
+                deep_train=_pct(cmp["deep_train"]),
+                shallow_train=_pct(cmp["shallow_train"]),
+                deep_test=_pct(cmp["deep_test"]),
+                shallow_test=_pct(cmp["shallow_test"]),
+            )
+        )
     st.markdown(t("why_residual.deg_reading"))
     with st.expander(t("why_residual.deg_settings")):
         st.markdown(t("why_residual.deg_reproduce"))
@@ -192,6 +209,19 @@ else:
         key="rvw_rm_metric",
     )
     st.plotly_chart(fr.removal_figure(removal, t, metric), width="stretch")
+    for label, summary in ex.removal_summary(removal, metric).items():
+        kind = "plain" if label.startswith("plain") else "resnet"
+        st.markdown(
+            t(
+                "why_residual.rm_summary",
+                net=t(f"why_residual.run_{kind}", depth=removal["depth"]),
+                mean=f"{100 * summary['mean_rise']:+.1f}",
+                max=f"{100 * summary['max_rise']:+.1f}",
+                worst=summary["worst"],
+                blocks=summary["blocks"],
+                base=_pct(summary["baseline"]),
+            )
+        )
     st.markdown(t("why_residual.rm_reading"))
     depth = removal["depth"]
     names = list(removal["nets"][f"resnet-{depth}"]["blocks"])

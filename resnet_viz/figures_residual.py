@@ -161,6 +161,10 @@ def identity_figure(rows_zero: list, rows_default: list, t: Translate) -> go.Fig
                 y=[r.residual_norm for r in rows],
                 name=t(f"why_residual.{key}"),
                 marker_color=colour,
+                # A bar of height 0 is invisible: write the measured value on the zero-init bars.
+                text=[f"{r.residual_norm:.3g}" for r in rows] if key == "id_zero" else None,
+                textposition="outside",
+                textfont={"color": colour},
                 hovertemplate="%{x}: ‖F(x)‖ = %{y:.4g}<extra></extra>",
             )
         )

@@ -234,3 +234,27 @@ def test_make_curves_quick_run_writes_the_same_format(tmp_path):
     assert len(removal["nets"]["resnet-56"]["blocks"]) == 27  # every residual block can go
     assert len(removal["nets"]["plain-56"]["blocks"]) == 25  # not the two that down-sample
     ex.load_trained(tmp_path / "plain56.safetensors", depth=56, width=make_curves.QUICK.width, plain=True)
+
+
+def test_summaries_compare_the_deepest_with_the_shallowest_and_find_the_worst_deletion():
+    run = lambda depth, plain, errs: {  # noqa: E731
+        "depth": depth,
+        "plain": plain,
+        "train_error": errs,
+        "test_error": [e + 0.01 for e in errs],
+    }
+    data = {"runs": [run(20, True, [0.5, 0.3]), run(56, True, [0.6]), run(20, False, [0.5, 0.3])]}
+    (cmp,) = ex.depth_comparison(data)  # the residual family has one finished run only
+    assert (cmp["shallow"], cmp["deep"], cmp["epoch"]) == (20, 56, 1)
+    assert (cmp["shallow_train"], cmp["deep_train"]) == (0.5, 0.6)
+    removal = {
+        "nets": {
+            "resnet-56": {
+                "baseline": {"top1_error": 0.2},
+                "blocks": {"layer1.0": {"top1_error": 0.25}, "layer2.0": {"top1_error": 0.3}},
+            }
+        }
+    }
+    summary = ex.removal_summary(removal)["resnet-56"]
+    assert summary["worst"] == "layer2.0" and summary["blocks"] == 2
+    assert summary["mean_rise"] == pytest.approx(0.075) and summary["max_rise"] == pytest.approx(0.1)
