@@ -303,6 +303,14 @@ def tile_scale(tile_hw: tuple[int, int], target: int = 96) -> int:
     return max(1, target // max(1, max(tile_hw)))
 
 
+def scale_for_width(n: int, tile_w: int, min_width: int, *, cols: int | None = None, pad: int = 1) -> int:
+    """The smallest integer tile enlargement that makes a grid of ``n`` tiles at least ``min_width`` pixels wide."""
+    _, cols = grid_shape(n, cols)
+    if cols == 0 or tile_w <= 0:
+        return 1
+    return max(1, math.ceil((min_width - (cols - 1) * pad) / (cols * tile_w)))
+
+
 def _prepare(
     maps: np.ndarray,
     mode: NormalizeMode,
@@ -310,6 +318,9 @@ def _prepare(
     global_range: tuple[float, float] | None,
     symmetric: bool,
     scale: int,
+    min_width: int = 0,
+    cols: int | None = None,
+    pad: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pick the channels to show and map them to [0, 1]: (maps01 (N, H, W), channel index per tile)."""
     if maps.ndim != 3 or maps.shape[0] == 0:
@@ -323,6 +334,8 @@ def _prepare(
         shown = normalize(maps[index], "global", value_range(maps), symmetric=symmetric)
     else:
         shown = normalize(maps[index], mode, global_range, symmetric=symmetric)
+    if min_width:
+        scale = max(scale, scale_for_width(len(index), maps.shape[2], min_width, cols=cols, pad=pad))
     if scale > 1:
         shown = np.repeat(np.repeat(shown, scale, axis=1), scale, axis=2)
     return shown, index
@@ -339,15 +352,17 @@ def render_grid(
     cols: int | None = None,
     pad: int = 1,
     scale: int = 1,
+    min_width: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The whole display path for one layer: (RGB grid uint8, the channel index shown in each tile).
 
     Shows the ``k`` most active channels (all when ``k`` is None), never more than :data:`MAX_GRID_CHANNELS`;
     when channels are dropped, the most active are kept. ``"layer"`` normalization uses the whole layer's range
     even when only some channels are shown. Tiles are coloured first and then tiled, so the separators stay white.
-    ``scale`` enlarges each tile (nearest neighbour) first: 7×7 maps of layer4 need it to be seen.
+    ``scale`` enlarges each tile (nearest neighbour) first: 7×7 maps of layer4 need it to be seen; ``min_width``
+    picks the smallest such enlargement that makes the grid at least that many pixels wide (separators stay 1 px).
     """
-    shown, index = _prepare(maps, mode, k, global_range, symmetric, scale)
+    shown, index = _prepare(maps, mode, k, global_range, symmetric, scale, min_width, cols, pad)
     grid = tile(colorize(shown, cmap), cols=cols, pad=pad, pad_value=255)
     return grid, index
 
@@ -372,6 +387,7 @@ def render_grid_png(
     cols: int | None = None,
     pad: int = 1,
     scale: int = 1,
+    min_width: int = 0,
     compress_level: int = 1,
 ) -> tuple[bytes, np.ndarray]:
     """Like :func:`render_grid` but straight to PNG bytes (for ``st.image(png, output_format="PNG")`` and the
@@ -381,7 +397,7 @@ def render_grid_png(
     three, with the colormap as the palette. The colours are the same (255 levels instead of 256); encoding is ~5×
     faster and the file ~2× smaller than the RGB PNG (benchmarks/bench_tiling.py measures both).
     """
-    shown, index = _prepare(maps, mode, k, global_range, symmetric, scale)
+    shown, index = _prepare(maps, mode, k, global_range, symmetric, scale, min_width, cols, pad)
     levels = (shown * (_PAD_INDEX - 1) + 0.5).astype(np.uint8)
     grid = tile(levels, cols=cols, pad=pad, pad_value=_PAD_INDEX)
     img = Image.fromarray(grid, "P")

@@ -230,3 +230,13 @@ def test_conv1_grid_encodes_under_500_kb():
     png, _ = render_grid_png(maps, mode="channel", cmap="viridis")
     assert Image.open(io.BytesIO(png)).size == (8 * 113 - 1, 8 * 113 - 1)
     assert len(png) < 500_000
+
+
+def test_min_width_enlarges_tiles_just_enough():
+    maps = conv1_like(16, 7)  # a 4 × 4 grid of 7×7 maps: 31 px wide as it is
+    grid, _ = render_grid(maps, min_width=160)
+    assert grid.shape[1] >= 160
+    assert grid.shape[1] - 160 < 4 * 7  # one step smaller would be too narrow
+    png, _ = render_grid_png(maps, min_width=160)
+    assert Image.open(io.BytesIO(png)).size == (grid.shape[1], grid.shape[0])
+    assert render_grid(conv1_like(4, 112), min_width=100)[0].shape[1] == 2 * 113 - 1  # already wide enough
