@@ -157,7 +157,11 @@ def _downsample_names(model: nn.Module) -> list[str]:
 
 @pytest.mark.parametrize("arch", ["resnet18", "resnet34"])
 def test_basicblock_projections(arch: str) -> None:
-    assert _downsample_names(meta_model(arch)) == ["layer2.0.downsample", "layer3.0.downsample", "layer4.0.downsample"]
+    assert _downsample_names(meta_model(arch)) == [
+        "layer2.0.downsample",
+        "layer3.0.downsample",
+        "layer4.0.downsample",
+    ]
     model = meta_model(arch)
     for name in ("layer2.0", "layer3.0", "layer4.0"):
         conv = model.get_submodule(f"{name}.downsample.0")

@@ -100,7 +100,9 @@ def test_errors_are_one_line_exit_2_no_traceback(args: list[str], message: str) 
         ([], "required: command"),
     ],
 )
-def test_bad_options_exit_2_with_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_exit_2_with_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     try:
         status = main(argv)
     except SystemExit as exc:  # argparse's own errors leave through parser.exit(2, ...)
@@ -120,7 +122,11 @@ def test_shell_pipe_into_head_is_quiet() -> None:
     ``head`` leaves and always meets the closed pipe.
     """
     proc = subprocess.run(
-        ["bash", "-c", f"'{sys.executable}' -m resnet_viz summary resnet152 --json | head -3; exit ${{PIPESTATUS[0]}}"],
+        [
+            "bash",
+            "-c",
+            f"'{sys.executable}' -m resnet_viz summary resnet152 --json | head -3; exit ${{PIPESTATUS[0]}}",
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -36,7 +36,9 @@ def test_env_cpu_gives_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_absent_device_warns_and_falls_back_to_cpu(monkeypatch: pytest.MonkeyPatch, wanted: str) -> None:
     _set_available(monkeypatch, cuda=False, mps=False)
     monkeypatch.setenv(ENV_VAR, wanted)
-    with pytest.warns(RuntimeWarning, match=rf"device '{wanted.strip().lower()}' is not available here; using the CPU"):
+    with pytest.warns(
+        RuntimeWarning, match=rf"device '{wanted.strip().lower()}' is not available here; using the CPU"
+    ):
         assert select_device() == torch.device("cpu")
 
 

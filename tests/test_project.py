@@ -5,10 +5,10 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -72,7 +72,9 @@ def test_torch_and_torchvision_ranges() -> None:
 
 
 def test_runtime_dependencies_and_extras() -> None:
-    assert {"streamlit", "torch", "torchvision", "plotly", "graphviz", "pillow", "numpy"} <= set(_requirements())
+    assert {"streamlit", "torch", "torchvision", "plotly", "graphviz", "pillow", "numpy"} <= set(
+        _requirements()
+    )
     assert {"pytest", "torchinfo", "hypothesis"} <= set(_requirements("test"))
     assert {"torchinfo", "torchview"} <= set(_requirements("bench"))
 

@@ -164,7 +164,9 @@ def test_every_row_shape_equals_a_real_forward(arch: str, plain: bool, stride_in
             got = (row.input_shape, row.output_shape)
             if row.name in modules:
                 assert calls.get(row.name), f"{where}: {row.name} never ran"
-                assert all(c == got for c in calls[row.name]), f"{where}: {row.name} {got} vs {calls[row.name]}"
+                assert all(c == got for c in calls[row.name]), (
+                    f"{where}: {row.name} {got} vs {calls[row.name]}"
+                )
             elif row.kind == "add":  # the addition (and its ReLU) is where the block's output comes from
                 block_out = calls[row.parent][0][1]
                 assert row.output_shape == row.input_shape == block_out, f"{where}: {row.name}"
@@ -292,7 +294,9 @@ def test_basicblock_shortcuts(arch: str) -> None:
     projections = {"layer2.0", "layer3.0", "layer4.0"}
     for b in t.blocks:
         if b.name in projections:
-            assert (b.shortcut, b.shortcut_reason, b.stride) == ("projection", "stride and channels", 2), b.name
+            assert (b.shortcut, b.shortcut_reason, b.stride) == ("projection", "stride and channels", 2), (
+                b.name
+            )
             ds = t.row(f"{b.name}.downsample")
             assert ds.params > 0 and ds.output_shape == b.output_shape
         else:
@@ -382,7 +386,10 @@ def test_smallest_size_really_is_the_smallest(arch: str) -> None:
     smallest = smallest_input(arch)
     model = meta_model(arch)
     with torch.no_grad():
-        assert model(torch.empty(1, 3, smallest, smallest, device="meta")).shape == (1, get_spec(arch).num_classes)
+        assert model(torch.empty(1, 3, smallest, smallest, device="meta")).shape == (
+            1,
+            get_spec(arch).num_classes,
+        )
         with pytest.raises(RuntimeError):
             model(torch.empty(1, 3, smallest - 1, smallest - 1, device="meta"))
     trace(arch, smallest)  # accepted
@@ -403,7 +410,15 @@ def test_to_dict_is_json_with_the_documented_keys(arch: str, plain: bool, stride
     t = trace(arch, 64, plain=plain, stride_in=stride_in)
     d = t.to_dict()
     assert json.loads(json.dumps(d)) == d
-    assert {"arch", "input_size", "total_params", "total_macs", "layer_count", "layer_count_formula", "rows"} <= set(d)
+    assert {
+        "arch",
+        "input_size",
+        "total_params",
+        "total_macs",
+        "layer_count",
+        "layer_count_formula",
+        "rows",
+    } <= set(d)
     assert (d["arch"], d["input_size"], d["total_params"], d["total_macs"]) == (
         arch,
         [3, 64, 64],
@@ -412,7 +427,9 @@ def test_to_dict_is_json_with_the_documented_keys(arch: str, plain: bool, stride
     )
     assert len(d["rows"]) == len(t.rows)
     for row, r in zip(d["rows"], t.rows):
-        assert {"name", "kind", "input_shape", "output_shape", "params", "macs", "receptive_field"} <= set(row)
+        assert {"name", "kind", "input_shape", "output_shape", "params", "macs", "receptive_field"} <= set(
+            row
+        )
         assert (row["name"], row["output_shape"], row["params"]) == (r.name, list(r.output_shape), r.params)
         if row["kind"] == "block":
             assert row["shortcut"] in ({"none"} if plain else {"identity", "projection", "zero_pad"})
