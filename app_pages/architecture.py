@@ -25,9 +25,10 @@ st.markdown(t("shapes.walk", walk=" → ".join(str(n) for n in walk)), help=t("s
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(t("shapes.metric_input"), f"({tr.input_size[1]}, {tr.input_size[2]}, {tr.input_size[0]})")
 c2.metric(t("shapes.metric_output"), fmt_shape(tr.stages[-1].output_shape))
-c3.metric(t("shapes.metric_layers"), tr.layer_count_formula)
+c3.metric(t("shapes.metric_layers"), tr.layer_count, help=tr.layer_count_formula)
 c4.metric(t("shapes.metric_params"), fmt_int(tr.total_params))
 
+st.caption(t("shapes.layers_formula", formula=tr.layer_count_formula))
 first_stage = tr.row(tr.stages[0].name)
 stem_steps = [r for r in tr.rows if r.depth == 0 and r.kind in ("conv", "maxpool")]
 steps_text = ", ".join(f"{r.name} {r.kernel}×{r.kernel}/{r.stride}" for r in stem_steps)

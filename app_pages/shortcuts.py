@@ -24,16 +24,16 @@ HAS_DOT = dot.dot_available()
 
 def export(dot_text: str, stem: str) -> None:
     """Download buttons: DOT always; SVG and PNG (rendered only on click) where graphviz 'dot' is installed."""
-    c1, c2, c3 = st.columns([1, 1, 3])
-    c1.download_button(t("diagrams.download_dot"), dot_text, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
-                       key=f"dl_dot_{stem}", on_click="ignore")  # fmt: skip
+    row = st.container(horizontal=True)
+    row.download_button(t("diagrams.download_dot"), dot_text, file_name=f"{stem}.dot", mime="text/vnd.graphviz",
+                        key=f"dl_dot_{stem}", on_click="ignore")  # fmt: skip
     if HAS_DOT:
-        c2.download_button(t("diagrams.download_svg"), lambda: dot.render(dot_text, "svg"), file_name=f"{stem}.svg",
-                           mime="image/svg+xml", key=f"dl_svg_{stem}", on_click="ignore")  # fmt: skip
-        c3.download_button(t("diagrams.download_png"), lambda: dot.render(dot_text, "png"), file_name=f"{stem}.png",
-                           mime="image/png", key=f"dl_png_{stem}", on_click="ignore")  # fmt: skip
+        row.download_button(t("diagrams.download_svg"), lambda: dot.render(dot_text, "svg"), file_name=f"{stem}.svg",
+                            mime="image/svg+xml", key=f"dl_svg_{stem}", on_click="ignore")  # fmt: skip
+        row.download_button(t("diagrams.download_png"), lambda: dot.render(dot_text, "png"), file_name=f"{stem}.png",
+                            mime="image/png", key=f"dl_png_{stem}", on_click="ignore")  # fmt: skip
     else:
-        c2.caption(t("diagrams.no_dot"))
+        st.caption(t("diagrams.no_dot"))
 
 
 # --- the whole network
@@ -73,28 +73,27 @@ chosen = st.selectbox(
     key=f"rv_dia_block_{s.arch}", format_func=lambda n: f"{by_name[n].paper_name} · {n}",
 )  # fmt: skip
 block = by_name[chosen]
+kind = dot.block_kind(tr, block)
+st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.output_shape[0],
+              shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
+if tr.block == "bottleneck" and block.stride != 1:
+    st.caption(t("diagrams.v1_v15"))
 left, right = st.columns([3, 2])
-with left:
+with left:  # the diagram keeps its natural size (graphviz text at 10 pt); the table sits beside it
     block_text = dot.block_dot(tr, chosen, s.lang)
     st.graphviz_chart(block_text, width="content")
-    export(block_text, f"{tr.arch}_{chosen}")
 with right:
-    kind = dot.block_kind(tr, block)
-    st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.output_shape[0],
-                  shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
     rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
     st.dataframe(
         {
-            t("shapes.col_name"): [r.name for r in rows],
-            t("shapes.col_input"): [fmt_shape(r.input_shape) for r in rows],
+            t("shapes.col_name"): [r.name.removeprefix(chosen + ".") for r in rows],
             t("shapes.col_output"): [fmt_shape(r.output_shape) for r in rows],
             "k / s / p": [f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else "" for r in rows],
             t("shapes.col_params"): [fmt_int(r.params) for r in rows],
         },
         hide_index=True, width="stretch",
     )  # fmt: skip
-    if tr.block == "bottleneck" and block.stride != 1:
-        st.caption(t("diagrams.v1_v15"))
+export(block_text, f"{tr.arch}_{chosen}")
 
 # --- every kind of block in this network, side by side
 st.subheader(t("diagrams.kinds_header", block="BasicBlock" if tr.block == "basic" else "Bottleneck"))

@@ -53,6 +53,25 @@ def _attrs(**kw: object) -> str:
     return "[" + ", ".join(parts) + "]" if parts else ""
 
 
+def _is_wide(ch: str) -> bool:
+    return ord(ch) >= 0x2E80 and not 0xFE00 <= ord(ch) <= 0xFE0F
+
+
+def _node_attrs(**kw: object) -> str:
+    """Node attributes, with a minimum width for labels holding CJK characters.
+
+    Graphviz sizes a box from its own font metrics; the browser renderer (graphviz compiled to WASM) knows only
+    Latin metrics and counts a CJK character as about half its real width, so '全局平均池化' overflows its box.
+    The width computed here (a CJK character is 1 em, anything else ~0.6 em) keeps every label inside.
+    """
+    label = str(kw.get("label", ""))
+    if "width" not in kw and any(_is_wide(c) for c in label):
+        size = float(kw.get("fontsize", 10))  # type: ignore[arg-type]
+        ems = max(sum(1.0 if _is_wide(c) else 0.6 for c in line) for line in label.split("\n"))
+        kw["width"] = round(ems * size / 72 + 0.3, 2)
+    return _attrs(**kw)
+
+
 def _header(name: str, title: str, *, ranksep: float = 0.18, nodesep: float = 0.25) -> list[str]:
     return [
         f"digraph {_q(name)} {{",
@@ -192,7 +211,7 @@ class _Path:
         self.tail = "input"
 
     def node(self, name: str, indent: str = "  ", **attrs: object) -> None:
-        self.lines.append(f"{indent}{_q(name)} {_attrs(**attrs)};")
+        self.lines.append(f"{indent}{_q(name)} {_node_attrs(**attrs)};")
 
     def link(self, head: str, label: str | None = None) -> None:
         attrs = _attrs(label=label)
@@ -375,7 +394,7 @@ def compare_dot(lang: str = "en", *, arch: str = "resnet34", input_size: int = 2
             "pool": t("diagrams.pool_half"),
             "fc": f"fc {c}",
         }[kind]
-        out.append(f"    {node} {_attrs(label=label, fillcolor=_GREY if kind == 'pool' else _BLUE)};")
+        out.append(f"    {node} {_node_attrs(label=label, fillcolor=_GREY if kind == 'pool' else _BLUE)};")
         if prev is None:
             heads.append(node)
         else:
@@ -408,7 +427,7 @@ def compare_dot(lang: str = "en", *, arch: str = "resnet34", input_size: int = 2
             fill = _ORANGE if (row.stride or 1) != 1 and row.kind == "conv" else _BLUE
             if row.kind in ("maxpool", "avgpool"):
                 fill = _GREY
-            out.append(f"    {_q(node)} {_attrs(label=label, fillcolor=fill, group=prefix)};")
+            out.append(f"    {_q(node)} {_node_attrs(label=label, fillcolor=fill, group=prefix)};")
             if row.name.endswith(".conv1") and row.depth == 2:
                 entry[row.parent or ""] = prev or ""
             if prev is None:

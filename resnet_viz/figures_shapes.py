@@ -43,10 +43,13 @@ def shape_walk_figure(tr: Trace, lang: str = "en", *, every_layer: bool = False)
     rows = walk_rows(tr, every_layer=every_layer)
     labels = [f"{r.paper_name or r.name}" if not every_layer else r.name for r in rows]
     # Paper names repeat for the max-pool ('conv2_x (pool)'); keep every x label unique and readable.
-    x = [f"{i + 1}. {lab}" for i, lab in enumerate(labels)]
-    sizes = [_spatial(r.output_shape) for r in rows]
-    channels = [r.output_shape[0] for r in rows]
-    hover = [f"{r.name} ({r.paper_name})" if r.paper_name else r.name for r in rows]
+    # The walk starts at the image itself (3 channels, full size), then one point per step.
+    x = [f"0. {t('shapes.chart_input')}"] + [f"{i + 1}. {lab}" for i, lab in enumerate(labels)]
+    sizes = [tr.input_size[1]] + [_spatial(r.output_shape) for r in rows]
+    channels = [tr.input_size[0]] + [r.output_shape[0] for r in rows]
+    hover = [t("shapes.chart_input")] + [
+        f"{r.name} ({r.paper_name})" if r.paper_name else r.name for r in rows
+    ]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(
         go.Bar(
@@ -72,7 +75,11 @@ def shape_walk_figure(tr: Trace, lang: str = "en", *, every_layer: bool = False)
     )
     fig.update_xaxes(tickangle=-60, tickfont={"size": 10})
     fig.update_yaxes(title_text=t("shapes.chart_size_axis"), secondary_y=False, rangemode="tozero")
-    fig.update_yaxes(title_text=t("shapes.chart_channels_axis"), secondary_y=True, type="log")
+    ticks = sorted(set(channels))  # label exactly the channel counts that occur (log axes default to 2, 5 …)
+    fig.update_yaxes(
+        title_text=t("shapes.chart_channels_axis"), secondary_y=True, type="log", tickvals=ticks,
+        ticktext=[str(c) for c in ticks], showgrid=False,
+    )  # fmt: skip
     return fig
 
 
