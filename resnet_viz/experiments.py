@@ -19,6 +19,7 @@ import contextlib
 import copy
 import dataclasses
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,17 @@ from .models import CifarResNet, PlainBasicBlock, PlainBottleneck, build_model
 # --------------------------------------------------------------------------------------------------------------
 # The offline data set
 # --------------------------------------------------------------------------------------------------------------
+
+#: torch's default generator is process-wide: seeding it and drawing a model's initial weights must not interleave
+#: with another session doing the same, or "seed 0" would not mean the same weights.
+_INIT_LOCK = threading.Lock()
+
+
+def _seeded_build(seed: int, build: Callable[[], nn.Module]) -> nn.Module:
+    with _INIT_LOCK:
+        torch.manual_seed(seed)
+        return build()
+
 
 #: Class ids of :func:`synthetic_shapes`, in label order (the page translates them).
 SHAPE_CLASSES: tuple[str, ...] = (
@@ -227,12 +239,11 @@ def gradient_flow(
     """
     spec = get_spec(arch)
     size = int(input_size or spec.default_input)
-    torch.manual_seed(seed)
     images, labels = synthetic_shapes(batch_size, size=size, seed=seed)
     images = images.to(device)
     labels = (labels % spec.num_classes).to(device)
-    plain = build_model(arch, plain=True).train().to(device)
-    residual = build_model(arch).train().to(device)
+    plain = _seeded_build(seed, lambda: build_model(arch, plain=True)).train().to(device)
+    residual = _seeded_build(seed, lambda: build_model(arch)).train().to(device)
     _copy_shared_weights(plain, residual)
 
     norms: dict[str, list[float]] = {}
@@ -318,8 +329,7 @@ def identity_at_init(
     """
     spec = get_spec(arch)
     size = int(input_size or spec.default_input)
-    torch.manual_seed(seed)
-    model = build_model(arch, zero_init_residual=zero_init_residual).eval()
+    model = _seeded_build(seed, lambda: build_model(arch, zero_init_residual=zero_init_residual)).eval()
     images, _ = synthetic_shapes(batch_size, size=size, seed=seed)
     rows: list[BlockIdentity] = []
     with torch.inference_mode():
@@ -556,8 +566,7 @@ def train_degradation(
     steps = math.ceil(config.n_train / config.batch_size) * config.epochs
     total = steps * len(config.runs)
     for i, (label, depth, plain) in enumerate(config.runs):
-        torch.manual_seed(config.seed)
-        model = cifar_net(depth, plain=plain, width=config.width)
+        model = _seeded_build(config.seed, lambda d=depth, p=plain: cifar_net(d, plain=p, width=config.width))
         curves = RunCurves(label=label, depth=depth, plain=plain)
         result.runs.append(curves)
         try:
