@@ -124,7 +124,7 @@ def _too_large(width: int | None, height: int | None, pixels: int | None = None)
         f"the limit is {MAX_PIXELS / 1e6:.0f} megapixels. Please upload a smaller image.",
         width=width if width else "?",
         height=height if height else "?",
-        megapixels=round(pixels / 1e6, 1),
+        megapixels=round(pixels / 1e6) if pixels >= 10_000_000 else round(pixels / 1e6, 1),
         max_megapixels=round(MAX_PIXELS / 1e6),
     )
 
