@@ -424,3 +424,20 @@ def test_every_error_has_a_message_in_both_languages(lang):
         seen.add(code)
     for code in set(ERROR_CODES) - seen:  # codes reached only by monkeypatching elsewhere: the key must exist
         assert "⟦" not in t(f"images.error_{code}", size_mb=1, max_mb=1, width=0, height=0)
+
+
+def test_every_image_open_in_the_app_is_restricted_to_the_supported_formats():
+    # Issue 7: Pillow is restricted to the formats we support wherever the app opens an image.
+    sources = [
+        *ROOT.joinpath("resnet_viz").rglob("*.py"),
+        *ROOT.joinpath("app_pages").glob("*.py"),
+        ROOT / "app.py",
+    ]
+    calls = []
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
+        for start in [i for i in range(len(text)) if text.startswith("Image.open(", i)]:
+            call = text[start : text.find("\n", start)]
+            calls.append(call)
+            assert "formats=" in call, f"{path.name}: {call} does not pass formats="
+    assert calls  # at least the loader's own call was checked
