@@ -7,6 +7,7 @@ made.
 from __future__ import annotations
 
 import io
+import re
 import struct
 import warnings
 import zlib
@@ -436,8 +437,7 @@ def test_every_image_open_in_the_app_is_restricted_to_the_supported_formats():
     calls = []
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        for start in [i for i in range(len(text)) if text.startswith("Image.open(", i)]:
-            call = text[start : text.find("\n", start)]
+        for call in re.findall(r"Image\.open\([^\n]*", text):
             calls.append(call)
             assert "formats=" in call, f"{path.name}: {call} does not pass formats="
     assert calls  # at least the loader's own call was checked
