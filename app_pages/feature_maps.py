@@ -34,6 +34,13 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+# Widgets inside a closed tab are not drawn, and Streamlit forgets the state of widgets it did not draw;
+# writing their values back keeps the reader's choices while another tab is open.
+for _key in ("fm_layer", "fm_norm", "fm_cmap", "fm_show", "fm_k", "fm_channel", "fm_overlay", "fm_alpha",
+             "fm_block", "fm_cam_alpha", "fm_sample", "fm_webcam_on"):  # fmt: skip
+    if _key in ss:
+        ss[_key] = ss[_key]
+
 # ----------------------------------------------------------------------------------------------- weights
 try:
     weights.pretrained_weights(s.arch, plain=s.plain, stride_in=s.stride_in)
@@ -235,7 +242,7 @@ captions = [
 ]  # fmt: skip
 for col, key, caption in zip(cols, ("original", "resized", "cropped", "normalized_preview"), captions):
     with col:
-        st.image(steps[key], caption=caption, width="stretch")
+        st.image(steps["display"][key], caption=caption, width="stretch")
 st.caption(
     t("feature_maps.pipeline_weights")
     if transforms is not None
@@ -292,164 +299,177 @@ for col, name in zip(ov_cols, overview):
             width="stretch",
         )  # fmt: skip
 
+# on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not
+# redraw the other two.
 tab_maps, tab_res, tab_pred = st.tabs(
-    [t("feature_maps.tab_maps"), t("feature_maps.tab_residual"), t("feature_maps.tab_predictions")]
-)
+    [t("feature_maps.tab_maps"), t("feature_maps.tab_residual"), t("feature_maps.tab_predictions")],
+    key="fm_tab", on_change="rerun",
+)  # fmt: skip
 
 # ----------------------------------------------------------------------------------------------- one layer's grid
 with tab_maps:
-    names = list(cap.layers)
-    if ss.get("fm_layer") not in names:
-        ss["fm_layer"] = cap.stage_of.get("layer1", names[0])
-    c1, c2, c3 = st.columns([2, 1, 1])
-    with c1:
-        layer = st.selectbox(t("feature_maps.layer_label"), names, key="fm_layer", format_func=layer_label)
-    with c2:
-        mode = st.radio(
-            t("feature_maps.norm_label"), list(tiling.NORMALIZE_MODES), key="fm_norm",
-            format_func=lambda k: t(f"feature_maps.norm_{k}"), help=t("feature_maps.norm_help"),
-        )  # fmt: skip
-    with c3:
-        cmap = st.selectbox(t("feature_maps.cmap_label"), list(tiling.CMAPS), key="fm_cmap")
-    maps = cap.layers[layer]
-    n_ch = maps.shape[0]
-    c4, c5 = st.columns([1, 2])
-    with c4:
-        show = st.radio(
-            t("feature_maps.show_label"), ["all", "top"], key="fm_show", horizontal=True,
-            format_func=lambda k: t(f"feature_maps.show_{k}", cap=tiling.MAX_GRID_CHANNELS),
-        )  # fmt: skip
-    with c5:
-        k = st.slider(
-            t("feature_maps.k_label"), 1, min(n_ch, tiling.MAX_GRID_CHANNELS), min(16, n_ch), key="fm_k",
-            disabled=show == "all",
-        )  # fmt: skip
-    grid_png, index = ui_state.cached_grid_png(
-        capture_key, layer, mode, cmap, None if show == "all" else k, None, 448, maps, cap.global_range
-    )
-    shown_note = (
-        t("feature_maps.shown_all", n=n_ch)
-        if len(index) == n_ch
-        else t("feature_maps.shown_top", shown=len(index), n=n_ch)
-    )
-    st.image(
-        grid_png,
-        caption=t("feature_maps.grid_caption", name=layer_label(layer), c=n_ch, h=maps.shape[1], w=maps.shape[2])
-        + " " + shown_note,
-    )  # fmt: skip
-    st.download_button(
-        t("feature_maps.download_grid"), data=grid_png, file_name=f"{s.arch}_{layer}_{mode}_{cmap}.png",
-        mime="image/png", key="fm_download", on_click="ignore",
-    )  # fmt: skip
-
-    st.markdown(t("feature_maps.stats_title"))
-    stats = tiling.channel_stats(maps[index])
-    st.dataframe(
-        {
-            t("feature_maps.col_channel"): [int(c) for c in index],
-            t("feature_maps.col_mean"): [round(r["mean"], 4) for r in stats],
-            t("feature_maps.col_max"): [round(r["max"], 4) for r in stats],
-            t("feature_maps.col_zeros"): [f"{100 * r['zero_fraction']:.1f} %" for r in stats],
-        },
-        hide_index=True,
-        height=240,
-    )
-    st.caption(t("feature_maps.stats_caption"))
-
-    st.markdown(t("feature_maps.one_channel_title"))
-    e1, e2 = st.columns([1, 2])
-    with e1:
-        channel = st.selectbox(t("feature_maps.channel_label"), [int(c) for c in index], key="fm_channel")
-        overlay_on = st.toggle(t("feature_maps.overlay_label"), key="fm_overlay")
-        alpha = st.slider(
-            t("feature_maps.alpha_label"), 0.1, 0.9, 0.5, 0.1, key="fm_alpha", disabled=not overlay_on
+    if tab_maps.open is not False:  # lazy tabs: only the open one runs
+        names = list(cap.layers)
+        if ss.get("fm_layer") not in names:
+            ss["fm_layer"] = cap.stage_of.get("layer1", names[0])
+        c1, c2, c3 = st.columns([2, 1, 1])
+        with c1:
+            layer = st.selectbox(
+                t("feature_maps.layer_label"), names, key="fm_layer", format_func=layer_label
+            )
+        with c2:
+            mode = st.radio(
+                t("feature_maps.norm_label"), list(tiling.NORMALIZE_MODES), key="fm_norm",
+                format_func=lambda k: t(f"feature_maps.norm_{k}"), help=t("feature_maps.norm_help"),
+            )  # fmt: skip
+        with c3:
+            cmap = st.selectbox(t("feature_maps.cmap_label"), list(tiling.CMAPS), key="fm_cmap")
+        maps = cap.layers[layer]
+        n_ch = maps.shape[0]
+        c4, c5 = st.columns([1, 2])
+        with c4:
+            show = st.radio(
+                t("feature_maps.show_label"), ["all", "top"], key="fm_show", horizontal=True,
+                format_func=lambda k: t(f"feature_maps.show_{k}", cap=tiling.MAX_GRID_CHANNELS),
+            )  # fmt: skip
+        with c5:
+            k_max = min(n_ch, tiling.MAX_GRID_CHANNELS)
+            ss["fm_k"] = min(int(ss.get("fm_k", 16)), k_max)  # a default through session state, not value=
+            k = st.slider(
+                t("feature_maps.k_label"), 1, max(k_max, 2), key="fm_k", disabled=show == "all" or k_max < 2
+            )  # fmt: skip
+        grid_png, index = ui_state.cached_grid_png(
+            capture_key, layer, mode, cmap, None if show == "all" else k, None, 448, maps, cap.global_range
         )
-    with e2:
-        one = maps[channel : channel + 1]
-        one01 = tiling.normalize(one, mode if mode != "layer" else "global", cap.global_range if mode == "global"
-                                 else tiling.value_range(maps) if mode == "layer" else None)[0]  # fmt: skip
-        if overlay_on:
-            big = tiling.overlay(steps["cropped"], one01, alpha=alpha, cmap=cmap)
-        else:
-            big = tiling.upscale_nearest(tiling.colorize(one01, cmap), max(1, 320 // one01.shape[1]))
+        shown_note = (
+            t("feature_maps.shown_all", n=n_ch)
+            if len(index) == n_ch
+            else t("feature_maps.shown_top", shown=len(index), n=n_ch)
+        )
         st.image(
-            png(np.asarray(big)),
-            caption=t(
-                "feature_maps.channel_caption", name=layer, ch=channel, h=one01.shape[0], w=one01.shape[1]
-            ),
-            width=360,
+            grid_png,
+            caption=t("feature_maps.grid_caption", name=layer_label(layer), c=n_ch, h=maps.shape[1], w=maps.shape[2])
+            + " " + shown_note,
+        )  # fmt: skip
+        st.download_button(
+            t("feature_maps.download_grid"), data=grid_png, file_name=f"{s.arch}_{layer}_{mode}_{cmap}.png",
+            mime="image/png", key="fm_download", on_click="ignore",
+        )  # fmt: skip
+
+        st.markdown(t("feature_maps.stats_title"))
+        stats = cap.stats[layer][
+            index
+        ]  # (shown, 3): mean, max, fraction of zeros — computed with the capture
+        st.dataframe(
+            {
+                t("feature_maps.col_channel"): [int(c) for c in index],
+                t("feature_maps.col_mean"): [round(float(v), 4) for v in stats[:, 0]],
+                t("feature_maps.col_max"): [round(float(v), 4) for v in stats[:, 1]],
+                t("feature_maps.col_zeros"): [f"{100 * float(v):.1f} %" for v in stats[:, 2]],
+            },
+            hide_index=True,
+            height=240,
         )
+        st.caption(t("feature_maps.stats_caption"))
+
+        st.markdown(t("feature_maps.one_channel_title"))
+        e1, e2 = st.columns([1, 2])
+        with e1:
+            channel = st.selectbox(t("feature_maps.channel_label"), [int(c) for c in index], key="fm_channel")
+            overlay_on = st.toggle(t("feature_maps.overlay_label"), key="fm_overlay")
+            ss.setdefault("fm_alpha", 0.5)
+            alpha = st.slider(
+                t("feature_maps.alpha_label"), 0.1, 0.9, step=0.1, key="fm_alpha", disabled=not overlay_on
+            )
+        with e2:
+            one = maps[channel : channel + 1]
+            one01 = tiling.normalize(one, mode if mode != "layer" else "global", cap.global_range if mode == "global"
+                                     else tiling.value_range(maps) if mode == "layer" else None)[0]  # fmt: skip
+            if overlay_on:
+                big = tiling.overlay(steps["cropped"], one01, alpha=alpha, cmap=cmap)
+            else:
+                big = tiling.upscale_nearest(tiling.colorize(one01, cmap), max(1, 320 // one01.shape[1]))
+            st.image(
+                png(np.asarray(big)),
+                caption=t(
+                    "feature_maps.channel_caption", name=layer, ch=channel, h=one01.shape[0], w=one01.shape[1]
+                ),
+                width=360,
+            )
 
 # ----------------------------------------------------------------------------------------------- residual addition
 with tab_res:
-    st.markdown(t("feature_maps.residual_intro"))
-    blocks = [r.block for r in cap.residuals]
-    if ss.get("fm_block") not in blocks:
-        ss["fm_block"] = blocks[0]
-    block = st.selectbox(t("feature_maps.block_label"), blocks, key="fm_block", format_func=layer_label)
-    res = next(r for r in cap.residuals if r.block == block)
-    st.caption(t(f"feature_maps.shortcut_{res.shortcut}"))
-    lo, hi = res.common_range
-    terms = [
-        ("x", res.x_mean),
-        ("main", res.main_mean),
-        ("shortcut", res.shortcut_mean),
-        ("sum", res.sum_mean),
-        ("out", res.out_mean),
-    ]
-    rcols = st.columns(5)
-    for col, (key, arr) in zip(rcols, terms):
-        with col:
-            st.markdown(f"**{t(f'feature_maps.term_{key}')}**")
-            if arr is None:
-                st.info(t("feature_maps.term_none"))
-            else:
-                heat = tiling.normalize(arr[None], "global", (lo, hi), symmetric=True)[0]
-                rgb = tiling.colorize(heat, "RdBu")
-                st.image(png(tiling.upscale_nearest(rgb, max(1, 224 // arr.shape[1]))), width="stretch")
-                st.caption(t(f"feature_maps.explain_{key}", h=arr.shape[0], w=arr.shape[1]))
-    st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
+    if tab_res.open is not False:  # lazy tabs: only the open one runs
+        st.markdown(t("feature_maps.residual_intro"))
+        blocks = [r.block for r in cap.residuals]
+        if ss.get("fm_block") not in blocks:
+            ss["fm_block"] = blocks[0]
+        block = st.selectbox(t("feature_maps.block_label"), blocks, key="fm_block", format_func=layer_label)
+        res = next(r for r in cap.residuals if r.block == block)
+        st.caption(t(f"feature_maps.shortcut_{res.shortcut}"))
+        lo, hi = res.common_range
+        terms = [
+            ("x", res.x_mean),
+            ("main", res.main_mean),
+            ("shortcut", res.shortcut_mean),
+            ("sum", res.sum_mean),
+            ("out", res.out_mean),
+        ]
+        rcols = st.columns(5)
+        for col, (key, arr) in zip(rcols, terms):
+            with col:
+                st.markdown(f"**{t(f'feature_maps.term_{key}')}**")
+                if arr is None:
+                    st.info(t("feature_maps.term_none"))
+                else:
+                    heat = tiling.normalize(arr[None], "global", (lo, hi), symmetric=True)[0]
+                    rgb = tiling.colorize(heat, "RdBu")
+                    st.image(png(tiling.upscale_nearest(rgb, max(1, 224 // arr.shape[1]))), width="stretch")
+                    st.caption(t(f"feature_maps.explain_{key}", h=arr.shape[0], w=arr.shape[1]))
+        st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
 
-    ratios = [r.ratio for r in cap.residuals]
-    fig = go.Figure(
-        go.Scatter(
-            x=[f"{r.block}<br>{paper.get(r.block, '')}" for r in cap.residuals], y=ratios, mode="lines+markers",
-            marker={"color": ["#d62728" if r.shortcut in ("projection", "zero_pad") else "#1f77b4"
-                              for r in cap.residuals], "size": 9},
-            hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",
-        )
-    )  # fmt: skip
-    fig.update_layout(
-        title=t("feature_maps.ratio_title"), xaxis_title=t("feature_maps.ratio_x"), yaxis_title="‖F(x)‖ / ‖x‖",
-        font={"family": FONT}, height=340, margin={"l": 40, "r": 20, "t": 50, "b": 60},
-    )  # fmt: skip
-    st.plotly_chart(fig, key="fm_ratio_chart", config={"displayModeBar": False})
-    st.caption(t("feature_maps.ratio_caption"))
+        ratios = [r.ratio for r in cap.residuals]
+        fig = go.Figure(
+            go.Scatter(
+                x=[f"{r.block}<br>{paper.get(r.block, '')}" for r in cap.residuals], y=ratios, mode="lines+markers",
+                marker={"color": ["#d62728" if r.shortcut in ("projection", "zero_pad") else "#1f77b4"
+                                  for r in cap.residuals], "size": 9},
+                hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",
+            )
+        )  # fmt: skip
+        fig.update_layout(
+            title=t("feature_maps.ratio_title"), xaxis_title=t("feature_maps.ratio_x"), yaxis_title="‖F(x)‖ / ‖x‖",
+            font={"family": FONT}, height=340, margin={"l": 40, "r": 20, "t": 50, "b": 60},
+        )  # fmt: skip
+        st.plotly_chart(fig, key="fm_ratio_chart", config={"displayModeBar": False})
+        st.caption(t("feature_maps.ratio_caption"))
 
 # ----------------------------------------------------------------------------------------------- predictions
 with tab_pred:
-    top = cap.top(5)
-    if categories:
-        labels = [categories[i] for i, _ in top]
-    else:
-        labels = [t("feature_maps.class_n", n=i) for i, _ in top]
-        st.warning(t("feature_maps.untrained_guess") if weights_id.startswith("random") else
-                   t("feature_maps.no_class_names", n=len(cap.probs)))  # fmt: skip
-    p1, p2 = st.columns([1, 1])
-    with p1:
-        st.markdown(t("feature_maps.top5_title"))
-        st.dataframe(
-            {
-                t("feature_maps.col_rank"): list(range(1, len(top) + 1)),
-                t("feature_maps.col_class"): labels,
-                t("feature_maps.col_index"): [i for i, _ in top],
-                t("feature_maps.col_prob"): [f"{100 * p:.2f} %" for _, p in top],
-            },
-            hide_index=True,
-        )
-        st.caption(t("feature_maps.top5_caption", n=len(cap.probs)))
-    with p2:
-        st.markdown(t("feature_maps.cam_title", label=labels[0]))
-        cam_alpha = st.slider(t("feature_maps.alpha_label"), 0.1, 0.9, 0.5, 0.1, key="fm_cam_alpha")
-        st.image(png(np.asarray(tiling.overlay(steps["cropped"], cam_heat(cap), alpha=cam_alpha, cmap="magma"))),
-                 width=360, caption=t("feature_maps.cam_caption", h=cap.cam.shape[0], w=cap.cam.shape[1]))  # fmt: skip
+    if tab_pred.open is not False:  # lazy tabs: only the open one runs
+        top = cap.top(5)
+        if categories:
+            labels = [categories[i] for i, _ in top]
+        else:
+            labels = [t("feature_maps.class_n", n=i) for i, _ in top]
+            st.warning(t("feature_maps.untrained_guess") if weights_id.startswith("random") else
+                       t("feature_maps.no_class_names", n=len(cap.probs)))  # fmt: skip
+        p1, p2 = st.columns([1, 1])
+        with p1:
+            st.markdown(t("feature_maps.top5_title"))
+            st.dataframe(
+                {
+                    t("feature_maps.col_rank"): list(range(1, len(top) + 1)),
+                    t("feature_maps.col_class"): labels,
+                    t("feature_maps.col_index"): [i for i, _ in top],
+                    t("feature_maps.col_prob"): [f"{100 * p:.2f} %" for _, p in top],
+                },
+                hide_index=True,
+            )
+            st.caption(t("feature_maps.top5_caption", n=len(cap.probs)))
+        with p2:
+            st.markdown(t("feature_maps.cam_title", label=labels[0]))
+            ss.setdefault("fm_cam_alpha", 0.5)
+            cam_alpha = st.slider(t("feature_maps.alpha_label"), 0.1, 0.9, step=0.1, key="fm_cam_alpha")
+            st.image(png(np.asarray(tiling.overlay(steps["cropped"], cam_heat(cap), alpha=cam_alpha, cmap="magma"))),
+                     width=360, caption=t("feature_maps.cam_caption", h=cap.cam.shape[0], w=cap.cam.shape[1]))  # fmt: skip

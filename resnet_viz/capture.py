@@ -100,6 +100,7 @@ class Capture:
     """Everything one forward pass gives the page; numpy only (st.cache_data pickles it)."""
 
     layers: dict[str, np.ndarray]  # name -> (C, H, W) float16, in network order
+    stats: dict[str, np.ndarray]  # name -> (C, 3) float32: per channel mean, max, fraction of zeros
     stage_of: dict[str, str]  # stage name (layer1 …) -> the name of its last block (the stage's output)
     residuals: list[Residual]
     logits: np.ndarray  # (num_classes,) float32
@@ -135,6 +136,18 @@ class Capture:
         return h.hexdigest()
 
 
+#: Columns of ``Capture.stats``.
+STAT_COLUMNS = ("mean", "max", "zero_fraction")
+
+
+def _stats(t: torch.Tensor) -> np.ndarray:
+    """Per channel mean, max and fraction of values ≤ 0 (exact zeros after a ReLU), computed on the device
+    while the maps are there, so the page's table costs nothing on a rerun."""
+    flat = t[0].detach().float().flatten(1)
+    cols = (flat.mean(dim=1), flat.amax(dim=1), (flat <= 0).float().mean(dim=1))
+    return torch.stack(cols, dim=1).cpu().numpy().copy()
+
+
 def _keep(t: torch.Tensor) -> np.ndarray:
     # detach().clone() semantics: a fresh numpy copy that nothing later writes into.
     # (torch's float16 conversion is several times faster than numpy's astype)
@@ -160,6 +173,7 @@ def capture(model: nn.Module, image: torch.Tensor) -> Capture:
         raise ValueError(f"expected an image tensor of shape (1, 3, H, W), not {tuple(image.shape)}")
     device = next(model.parameters()).device
     layers: dict[str, np.ndarray] = {}
+    stats: dict[str, np.ndarray] = {}
     stage_of: dict[str, str] = {}
     residuals: list[Residual] = []
     with torch.inference_mode():
@@ -167,9 +181,11 @@ def capture(model: nn.Module, image: torch.Tensor) -> Capture:
         # The paper's conv1 is conv + BN + ReLU; that is what a student sees as "conv1's feature maps".
         x = F.relu(model.bn1(model.conv1(x)))
         layers["conv1"] = _keep(x)
+        stats["conv1"] = _stats(x)
         if isinstance(getattr(model, "maxpool", None), nn.Module):
             x = model.maxpool(x)
             layers["maxpool"] = _keep(x)
+            stats["maxpool"] = _stats(x)
         # Each block's input is the previous output: its mean and norm are computed once and carried along.
         x_mean, x_norm = _mean(x), float(torch.linalg.vector_norm(x.float()))
         for stage in stage_names(model):
@@ -199,6 +215,7 @@ def capture(model: nn.Module, image: torch.Tensor) -> Capture:
                 x = p.out
                 x_mean, x_norm = out_mean, float(torch.linalg.vector_norm(x.float()))
                 layers[name] = _keep(x)
+                stats[name] = _stats(x)
                 stage_of[stage] = name
         features = x  # the last stage's output A: (1, C, h, w)
         logits = model.fc(torch.flatten(model.avgpool(features), 1))[0].float()
@@ -210,6 +227,7 @@ def capture(model: nn.Module, image: torch.Tensor) -> Capture:
         bias = float(model.fc.bias[top]) if model.fc.bias is not None else 0.0
         return Capture(
             layers=layers,
+            stats=stats,
             stage_of=stage_of,
             residuals=residuals,
             logits=logits.cpu().numpy().copy(),
@@ -233,3 +251,49 @@ def class_labels(probs_index: list[int], categories: list[str] | None) -> list[s
     if not categories:
         return [None for _ in probs_index]
     return [categories[i] if 0 <= i < len(categories) else None for i in probs_index]
+
+
+def grid_png(
+    maps: np.ndarray,
+    *,
+    mode: str = "channel",
+    cmap: str = "viridis",
+    k: int | None = None,
+    global_range: tuple[float, float] | None = None,
+    cols: int | None = None,
+    min_width: int = 0,
+) -> tuple[bytes, list[int]]:
+    """One layer's channel grid as a *palette* PNG, and the channel shown in each tile.
+
+    Same choices as :func:`resnet_viz.tiling.render_grid` (the ``k`` most active channels, capped at
+    ``MAX_GRID_CHANNELS``; per channel / layer / global normalization), but the grid is kept as colormap
+    indices (0..254, 255 = the white tile border) and written as an 8-bit palette PNG: a third of the bytes of
+    an RGB PNG to compress, so resnet50's conv1 grid (64×112×112) encodes about 4× faster and in under 500 KB,
+    which keeps a display-only rerun of the page light. ``min_width`` upscales small grids with square pixels.
+    """
+    import io
+
+    from PIL import Image
+
+    from . import tiling
+
+    limit = tiling.MAX_GRID_CHANNELS if k is None else max(1, min(int(k), tiling.MAX_GRID_CHANNELS))
+    if maps.shape[0] > limit or k is not None:
+        index = tiling.top_channels(maps, limit)
+    else:
+        index = np.arange(maps.shape[0], dtype=np.int64)
+    if mode == "layer":  # the range of the whole layer, not just of the channels shown
+        shown = tiling.normalize(maps[index], "global", tiling.value_range(maps))
+    else:
+        shown = tiling.normalize(maps[index], mode, global_range)
+    levels = (shown * 254.0 + 0.5).astype(np.uint8)
+    grid = tiling.tile(levels, cols=cols, pad=1, pad_value=255)
+    if 0 < grid.shape[1] < min_width:
+        grid = tiling.upscale_nearest(grid, -(-min_width // grid.shape[1]))
+    lut = tiling.colormap_lut(cmap)
+    palette = np.vstack([lut[np.rint(np.linspace(0, 255, 255)).astype(int)], [[255, 255, 255]]])
+    img = Image.frombytes("P", (grid.shape[1], grid.shape[0]), np.ascontiguousarray(grid).tobytes())
+    img.putpalette(palette.astype(np.uint8).tobytes())
+    buffer = io.BytesIO()
+    img.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue(), [int(i) for i in index]

@@ -176,12 +176,24 @@ def cached_preprocess(
     """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers; ``pipeline`` names
     the weights whose ``_transforms`` are used, if any)."""
     from .images import load_image, preprocess_steps
+    from .tiling import encode_png
 
     steps = preprocess_steps(
         load_image(_data), resize=resize, crop=crop, mean=mean, std=std, transforms=_transforms
     )
-    steps["tensor"] = steps["tensor"].numpy()  # cached values are pickled: numpy, not tensors
-    return steps
+    # Cached values are pickled on every hit: keep small encoded pictures for display (encoded once, not on
+    # every rerun), the cropped image for overlays, and the tensor as numpy; drop the full-size originals.
+    display = {}
+    for key in ("original", "resized", "cropped", "normalized_preview"):
+        picture = steps[key].copy()
+        picture.thumbnail((480, 480))
+        display[key] = encode_png(picture)
+    return {
+        "display": display,
+        "cropped": steps["cropped"],
+        "tensor": steps["tensor"].numpy(),
+        "settings": steps["settings"],
+    }
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -266,9 +278,8 @@ def cached_grid_png(
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
     channel shown in each tile; keyed by the capture's plain key and the display choices."""
-    from . import tiling
+    from .capture import grid_png
 
-    grid, index = tiling.render_grid(_maps, mode=mode, cmap=cmap, k=k, global_range=_global_range, cols=cols)
-    if grid.shape[1] < min_width:
-        grid = tiling.upscale_nearest(grid, -(-min_width // grid.shape[1]))
-    return tiling.encode_png(grid), [int(i) for i in index]
+    return grid_png(
+        _maps, mode=mode, cmap=cmap, k=k, global_range=_global_range, cols=cols, min_width=min_width
+    )

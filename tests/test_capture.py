@@ -150,3 +150,41 @@ def test_capture_rejects_a_batch_or_a_wrong_shape():
         capture(model, torch.zeros(2, 3, 32, 32))
     with pytest.raises(ValueError):
         capture(model, torch.zeros(1, 1, 32, 32))
+
+
+@pytest.mark.parametrize("mode", ["channel", "layer", "global"])
+def test_palette_grid_png_shows_what_render_grid_shows(mode):
+    import io
+
+    from PIL import Image
+
+    from resnet_viz import tiling
+    from resnet_viz.capture import grid_png
+
+    c = capture(load_random("resnet18"), _image(9, 64))
+    maps = c.layers["layer1.0"]
+    for k in (None, 5):
+        data, index = grid_png(maps, mode=mode, cmap="magma", k=k, global_range=c.global_range)
+        rgb, expected_index = tiling.render_grid(
+            maps, mode=mode, cmap="magma", k=k, global_range=c.global_range
+        )
+        assert index == [int(i) for i in expected_index]
+        decoded = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+        assert decoded.shape == rgb.shape
+        assert np.abs(decoded - rgb.astype(int)).max() <= 8  # 255 palette levels instead of 256
+    big, _ = grid_png(maps, k=4, cols=2, min_width=300)
+    assert Image.open(io.BytesIO(big)).width >= 300
+
+
+def test_channel_stats_kept_with_the_capture_match_the_maps():
+    from resnet_viz import tiling
+
+    c = capture(load_random("resnet20"), _image(11, 32))
+    assert set(c.stats) == set(c.layers)
+    for name, maps in c.layers.items():
+        ref = tiling.channel_stats(maps.astype(np.float32))
+        got = c.stats[name]
+        assert got.shape == (maps.shape[0], 3)
+        np.testing.assert_allclose(got[:, 0], [r["mean"] for r in ref], rtol=2e-3, atol=1e-3)
+        np.testing.assert_allclose(got[:, 1], [r["max"] for r in ref], rtol=2e-3, atol=1e-3)
+        np.testing.assert_allclose(got[:, 2], [r["zero_fraction"] for r in ref], atol=1e-6)

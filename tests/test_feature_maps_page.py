@@ -80,7 +80,16 @@ def shown_image_name(at: AppTest) -> str:
     return first.split("“")[1].split("”")[0]
 
 
+def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
+    """The page's tabs run lazily (on_change="rerun"); AppTest selects one through its session state."""
+    at.session_state["fm_tab"] = translator(lang)(f"feature_maps.tab_{name}")
+    at.run()
+    ok(at)
+    return at
+
+
 def top5_indices(at: AppTest) -> list[int]:
+    open_tab(at, "predictions")
     df = at.dataframe[-1].value
     return [int(i) for i in df[EN("feature_maps.col_index")]]
 
@@ -105,6 +114,8 @@ def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monk
         assert any(c.startswith(f"{stage} ({paper}):") for c in caps), stage
     assert all(img.value and all(img.value) for img in at.image)  # every image has a media URL
 
+    open_tab(at, "predictions")
+    assert "fm_layer" not in [w.key for w in at.selectbox]  # the closed tabs did not run
     top = at.dataframe[-1].value
     assert len(top) == 5
     probs = [float(p.rstrip(" %")) for p in top[EN("feature_maps.col_prob")]]
@@ -113,10 +124,12 @@ def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monk
         EN("feature_maps.class_n", n=i) for i in top5_indices(at)
     ]
     assert any(EN("feature_maps.untrained_guess") == w.value for w in at.warning)
-    assert any(c.startswith("Where the last stage's 2×2 features") for c in caps)  # CAM at layer4 (64/32)
+    # CAM at layer4 (64 / 32 = 2×2)
+    assert any(c.startswith("Where the last stage's 2×2 features") for c in captions(at))
 
     forward_passes = len(calls)
     assert forward_passes >= 1
+    open_tab(at, "maps")
     layer_box = at.selectbox(key="fm_layer")
     stage_outputs = [o for o in layer_box.options if "output of" in o]
     assert len(stage_outputs) == 4
@@ -132,10 +145,13 @@ def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monk
     at.slider(key="fm_k").set_value(5).run()
     assert any("The 5 most active of 512 channels" in c for c in captions(at))
     at.toggle(key="fm_overlay").set_value(True).run()
+    open_tab(at, "residual")
     at.selectbox(key="fm_block").set_value("layer3.0").run()
     ok(at)
     assert any("Dashed-line shortcut: a 1×1 conv" in c.value for c in at.caption)
     assert len(calls) == forward_passes  # display changes ran no forward pass
+    open_tab(at, "maps")  # the choices made before switching tabs are still there
+    assert at.selectbox(key="fm_cmap").value == "magma" and at.slider(key="fm_k").value == 5
 
 
 def _png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
@@ -150,6 +166,7 @@ def _png_bomb(width: int = 60_000, height: int = 60_000) -> bytes:
 
 def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     at = page()
+    open_tab(at, "predictions")
     before = shown_image_name(at)
     good_png = images.sample_images()["chelsea"].read_bytes()
     bad = [
@@ -227,6 +244,7 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
 def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
     at = page(arch="resnet20", size=32, lang="zh")
     assert at.title[0].value == translator("zh")("feature_maps.title")
+    open_tab(at, "residual", "zh")
     assert not at.error  # no pretrained weights exist for resnet20: a note, not an error
     assert any("torchvision 没有" in i.value for i in at.info)
     caps = captions(at)

@@ -1,0 +1,126 @@
+"""Feature maps: what one capture costs against a plain forward pass, what one grid costs, and how long a
+display-only rerun of the page takes. ``python -m benchmarks.bench_capture``
+
+1. capture (every stage and block output, the residual terms, predictions, CAM) of resnet50 at 224 vs
+   ``model(x)`` of the same model on the same input, both under inference_mode: target ≤ 1.3×.
+2. the page's grid of the largest layer (conv1, 64×112×112: normalize, tile, colour, encode): < 50 ms, < 500 KB.
+3. a display-only rerun of the Feature-maps page (AppTest, resnet50 at 224, after a first run): change the
+   colormap, the normalization, the channel — each a combination not rendered before: < 150 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+
+import torch
+
+from benchmarks.common import Result, median_time, print_table
+
+
+def _bench_capture() -> list[Result]:
+    from resnet_viz.capture import capture
+    from resnet_viz.ui_state import cached_grid_png
+    from resnet_viz.weights import load_random
+
+    model = load_random("resnet50")
+    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+
+    def plain() -> None:
+        with torch.inference_mode():
+            model(x)
+
+    # Interleave the two so that a noisy neighbour slows both alike.
+    plain_s, capture_s = [], []
+    plain()
+    capture(model, x)
+    for _ in range(5):
+        plain_s.append(median_time(plain, repeat=1, warmup=0))
+        capture_s.append(median_time(lambda: capture(model, x), repeat=1, warmup=0))
+    plain_t, capture_t = sorted(plain_s)[2], sorted(capture_s)[2]
+    ratio = capture_t / plain_t
+    results = [
+        Result("capture resnet50@224 vs plain forward", ratio, "×", "≤ 1.3×", ratio <= 1.3,
+               f"{capture_t * 1e3:.0f} ms vs {plain_t * 1e3:.0f} ms"),
+    ]  # fmt: skip
+
+    cap = capture(model, x)
+    maps = cap.layers["conv1"]
+    # cached_grid_png's undecorated function: the real work, not a cache hit.
+    render = cached_grid_png.__wrapped__ if hasattr(cached_grid_png, "__wrapped__") else None
+    if render is None:
+        from resnet_viz import tiling
+
+        def render(*_a, **_k):
+            grid, idx = tiling.render_grid(maps, mode="channel", cmap="viridis")
+            return tiling.encode_png(grid), idx
+
+    data, _ = render("bench", "conv1", "channel", "viridis", None, None, 448, maps, cap.global_range)
+    grid_t = median_time(
+        lambda: render("bench", "conv1", "channel", "viridis", None, None, 448, maps, cap.global_range)
+    )
+    results.append(
+        Result(
+            "grid of conv1 64×112×112 (normalize, tile, colour, PNG)",
+            grid_t * 1e3,
+            "ms",
+            "< 50 ms",
+            grid_t < 0.050,
+            f"{len(data) / 1024:.0f} KB (target < 500 KB)",
+        )  # fmt: skip
+    )
+    results.append(
+        Result("size of that grid PNG", len(data) / 1024, "KB", "< 500 KB", len(data) < 500 * 1024)
+    )
+    return results
+
+
+def _bench_rerun() -> list[Result]:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ.setdefault("RESNET_VIZ_OFFLINE", "1")
+    os.environ.setdefault("TORCH_HOME", tempfile.mkdtemp(prefix="bench_capture_"))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    at = AppTest.from_file(os.path.join(root, "app.py"), default_timeout=600)
+    at.session_state["rv_arch"] = "resnet50"
+    at.session_state["rv_input_size"] = 224
+    at.run()
+    t0 = time.perf_counter()
+    at.switch_page("app_pages/feature_maps.py").run()
+    first = time.perf_counter() - t0
+    assert not at.exception, at.exception
+    at.selectbox(key="fm_layer").set_value("conv1").run()  # the largest layer: the heaviest grid
+
+    changes = []
+    for cmap in ("magma", "gray", "RdBu", "viridis"):
+        for norm in ("layer", "global", "channel"):
+            changes.append(("fm_cmap", cmap, "selectbox"))
+            changes.append(("fm_norm", norm, "radio"))
+    changes = changes[:12]
+    for ch in (3, 7, 11, 19):
+        changes.append(("fm_channel", ch, "selectbox"))
+    times = []
+    for key, value, kind in changes:
+        widget = getattr(at, kind)(key=key)
+        widget.set_value(value)
+        t0 = time.perf_counter()
+        at.run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+    times.sort()
+    median = times[len(times) // 2]
+    return [
+        Result("display-only rerun of the page (resnet50@224, conv1 grid)", median * 1e3, "ms", "< 150 ms",
+               median < 0.150, f"median of {len(times)} (max {times[-1] * 1e3:.0f} ms); "
+               f"first run with model build + forward {first:.1f} s"),
+    ]  # fmt: skip
+
+
+def run() -> list[Result]:
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    return _bench_capture() + _bench_rerun()
+
+
+if __name__ == "__main__":
+    print_table(run())
