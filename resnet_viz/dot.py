@@ -219,6 +219,11 @@ class _Path:
         self.tail = head
 
 
+def _group_node(grp: _Group) -> str:
+    """The node id of a collapsed run of blocks: 'layer3.1-35'."""
+    return f"{grp.first.name}-{grp.last.name.rsplit('.', 1)[1]}"
+
+
 def _stage(g: _Path, tr: Trace, srow: Row, t: Translate, collapse: bool) -> None:
     """One stage as a cluster of block nodes (each with its "+" and shortcut edge)."""
     blocks = [r for r in tr.blocks if r.parent == srow.name]
@@ -227,17 +232,22 @@ def _stage(g: _Path, tr: Trace, srow: Row, t: Translate, collapse: bool) -> None
         h=srow.output_shape[1], w=srow.output_shape[2], c=srow.output_shape[0],
     )  # fmt: skip
     g.lines.append(f"  subgraph {_q('cluster_' + srow.name)} {{")
-    g.lines.append(
-        f"    graph {_attrs(label=label, style='rounded', color='#8aa4c8', fontsize=10, labeljust='l')};"
-    )
+    # The stage's name is a plain-text node beside its first block rather than the cluster's label: a cluster
+    # label sits on the cluster's top edge, where the main path and the dashed shortcuts cross it.
+    g.lines.append(f"    graph {_attrs(label='', style='rounded', color='#8aa4c8')};")
+    tag = srow.name + ".label"
+    g.node(tag, "    ", label=label, shape="plaintext", style="", fontsize=10, fontcolor="#35507a")
     groups = _groups(tr, srow.name, collapse)
+    first = groups[0].first.name if groups[0].count == 1 else _group_node(groups[0])
+    # Same rank as the first block, and left of it (an edge inside a rank runs left to right).
+    g.lines.append(f"    {{ rank=same; {_q(tag)} -> {_q(first)} [style=invis]; }}")
     names = []
     for grp in groups:
         convs = " → ".join(_conv_brief(c) for c in _block_convs(tr, grp.first))
         if grp.count == 1:
             node, lab = grp.first.name, f"{grp.first.paper_name} · {grp.first.name}\n{convs}"
         else:
-            node = f"{grp.first.name}-{grp.last.name.rsplit('.', 1)[1]}"
+            node = _group_node(grp)
             lab = t(
                 "diagrams.collapsed", first=grp.first.paper_name, last=grp.last.paper_name,
                 block=_block_kind_name(tr), n=grp.count, convs=convs,
