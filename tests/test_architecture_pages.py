@@ -42,7 +42,6 @@ def _ok(at: AppTest, where: str) -> None:
     assert "⟦" not in _text(at), f"{where}: missing translation"
 
 
-@pytest.mark.slow  # every network on both pages: ~6 s for the first language on 2 cores
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_both_pages_open_for_every_network(lang: str) -> None:
     at = _app(lang)
