@@ -472,7 +472,7 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=8)  # a PNG of resnet152 expanded is ~1 MB: keep few
 def render(dot_text: str, fmt: str) -> bytes:
     """DOT text → SVG or PNG bytes via the ``graphviz`` package and the ``dot`` program."""
     if fmt not in ("svg", "png"):
