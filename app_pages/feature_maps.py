@@ -11,6 +11,10 @@ import hashlib
 import time
 
 import numpy as np
+
+# Imported here, fully, before plotly looks for it: plotly only peeks into sys.modules for pandas, and a first
+# import still running in another session's thread made it see a half-initialised module (seen in a browser check).
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -34,9 +38,10 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Widgets inside a closed tab are not drawn, and Streamlit forgets the state of widgets it did not draw;
-# writing their values back keeps the reader's choices while another tab is open.
-for _key in ("fm_layer", "fm_norm", "fm_cmap", "fm_show", "fm_k", "fm_channel", "fm_overlay", "fm_alpha",
+# Widgets inside a closed tab are not drawn, and Streamlit forgets the state of widgets it did not draw; a
+# widget whose label changes (another language) is a new widget to the browser. Writing the values back keeps
+# the reader's choices in both cases (seen in a browser check: the radios lost their selection in zh).
+for _key in ("fm_weights", "fm_input", "fm_layer", "fm_norm", "fm_cmap", "fm_show", "fm_k", "fm_channel", "fm_overlay", "fm_alpha",
              "fm_block", "fm_cam_alpha", "fm_sample", "fm_webcam_on"):  # fmt: skip
     if _key in ss:
         ss[_key] = ss[_key]
@@ -76,16 +81,20 @@ with st.container(border=True):
         try:
             if failed is not None and time.time() - failed[0] < OFFLINE_RETRY_S:
                 raise weights.WeightsError(failed[1], "remembered", **failed[2])
-            if weights.is_cached(s.arch):
+            if weights.check_obtainable(s.arch):  # cached (or offline: WeightsError before any waiting)
                 model = _shared("pretrained")
             else:
-                size_mb = w.meta.get("file_size")
+                size_mb = round(float(w.meta.get("_file_size", 0))) or "?"
                 with st.status(
-                    t("feature_maps.downloading", name=weights.weights_name(s.arch), size=size_mb or "?"),
+                    t("feature_maps.downloading", name=weights.weights_name(s.arch), size=size_mb),
                     expanded=True,
                 ) as status:
                     st.write(t("feature_maps.downloading_detail", path=str(weights.cache_path(s.arch))))
-                    model = _shared("pretrained")
+                    try:
+                        model = _shared("pretrained")
+                    except weights.WeightsError:
+                        status.update(state="error", expanded=False)
+                        raise
                     status.update(label=t("feature_maps.downloaded"), state="complete", expanded=False)
             weights_id = f"pretrained:{weights.weights_name(s.arch)}"
             categories = list(w.meta["categories"])
@@ -270,12 +279,20 @@ paper = {r.name: r.paper_name for r in tr.rows}
 stage_paper = {st_.name: st_.paper_name for st_ in tr.stages}
 
 
+def paper_of(name: str) -> str:
+    """The paper's name for a layer or stage (conv3_1, conv4_x), or "" where it is the same as ours (conv1).
+    The max pool sits in the paper's conv2_x row, which the trace writes "conv2_x (pool)"."""
+    found = stage_paper.get(name) or paper.get(name, "")
+    found = found.replace(" (pool)", "")
+    return "" if found == name else found
+
+
 def layer_label(name: str) -> str:
     extra = ""
     for stage, last in cap.stage_of.items():
         if last == name:
             extra = " — " + t("feature_maps.stage_output", stage=stage, paper=stage_paper.get(stage, ""))
-    return f"{name} ({paper.get(name, '')}){extra}"
+    return (f"{name} ({paper_of(name)})" if paper_of(name) else name) + extra
 
 
 def png(rgb: np.ndarray) -> bytes:
@@ -294,8 +311,8 @@ for col, name in zip(ov_cols, overview):
     with col:
         st.image(
             tiles_png,
-            caption=t("feature_maps.overview_tile", name=title, paper=stage_paper.get(title, paper.get(title, "")),
-                      c=maps.shape[0], h=maps.shape[1], w=maps.shape[2]),
+            caption=t("feature_maps.overview_tile" if paper_of(title) else "feature_maps.overview_tile_plain",
+                      name=title, paper=paper_of(title), c=maps.shape[0], h=maps.shape[1], w=maps.shape[2]),
             width="stretch",
         )  # fmt: skip
 
@@ -339,7 +356,7 @@ with tab_maps:
                 t("feature_maps.k_label"), 1, max(k_max, 2), key="fm_k", disabled=show == "all" or k_max < 2
             )  # fmt: skip
         grid_png, index = ui_state.cached_grid_png(
-            capture_key, layer, mode, cmap, None if show == "all" else k, None, 448, maps, cap.global_range
+            capture_key, layer, mode, cmap, None if show == "all" else k, None, 720, maps, cap.global_range
         )
         shown_note = (
             t("feature_maps.shown_all", n=n_ch)
@@ -361,12 +378,15 @@ with tab_maps:
             index
         ]  # (shown, 3): mean, max, fraction of zeros — computed with the capture
         st.dataframe(
-            {
-                t("feature_maps.col_channel"): [int(c) for c in index],
-                t("feature_maps.col_mean"): [round(float(v), 4) for v in stats[:, 0]],
-                t("feature_maps.col_max"): [round(float(v), 4) for v in stats[:, 1]],
-                t("feature_maps.col_zeros"): [f"{100 * float(v):.1f} %" for v in stats[:, 2]],
-            },
+            pd.DataFrame(
+                {
+                    t("feature_maps.col_channel"): [int(c) for c in index],
+                    t("feature_maps.col_mean"): [round(float(v), 4) for v in stats[:, 0]],
+                    t("feature_maps.col_max"): [round(float(v), 4) for v in stats[:, 1]],
+                    t("feature_maps.col_zeros"): [round(100 * float(v), 1) for v in stats[:, 2]],
+                }
+            ),
+            column_config={t("feature_maps.col_zeros"): st.column_config.NumberColumn(format="%.1f %%")},
             hide_index=True,
             height=240,
         )
@@ -438,7 +458,7 @@ with tab_res:
             )
         )  # fmt: skip
         fig.update_layout(
-            title=t("feature_maps.ratio_title"), xaxis_title=t("feature_maps.ratio_x"), yaxis_title="‖F(x)‖ / ‖x‖",
+            title=t("feature_maps.ratio_title"), xaxis_title=t("feature_maps.ratio_x"), yaxis_title=t("feature_maps.ratio_y"),
             font={"family": FONT}, height=340, margin={"l": 40, "r": 20, "t": 50, "b": 60},
         )  # fmt: skip
         st.plotly_chart(fig, key="fm_ratio_chart", config={"displayModeBar": False})
@@ -458,12 +478,14 @@ with tab_pred:
         with p1:
             st.markdown(t("feature_maps.top5_title"))
             st.dataframe(
-                {
-                    t("feature_maps.col_rank"): list(range(1, len(top) + 1)),
-                    t("feature_maps.col_class"): labels,
-                    t("feature_maps.col_index"): [i for i, _ in top],
-                    t("feature_maps.col_prob"): [f"{100 * p:.2f} %" for _, p in top],
-                },
+                pd.DataFrame(
+                    {
+                        t("feature_maps.col_rank"): list(range(1, len(top) + 1)),
+                        t("feature_maps.col_class"): labels,
+                        t("feature_maps.col_index"): [i for i, _ in top],
+                        t("feature_maps.col_prob"): [f"{100 * p:.2f} %" for _, p in top],
+                    }
+                ),
                 hide_index=True,
             )
             st.caption(t("feature_maps.top5_caption", n=len(cap.probs)))

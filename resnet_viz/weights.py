@@ -128,13 +128,13 @@ def _download(url: str, dst: Path, hash_prefix: str | None, progress: bool) -> N
     torch.hub.download_url_to_file(url, str(dst), hash_prefix=hash_prefix, progress=progress)
 
 
-def ensure_pretrained(arch: str, *, progress: bool = True) -> Path:
-    """The path of ``arch``'s pretrained weights file, downloading it once if it is not cached yet."""
+def check_obtainable(arch: str) -> bool:
+    """True if the weights are cached, False if they must be downloaded and the server answers;
+    ``WeightsError("offline")`` if neither (in a few seconds at most, so a page can say so before it waits)."""
     path = cache_path(arch)
     if path.is_file():
-        return path
-    url = pretrained_weights(arch).url
-    if not online(url):
+        return True
+    if not online(pretrained_weights(arch).url):
         raise WeightsError(
             "offline",
             f"no internet connection and no cached weights for {arch} (expected {path}); "
@@ -142,6 +142,15 @@ def ensure_pretrained(arch: str, *, progress: bool = True) -> Path:
             arch=arch,
             path=str(path),
         )
+    return False
+
+
+def ensure_pretrained(arch: str, *, progress: bool = True) -> Path:
+    """The path of ``arch``'s pretrained weights file, downloading it once if it is not cached yet."""
+    path = cache_path(arch)
+    if check_obtainable(arch):
+        return path
+    url = pretrained_weights(arch).url
     path.parent.mkdir(parents=True, exist_ok=True)
     # torchvision names its files <name>-<first 8+ hex digits of the SHA-256>.pth, which torch.hub checks.
     stem = path.name.split(".")[0]
