@@ -40,8 +40,10 @@ PAGES = {
     "why_residual": "why_residual",
 }
 #: Pages whose content must include graphviz diagrams / plotly charts (a blank chart is a failure).
-MIN_GRAPHVIZ: dict[str, int] = {}
-MIN_PLOTLY: dict[str, int] = {}
+MIN_GRAPHVIZ: dict[str, int] = {"shortcuts": 3}  # the network overview, one block, the plain-vs-residual pair
+MIN_PLOTLY: dict[str, int] = {"architecture": 1, "parameters": 2, "why_residual": 2}
+#: The Feature maps page opens on a bundled sample: 4 preprocessing steps and a grid per stage at least.
+MIN_IMAGES: dict[str, int] = {"feature_maps": 10}
 
 SETTLE_TIMEOUT_MS = 90_000
 IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
@@ -111,18 +113,36 @@ def assert_page_healthy(page, name: str) -> dict:
     broken = [i for i in images if not (i["w"] > 0 and i["h"] > 0)]
     assert not broken, f"{name}: images that did not load: {broken}"
 
+    # Charts in a tab that is not shown are laid out only when their tab opens: check the visible ones.
     graphviz = page.locator('[data-testid="stGraphVizChart"]')
+    shown_graphviz = 0
     for i in range(graphviz.count()):
         chart = graphviz.nth(i)
+        if not chart.is_visible():
+            continue
         chart.locator("svg").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
         assert chart.locator("svg g.node").count() > 0, f"{name}: graphviz diagram {i} has no nodes"
+        box = chart.locator("svg").first.bounding_box()
+        assert box and box["width"] > 20 and box["height"] > 20, (
+            f"{name}: graphviz diagram {i} is empty ({box})"
+        )
+        shown_graphviz += 1
     plotly = page.locator('[data-testid="stPlotlyChart"]')
+    shown_plotly = 0
     for i in range(plotly.count()):
         chart = plotly.nth(i)
+        if not chart.is_visible():
+            continue
         chart.locator(".main-svg").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
         box = chart.bounding_box()
         assert box and box["width"] > 50 and box["height"] > 50, f"{name}: plotly chart {i} is empty ({box})"
-    return {"images": len(images), "graphviz": graphviz.count(), "plotly": plotly.count()}
+        # A drawn chart has marks: traces (scatter/bar), or treemap/sunburst slices.
+        marks = chart.locator(
+            ".main-svg .trace, .main-svg .slice, .main-svg .point, .main-svg path.surface"
+        ).count()
+        assert marks > 0, f"{name}: plotly chart {i} has axes but nothing drawn"
+        shown_plotly += 1
+    return {"images": len(images), "graphviz": shown_graphviz, "plotly": shown_plotly}
 
 
 def screenshot(page, directory: Path, name: str) -> Path:
@@ -174,6 +194,7 @@ def test_every_page_renders(page, streamlit_server, screenshot_dir, path):
     counts = assert_page_healthy(page, key)
     assert counts["graphviz"] >= MIN_GRAPHVIZ.get(key, 0), f"{key}: expected graphviz diagrams, got {counts}"
     assert counts["plotly"] >= MIN_PLOTLY.get(key, 0), f"{key}: expected plotly charts, got {counts}"
+    assert counts["images"] >= MIN_IMAGES.get(key, 0), f"{key}: expected images, got {counts}"
     screenshot(page, screenshot_dir, f"en-{key}")
 
 
@@ -209,7 +230,8 @@ def test_chinese_on_every_page(page, streamlit_server, screenshot_dir):
         text = main_text(page)
         assert re.search(r"[\u4e00-\u9fff]", text), f"zh/{key}: no Chinese text in the page"
         assert page.locator('[data-testid="stSidebar"]').inner_text().count(ZH("nav.home")) >= 1
-        assert counts["graphviz"] >= MIN_GRAPHVIZ.get(key, 0)
+        assert counts["graphviz"] >= MIN_GRAPHVIZ.get(key, 0), f"zh/{key}: {counts}"
+        assert counts["plotly"] >= MIN_PLOTLY.get(key, 0), f"zh/{key}: {counts}"
         screenshot(page, screenshot_dir, f"zh-{key}")
 
 
@@ -220,26 +242,42 @@ def _upload(page, name: str, data: bytes, mime: str) -> None:
 
 
 def test_feature_maps_sample_then_bad_image(page, streamlit_server, screenshot_dir):
-    open_page(page, streamlit_server.base_url, "feature_maps", EN("nav.feature_maps"))
-    uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]')
-    assert uploader.count() >= 1, "the Feature maps page has no file uploader"
+    open_page(page, streamlit_server.base_url, "feature_maps", EN("feature_maps.title"))
+    page.locator('[data-testid="stMain"] [data-testid="stRadio"] label').filter(
+        has_text=re.compile(rf"^{re.escape(EN('feature_maps.input_upload'))}$")
+    ).first.click()
+    uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').first
+    uploader.wait_for(state="attached", timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
 
-    sample = sample_images()[0]
+    # A bundled sample, renamed so that the page can only show this name if it took this upload.
+    sample = sample_images()[1]
+    name = f"upload-{sample.stem}{sample.suffix}"
     mime = "image/png" if sample.suffix == ".png" else "image/jpeg"
-    images_before = page.locator('[data-testid="stMain"] img').count()
-    _upload(page, sample.name, sample.read_bytes(), mime)
-    page.wait_for_function(
-        f"() => document.querySelectorAll('[data-testid=\"stMain\"] img').length > {images_before}",
-        timeout=SETTLE_TIMEOUT_MS,
-    )
+    uploader.set_input_files({"name": name, "mimeType": mime, "buffer": sample.read_bytes()})
+    page.get_by_text(re.compile(re.escape(f"“{name}”"))).first.wait_for(timeout=SETTLE_TIMEOUT_MS)
     counts = assert_page_healthy(page, "feature_maps/sample")
-    assert counts["images"] > images_before
+    # The four preprocessing steps, a grid per stage (conv1, maxpool, layer1-4), the chosen layer's grid.
+    assert counts["images"] >= 4 + 6 + 1, counts
+    text = main_text(page)
+    for stage in ("conv1", "layer1", "layer2", "layer3", "layer4"):
+        assert re.search(rf"\b{stage}\b", text), f"no grid for {stage}"
+    assert (
+        EN("feature_maps.top5_title").replace("*", "").split("(")[0].strip()
+        in page.locator('[data-testid="stMain"]').text_content()
+    )
     screenshot(page, screenshot_dir, "en-feature_maps-sample")
 
-    # A text file with an image name: one clear message in the page, nothing else breaks.
-    _upload(page, "notes.png", b"this is not an image\n" * 20, "image/png")
-    page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').first.wait_for(
-        timeout=SETTLE_TIMEOUT_MS
+    # A text file with an image name: one clear message in the page, the previous image stays, nothing breaks.
+    uploader.set_input_files({"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image\n" * 40})
+    message = EN("feature_maps.bad_image", name="notes.png")
+    alert = page.locator('[data-testid="stMain"] [data-testid="stAlertContentError"]').filter(
+        has_text=message
     )
+    alert.first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+    assert alert.count() == 1
+    assert EN("images.kept_previous") in alert.first.inner_text()
     assert_page_healthy(page, "feature_maps/bad")
+    assert f"“{name}”" in main_text(page), "the previous good image is no longer shown"
     screenshot(page, screenshot_dir, "en-feature_maps-bad-image")
