@@ -6,17 +6,17 @@ import streamlit as st
 
 from resnet_viz import ui_state
 
-st.set_page_config(page_title="resnet-viz", page_icon="🧱", layout="wide")
+st.set_page_config(page_title="resnet-viz", page_icon=":material/stacks:", layout="wide")
 
 settings = ui_state.sidebar()
 t = ui_state.translator()
 
 PAGES = [
-    st.Page("app_pages/home.py", title=t("nav.home"), icon="🏠", default=True),
-    st.Page("app_pages/architecture.py", title=t("nav.architecture"), icon="📐"),
-    st.Page("app_pages/shortcuts.py", title=t("nav.shortcuts"), icon="↪️"),
-    st.Page("app_pages/feature_maps.py", title=t("nav.feature_maps"), icon="🖼️"),
-    st.Page("app_pages/parameters.py", title=t("nav.parameters"), icon="🧮"),
-    st.Page("app_pages/why_residual.py", title=t("nav.why_residual"), icon="📉"),
+    st.Page("app_pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
+    st.Page("app_pages/architecture.py", title=t("nav.architecture"), icon=":material/straighten:"),
+    st.Page("app_pages/shortcuts.py", title=t("nav.shortcuts"), icon=":material/alt_route:"),
+    st.Page("app_pages/feature_maps.py", title=t("nav.feature_maps"), icon=":material/image:"),
+    st.Page("app_pages/parameters.py", title=t("nav.parameters"), icon=":material/calculate:"),
+    st.Page("app_pages/why_residual.py", title=t("nav.why_residual"), icon=":material/trending_down:"),
 ]
 st.navigation(PAGES).run()
