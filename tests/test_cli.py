@@ -63,14 +63,6 @@ def test_json_matches_trace_to_dict(argv: list[str], expected, capsys: pytest.Ca
     assert json.loads(capsys.readouterr().out) == expected.to_dict()
 
 
-def test_json_through_the_real_entry_point() -> None:
-    proc = _run("summary", "resnet18", "--json")
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)
-    assert data == trace("resnet18").to_dict()
-    assert data["total_params"] == 11_689_512
-
-
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -132,5 +124,5 @@ def test_shell_pipe_into_head_is_quiet() -> None:
         timeout=120,
     )
     assert proc.returncode == 0
-    assert len(proc.stdout.splitlines()) == 3 and proc.stdout.startswith('{\n "arch": "resnet152"')
+    assert proc.stdout.splitlines() == ["{", ' "arch": "resnet152",', ' "title": "ResNet-152",']
     assert proc.stderr == ""
