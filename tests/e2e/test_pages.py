@@ -180,6 +180,24 @@ def network_input(page):
     return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]').first
 
 
+def open_tab(page, label: str, expect_text: str) -> None:
+    """Open a tab by its label and wait for its content (lazy tabs run only when opened: a rerun)."""
+    page.locator('[data-testid="stMain"] [role="tab"]').filter(has_text=label).first.click()
+    selected = page.locator('[data-testid="stMain"] [role="tab"][aria-selected="true"]').filter(
+        has_text=label
+    )
+    expect(selected).to_have_count(1, timeout=SETTLE_TIMEOUT_MS)
+    page.locator('[data-testid="stMain"] [role="tabpanel"]').get_by_text(expect_text).first.wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    settle(page)
+
+
+def _plain(markdown: str) -> str:
+    """Markdown text as the browser shows it (no emphasis markers)."""
+    return markdown.replace("**", "").replace("*", "")
+
+
 def sample_images() -> list[Path]:
     return sorted(p for p in ASSETS.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".webp"})
 
@@ -262,11 +280,22 @@ def test_feature_maps_sample_then_bad_image(page, streamlit_server, screenshot_d
     text = main_text(page)
     for stage in ("conv1", "layer1", "layer2", "layer3", "layer4"):
         assert re.search(rf"\b{stage}\b", text), f"no grid for {stage}"
-    assert (
-        EN("feature_maps.top5_title").replace("*", "").split("(")[0].strip()
-        in page.locator('[data-testid="stMain"]').text_content()
-    )
     screenshot(page, screenshot_dir, "en-feature_maps-sample")
+
+    # The tabs are lazy (only the open one runs): open each and check what it draws.
+    open_tab(page, EN("feature_maps.tab_residual"), _plain(EN("feature_maps.term_main")))
+    counts = assert_page_healthy(page, "feature_maps/residual")
+    assert counts["plotly"] >= 1, f"no ‖F(x)‖/‖x‖ chart: {counts}"
+    for term in ("x", "main", "shortcut", "sum", "out"):
+        assert _plain(EN(f"feature_maps.term_{term}")) in main_text(page), term
+    screenshot(page, screenshot_dir, "en-feature_maps-residual")
+
+    open_tab(page, EN("feature_maps.tab_predictions"), _plain(EN("feature_maps.top5_title")))
+    assert_page_healthy(page, "feature_maps/predictions")
+    assert page.locator('[data-testid="stMain"] [data-testid="stDataFrame"]').first.is_visible()
+    cam_title = _plain(EN("feature_maps.cam_title", label="")).split("“")[0].strip()
+    assert page.get_by_text(cam_title).first.is_visible()
+    screenshot(page, screenshot_dir, "en-feature_maps-predictions")
 
     # A text file with an image name: one clear message in the page, the previous image stays, nothing breaks.
     uploader.set_input_files({"name": "notes.png", "mimeType": "image/png", "buffer": b"not an image\n" * 40})
