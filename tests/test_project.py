@@ -93,7 +93,7 @@ def test_everything_the_tests_import_is_declared() -> None:
     dists_of = metadata.packages_distributions()
     local = {"resnet_viz", "tests", "benchmarks", "conftest", "app", "app_pages"}
     missing = {}
-    for path in sorted((ROOT / "tests").glob("*.py")):
+    for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
