@@ -46,6 +46,7 @@ from benchmarks.common import Result, print_table
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "resnet34"  # the app's default network
+DEFAULT_TITLE = "ResNet-34"  # how the sidebar shows it
 SESSIONS = 30
 SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
 TOTAL_TIMEOUT_S = 540  # the whole crowd
@@ -185,9 +186,23 @@ class Server:
             return float("nan"), float("nan")
 
     def errors_in_log(self) -> list[str]:
+        """Each distinct exception the server logged (its last traceback line), with how often it occurred."""
         self._fh.flush()
-        text = self.log.read_text(errors="replace")
-        return [line for line in text.splitlines() if "Traceback" in line or "Uncaught app exception" in line]
+        lines = self.log.read_text(errors="replace").splitlines()
+        counts: dict[str, int] = {}
+        for i, line in enumerate(lines):
+            if not line.startswith("Traceback"):
+                continue
+            last = next(
+                (
+                    ln
+                    for ln in lines[i + 1 :]
+                    if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b", ln)
+                ),
+                line,
+            )
+            counts[last.strip()[:200]] = counts.get(last.strip()[:200], 0) + 1
+        return [f"{n}× {message}" for message, n in counts.items()]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -216,14 +231,27 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
     """One session: open the page, random weights, upload its image, wait for its grids and predictions, check."""
     out = Outcome(index)
     mine = uploads[index]
+    cam_title = t_of("feature_maps.cam_title", label="").split("“")[0].replace("*", "").strip()
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
     context.set_default_timeout(SESSION_TIMEOUT_S * 1000)
     page = await context.new_page()
     page.on("pageerror", lambda exc: out.errors.append(f"page error: {exc}"))
+    network = page.locator(
+        '[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]'
+    ).first
+    changed: list[str] = []
+
+    async def check_network(step: str) -> None:
+        # Nothing in this session touches the sidebar: its network must stay the default all along.
+        value = await network.input_value()
+        if value != DEFAULT_TITLE and not changed:
+            changed.append(f"the sidebar's network changed by itself to {value!r} (seen after: {step})")
+
     try:
         await page.goto(f"{base_url}/feature_maps")
         await page.get_by_text(t_of("feature_maps.title")).first.wait_for()
         await page.wait_for_function(IDLE_JS)
+        await check_network("page load")
         # Random weights: deterministic (seed 0), so the top-1 can be computed offline; no download is attempted.
         await (
             page.locator('[data-testid="stMain"] [data-testid="stRadio"] label')
@@ -240,15 +268,26 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').first
         await uploader.wait_for(state="attached")
         await page.wait_for_function(IDLE_JS)
+        await check_network("random weights, upload mode")
+        # The page's tabs are lazy (only the open one runs): open the predictions before uploading.
+        await (
+            page.locator('[data-testid="stMain"] [role="tab"]')
+            .filter(has_text=t_of("feature_maps.tab_predictions"))
+            .first.click()
+        )
+        await page.locator('[data-testid="stMain"] [role="tabpanel"]').get_by_text(cam_title).first.wait_for()
+        await page.wait_for_function(IDLE_JS)
+        await check_network("predictions tab")
 
         t0 = time.perf_counter()
         await uploader.set_input_files({"name": mine.name, "mimeType": "image/png", "buffer": mine.data})
         await page.wait_for_function(FIRST_GRID_JS, arg=mine.name, polling=100)
         out.first_grid_s = time.perf_counter() - t0
-        cam_title = t_of("feature_maps.cam_title", label="").split("“")[0].replace("*", "").strip()
         await page.get_by_text(cam_title).first.wait_for(state="attached")
         await page.wait_for_function(IDLE_JS, polling=100)
         out.done_s = time.perf_counter() - t0
+        await check_network("upload")
+        out.errors.extend(changed)
 
         body = await page.locator("body").inner_text()
         if "Traceback" in body:
@@ -270,9 +309,9 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         texts = await page.locator('[data-testid="stMarkdownContainer"]').all_text_contents()
         cam = next((t for t in texts if t.startswith(cam_title)), "")
         expected = t_of("feature_maps.class_n", n=mine.top1)
-        if f"“{expected}”" not in cam:
+        if f"“{expected}”" not in cam and not changed:  # (a changed network is reported as an error above)
             out.crosstalk.append(f"top-1 shown {cam!r}, expected {expected!r}")
-        if out.crosstalk:  # keep the evidence
+        if out.crosstalk or changed:  # keep the evidence
             shots = ROOT / "test-artifacts" / "load"
             shots.mkdir(parents=True, exist_ok=True)
             await page.screenshot(path=str(shots / f"crosstalk-{index:02d}.png"), full_page=True)
@@ -358,6 +397,9 @@ def run(sessions: int = SESSIONS) -> list[Result]:
 
     errors = [f"session {o.index}: {e}" for o in crowd for e in o.errors]
     errors += [f"server log: {line}" for line in report["server_log_errors"]]
+    n_errors = sum(len(o.errors) for o in crowd) + sum(
+        int(e.split("×")[0]) for e in report["server_log_errors"]
+    )
     crosstalk = [f"session {o.index}: {c}" for o in crowd for c in o.crosstalk]
     firsts = [o.first_grid_s for o in crowd]
     dones = [o.done_s for o in crowd]
@@ -380,7 +422,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
     return [
         Result(
             f"load: errors in {sessions} sessions",
-            len(errors),
+            n_errors,
             "",
             "= 0",
             not errors,
