@@ -374,9 +374,8 @@ with tab_maps:
         )  # fmt: skip
 
         st.markdown(t("feature_maps.stats_title"))
-        stats = cap.stats[layer][
-            index
-        ]  # (shown, 3): mean, max, fraction of zeros — computed with the capture
+        # (shown, 3): mean, max, fraction of zeros; computed once per layer, not on every rerun
+        stats = ui_state.cached_layer_stats(capture_key, layer, maps)[index]
         st.dataframe(
             pd.DataFrame(
                 {

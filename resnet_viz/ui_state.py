@@ -283,3 +283,11 @@ def cached_grid_png(
     return grid_png(
         _maps, mode=mode, cmap=cmap, k=k, global_range=_global_range, cols=cols, min_width=min_width
     )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_layer_stats(capture_key: str, layer: str, _maps):
+    """Per channel mean, max and fraction of zeros of one captured layer ((C, 3) numpy), once per layer."""
+    from .capture import layer_stats
+
+    return layer_stats(_maps)
