@@ -39,7 +39,9 @@ SERVER_START_TIMEOUT_S = 120
 def chromium_path() -> str | None:
     """Debian's Chromium (Playwright's own browser download is not used: CI installs chromium with apt-get)."""
     env = os.environ.get("RESNET_VIZ_CHROMIUM")
-    for candidate in (env, "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    if env:  # an explicit choice is the only one tried (also how the "no browser" path is checked)
+        return env if os.path.exists(env) else None
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -54,7 +56,7 @@ def require_browser() -> str:
         problem = "Playwright for Python is not installed"
     path = chromium_path()
     if problem is None and path is None:
-        problem = "Chromium was not found at /usr/bin/chromium"
+        problem = f"Chromium was not found at {os.environ.get('RESNET_VIZ_CHROMIUM') or '/usr/bin/chromium'}"
     if problem is None:
         return path  # type: ignore[return-value]
     message = f"real-browser tests need a browser: {problem}; {INSTALL_HINT}"
