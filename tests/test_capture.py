@@ -42,6 +42,7 @@ def _image(seed: int, size: int) -> torch.Tensor:
 def test_block_parts_reproduce_each_block_and_the_whole_network(arch, plain, stride_in, size):
     model = load_random(arch, plain=plain, stride_in=stride_in)
     x = _image(1, size)
+    terms = []
     with torch.inference_mode():
         h = torch.relu(model.bn1(model.conv1(x)))
         if hasattr(model, "maxpool"):
@@ -49,6 +50,7 @@ def test_block_parts_reproduce_each_block_and_the_whole_network(arch, plain, str
         for stage in stage_names(model):
             for block in getattr(model, stage):
                 parts = block_parts(block, h)
+                terms.append(parts)
                 expected = block(h.clone())  # the block's own forward (in-place ReLU and +=)
                 assert torch.equal(parts.out, expected)
                 if parts.shortcut is None:
@@ -61,6 +63,17 @@ def test_block_parts_reproduce_each_block_and_the_whole_network(arch, plain, str
         reference = model(x)[0]
     c = capture(model, x)
     assert torch.equal(torch.from_numpy(c.logits), reference)
+    # capture summarises each term on the fly (then adds in place): the same figures as the kept terms
+    assert len(c.residuals) == len(terms)
+    for r, parts in zip(c.residuals, terms, strict=True):
+        for got, term in [(r.x_mean, parts.x), (r.main_mean, parts.main), (r.sum_mean, parts.sum),
+                          (r.out_mean, parts.out), (r.shortcut_mean, parts.shortcut)]:  # fmt: skip
+            if term is None:
+                assert got is None
+            else:
+                np.testing.assert_allclose(got, term[0].mean(dim=0).numpy(), rtol=1e-5, atol=1e-5)
+        assert np.isclose(r.main_norm, float(torch.linalg.vector_norm(parts.main)), rtol=1e-5)
+        assert np.isclose(r.x_norm, float(torch.linalg.vector_norm(parts.x)), rtol=1e-5)
 
 
 @pytest.mark.parametrize(("arch", "plain", "stride_in", "size"), CASES)
