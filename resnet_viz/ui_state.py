@@ -264,7 +264,6 @@ def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> d
         return delete_block_experiment(folder, TrainConfig.from_dict(settings), depth, name)
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
 def cached_grid_png(
     capture_key: str,
     layer: str,
@@ -277,11 +276,29 @@ def cached_grid_png(
     _global_range=None,
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
-    channel shown in each tile; keyed by the capture's plain key and the display choices."""
+    channel shown in each tile; keyed by the capture's plain key and the display choices. A new colormap only
+    rewrites the palette of the grid already encoded for the same choices (see ``capture.recolor_png``)."""
+    from .capture import recolor_png
+
+    png, index = _cached_grid_indices(capture_key, layer, mode, k, cols, min_width, _maps, _global_range)
+    return (png if cmap == "viridis" else recolor_png(png, cmap)), index
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _cached_grid_indices(
+    capture_key: str,
+    layer: str,
+    mode: str,
+    k: int | None,
+    cols: int | None,
+    min_width: int,
+    _maps,
+    _global_range=None,
+) -> tuple[bytes, list[int]]:
     from .capture import grid_png
 
     return grid_png(
-        _maps, mode=mode, cmap=cmap, k=k, global_range=_global_range, cols=cols, min_width=min_width
+        _maps, mode=mode, cmap="viridis", k=k, global_range=_global_range, cols=cols, min_width=min_width
     )
 
 

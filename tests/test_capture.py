@@ -201,3 +201,22 @@ def test_layer_stats_match_tilings_channel_stats():
         np.testing.assert_allclose(got[:, 0], [r["mean"] for r in ref], rtol=2e-3, atol=1e-3)
         np.testing.assert_allclose(got[:, 1], [r["max"] for r in ref], rtol=2e-3, atol=1e-3)
         np.testing.assert_allclose(got[:, 2], [r["zero_fraction"] for r in ref], atol=1e-6)
+
+
+def test_recolored_png_equals_a_grid_encoded_in_that_colormap():
+    import io
+
+    from PIL import Image
+
+    from resnet_viz.capture import grid_png, recolor_png
+
+    maps = capture(load_random("resnet20"), _image(12, 32)).layers["layer2.0"]
+    viridis, _ = grid_png(maps, cmap="viridis", k=8)
+    for cmap in ("magma", "gray", "RdBu"):
+        direct, _ = grid_png(maps, cmap=cmap, k=8)
+        swapped = recolor_png(viridis, cmap)
+        a = np.asarray(Image.open(io.BytesIO(swapped)).convert("RGB"))
+        b = np.asarray(Image.open(io.BytesIO(direct)).convert("RGB"))
+        assert np.array_equal(a, b), cmap
+    with pytest.raises(ValueError):
+        recolor_png(b"not a png", "magma")
