@@ -251,7 +251,7 @@ captions = [
 ]  # fmt: skip
 for col, key, caption in zip(cols, ("original", "resized", "cropped", "normalized_preview"), captions):
     with col:
-        st.image(steps["display"][key], caption=caption, width="stretch")
+        st.image(steps["display"][key], caption=caption, width="stretch", output_format="JPEG")
 st.caption(
     t("feature_maps.pipeline_weights")
     if transforms is not None
@@ -313,7 +313,7 @@ for col, name in zip(ov_cols, overview):
             tiles_png,
             caption=t("feature_maps.overview_tile" if paper_of(title) else "feature_maps.overview_tile_plain",
                       name=title, paper=paper_of(title), c=maps.shape[0], h=maps.shape[1], w=maps.shape[2]),
-            width="stretch",
+            width="stretch", output_format="PNG",
         )  # fmt: skip
 
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not
@@ -366,7 +366,7 @@ with tab_maps:
         st.image(
             grid_png,
             caption=t("feature_maps.grid_caption", name=layer_label(layer), c=n_ch, h=maps.shape[1], w=maps.shape[2])
-            + " " + shown_note,
+            + " " + shown_note, output_format="PNG",  # PNG: st.image would re-encode "auto" as a JPEG
         )  # fmt: skip
         st.download_button(
             t("feature_maps.download_grid"), data=grid_png, file_name=f"{s.arch}_{layer}_{mode}_{cmap}.png",
@@ -414,6 +414,7 @@ with tab_maps:
                     "feature_maps.channel_caption", name=layer, ch=channel, h=one01.shape[0], w=one01.shape[1]
                 ),
                 width=360,
+                output_format="PNG",
             )
 
 # ----------------------------------------------------------------------------------------------- residual addition
@@ -443,7 +444,8 @@ with tab_res:
                 else:
                     heat = tiling.normalize(arr[None], "global", (lo, hi), symmetric=True)[0]
                     rgb = tiling.colorize(heat, "RdBu")
-                    st.image(png(tiling.upscale_nearest(rgb, max(1, 224 // arr.shape[1]))), width="stretch")
+                    st.image(png(tiling.upscale_nearest(rgb, max(1, 224 // arr.shape[1]))), width="stretch",
+                             output_format="PNG")  # fmt: skip
                     st.caption(t(f"feature_maps.explain_{key}", h=arr.shape[0], w=arr.shape[1]))
         st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
 
@@ -493,4 +495,5 @@ with tab_pred:
             ss.setdefault("fm_cam_alpha", 0.5)
             cam_alpha = st.slider(t("feature_maps.alpha_label"), 0.1, 0.9, step=0.1, key="fm_cam_alpha")
             st.image(png(np.asarray(tiling.overlay(steps["cropped"], cam_heat(cap), alpha=cam_alpha, cmap="magma"))),
-                     width=360, caption=t("feature_maps.cam_caption", h=cap.cam.shape[0], w=cap.cam.shape[1]))  # fmt: skip
+                     width=360, caption=t("feature_maps.cam_caption", h=cap.cam.shape[0], w=cap.cam.shape[1]),
+                     output_format="PNG")  # fmt: skip

@@ -175,8 +175,9 @@ def cached_preprocess(
 ):
     """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers; ``pipeline`` names
     the weights whose ``_transforms`` are used, if any)."""
+    import io
+
     from .images import load_image, preprocess_steps
-    from .tiling import encode_png
 
     steps = preprocess_steps(
         load_image(_data), resize=resize, crop=crop, mean=mean, std=std, transforms=_transforms
@@ -187,7 +188,9 @@ def cached_preprocess(
     for key in ("original", "resized", "cropped", "normalized_preview"):
         picture = steps[key].copy()
         picture.thumbnail((480, 480))
-        display[key] = encode_png(picture)
+        buffer = io.BytesIO()
+        picture.save(buffer, format="JPEG", quality=90)  # photos: JPEG, as st.image would make them anyway
+        display[key] = buffer.getvalue()
     return {
         "display": display,
         "cropped": steps["cropped"],

@@ -99,6 +99,9 @@ def test_capture_keeps_conv1_maxpool_every_block_with_the_traced_shapes(arch, pl
             # mean over channels is linear: the sum's mean is the sum of the means
             np.testing.assert_allclose(r.sum_mean, r.main_mean + r.shortcut_mean, rtol=1e-4, atol=1e-5)
     assert np.isclose(c.probs.sum(), 1.0, atol=1e-5)
+    lo = min(float(a.min()) for a in c.layers.values())
+    hi = max(float(a.max()) for a in c.layers.values())
+    np.testing.assert_allclose(c.global_range, (lo, hi), rtol=1e-3, atol=1e-6)  # kept maps are float16
 
 
 @pytest.mark.parametrize(
