@@ -120,6 +120,16 @@ class StreamlitServer:
         except OSError:
             return ""
 
+    def logged_exceptions(self) -> list[str]:
+        """The last line of every traceback the server logged (exceptions in the page scripts included)."""
+        lines = self.log_tail(chars=10**7).splitlines()
+        found = []
+        for i, line in enumerate(lines):
+            if line.startswith("Traceback"):
+                rest = [ln for ln in lines[i + 1 :] if ln and not ln.startswith((" ", "Traceback"))]
+                found.append(rest[0] if rest else line)
+        return found
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -176,4 +186,6 @@ def page(browser, streamlit_server: StreamlitServer):
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SCREENSHOTS.glob("*.png"):  # only this run's pictures, never a stale one from an older run
+        old.unlink()
     return SCREENSHOTS

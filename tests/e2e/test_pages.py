@@ -310,3 +310,8 @@ def test_feature_maps_sample_then_bad_image(page, streamlit_server, screenshot_d
     assert_page_healthy(page, "feature_maps/bad")
     assert f"“{name}”" in main_text(page), "the previous good image is no longer shown"
     screenshot(page, screenshot_dir, "en-feature_maps-bad-image")
+
+
+def test_server_logged_no_exception(streamlit_server):
+    """Last in this module: an exception whose box a later rerun replaced still shows in the server's log."""
+    assert streamlit_server.logged_exceptions() == [], streamlit_server.log_tail(3000)
