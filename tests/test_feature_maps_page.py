@@ -214,7 +214,7 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
 
     marker = tmp_path / "pwned"
     at.file_uploader(key="fm_ckpt_file").set_value(
-        ("evil.pt", pickle.dumps(_Payload(str(marker))), "application/octet-stream")
+        ("evil.pt", pickle.dumps(_Payload(str(marker)), protocol=2), "application/octet-stream")
     ).run()
     ok(at)
     assert not marker.exists()
