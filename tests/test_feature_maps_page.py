@@ -262,3 +262,22 @@ def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
     at = page(arch="resnet50", size=48, rv_stride_in="1x1")
     assert any(EN("feature_maps.no_pretrained", arch="resnet50") == i.value for i in at.info)
     assert any(c.startswith("layer4 (conv5_x): 2048×") for c in captions(at))
+
+
+def test_webcam_asks_for_the_camera_only_behind_its_toggle(page):
+    at = page(arch="resnet20", size=32)
+    at.radio(key="fm_input").set_value("webcam").run()
+    ok(at)
+    assert len(at.camera_input) == 0  # no camera widget (so no browser permission prompt) until switched on
+    at.toggle(key="fm_webcam_on").set_value(True).run()
+    ok(at)
+    assert len(at.camera_input) == 1
+    photo = images.sample_images()["coffee"].read_bytes()
+    at.camera_input(key="fm_camera").set_value(("shot.jpg", photo, "image/jpeg")).run()
+    ok(at)
+    assert shown_image_name(at) == EN("feature_maps.webcam_name")
+    at.camera_input(key="fm_camera").set_value(
+        ("shot.jpg", b"\xff\xd8\xff" + b"\x00" * 50, "image/jpeg")
+    ).run()
+    ok(at)
+    assert len(at.error) == 1 and shown_image_name(at) == EN("feature_maps.webcam_name")
