@@ -21,7 +21,7 @@ from resnet_viz.weights import load_random as _load_random
 CASES = [
     ("resnet18", False, "3x3", 64),
     ("resnet18", True, "3x3", 64),
-    ("resnet50", False, "1x1", 48),
+    pytest.param("resnet50", False, "1x1", 48, marks=pytest.mark.slow),  # building resnet50 takes seconds
     ("resnet20", False, "3x3", 32),
     ("resnet20", True, "3x3", 32),
 ]
