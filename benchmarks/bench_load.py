@@ -47,6 +47,7 @@ from benchmarks.common import Result, print_table
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "resnet34"  # the app's default network
 DEFAULT_TITLE = "ResNet-34"  # how the sidebar shows it
+DEFAULT_SIZE = "224"  # its input size
 SESSIONS = 30
 SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
 TOTAL_TIMEOUT_S = 540  # the whole crowd
@@ -236,22 +237,24 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
     context.set_default_timeout(SESSION_TIMEOUT_S * 1000)
     page = await context.new_page()
     page.on("pageerror", lambda exc: out.errors.append(f"page error: {exc}"))
-    network = page.locator(
-        '[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]'
-    ).first
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    network = sidebar.locator('[data-testid="stSelectbox"] input[role="combobox"]').first
+    size = sidebar.locator('[data-testid="stNumberInput"] input').first
     changed: list[str] = []
 
-    async def check_network(step: str) -> None:
-        # Nothing in this session touches the sidebar: its network must stay the default all along.
-        value = await network.input_value()
-        if value != DEFAULT_TITLE and not changed:
-            changed.append(f"the sidebar's network changed by itself to {value!r} (seen after: {step})")
+    async def check_sidebar(step: str) -> None:
+        # Nothing in this session touches the sidebar: its settings must keep their defaults all along.
+        seen = (await network.input_value(), await size.input_value())
+        if seen != (DEFAULT_TITLE, DEFAULT_SIZE) and not changed:
+            changed.append(
+                f"the sidebar changed by itself to network {seen[0]!r}, input size {seen[1]} (seen after: {step})"
+            )
 
     try:
         await page.goto(f"{base_url}/feature_maps")
         await page.get_by_text(t_of("feature_maps.title")).first.wait_for()
         await page.wait_for_function(IDLE_JS)
-        await check_network("page load")
+        await check_sidebar("page load")
         # Random weights: deterministic (seed 0), so the top-1 can be computed offline; no download is attempted.
         await (
             page.locator('[data-testid="stMain"] [data-testid="stRadio"] label')
@@ -268,7 +271,7 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         uploader = page.locator('[data-testid="stMain"] [data-testid="stFileUploaderDropzoneInput"]').first
         await uploader.wait_for(state="attached")
         await page.wait_for_function(IDLE_JS)
-        await check_network("random weights, upload mode")
+        await check_sidebar("random weights, upload mode")
         # The page's tabs are lazy (only the open one runs): open the predictions before uploading.
         await (
             page.locator('[data-testid="stMain"] [role="tab"]')
@@ -277,7 +280,7 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         )
         await page.locator('[data-testid="stMain"] [role="tabpanel"]').get_by_text(cam_title).first.wait_for()
         await page.wait_for_function(IDLE_JS)
-        await check_network("predictions tab")
+        await check_sidebar("predictions tab")
 
         t0 = time.perf_counter()
         await uploader.set_input_files({"name": mine.name, "mimeType": "image/png", "buffer": mine.data})
@@ -286,7 +289,7 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         await page.get_by_text(cam_title).first.wait_for(state="attached")
         await page.wait_for_function(IDLE_JS, polling=100)
         out.done_s = time.perf_counter() - t0
-        await check_network("upload")
+        await check_sidebar("upload")
         out.errors.extend(changed)
 
         body = await page.locator("body").inner_text()
