@@ -16,13 +16,16 @@ from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
 t = ui_state.translator()
 s = ui_state.current()
 spec = get_spec(s.arch)
+# In the browser a radio whose option labels change with the language can come back empty for a rerun (seen
+# after switching English → 中文); fall back to the default rather than refuse to count.
+stride_in = s.stride_in if s.stride_in in ("3x3", "1x1") else "3x3"
 PLOTLY_CONFIG = {"displaylogo": False}
 
 st.title(t("parameters.title"))
 st.markdown(t("parameters.intro"))
 
 try:
-    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, stride_in)
 except ValueError:
     st.error(t("parameters.bad_input", arch=spec.title, size=s.input_size))
     st.stop()
@@ -41,11 +44,14 @@ tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
 with tab_where:
     st.subheader(t("parameters.where_heading", title=tr.title))
     st.markdown(t("parameters.where_intro"))
+    # One widget per language: Chromium showed the radio empty after a language switch (its option labels, and so
+    # its identity, change); a fresh widget in the new language starts on the default instead.
     by = st.radio(
-        t("parameters.by_label"), counting.LEVELS, key="params_by", horizontal=True,
+        t("parameters.by_label"), counting.LEVELS, key=f"params_by_{s.lang}", horizontal=True,
         format_func=lambda level: t(f"parameters.by_{level}"),
     )  # fmt: skip
-    rows = counting.count_table(tr, by)
+    level = by if by in counting.LEVELS else "stage"
+    rows = counting.count_table(tr, level)
     frame = pd.DataFrame(
         {
             t("parameters.col_paper"): [r.paper_name for r in rows],
@@ -68,7 +74,7 @@ with tab_where:
         t("parameters.table_total", n=len(rows), params=fmt_int(tr.total_params), macs=fmt_int(tr.total_macs))
     )
     st.download_button(
-        t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{by}.csv",
+        t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{level}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
     st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
@@ -89,7 +95,7 @@ with tab_depth:
     # The dashboard compares the ImageNet networks: at the sidebar's size when an ImageNet network is chosen,
     # at their own 224 otherwise (a CIFAR network's 32 would say little about them).
     dash_size = s.input_size if spec.family == "imagenet" else 224
-    stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=s.stride_in)
+    stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=stride_in)
     st.plotly_chart(
         figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
         width="stretch", config=PLOTLY_CONFIG, theme=None,

@@ -134,7 +134,7 @@ def test_batch_size_changes_the_activation_memory_caption(en: AppTest) -> None:
 def test_table_level_switch(en: AppTest) -> None:
     en.selectbox(key="rv_arch").set_value("resnet18").run()
     for level, rows in (("stage", 6), ("block", 2 + 8), ("layer", 1 + 1 + 8 * 4 + 3 * 2 + 1)):
-        en.radio(key="params_by").set_value(level).run()
+        en.radio(key="params_by_en").set_value(level).run()
         _ok(en, level)
         frame = en.dataframe[0].value
         assert len(frame) == rows, level
