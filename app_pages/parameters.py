@@ -78,11 +78,21 @@ with tab_where:
         mime="text/csv", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
     st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
-    st.caption(t("parameters.treemap_caption"))
+    stage_rows = [r for r in counting.count_table(tr, "stage") if r.kind == "stage"]
+    heaviest = max(stage_rows, key=lambda r: r.params)
+    busiest = max(stage_rows, key=lambda r: r.macs)
+    st.caption(
+        t(
+            "parameters.treemap_caption",
+            stage=heaviest.paper_name,
+            share=f"{100 * heaviest.params / tr.total_params:.0f}",
+            blocks=sum(1 for b in tr.blocks if b.name.startswith(heaviest.name + ".")),
+        )  # fmt: skip
+    )
     st.plotly_chart(
         figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None
     )
-    st.caption(t("parameters.macs_caption"))
+    st.caption(t("parameters.macs_caption", most_macs=busiest.paper_name, most_params=heaviest.paper_name))
 
 # ------------------------------------------------------------------ depth scaling
 with tab_depth:
