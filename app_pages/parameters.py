@@ -168,7 +168,8 @@ with tab_rule:
     st.caption(t("parameters.rule_table_caption"))
 
     rule = counting.layer_count_rule(s.arch)
-    st.markdown(t("parameters.rule_list_heading", title=spec.title, formula=rule.formula))
+    formula = rule.formula + (f" ({counting.cifar_formula(rule.cifar_n)})" if rule.cifar_n else "")
+    st.markdown(t("parameters.rule_list_heading", title=spec.title, formula=formula))
     legend = "\n".join(
         f"- :gray[{t(f'parameters.reason_{code}')}] — {t(f'parameters.why_{code}')}"
         for code in ("projection", "bn", "relu", "pool", "add", "identity", "zero_pad", "flatten", "softmax")
