@@ -171,14 +171,17 @@ else:
     for cmp in ex.depth_comparison(shipped):
         kind = "plain" if cmp["plain"] else "resnet"
         diff = cmp["deep_train"] - cmp["shallow_train"]
+        # Under half a percentage point is reported as level, not as "0.0 percentage points lower".
+        template = "why_residual.deg_compare_level" if abs(diff) < 0.005 else "why_residual.deg_compare"
+        direction = "why_residual.higher" if diff > 0 else "why_residual.lower"
         st.markdown(
             t(
-                "why_residual.deg_compare",
+                template,
                 epoch=cmp["epoch"],
                 deep=t(f"why_residual.run_{kind}", depth=cmp["deep"]),
                 shallow=t(f"why_residual.run_{kind}", depth=cmp["shallow"]),
                 diff=f"{abs(100 * diff):.1f}",
-                direction=t("why_residual.higher" if diff > 0 else "why_residual.lower"),
+                direction=t(direction),
                 deep_train=_pct(cmp["deep_train"]),
                 shallow_train=_pct(cmp["shallow_train"]),
                 deep_test=_pct(cmp["deep_test"]),

@@ -105,8 +105,12 @@ def degradation_figure(data: Mapping[str, Any], t: Translate) -> go.Figure:
     fig.update_yaxes(title=t("why_residual.deg_axis_y"), row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title=t("why_residual.deg_axis_x"))
     fig.update_layout(hovermode="closest")
-    fig = _layout(fig, t("why_residual.deg_chart_title"), height=460)
-    fig.update_layout(margin={"t": 110}, legend={"y": 1.08})
+    fig = _layout(fig, t("why_residual.deg_chart_title"), height=520)
+    # Eight entries: below the panels, where they cannot cover the title or the curves.
+    fig.update_layout(
+        margin={"t": 80, "b": 120},
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0, "xanchor": "left"},
+    )
     return fig
 
 
