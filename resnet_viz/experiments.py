@@ -142,23 +142,6 @@ def synthetic_shapes(
     return torch.from_numpy(img.astype(np.float32)), torch.from_numpy(label.astype(np.int64))
 
 
-def load_cifar10_if_present(root: str | None) -> tuple[Any, Any] | None:
-    """CIFAR-10 train and test sets through torchvision if they are already on disk under ``root``, else None.
-
-    Never downloads (a classroom may have no internet; tests must not reach out).
-    """
-    if not root:
-        return None
-    from torchvision import datasets
-
-    try:
-        train = datasets.CIFAR10(root, train=True, download=False)
-        test = datasets.CIFAR10(root, train=False, download=False)
-    except (RuntimeError, OSError):
-        return None
-    return train, test
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Models for the experiments
 # --------------------------------------------------------------------------------------------------------------
