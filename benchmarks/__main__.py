@@ -20,6 +20,7 @@ import importlib
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,19 +53,23 @@ def run_one(short: str, timeout_s: float) -> tuple[list[Result], float]:
         out = Path(tmp) / "results.json"
         cmd = [sys.executable, "-m", "benchmarks", "--child", short, "--child-out", str(out)]
         t0 = time.perf_counter()
+        # The child's own prints go to our stderr, so that stdout holds only the table.
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         try:
-            # The child's own prints go to our stderr, so that stdout holds only the table.
-            proc = subprocess.run(
-                cmd, cwd=ROOT, stdout=sys.stderr, stderr=subprocess.PIPE, text=True, timeout=timeout_s
-            )
+            _, err = proc.communicate(timeout=timeout_s)
             failure = None
+            sys.stderr.write(err or "")
             if proc.returncode != 0:
-                sys.stderr.write(proc.stderr)
-                last = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+                last = [line for line in (err or "").strip().splitlines() if line.strip()]
                 failure = f"exit {proc.returncode}: {last[-1][:160] if last else 'no output'}"
-            elif proc.stderr:
-                sys.stderr.write(proc.stderr)
         except subprocess.TimeoutExpired:
+            # SIGINT first, so that the child's `finally` blocks stop what it started (a server, a browser).
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
             failure = f"timed out after {timeout_s:.0f} s"
         elapsed = time.perf_counter() - t0
         if failure is None and not out.exists():

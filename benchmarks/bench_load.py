@@ -31,9 +31,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -380,7 +382,14 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
+def _raise_on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(sessions: int = SESSIONS) -> list[Result]:
+    # A terminated run still stops its server and browser (the `finally` blocks run on KeyboardInterrupt).
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_on_sigterm)
     uploads = make_uploads(sessions + 1)  # the last one is the lone peer's
     offline_top1(uploads)
     server = Server()
