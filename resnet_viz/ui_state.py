@@ -7,6 +7,7 @@ on it, no ``.train()``, no ``.to()``, no ``load_state_dict``.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,7 +40,10 @@ class Settings:
 @st.cache_resource
 def _process_setup() -> threading.BoundedSemaphore:
     """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
-    torch.set_num_threads(max(1, min(torch.get_num_threads(), 4)))
+    # Cores split between the concurrent forwards: on 2 cores, 2 threads each made a busy server ~20× slower
+    # per batch than 1 thread each (intra-op threads fighting over the same cores).
+    cores = os.cpu_count() or 1
+    torch.set_num_threads(max(1, min(4, cores // MAX_CONCURRENT_FORWARDS)))
     return threading.BoundedSemaphore(MAX_CONCURRENT_FORWARDS)
 
 
@@ -67,14 +71,24 @@ _KEYS = {
 }
 
 
-def _init_defaults() -> None:
-    ss = st.session_state
-    if _KEYS["lang"] not in ss:
-        ss[_KEYS["lang"]] = browser_language(getattr(st.context, "locale", None))
-    ss.setdefault(_KEYS["arch"], "resnet34")
-    ss.setdefault(_KEYS["size"], get_spec(ss[_KEYS["arch"]]).default_input)
-    ss.setdefault(_KEYS["stride"], "3x3")
-    ss.setdefault(_KEYS["plain"], False)
+_STRIDES = ("3x3", "1x1")
+
+
+def _default_lang() -> str:
+    return browser_language(getattr(st.context, "locale", None))
+
+
+def _get(name: str, default):
+    """A sidebar value from session state, or ``default`` when absent or no longer valid."""
+    value = st.session_state.get(_KEYS[name], default)
+    valid = {
+        "lang": lambda v: v in LANGUAGES,
+        "arch": lambda v: v in CATALOGUE,
+        "size": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "stride": lambda v: v in _STRIDES,
+        "plain": lambda v: isinstance(v, bool),
+    }[name]
+    return value if valid(value) else default
 
 
 def _on_arch_change() -> None:
@@ -85,51 +99,58 @@ def _on_arch_change() -> None:
 def sidebar() -> Settings:
     """Draw the shared sidebar (called from app.py, so it appears on every page) and return the settings.
 
-    Widget values live in ``st.session_state`` under fixed keys, so they persist across pages.
+    Widget values live in ``st.session_state`` under fixed keys, so they persist across pages. Each widget gets its
+    starting value through its own ``index=``/``value=`` argument, never by writing the key into session state
+    before the widget exists: under load (30 browsers at once) Streamlit 1.67 sometimes let the widget's built-in
+    default (the first option, ``min_value``) win over such a pre-set value (our load test saw 10 of 30 sessions
+    jump to a 16-pixel input; Streamlit issue #4247). Values are re-validated on every read, because a radio whose
+    option labels change with the language can come back empty after a language switch.
     """
     _process_setup()
-    _init_defaults()
-    ss = st.session_state
+    lang = _get("lang", _default_lang())
+    arch = _get("arch", "resnet34")
+    size = int(_get("size", get_spec(arch).default_input))
+    stride = _get("stride", "3x3")
     with st.sidebar:
+        langs = list(LANGUAGES)
         st.radio(
-            "Language / 语言",
-            list(LANGUAGES),
-            key=_KEYS["lang"],
-            format_func=LANGUAGES.__getitem__,
-            horizontal=True,
-        )
-        t = _translator(ss[_KEYS["lang"]])
+            "Language / 语言", langs, index=langs.index(lang), key=_KEYS["lang"],
+            format_func=LANGUAGES.__getitem__, horizontal=True,
+        )  # fmt: skip
+        t = _translator(_get("lang", lang))
         st.selectbox(
-            t("common.network"), ARCHS, key=_KEYS["arch"], on_change=_on_arch_change,
+            t("common.network"), ARCHS, index=ARCHS.index(arch), key=_KEYS["arch"], on_change=_on_arch_change,
             format_func=lambda a: CATALOGUE[a].title, help=t("common.network_help"),
         )  # fmt: skip
         st.number_input(
-            t("common.input_size"), min_value=16, max_value=1024, step=1, key=_KEYS["size"],
-            help=t("common.input_size_help"),
+            t("common.input_size"), min_value=16, max_value=1024, value=min(max(size, 16), 1024), step=1,
+            key=_KEYS["size"], help=t("common.input_size_help"),
         )  # fmt: skip
-        bottleneck = get_spec(ss[_KEYS["arch"]]).block == "bottleneck"
+        bottleneck = get_spec(_get("arch", arch)).block == "bottleneck"
         st.radio(
-            t("common.stride_in"), ["3x3", "1x1"], key=_KEYS["stride"], disabled=not bottleneck,
+            t("common.stride_in"), list(_STRIDES), index=_STRIDES.index(stride), key=_KEYS["stride"],
+            disabled=not bottleneck,
             format_func=lambda s: t("common.stride_v15") if s == "3x3" else t("common.stride_v1"),
             help=t("common.stride_in_help"),
         )  # fmt: skip
-        st.toggle(t("common.plain"), key=_KEYS["plain"], help=t("common.plain_help"))
+        st.toggle(
+            t("common.plain"), value=_get("plain", False), key=_KEYS["plain"], help=t("common.plain_help")
+        )
         st.caption(t("common.device", device=describe_device(device())))
     return current()
 
 
 def current() -> Settings:
-    """The settings of this session (defaults before the sidebar first ran)."""
-    _init_defaults()
-    ss = st.session_state
-    size = int(min(max(int(ss[_KEYS["size"]]), 1), MAX_INPUT_SIZE))
-    bottleneck = get_spec(ss[_KEYS["arch"]]).block == "bottleneck"
+    """The settings of this session (defaults where the sidebar has not run or a value is invalid)."""
+    arch = _get("arch", "resnet34")
+    size = int(min(max(int(_get("size", get_spec(arch).default_input)), 1), MAX_INPUT_SIZE))
+    bottleneck = get_spec(arch).block == "bottleneck"
     return Settings(
-        lang=ss[_KEYS["lang"]],
-        arch=ss[_KEYS["arch"]],
+        lang=_get("lang", _default_lang()),
+        arch=arch,
         input_size=size,
-        stride_in=ss[_KEYS["stride"]] if bottleneck else "3x3",
-        plain=bool(ss[_KEYS["plain"]]),
+        stride_in=_get("stride", "3x3") if bottleneck else "3x3",
+        plain=_get("plain", False),
         device=str(device()),
     )
 
