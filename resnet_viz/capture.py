@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
+from . import tiling
 from .models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
 
 #: dtype of the feature maps kept for display (half the memory of float32; plenty for pictures).
@@ -289,44 +290,23 @@ def grid_png(
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as a *palette* PNG, and the channel shown in each tile.
 
-    Same choices as :func:`resnet_viz.tiling.render_grid` (the ``k`` most active channels, capped at
-    ``MAX_GRID_CHANNELS``; per channel / layer / global normalization), but the grid is kept as colormap
-    indices (0..254, 255 = the white tile border) and written as an 8-bit palette PNG: a third of the bytes of
-    an RGB PNG to compress, so resnet50's conv1 grid (64×112×112) encodes about 4× faster and in under 500 KB,
-    which keeps a display-only rerun of the page light. ``min_width`` upscales small grids with square pixels.
+    The page's entry point to :func:`resnet_viz.tiling.render_grid_png` (the ``k`` most active channels, capped at
+    ``MAX_GRID_CHANNELS``; per channel / layer / global normalization): the grid is kept as colormap indices and
+    written as an 8-bit palette PNG, a third of the bytes of an RGB PNG to compress, so resnet50's conv1 grid
+    (64×112×112) encodes in under 50 ms and 500 KB, and :func:`recolor_png` can change its colormap without
+    re-encoding. ``min_width`` enlarges small tiles with square pixels.
     """
-    import io
 
-    from PIL import Image
-
-    from . import tiling
-
-    limit = tiling.MAX_GRID_CHANNELS if k is None else max(1, min(int(k), tiling.MAX_GRID_CHANNELS))
-    if maps.shape[0] > limit or k is not None:
-        index = tiling.top_channels(maps, limit)
-    else:
-        index = np.arange(maps.shape[0], dtype=np.int64)
-    if mode == "layer":  # the range of the whole layer, not just of the channels shown
-        shown = tiling.normalize(maps[index], "global", tiling.value_range(maps))
-    else:
-        shown = tiling.normalize(maps[index], mode, global_range)
-    levels = (shown * 254.0 + 0.5).astype(np.uint8)
-    grid = tiling.tile(levels, cols=cols, pad=1, pad_value=255)
-    if 0 < grid.shape[1] < min_width:
-        grid = tiling.upscale_nearest(grid, -(-min_width // grid.shape[1]))
-    img = Image.frombytes("P", (grid.shape[1], grid.shape[0]), np.ascontiguousarray(grid).tobytes())
-    img.putpalette(_palette_bytes(cmap))
-    buffer = io.BytesIO()
-    img.save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue(), [int(i) for i in index]
-
-
-def _palette_bytes(cmap: str) -> bytes:
-    from . import tiling
-
-    lut = tiling.colormap_lut(cmap)
-    palette = np.vstack([lut[np.rint(np.linspace(0, 255, 255)).astype(int)], [[255, 255, 255]]])
-    return palette.astype(np.uint8).tobytes()
+    png, index = tiling.render_grid_png(
+        maps,
+        mode=mode,
+        cmap=cmap,
+        k=k,
+        global_range=global_range,
+        cols=cols,
+        min_width=min_width,  # type: ignore[arg-type]
+    )
+    return png, [int(i) for i in index]
 
 
 def recolor_png(png: bytes, cmap: str) -> bytes:
@@ -348,7 +328,7 @@ def recolor_png(png: bytes, cmap: str) -> bytes:
         kind = png[pos + 4 : pos + 8]
         end = pos + 12 + length
         if kind == b"PLTE":
-            data = _palette_bytes(cmap)
+            data = tiling.palette_bytes(cmap)
             out.append(
                 struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
             )

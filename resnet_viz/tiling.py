@@ -371,7 +371,8 @@ def render_grid(
 _PAD_INDEX = 255
 
 
-def _palette_bytes(cmap: str) -> bytes:
+def palette_bytes(cmap: str) -> bytes:
+    """The 256-entry palette of a grid PNG: the colormap in indices 0..254, white (the separator) at 255."""
     lut = _build_lut(_ANCHORS[cmap], levels=_PAD_INDEX) if cmap in _ANCHORS else colormap_lut(cmap)
     return lut.tobytes() + bytes((255, 255, 255))
 
@@ -401,7 +402,7 @@ def render_grid_png(
     levels = (shown * (_PAD_INDEX - 1) + 0.5).astype(np.uint8)
     grid = tile(levels, cols=cols, pad=pad, pad_value=_PAD_INDEX)
     img = Image.fromarray(grid, "P")
-    img.putpalette(_palette_bytes(cmap))
+    img.putpalette(palette_bytes(cmap))
     # zlib's run-length strategy: ReLU maps are long runs of zeros; measured faster and smaller than the default
     # strategy at level 1 on conv1 grids (benchmarks/bench_tiling.py).
     return encode_png(img, compress_level=compress_level, compress_type=zlib.Z_RLE), index
