@@ -163,3 +163,13 @@ def test_page_renders_in_both_languages_without_missing_keys(page: str) -> None:
         _assert_clean(at, where)
         # The page really is in the chosen language: the sidebar's label comes from the catalogue.
         assert at.selectbox(key="rv_arch").label == tr(lang, "common.network"), where
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [("zh-CN", "zh"), ("zh-Hans-TW", "zh"), ("ZH", "zh"), ("en-GB", "en"), ("fr-FR", "en"), ("", "en"), (None, "en")],
+)
+def test_default_language_follows_the_browser_locale(locale, expected):
+    from resnet_viz.i18n import browser_language
+
+    assert browser_language(locale) == expected
