@@ -6,7 +6,7 @@
   classroom with a filled cache (``python -m resnet_viz download-weights resnet50``) never touches the network,
   and an offline machine with an empty cache fails in a few seconds with :class:`WeightsError` ``offline``.
   The file is then read with ``torch.load(weights_only=True)``: torchvision's own loader uses
-  ``weights_only=False``, which would unpickle whatever file sits in the cache.
+  weights_only disabled, which would unpickle whatever file sits in the cache.
 * Random weights are torchvision's initialisation under a fixed seed, so every session, rerun and process sees
   the same "untrained" network (and cached activations stay valid when a cached model is rebuilt).
 * A user's checkpoint (``.pt``/``.pth`` state_dict, or ``.safetensors``) is loaded into a *fresh* model of that
