@@ -167,7 +167,15 @@ def test_page_renders_in_both_languages_without_missing_keys(page: str) -> None:
 
 @pytest.mark.parametrize(
     ("locale", "expected"),
-    [("zh-CN", "zh"), ("zh-Hans-TW", "zh"), ("ZH", "zh"), ("en-GB", "en"), ("fr-FR", "en"), ("", "en"), (None, "en")],
+    [
+        ("zh-CN", "zh"),
+        ("zh-Hans-TW", "zh"),
+        ("ZH", "zh"),
+        ("en-GB", "en"),
+        ("fr-FR", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
 )
 def test_default_language_follows_the_browser_locale(locale, expected):
     from resnet_viz.i18n import browser_language
