@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from resnet_viz.formatting import text_table
+
 
 @dataclass
 class Result:
@@ -43,9 +45,5 @@ def print_table(results: list[Result]) -> None:
         for r in results
     ]
     header = ("benchmark", "measured", "target", "", "detail")
-    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(line.format(*header))
-    print(line.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(line.format(*row))
+    for line in text_table(header, rows):
+        print(line)

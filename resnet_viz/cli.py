@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from .catalogue import ARCHS
-from .formatting import fmt_int, fmt_macs, fmt_shape
+from .formatting import fmt_int, fmt_macs, fmt_shape, text_table
 from .trace import Trace, trace
 
 
@@ -52,21 +52,11 @@ def summary_table(t: Trace, *, detail: bool = False) -> str:
             (r.paper_name, indent + r.name + extra, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape),
              fmt_int(r.params), fmt_macs(r.macs) if r.macs else "0", str(r.receptive_field))
         )  # fmt: skip
-    widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
-    right = {5, 6, 7}
-
-    def fmt(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        )
-
     c, h, w = t.input_size
     out = [
         f"{t.title} at {c}×{h}×{w}"
         + (f", stride on the {t.stride_in} conv" if t.block == "bottleneck" else ""),
-        fmt(header),
-        fmt(["-" * w for w in widths]),
-        *(fmt(line) for line in lines),
+        *text_table(header, lines, right={5, 6, 7}),
         "",
         f"total parameters: {fmt_int(t.total_params)}",
         f"total multiply-adds: {fmt_macs(t.total_macs)} ({fmt_int(t.total_macs)})",

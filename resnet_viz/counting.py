@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from . import cli
 from .catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
-from .formatting import fmt_int, fmt_macs
+from .formatting import fmt_int, fmt_macs, text_table
 from .trace import Row, Trace, trace
 
 LEVELS: tuple[str, ...] = ("stage", "block", "layer")
@@ -502,22 +502,12 @@ def format_table(tr: Trace, by: str) -> str:
         )
         for r in rows
     ]
-    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
-    right = {3, 4, 5}
-
-    def fmt(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        )
-
     c, h, w = tr.input_size
     return "\n".join(
         [
             f"{tr.title} at {c}×{h}×{w}, per {by}"
             + (f", stride on the {tr.stride_in} conv" if tr.block == "bottleneck" else ""),
-            fmt(header),
-            fmt(["-" * w for w in widths]),
-            *(fmt(line) for line in lines),
+            *text_table(header, lines, right={3, 4, 5}),
             "",
             f"total parameters: {fmt_int(tr.total_params)} ({fmt_bytes(parameter_bytes(tr))} as float32)",
             f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
