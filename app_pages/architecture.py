@@ -3,9 +3,9 @@
 import streamlit as st
 
 from resnet_viz import ui_state
-from resnet_viz.figures_shapes import down_steps, shape_walk_figure, spatial_walk, walk_rows
+from resnet_viz.architecture.trace import conv_out, smallest_input
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
-from resnet_viz.trace import conv_out, smallest_input
+from resnet_viz.render.figures_shapes import down_steps, shape_walk_figure, spatial_walk, walk_rows
 
 t = ui_state.translator()
 s = ui_state.current()

@@ -18,9 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from resnet_viz import images, tiling, ui_state, weights
-from resnet_viz.capture import cam_heat
-from resnet_viz.catalogue import get_spec
+from resnet_viz import ui_state
+from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.imaging import images
+from resnet_viz.imaging.capture import cam_heat
+from resnet_viz.models import weights
+from resnet_viz.render import tiling
 
 t = ui_state.translator()
 s = ui_state.current()

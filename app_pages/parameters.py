@@ -1,7 +1,7 @@
 """Parameters: where every weight and multiply-add lives, the layer-count rule, BasicBlock vs Bottleneck worked out.
 
-Widgets and layout only: the numbers come from resnet_viz.counting (arithmetic on the trace), the charts from
-resnet_viz.figures_params, the words from the `parameters` i18n section.
+Widgets and layout only: the numbers come from resnet_viz.architecture.counting (arithmetic on the trace), the charts from
+resnet_viz.render.figures_params, the words from the `parameters` i18n section.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from resnet_viz import counting, figures_params, ui_state
-from resnet_viz.catalogue import CATALOGUE, get_spec
+from resnet_viz import ui_state
+from resnet_viz.architecture import counting
+from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
+from resnet_viz.render import figures_params
 
 t = ui_state.translator()
 s = ui_state.current()

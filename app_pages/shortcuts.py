@@ -1,11 +1,12 @@
 """Shortcuts & blocks: the network overview with solid/dashed shortcuts, one block's internals, the kinds of block,
-and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT text from resnet_viz.dot."""
+and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT text from resnet_viz.render.dot."""
 
 import streamlit as st
 
-from resnet_viz import dot, ui_state
+from resnet_viz import ui_state
+from resnet_viz.architecture.trace import smallest_input
 from resnet_viz.formatting import fmt_int, fmt_shape
-from resnet_viz.trace import smallest_input
+from resnet_viz.render import dot
 
 t = ui_state.translator()
 s = ui_state.current()

@@ -4,18 +4,17 @@ init, measured), gradient flow live, the degradation experiment (shipped curves 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import streamlit as st
 
 from resnet_viz import experiments as ex
-from resnet_viz import figures_residual as fr
-from resnet_viz import ui_state
-from resnet_viz.catalogue import CATALOGUE, get_spec
+from resnet_viz import paths, ui_state
+from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
+from resnet_viz.render import figures_residual as fr
 
 t = ui_state.translator()
 s = ui_state.current()
-CURVES = Path(__file__).resolve().parent.parent / "assets" / "curves"
+CURVES = paths.CURVES_DIR
 GRAD_ARCHS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"]
 #: The ImageNet pair runs at a small input so that one backward pass stays a second or two on a CPU.
 GRAD_IMAGENET_SIZE = 64
@@ -136,7 +135,7 @@ else:
 # ---------------------------------------------------------------- 4. degradation
 st.header(t("why_residual.deg_header"))
 st.markdown(t("why_residual.deg_intro"))
-shipped = _load_json("degradation.json")
+shipped = _load_json(paths.DEGRADATION_FILE)
 if shipped is None or not shipped.get("runs"):
     st.warning(t("why_residual.deg_missing"))
 else:
@@ -200,8 +199,8 @@ live_box = st.container()
 # ---------------------------------------------------------------- 5. deleting one block
 st.header(t("why_residual.rm_header"))
 st.markdown(t("why_residual.rm_intro"))
-removal = _load_json("removal.json")
-if removal is None or not (CURVES / f"resnet{removal['depth']}.safetensors").exists():
+removal = _load_json(paths.REMOVAL_FILE)
+if removal is None or not paths.trained_weights_path("resnet", removal["depth"]).exists():
     st.info(t("why_residual.rm_needs_training"))
 else:
     metric = st.radio(

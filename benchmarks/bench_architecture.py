@@ -29,9 +29,11 @@ def _dot_vs_torchview() -> Result:
     from torchview import draw_graph
     from torchvision.models import resnet152
 
-    from resnet_viz import dot
+    from resnet_viz.render import dot
 
-    trace_mod = importlib.import_module("resnet_viz.trace")  # the module (the package exports the function)
+    trace_mod = importlib.import_module(
+        "resnet_viz.architecture.trace"
+    )  # the module (the package exports the function)
 
     def ours() -> str:
         trace_mod._trace.cache_clear()  # the whole path: arithmetic trace + DOT text

@@ -21,9 +21,9 @@ from benchmarks.common import Result, median_time, print_table
 
 
 def _bench_capture() -> list[Result]:
-    from resnet_viz import images
-    from resnet_viz.capture import capture, grid_png
-    from resnet_viz.weights import load_random
+    from resnet_viz.imaging import images
+    from resnet_viz.imaging.capture import capture, grid_png
+    from resnet_viz.models.weights import load_random
 
     model = load_random("resnet50")
     # A real photo through the page's own preprocessing: noise would make the PNG figures meaningless.

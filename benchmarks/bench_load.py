@@ -88,7 +88,7 @@ class Upload:
 
 def make_uploads(n: int) -> list[Upload]:
     """``n`` distinct PNGs: each a different crop of a bundled sample, tinted with its own hue."""
-    from resnet_viz import images
+    from resnet_viz.imaging import images
 
     samples = [images.load_sample(name) for name in images.sample_images()]
     uploads = []
@@ -124,8 +124,9 @@ def offline_top1(uploads: list[Upload]) -> None:
     """What the page must predict for each image: the same core functions, in this process."""
     import torch
 
-    from resnet_viz import images, weights
-    from resnet_viz.capture import capture
+    from resnet_viz.imaging import images
+    from resnet_viz.imaging.capture import capture
+    from resnet_viz.models import weights
 
     torch.set_num_threads(1)
     model = weights.load_random(ARCH)

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.common import Result, median_time, print_table
-from resnet_viz import tiling
+from resnet_viz.render import tiling
 
 
 def activations(channels: int, size: int, seed: int = 0) -> np.ndarray:

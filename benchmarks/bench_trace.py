@@ -2,7 +2,7 @@
 
 For each ImageNet network at 3×224×224, in one run, in interleaved rounds (the fastest round of each counts):
 
-* ``resnet_viz.trace`` cold (its memo cleared before every call): the pure-arithmetic walk;
+* ``resnet_viz.architecture.trace`` cold (its memo cleared before every call): the pure-arithmetic walk;
 * ``torchinfo.summary(model, (1, 3, 224, 224), verbose=0)`` on the same network (built once, outside the timing):
   the usual way to get the same table, by hooking a real forward pass;
 * constructing ``torchvision.models.resnetNN()`` (random init), the least any model-based tool must do first.
@@ -24,7 +24,7 @@ from torchvision import models as tvm
 
 from benchmarks.common import Result, median_time, print_table
 from resnet_viz import IMAGENET_ARCHS, build_model
-from resnet_viz.trace import _trace, trace
+from resnet_viz.architecture.trace import _trace, trace
 
 ROUNDS = 3
 

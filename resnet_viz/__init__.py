@@ -7,10 +7,17 @@ Public API (used by the pages, the CLI and the tests):
 * :func:`trace` — shapes, parameters, multiply-adds and receptive fields, step by step, without weights.
 """
 
-from .catalogue import ARCHS, CATALOGUE, CIFAR_ARCHS, IMAGENET_ARCHS, ArchSpec, get_spec
-from .device import describe_device, select_device
-from .models import build_model
-from .trace import Row, Trace, trace
+from resnet_viz.architecture.catalogue import (
+    ARCHS,
+    CATALOGUE,
+    CIFAR_ARCHS,
+    IMAGENET_ARCHS,
+    ArchSpec,
+    get_spec,
+)
+from resnet_viz.architecture.trace import Row, Trace, trace
+from resnet_viz.models import build_model
+from resnet_viz.models.device import describe_device, select_device
 
 __all__ = [
     "ARCHS",

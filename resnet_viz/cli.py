@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .catalogue import ARCHS
-from .formatting import fmt_int, fmt_macs, fmt_shape, text_table
-from .trace import Trace, trace
+from resnet_viz.architecture.catalogue import ARCHS
+from resnet_viz.architecture.trace import Trace, trace
+from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape, text_table
 
 
 class _Parser(argparse.ArgumentParser):
@@ -108,7 +108,7 @@ def _register_extra_commands() -> None:
     """Import the modules that add sub-commands (kept lazy so `summary` stays fast)."""
     import importlib
 
-    for module in ("resnet_viz.dot", "resnet_viz.counting", "resnet_viz.weights"):
+    for module in ("resnet_viz.render.dot", "resnet_viz.architecture.counting", "resnet_viz.models.weights"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "input_size", "absent") is None:
-        from .catalogue import get_spec
+        from resnet_viz.architecture.catalogue import get_spec
 
         args.input_size = get_spec(args.arch).default_input
     try:

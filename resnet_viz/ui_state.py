@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from .catalogue import ARCHS, CATALOGUE, get_spec
-from .device import describe_device, select_device
-from .i18n import LANGUAGES, browser_language
-from .i18n import translator as _translator
-from .trace import MAX_INPUT_SIZE, Trace, trace
+from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
+from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
+from resnet_viz.i18n import LANGUAGES, browser_language
+from resnet_viz.i18n import translator as _translator
+from resnet_viz.models.device import describe_device, select_device
 
 #: Forward passes running at once across all sessions: more only oversubscribes the cores.
 MAX_CONCURRENT_FORWARDS = 2
@@ -170,9 +170,9 @@ def shared_model(arch: str, plain: bool, stride_in: str, source: str, device_nam
     """The model every session shares for (network, ``source`` = "random" | "pretrained", device).
 
     Built on the CPU, moved to its device *before* it is cached, then only ever called. A pretrained build may
-    download once (raises :class:`resnet_viz.weights.WeightsError`, which is not cached: the next run tries again).
+    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run tries again).
     """
-    from . import weights
+    from resnet_viz.models import weights
 
     if source == "pretrained":
         model = weights.load_pretrained(arch)
@@ -198,7 +198,7 @@ def cached_preprocess(
     the weights whose ``_transforms`` are used, if any)."""
     import io
 
-    from .images import load_image, preprocess_steps
+    from resnet_viz.imaging.images import load_image, preprocess_steps
 
     steps = preprocess_steps(
         load_image(_data), resize=resize, crop=crop, mean=mean, std=std, transforms=_transforms
@@ -225,7 +225,7 @@ def cached_capture(
     arch: str, plain: bool, stride_in: str, weights_id: str, image_key: str, device_name: str, _model, _tensor
 ):
     """One forward pass per (network, weights, image, pipeline, device); display changes never rerun it."""
-    from .capture import capture
+    from resnet_viz.imaging.capture import capture
 
     with forward_gate():
         return capture(_model, torch.from_numpy(_tensor))
@@ -258,7 +258,7 @@ def capture_with_fallback(
 @st.cache_data(max_entries=16, show_spinner=False)
 def cached_gradient_flow(arch: str, input_size: int, batch_size: int, seed: int):
     """One backward pass at initialisation, plain vs residual (deterministic, so cached per settings)."""
-    from .experiments import gradient_flow
+    from resnet_viz.experiments import gradient_flow
 
     with forward_gate():
         return gradient_flow(arch, input_size=input_size, batch_size=batch_size, seed=seed)
@@ -267,7 +267,7 @@ def cached_gradient_flow(arch: str, input_size: int, batch_size: int, seed: int)
 @st.cache_data(max_entries=16, show_spinner=False)
 def cached_identity_at_init(arch: str, input_size: int, zero_init_residual: bool):
     """‖F(x)‖ of every block of a fresh ``arch`` on a batch of real images."""
-    from .experiments import identity_at_init
+    from resnet_viz.experiments import identity_at_init
 
     with forward_gate():
         return identity_at_init(arch, zero_init_residual=zero_init_residual, input_size=input_size)
@@ -282,7 +282,7 @@ def training_slot() -> threading.BoundedSemaphore:
 @st.cache_data(max_entries=32, show_spinner=False)
 def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> dict:
     """Test errors of the shipped trained nets with block ``name`` deleted (fresh copies; nothing shared)."""
-    from .experiments import TrainConfig, delete_block_experiment
+    from resnet_viz.experiments import TrainConfig, delete_block_experiment
 
     with forward_gate():
         return delete_block_experiment(folder, TrainConfig.from_dict(settings), depth, name)
@@ -302,7 +302,7 @@ def cached_grid_png(
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
     channel shown in each tile; keyed by the capture's plain key and the display choices. A new colormap only
     rewrites the palette of the grid already encoded for the same choices (see ``capture.recolor_png``)."""
-    from .capture import recolor_png
+    from resnet_viz.imaging.capture import recolor_png
 
     png, index = _cached_grid_indices(capture_key, layer, mode, k, cols, min_width, _maps, _global_range)
     return (png if cmap == "viridis" else recolor_png(png, cmap)), index
@@ -319,7 +319,7 @@ def _cached_grid_indices(
     _maps,
     _global_range=None,
 ) -> tuple[bytes, list[int]]:
-    from .capture import grid_png
+    from resnet_viz.imaging.capture import grid_png
 
     return grid_png(
         _maps, mode=mode, cmap="viridis", k=k, global_range=_global_range, cols=cols, min_width=min_width
@@ -329,6 +329,6 @@ def _cached_grid_indices(
 @st.cache_data(max_entries=64, show_spinner=False)
 def cached_layer_stats(capture_key: str, layer: str, _maps):
     """Per channel mean, max and fraction of zeros of one captured layer ((C, 3) numpy), once per layer."""
-    from .capture import layer_stats
+    from resnet_viz.imaging.capture import layer_stats
 
     return layer_stats(_maps)

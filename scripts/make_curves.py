@@ -27,6 +27,7 @@ import torch
 from safetensors.torch import save_file
 
 from resnet_viz import experiments as ex
+from resnet_viz import paths
 
 #: The settings of the shipped curves. Width 8 (half the paper's 16/32/64 channels), 3,000 training images, batches
 #: of 32 and 12 epochs (1,128 steps per network), so that the four networks train in about 15 minutes of one CPU
@@ -51,7 +52,7 @@ SHIPPED = ex.TrainConfig(
 #: A shortened run through the same code path (tests and a quick look): a few batches, one epoch.
 QUICK = dataclasses.replace(SHIPPED, n_train=128, n_test=64, epochs=1, batch_size=32)
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "assets" / "curves"
+DEFAULT_OUT = paths.CURVES_DIR
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -72,7 +73,7 @@ def make_curves(config: ex.TrainConfig, out: Path, *, device: str = "cpu", log=p
 
     def save(result: ex.DegradationResult) -> None:
         data = {**result.to_dict(), **meta, "seconds": round(time.perf_counter() - start, 1)}
-        _write_json(out / "degradation.json", data)
+        _write_json(out / paths.DEGRADATION_FILE, data)
         last = result.runs[-1]
         log(
             f"{last.label}: train error {last.train_error[-1]:.3f}, test error {last.test_error[-1]:.3f} "
@@ -89,15 +90,15 @@ def make_curves(config: ex.TrainConfig, out: Path, *, device: str = "cpu", log=p
         model = result.models[label]
         save_file(
             {k: v.contiguous() for k, v in model.state_dict().items()},
-            str(out / f"{kind}{depth}.safetensors"),
+            str(paths.trained_weights_path(kind, depth, out)),
             metadata={"settings": json.dumps(config.to_dict()), "label": label},
         )
         removal["nets"][label] = ex.block_removal_sweep(model, x_test, y_test)
         log(f"{label}: block removal sweep done")
-    _write_json(out / "removal.json", removal)
-    data = json.loads((out / "degradation.json").read_text(encoding="utf-8"))
+    _write_json(out / paths.REMOVAL_FILE, removal)
+    data = json.loads((out / paths.DEGRADATION_FILE).read_text(encoding="utf-8"))
     data["seconds"] = round(time.perf_counter() - start, 1)
-    _write_json(out / "degradation.json", data)
+    _write_json(out / paths.DEGRADATION_FILE, data)
     return data
 
 

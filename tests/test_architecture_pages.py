@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import ARCHS, CATALOGUE
-from resnet_viz.dot import count_shortcut_edges
+from resnet_viz.render.dot import count_shortcut_edges
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 SHAPES = "app_pages/architecture.py"

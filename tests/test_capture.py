@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from resnet_viz import trace
-from resnet_viz.capture import block_parts, capture, shortcut_kind, stage_names
-from resnet_viz.weights import load_random as _load_random
+from resnet_viz.imaging.capture import block_parts, capture, shortcut_kind, stage_names
+from resnet_viz.models.weights import load_random as _load_random
 
 # BasicBlock and Bottleneck (v1: the stride on the first 1×1, with a projection), plain counterparts, and the
 # CIFAR net with its zero-pad shortcut; small inputs keep the file fast on 2 cores.
@@ -174,8 +174,8 @@ def test_palette_grid_png_shows_what_render_grid_shows(mode):
 
     from PIL import Image
 
-    from resnet_viz import tiling
-    from resnet_viz.capture import grid_png
+    from resnet_viz.imaging.capture import grid_png
+    from resnet_viz.render import tiling
 
     c = capture(load_random("resnet18"), _image(9, 64))
     maps = c.layers["layer1.0"]
@@ -193,8 +193,8 @@ def test_palette_grid_png_shows_what_render_grid_shows(mode):
 
 
 def test_layer_stats_match_tilings_channel_stats():
-    from resnet_viz import tiling
-    from resnet_viz.capture import layer_stats
+    from resnet_viz.imaging.capture import layer_stats
+    from resnet_viz.render import tiling
 
     c = capture(load_random("resnet20"), _image(11, 32))
     for maps in c.layers.values():
@@ -211,7 +211,7 @@ def test_recolored_png_equals_a_grid_encoded_in_that_colormap():
 
     from PIL import Image
 
-    from resnet_viz.capture import grid_png, recolor_png
+    from resnet_viz.imaging.capture import grid_png, recolor_png
 
     maps = capture(load_random("resnet20"), _image(12, 32)).layers["layer2.0"]
     viridis, _ = grid_png(maps, cmap="viridis", k=8)

@@ -192,7 +192,7 @@ def test_the_checks_above_would_catch_a_violation(tmp_path):
 @pytest.fixture(scope="module")
 def images_module():
     return pytest.importorskip(
-        "resnet_viz.images", reason="the image loader (resnet_viz/images.py) is not built yet"
+        "resnet_viz.imaging.images", reason="the image loader (resnet_viz/images.py) is not built yet"
     )
 
 

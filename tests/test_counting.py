@@ -1,4 +1,4 @@
-"""resnet_viz.counting: the tables add up, the hand calculations of the notes hold, the CLI works.
+"""resnet_viz.architecture.counting: the tables add up, the hand calculations of the notes hold, the CLI works.
 
 Reference figures come from outside this code: torchvision's parameter counts (resnet18 11,689,512 …), seed 002's
 hand calculation (1,179,648 vs 69,632 at 256 channels), seed 001's rule (34 = 1 + 2×(3+4+6+3) + 1), the paper's
@@ -18,7 +18,7 @@ from torch import nn
 
 from resnet_viz import ARCHS, build_model, get_spec
 from resnet_viz import cli as cli_module
-from resnet_viz.counting import (
+from resnet_viz.architecture.counting import (
     CSV_COLUMNS,
     LEVELS,
     activation_bytes,
@@ -35,9 +35,9 @@ from resnet_viz.counting import (
     stride_variant_macs,
     table_to_csv,
 )
+from resnet_viz.architecture.trace import trace
 from resnet_viz.formatting import fmt_int, fmt_macs
 from resnet_viz.models import ZeroPadShortcut
-from resnet_viz.trace import trace
 
 #: torchvision.models.resnetNN(): sum(p.numel() for p in model.parameters()).
 TORCHVISION_PARAMS = {

@@ -18,8 +18,8 @@ from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import ARCHS, CATALOGUE, build_model, trace
-from resnet_viz import dot as rdot
 from resnet_viz.cli import main as cli_main
+from resnet_viz.render import dot as rdot
 
 GOLDEN = Path(__file__).parent / "golden" / "resnet34_overview_en.dot"
 HAS_DOT = shutil.which("dot") is not None

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from resnet_viz import experiments as ex
+from resnet_viz.experiments.data import _shape_mask as shape_mask
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVES = ROOT / "assets" / "curves"
@@ -55,7 +56,7 @@ def test_every_shape_class_draws_something_and_classes_differ():
 
     ys, xs = np.meshgrid(np.linspace(-0.5, 0.5, 32), np.linspace(-0.5, 0.5, 32), indexing="ij")
     r = np.full((1, 32, 32), 0.35)
-    masks = [ex._shape_mask(c, xs[None], ys[None], r) for c in range(len(ex.SHAPE_CLASSES))]
+    masks = [shape_mask(c, xs[None], ys[None], r) for c in range(len(ex.SHAPE_CLASSES))]
     assert all(m.sum() > 10 for m in masks)
     for i in range(len(masks)):
         for j in range(i + 1, len(masks)):

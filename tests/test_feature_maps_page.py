@@ -17,9 +17,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz import build_model, images
-from resnet_viz import capture as capture_module
+from resnet_viz import build_model
 from resnet_viz.i18n import translator
+from resnet_viz.imaging import capture as capture_module
+from resnet_viz.imaging import images
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = "app_pages/feature_maps.py"

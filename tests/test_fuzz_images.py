@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from resnet_viz.images import ERROR_CODES, SUPPORTED_FORMATS, ImageError, load_image
+from resnet_viz.imaging.images import ERROR_CODES, SUPPORTED_FORMATS, ImageError, load_image
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 

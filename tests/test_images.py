@@ -18,8 +18,8 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 from PIL.PngImagePlugin import PngImageFile
 
-from resnet_viz import images
-from resnet_viz.images import ERROR_CODES, ImageError, load_image
+from resnet_viz.imaging import images
+from resnet_viz.imaging.images import ERROR_CODES, ImageError, load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from resnet_viz import tiling
-from resnet_viz.tiling import (
+from resnet_viz.render import tiling
+from resnet_viz.render.tiling import (
     CMAPS,
     MAX_GRID_CHANNELS,
     channel_stats,

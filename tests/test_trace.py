@@ -19,8 +19,8 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import ARCHS, CIFAR_ARCHS, IMAGENET_ARCHS, build_model, get_spec, trace
+from resnet_viz.architecture.trace import MAX_INPUT_SIZE, _trace, smallest_input
 from resnet_viz.models import ZeroPadShortcut
-from resnet_viz.trace import MAX_INPUT_SIZE, _trace, smallest_input
 
 BOTTLENECK_ARCHS = ("resnet50", "resnet101", "resnet152")
 ALL_CONFIGS = [(a, p, "3x3") for a in ARCHS for p in (False, True)] + [

@@ -14,9 +14,10 @@ import torch
 from safetensors.torch import save as save_safetensors
 from torchvision import models as tvm
 
-from resnet_viz import build_model, cli, weights
-from resnet_viz.capture import capture
-from resnet_viz.weights import CheckpointError, WeightsError, load_checkpoint
+from resnet_viz import build_model, cli
+from resnet_viz.imaging.capture import capture
+from resnet_viz.models import weights
+from resnet_viz.models.weights import CheckpointError, WeightsError, load_checkpoint
 
 
 @functools.cache

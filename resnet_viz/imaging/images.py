@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet_viz import paths
+
 log = logging.getLogger(__name__)
 
 # The formats Pillow may use to decode an upload. Pillow tries every registered plugin unless told otherwise; each
@@ -339,7 +341,7 @@ def _to_rgb8(img: Image.Image) -> Image.Image:
 
 # --- bundled sample photos ----------------------------------------------------------------------------------------
 
-ASSETS_DIR: Path = Path(__file__).resolve().parent.parent / "assets"
+ASSETS_DIR: Path = paths.ASSETS_DIR
 # The order the page offers them in: the cat first (an ImageNet class a pretrained net gets right).
 _SAMPLE_ORDER = ("chelsea", "coffee", "astronaut", "rocket")
 _SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

@@ -17,7 +17,7 @@ import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .catalogue import ArchSpec, check_stride_in, get_spec
+from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec
 
 #: Above this, the pages' images and maps stop making sense; the arithmetic itself would go on.
 MAX_INPUT_SIZE = 4096

@@ -1,6 +1,6 @@
 """Counting: where the parameters and multiply-adds of a network live, and the arithmetic behind the names.
 
-Everything here is pure arithmetic on a :class:`~resnet_viz.trace.Trace` (itself checked against torchvision and
+Everything here is pure arithmetic on a :class:`~resnet_viz.architecture.trace.Trace` (itself checked against torchvision and
 torchinfo), so the tables add up to the trace's totals by construction and the tests check that they do:
 
 * :func:`count_table` — parameters and multiply-adds per stage, per block or per layer (conv, BN and fc apart);
@@ -24,10 +24,10 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from . import cli
-from .catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
-from .formatting import fmt_int, fmt_macs, text_table
-from .trace import Row, Trace, trace
+from resnet_viz import cli
+from resnet_viz.architecture.catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
+from resnet_viz.architecture.trace import Row, Trace, trace
+from resnet_viz.formatting import fmt_int, fmt_macs, text_table
 
 LEVELS: tuple[str, ...] = ("stage", "block", "layer")
 

@@ -8,8 +8,8 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .catalogue import get_spec
-from .experiments import GradientFlow
+from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.experiments import GradientFlow
 
 FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
 #: Plain in warm colours, residual in cool ones; the deeper network is the darker shade (as in the paper).

@@ -20,7 +20,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .catalogue import ArchSpec, check_stride_in, get_spec
+from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec
 
 
 class PlainBasicBlock(BasicBlock):

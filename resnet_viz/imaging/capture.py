@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from . import tiling
-from .models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
+from resnet_viz.models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
+from resnet_viz.render import tiling
 
 #: dtype of the feature maps kept for display (half the memory of float32; plenty for pictures).
 MAP_DTYPE = np.float16
@@ -290,7 +290,7 @@ def grid_png(
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as a *palette* PNG, and the channel shown in each tile.
 
-    The page's entry point to :func:`resnet_viz.tiling.render_grid_png` (the ``k`` most active channels, capped at
+    The page's entry point to :func:`resnet_viz.render.tiling.render_grid_png` (the ``k`` most active channels, capped at
     ``MAX_GRID_CHANNELS``; per channel / layer / global normalization): the grid is kept as colormap indices and
     written as an 8-bit palette PNG, a third of the bytes of an RGB PNG to compress, so resnet50's conv1 grid
     (64×112×112) encodes in under 50 ms and 500 KB, and :func:`recolor_png` can change its colormap without

@@ -1,4 +1,4 @@
-"""Graphviz diagrams of the networks, built as DOT text from a :class:`~resnet_viz.trace.Trace`.
+"""Graphviz diagrams of the networks, built as DOT text from a :class:`~resnet_viz.architecture.trace.Trace`.
 
 Building DOT needs no graphviz program: every function here is a pure function of the trace (and of VGG-19's
 layer list from torchvision for the Figure 3 comparison) and returns text, which ``st.graphviz_chart`` renders in
@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .formatting import fmt_shape
-from .i18n import translator
-from .trace import Row, Trace, trace
+from resnet_viz.architecture.trace import Row, Trace, trace
+from resnet_viz.formatting import fmt_shape
+from resnet_viz.i18n import translator
 
 #: Font list for every label: fontconfig (the ``dot`` program) and the browser (d3-graphviz SVG) both read a
 #: comma-separated family list, so Chinese labels find Noto Sans CJK and Latin ones fall back cleanly.
@@ -499,7 +499,7 @@ def diagram(
     plain: bool = False, stride_in: str = "3x3", input_size: object = None, lang: str = "en",
 ) -> str:  # fmt: skip
     """The DOT text of one view, from plain arguments (used by the CLI)."""
-    from .catalogue import get_spec
+    from resnet_viz.architecture.catalogue import get_spec
 
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}; choose one of: {', '.join(VIEWS)}")
@@ -516,7 +516,7 @@ def diagram(
 
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import _add_common
+    from resnet_viz.cli import _add_common
 
     _add_common(p)
     p.add_argument("--view", choices=VIEWS, default="overview", help="whole network, one block, or Figure 3")
@@ -550,7 +550,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _register() -> None:
-    from . import cli
+    from resnet_viz import cli
 
     cli.EXTRA_COMMANDS["diagram"] = (
         "graphviz diagram of a network (overview, one block, or the paper's Figure 3) as DOT, SVG or PNG",

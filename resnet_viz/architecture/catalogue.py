@@ -2,7 +2,7 @@
 
 Like torchvision's ``models/resnet.py``, a network is a block kind (with its ``expansion``), the number of blocks
 per stage and the stage widths; the stem and the shortcut option complete it. Everything else (shapes, parameters,
-multiply-adds, receptive fields, layer counts) is derived from these few numbers by :mod:`resnet_viz.trace`, and
+multiply-adds, receptive fields, layer counts) is derived from these few numbers by :mod:`resnet_viz.architecture.trace`, and
 :mod:`resnet_viz.models` builds the same network on torchvision's own classes.
 """
 
@@ -155,7 +155,7 @@ CATALOGUE: dict[str, ArchSpec] = {
     )
 }
 
-#: The names accepted by :func:`resnet_viz.build_model` and :func:`resnet_viz.trace`.
+#: The names accepted by :func:`resnet_viz.build_model` and :func:`resnet_viz.architecture.trace`.
 ARCHS: tuple[str, ...] = tuple(CATALOGUE)
 IMAGENET_ARCHS: tuple[str, ...] = tuple(n for n, s in CATALOGUE.items() if s.family == "imagenet")
 CIFAR_ARCHS: tuple[str, ...] = tuple(n for n, s in CATALOGUE.items() if s.family == "cifar")

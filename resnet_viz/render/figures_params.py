@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .counting import DepthStats, count_table
-from .formatting import fmt_int
-from .trace import Trace
+from resnet_viz.architecture.counting import DepthStats, count_table
+from resnet_viz.architecture.trace import Trace
+from resnet_viz.formatting import fmt_int
 
 Translator = Callable[..., str]
 

@@ -22,7 +22,6 @@ import io
 import os
 import socket
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,8 +32,9 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from .catalogue import ARCHS, get_spec
-from .models import build_model
+from resnet_viz.architecture.catalogue import ARCHS, get_spec
+from resnet_viz.models.build import build_model
+from resnet_viz.models.seeding import seeded_build
 
 #: Set to 1 to never try the network (a classroom behind a firewall that hangs instead of refusing).
 OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
@@ -44,8 +44,6 @@ CONNECT_TIMEOUT_S = 3.0
 RANDOM_SEED = 0
 #: The largest checkpoint accepted (resnet152's state_dict is ~230 MB).
 MAX_CHECKPOINT_BYTES = 400 * 1024 * 1024
-
-_RNG_LOCK = threading.Lock()
 
 
 class WeightsError(ValueError):
@@ -180,9 +178,7 @@ def load_pretrained(arch: str, *, progress: bool = True) -> nn.Module:
 
 def load_random(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> nn.Module:
     """``arch`` with torchvision's random initialisation under :data:`RANDOM_SEED` (the same everywhere)."""
-    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_SEED)
-        return build_model(arch, plain=plain, stride_in=stride_in)
+    return seeded_build(RANDOM_SEED, lambda: build_model(arch, plain=plain, stride_in=stride_in))
 
 
 # --------------------------------------------------------------------------------------------- checkpoints
@@ -346,7 +342,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _register() -> None:
-    from . import cli
+    from resnet_viz import cli
 
     cli.EXTRA_COMMANDS["download-weights"] = (
         "fill torch's hub cache with the pretrained ImageNet weights, for an offline classroom",

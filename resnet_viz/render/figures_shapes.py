@@ -1,6 +1,6 @@
 """The shape walk as a plotly figure: spatial size and channels after every step, along the depth of the network.
 
-A pure function of a :class:`~resnet_viz.trace.Trace`; every text comes from the ``shapes`` i18n section.
+A pure function of a :class:`~resnet_viz.architecture.trace.Trace`; every text comes from the ``shapes`` i18n section.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .i18n import translator
-from .trace import Row, Trace
+from resnet_viz.architecture.trace import Row, Trace
+from resnet_viz.i18n import translator
 
 #: The same font list as the diagrams, so Chinese titles and ticks render.
 FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"

@@ -1,0 +1,99 @@
+"""Deleting one block (Veit, Wilber & Belongie 2016): the block becomes its shortcut."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from resnet_viz import paths
+from resnet_viz.experiments.config import TrainConfig
+from resnet_viz.experiments.data import test_data
+from resnet_viz.experiments.identity import _stages
+from resnet_viz.experiments.nets import load_trained
+from resnet_viz.experiments.training import evaluate
+from resnet_viz.models.build import PlainBasicBlock, PlainBottleneck
+
+
+class ShortcutOnly(nn.Module):
+    """A residual block with its residual branch deleted: only the shortcut is left (identity or option A)."""
+
+    def __init__(self, shortcut: nn.Module | None) -> None:
+        super().__init__()
+        self.shortcut = shortcut if shortcut is not None else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shortcut(x)
+
+
+def block_names(model: nn.Module) -> list[str]:
+    return [f"{s}.{i}" for s, stage in _stages(model) for i in range(len(stage))]
+
+
+def removable(model: nn.Module, name: str) -> bool:
+    """Can block ``name`` be deleted without breaking shapes? Always for a residual block (its shortcut stays);
+    for a plain block only where it keeps the shape (not the first block of a down-sampling stage)."""
+    stage_name, idx = name.split(".")
+    block = getattr(model, stage_name)[int(idx)]
+    if isinstance(block, PlainBasicBlock | PlainBottleneck):
+        return block.conv1.stride == (1, 1) and block.conv1.in_channels == _block_out_channels(block)
+    return isinstance(block, BasicBlock | Bottleneck)
+
+
+def _block_out_channels(block: nn.Module) -> int:
+    last = block.conv3 if hasattr(block, "conv3") else block.conv2
+    return last.out_channels
+
+
+def remove_block(model: nn.Module, name: str) -> nn.Module:
+    """A deep copy of ``model`` with block ``name`` (e.g. ``"layer2.3"``) deleted; ``model`` is not touched.
+
+    In a residual network the block becomes its shortcut (x, or option A's subsample-and-pad); in a plain
+    network it becomes the identity, which is only possible where the block keeps the shape.
+    """
+    if not removable(model, name):
+        raise ValueError(f"block {name} changes the shape; deleting it would break the network")
+    stage_name, idx = name.split(".")
+    clone = copy.deepcopy(model)
+    block = getattr(clone, stage_name)[int(idx)]
+    replacement = (
+        nn.Identity()
+        if isinstance(block, PlainBasicBlock | PlainBottleneck)
+        else ShortcutOnly(block.downsample)
+    )
+    getattr(clone, stage_name)[int(idx)] = replacement
+    return clone
+
+
+def block_removal_sweep(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Errors of ``model`` and of every copy with one block deleted (blocks that cannot go are skipped)."""
+    base = evaluate(model, images, labels)
+    out: dict[str, Any] = {"baseline": base, "blocks": {}}
+    for name in names or block_names(model):
+        if removable(model, name):
+            out["blocks"][name] = evaluate(remove_block(model, name), images, labels)
+    return out
+
+
+def delete_block_experiment(folder: str | Path, config: TrainConfig, depth: int, name: str) -> dict[str, Any]:
+    """On the trained ``depth``-layer nets saved in ``folder``: test errors intact and with block ``name`` deleted.
+
+    Returns ``{"resnet-56": {"intact": {...}, "deleted": {...}}, "plain-56": {... "deleted": None if the plain
+    block changes the shape}}``. Fresh models every call; raises ``FileNotFoundError`` without the weights.
+    """
+    images, labels = test_data(config)
+    out: dict[str, Any] = {}
+    for kind, plain in (("resnet", False), ("plain", True)):
+        model = load_trained(
+            paths.trained_weights_path(kind, depth, folder), depth=depth, width=config.width, plain=plain
+        )
+        deleted = evaluate(remove_block(model, name), images, labels) if removable(model, name) else None
+        out[f"{kind}-{depth}"] = {"intact": evaluate(model, images, labels), "deleted": deleted}
+    return out

@@ -1,0 +1,50 @@
+"""The settings of a degradation run (recorded beside the shipped curves) and the live run's."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+#: The test set's seed is the training seed plus this, so no test image is a training image.
+TEST_SEED_OFFSET = 1_000_003
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a degradation run; recorded beside the shipped curves."""
+
+    depths: tuple[int, ...] = (20, 56)
+    width: int = 16
+    n_train: int = 5000
+    n_test: int = 1000
+    image_size: int = 32
+    noise: float = 0.1
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    # The learning rate is divided by 10 at these fractions of the run (the paper: at 32k and 48k of 64k steps).
+    lr_drops: tuple[float, ...] = (0.5, 0.75)
+    # The paper's augmentation: pad 4 pixels with zeros, random 32×32 crop, random horizontal flip.
+    augment: bool = True
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+    @property
+    def runs(self) -> list[tuple[str, int, bool]]:
+        """(label, depth, plain) of every network trained, plain ones first."""
+        return [(f"{'plain' if p else 'resnet'}-{d}", d, p) for p in (True, False) for d in self.depths]
+
+
+#: A live run that fits in about 3 minutes on 2 CPU cores: the shipped settings with less data and fewer epochs.
+LIVE_CONFIG = TrainConfig(width=8, n_train=1200, n_test=300, epochs=5, batch_size=32)

@@ -1,0 +1,21 @@
+"""Where the shipped data lives: sample photos, the precomputed curves and the trained weights. One place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The repository's ``assets/`` folder (sample photos and their licence, ``curves/``).
+ASSETS_DIR: Path = Path(__file__).resolve().parent.parent / "assets"
+#: The precomputed "Why residual" data written by ``scripts/make_curves.py``.
+CURVES_DIR: Path = ASSETS_DIR / "curves"
+#: The degradation curves (settings, seeds, versions and timing inside).
+DEGRADATION_FILE = "degradation.json"
+#: The block-deletion results on the trained nets.
+REMOVAL_FILE = "removal.json"
+
+
+def trained_weights_path(kind: str, depth: int, folder: str | Path = CURVES_DIR) -> Path:
+    """The trained CIFAR net saved by ``scripts/make_curves.py``: ``kind`` is ``"resnet"`` or ``"plain"``."""
+    if kind not in ("resnet", "plain"):
+        raise ValueError(f"kind must be 'resnet' or 'plain', not {kind!r}")
+    return Path(folder) / f"{kind}{depth}.safetensors"
