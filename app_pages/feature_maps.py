@@ -24,12 +24,12 @@ from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import cam_heat
 from resnet_viz.models import weights
 from resnet_viz.render import tiling
+from resnet_viz.render.style import FONT
 
 t = ui_state.translator()
 s = ui_state.current()
 spec = get_spec(s.arch)
 ss = st.session_state
-FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 OFFLINE_RETRY_S = 300
 

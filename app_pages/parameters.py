@@ -163,7 +163,7 @@ with tab_rule:
             formula += f" &nbsp; ({counting.cifar_formula(other.layers[0])})"
         bold = "**" if name == s.arch else ""
         lines.append(
-            f"| {bold}{other.title}{bold} | {'BasicBlock' if other.block == 'basic' else 'Bottleneck'} "
+            f"| {bold}{other.title}{bold} | {other.block_class} "
             f"| {' / '.join(map(str, other.layers))} | {bold}{formula}{bold} |"
         )
     st.markdown("\n".join(lines))

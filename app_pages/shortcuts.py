@@ -39,7 +39,7 @@ def export(dot_text: str, stem: str) -> None:
 
 # --- the whole network
 st.subheader(t("diagrams.overview_header", title=tr.title))
-counts = dot.count_shortcut_edges(dot.overview_dot(tr, s.lang, collapse=False))
+counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
     st.markdown(t("diagrams.overview_plain", n=len(blocks)))
@@ -53,7 +53,7 @@ collapse = st.toggle(
     t("diagrams.collapse"), value=dot.default_collapse(tr), key=f"rv_dia_collapse_{s.arch}",
     help=t("diagrams.collapse_help"),
 )  # fmt: skip
-overview = dot.overview_dot(tr, s.lang, collapse=collapse)
+overview = dot.overview_dot(tr, t, collapse=collapse)
 st.graphviz_chart(overview, width="content")
 export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 
@@ -81,7 +81,7 @@ if tr.block == "bottleneck" and block.stride != 1:
     st.caption(t("diagrams.v1_v15"))
 left, right = st.columns([3, 2])
 with left:  # the diagram keeps its natural size (graphviz text at 10 pt); the table sits beside it
-    block_text = dot.block_dot(tr, chosen, s.lang)
+    block_text = dot.block_dot(tr, chosen, t)
     st.graphviz_chart(block_text, width="content")
 with right:
     rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
@@ -97,7 +97,7 @@ with right:
 export(block_text, f"{tr.arch}_{chosen}")
 
 # --- every kind of block in this network, side by side
-st.subheader(t("diagrams.kinds_header", block="BasicBlock" if tr.block == "basic" else "Bottleneck"))
+st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
 st.markdown(
     t("diagrams.kinds_intro_bottleneck" if tr.block == "bottleneck" else "diagrams.kinds_intro_basic")
@@ -108,11 +108,11 @@ for tab, (kind, name) in zip(tabs, kinds.items()):
         b = by_name[name]
         st.markdown(t(f"diagrams.explain_{kind}", cin=b.input_shape[0], cout=b.output_shape[0],
                       shape_in=fmt_shape(b.input_shape), shape_out=fmt_shape(b.output_shape)))  # fmt: skip
-        st.graphviz_chart(dot.block_dot(tr, name, s.lang), width="content")
+        st.graphviz_chart(dot.block_dot(tr, name, t), width="content")
 
 # --- the paper's Figure 3
 st.subheader(t("diagrams.compare_header"))
 st.markdown(t("diagrams.compare_intro"))
-compare = dot.compare_dot(s.lang)
+compare = dot.compare_dot(t)
 st.graphviz_chart(compare, width="content")
 export(compare, "figure3_vgg19_plain34_resnet34")

@@ -29,6 +29,7 @@ def _dot_vs_torchview() -> Result:
     from torchview import draw_graph
     from torchvision.models import resnet152
 
+    from resnet_viz.i18n import translator
     from resnet_viz.render import dot
 
     trace_mod = importlib.import_module(
@@ -37,7 +38,7 @@ def _dot_vs_torchview() -> Result:
 
     def ours() -> str:
         trace_mod._trace.cache_clear()  # the whole path: arithmetic trace + DOT text
-        return dot.overview_dot(trace_mod.trace("resnet152", 224), collapse=False)
+        return dot.overview_dot(trace_mod.trace("resnet152", 224), translator("en"), collapse=False)
 
     model = resnet152().eval()
     ours_s = median_time(ours, repeat=15)

@@ -1,5 +1,14 @@
 """Command line: ``python -m resnet_viz summary resnet50 --json`` and friends.
 
+The CLI owns every sub-command: each is one :class:`Command` in :data:`COMMANDS` (its name, its help, a function
+that adds its arguments and one that runs it), and the core modules it calls know nothing of argparse. To add a
+sub-command, write its two functions here and add one row to the table.
+
+``summary`` and ``params`` are pure arithmetic on the catalogue: their import path (this module,
+:mod:`resnet_viz.architecture`, :mod:`resnet_viz.formatting`) never imports torch, so they start in a fraction of a
+second (``python -m benchmarks --only cli``). ``diagram`` needs no torch either (graphviz's ``dot`` program only
+for SVG/PNG); ``download-weights`` imports torch and torchvision when it runs, and only then.
+
 Every error is one line on stderr and exit status 2, never a traceback.
 """
 
@@ -10,10 +19,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from resnet_viz.architecture.catalogue import ARCHS
+from resnet_viz.architecture import counting
+from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace, trace
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape, text_table
+from resnet_viz.i18n import translator
+from resnet_viz.render import dot
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +53,27 @@ def _input_size(text: str) -> tuple[int, int, int]:
     raise argparse.ArgumentTypeError(f"not an input size: {text!r} (use 224, 224x160 or 3,224,224)")
 
 
+def _add_network(p: argparse.ArgumentParser) -> None:
+    """The arguments that choose a network and its input: ARCH, --input-size, --plain, --stride-in."""
+    p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
+    p.add_argument("--input-size", type=_input_size, default=None, help="224, 224x160 or 3,224,224")
+    p.add_argument("--plain", action="store_true", help="the plain counterpart (every shortcut removed)")
+    p.add_argument("--stride-in", choices=("3x3", "1x1"), default="3x3", help="3x3: v1.5 (default); 1x1: v1")
+
+
+def _trace_of(args: argparse.Namespace) -> Trace:
+    return trace(args.arch, args.input_size, plain=args.plain, stride_in=args.stride_in)
+
+
+def _title_line(tr: Trace, suffix: str = "") -> str:
+    c, h, w = tr.input_size
+    stride = f", stride on the {tr.stride_in} conv" if tr.block == "bottleneck" else ""
+    return f"{tr.title} at {c}×{h}×{w}{suffix}{stride}"
+
+
+# --------------------------------------------------------------------------------------------- summary
+
+
 def summary_table(t: Trace, *, detail: bool = False) -> str:
     """The trace as a fixed-width table; blocks and top-level steps, or every row with ``detail``."""
     header = ("paper", "torchvision", "kind", "input", "output", "params", "MACs", "RF")
@@ -52,10 +87,8 @@ def summary_table(t: Trace, *, detail: bool = False) -> str:
             (r.paper_name, indent + r.name + extra, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape),
              fmt_int(r.params), fmt_macs(r.macs) if r.macs else "0", str(r.receptive_field))
         )  # fmt: skip
-    c, h, w = t.input_size
     out = [
-        f"{t.title} at {c}×{h}×{w}"
-        + (f", stride on the {t.stride_in} conv" if t.block == "bottleneck" else ""),
+        _title_line(t),
         *text_table(header, lines, right={5, 6, 7}),
         "",
         f"total parameters: {fmt_int(t.total_params)}",
@@ -65,8 +98,14 @@ def summary_table(t: Trace, *, detail: bool = False) -> str:
     return "\n".join(out)
 
 
-def _cmd_summary(args: argparse.Namespace) -> int:
-    t = trace(args.arch, args.input_size, plain=args.plain, stride_in=args.stride_in)
+def _summary_arguments(p: argparse.ArgumentParser) -> None:
+    _add_network(p)
+    p.add_argument("--json", action="store_true", help="print Trace.to_dict() as JSON")
+    p.add_argument("--detail", action="store_true", help="also list the layers inside each block")
+
+
+def _summary(args: argparse.Namespace) -> int:
+    t = _trace_of(args)
     if args.json:
         print(json.dumps(t.to_dict(), indent=1, ensure_ascii=False))
     else:
@@ -74,54 +113,170 @@ def _cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_common(p: argparse.ArgumentParser, *, input_size: bool = True) -> None:
-    p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
-    if input_size:
-        p.add_argument("--input-size", type=_input_size, default=None, help="224, 224x160 or 3,224,224")
-    p.add_argument("--plain", action="store_true", help="the plain counterpart (every shortcut removed)")
-    p.add_argument("--stride-in", choices=("3x3", "1x1"), default="3x3", help="3x3: v1.5 (default); 1x1: v1")
+# --------------------------------------------------------------------------------------------- params
 
 
-#: Sub-commands registered by other modules of the package: name -> (help, add_arguments, run).
-EXTRA_COMMANDS: dict[
-    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-] = {}
+def params_table(tr: Trace, by: str) -> str:
+    """The count table (:func:`~resnet_viz.architecture.counting.count_table`) as fixed-width text with totals."""
+    rows = counting.count_table(tr, by)
+    header = ("paper", "torchvision", "kind", "params", "share", "MACs")
+    lines = [
+        (r.paper_name, r.name, r.kind, fmt_int(r.params), f"{100 * r.params / tr.total_params:.1f}%",
+         fmt_macs(r.macs))
+        for r in rows
+    ]  # fmt: skip
+    return "\n".join(
+        [
+            _title_line(tr, f", per {by}"),
+            *text_table(header, lines, right={3, 4, 5}),
+            "",
+            f"total parameters: {fmt_int(tr.total_params)} "
+            f"({counting.fmt_bytes(counting.parameter_bytes(tr))} as float32)",
+            f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
+            f"forward activations: {counting.fmt_bytes(counting.activation_bytes(tr))} per image (float32)",
+            f"layers counted by the name: {tr.layer_count_formula}",
+        ]
+    )
+
+
+def _params_arguments(p: argparse.ArgumentParser) -> None:
+    _add_network(p)
+    p.add_argument(
+        "--by", choices=counting.LEVELS, default="stage", help="one row per stage (default), block or layer"
+    )
+    p.add_argument("--csv", action="store_true", help="print CSV (no total row) instead of a table")
+
+
+def _params(args: argparse.Namespace) -> int:
+    tr = _trace_of(args)
+    if args.csv:
+        print(counting.table_to_csv(counting.count_table(tr, args.by)), end="")
+    else:
+        print(params_table(tr, args.by))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- diagram
+
+
+def _diagram_arguments(p: argparse.ArgumentParser) -> None:
+    _add_network(p)
+    p.add_argument(
+        "--view", choices=dot.VIEWS, default="overview", help="whole network, one block, or Figure 3"
+    )
+    p.add_argument(
+        "--block", default=None, help="the block for --view block, e.g. layer2.0 (default: the first)"
+    )
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--collapse", dest="collapse", action="store_true", default=None,
+                       help="draw repeated blocks as 'block × N' (default for the deep networks)")  # fmt: skip
+    group.add_argument("--expand", dest="collapse", action="store_false", help="one node per block")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the labels")
+    p.add_argument(
+        "--format", choices=dot.FORMATS, default="dot", help="dot (text), svg or png (need graphviz 'dot')"
+    )
+    p.add_argument("-o", "--output", default="-", help="output file ('-': standard output, dot and svg only)")
+
+
+def _diagram(args: argparse.Namespace) -> int:
+    t = translator(args.lang)
+    if args.view == "compare":
+        text = dot.compare_dot(t)
+    else:
+        tr = _trace_of(args)
+        if args.view == "block":
+            text = dot.block_dot(tr, args.block or tr.blocks[0].name, t)
+        else:
+            text = dot.overview_dot(tr, t, collapse=args.collapse)
+    data = text.encode() if args.format == "dot" else dot.render(text, args.format)
+    if args.output == "-":
+        if args.format == "png":
+            raise ValueError("PNG is binary: give a file with -o FILE")
+        sys.stdout.write(data.decode())
+        return 0
+    Path(args.output).write_bytes(data)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- download-weights
+
+
+def _download_weights_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("archs", nargs="+", metavar="ARCH", help="ImageNet networks: resnet18 … resnet152")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _download_weights(args: argparse.Namespace) -> int:
+    from resnet_viz.models import weights  # torch and torchvision: only for this command
+
+    for arch in args.archs:
+        if arch not in ARCHS:
+            raise ValueError(f"unknown network {arch!r}; choose one of: {', '.join(ARCHS)}")
+        weights.pretrained_weights(arch)  # raises for the CIFAR nets before anything is downloaded
+    for arch in args.archs:
+        was_cached = weights.is_cached(arch)
+        path = weights.ensure_pretrained(arch, progress=not args.quiet)
+        state = "already cached" if was_cached else "downloaded"
+        print(f"{arch}: {weights.weights_name(arch)} {state} at {path}", file=sys.stdout)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- the table
+
+
+@dataclass(frozen=True)
+class Command:
+    """One sub-command: ``add_arguments`` fills its parser, ``run`` does the work and returns the exit status."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+#: Every sub-command, in the order ``--help`` lists them.
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "summary",
+        "shapes, parameters, multiply-adds and receptive fields, step by step",
+        _summary_arguments,
+        _summary,
+    ),
+    Command(
+        "params",
+        "parameters and multiply-adds per stage, block or layer (table or CSV)",
+        _params_arguments,
+        _params,
+    ),
+    Command(
+        "diagram",
+        "graphviz diagram of a network (overview, one block, or the paper's Figure 3) as DOT, SVG or PNG",
+        _diagram_arguments,
+        _diagram,
+    ),
+    Command(
+        "download-weights",
+        "fill torch's hub cache with the pretrained ImageNet weights, for an offline classroom",
+        _download_weights_arguments,
+        _download_weights,
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m resnet_viz", description="See how a residual network works.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    p = sub.add_parser("summary", help="shapes, parameters, multiply-adds and receptive fields, step by step")
-    _add_common(p)
-    p.add_argument("--json", action="store_true", help="print Trace.to_dict() as JSON")
-    p.add_argument("--detail", action="store_true", help="also list the layers inside each block")
-    p.set_defaults(run=_cmd_summary)
-    _register_extra_commands()
-    for name, (help_text, add_args, run) in EXTRA_COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
-        add_args(p)
-        p.set_defaults(run=run)
+    for command in COMMANDS:
+        p = sub.add_parser(command.name, help=command.help)
+        command.add_arguments(p)
+        p.set_defaults(run=command.run)
     return parser
-
-
-def _register_extra_commands() -> None:
-    """Import the modules that add sub-commands (kept lazy so `summary` stays fast)."""
-    import importlib
-
-    for module in ("resnet_viz.render.dot", "resnet_viz.architecture.counting", "resnet_viz.models.weights"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "input_size", "absent") is None:
-        from resnet_viz.architecture.catalogue import get_spec
-
         args.input_size = get_spec(args.arch).default_input
     try:
         status = int(args.run(args) or 0)

@@ -18,6 +18,8 @@ StrideIn = Literal["3x3", "1x1"]
 EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4}
 #: Weighted layers per block that the paper's depth counts: 3×3+3×3, or 1×1+3×3+1×1.
 CONVS_PER_BLOCK: dict[str, int] = {"basic": 2, "bottleneck": 3}
+#: The block's name as torchvision's class is called, the label every page and diagram uses for it.
+BLOCK_CLASS: dict[str, str] = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,11 @@ class ArchSpec:
     @property
     def expansion(self) -> int:
         return EXPANSION[self.block]
+
+    @property
+    def block_class(self) -> str:
+        """'BasicBlock' or 'Bottleneck' (torchvision's class name)."""
+        return BLOCK_CLASS[self.block]
 
     @property
     def depth(self) -> int:
@@ -159,6 +166,27 @@ CATALOGUE: dict[str, ArchSpec] = {
 ARCHS: tuple[str, ...] = tuple(CATALOGUE)
 IMAGENET_ARCHS: tuple[str, ...] = tuple(n for n, s in CATALOGUE.items() if s.family == "imagenet")
 CIFAR_ARCHS: tuple[str, ...] = tuple(n for n, s in CATALOGUE.items() if s.family == "cifar")
+
+
+#: VGG-19 (Simonyan & Zisserman 2015, Table 1 configuration E; torchvision's ``vgg19``), the left column of the
+#: ResNet paper's Figure 3, as (kind, kernel, channels or features): 16 3×3 convs in five groups, each group
+#: followed by a 2×2 max-pool, then three fully connected layers. tests/test_dot.py checks it against
+#: ``torchvision.models.vgg19`` built on the meta device.
+VGG19_LAYERS: tuple[tuple[Literal["conv", "pool", "fc"], int, int], ...] = (
+    *(("conv", 3, 64),) * 2,
+    ("pool", 2, 0),
+    *(("conv", 3, 128),) * 2,
+    ("pool", 2, 0),
+    *(("conv", 3, 256),) * 4,
+    ("pool", 2, 0),
+    *(("conv", 3, 512),) * 4,
+    ("pool", 2, 0),
+    *(("conv", 3, 512),) * 4,
+    ("pool", 2, 0),
+    ("fc", 0, 4096),
+    ("fc", 0, 4096),
+    ("fc", 0, 1000),
+)
 
 
 def get_spec(arch: str) -> ArchSpec:

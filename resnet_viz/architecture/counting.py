@@ -10,7 +10,7 @@ torchinfo), so the tables add up to the trace's totals by construction and the t
 * :func:`basic_block_cost`, :func:`bottleneck_cost`, :func:`projection_cost` — seed 002's hand calculation
   (3×3×256×256 + 3×3×256×256 = 1,179,648 against 1×1×256×64 + 3×3×64×64 + 1×1×64×256 = 69,632) for any width;
 * :func:`stride_variant_macs` — v1 (stride in the first 1×1) against v1.5 (stride in the 3×3) multiply-adds;
-* :func:`table_to_csv` and the ``params`` sub-command of the CLI.
+* :func:`table_to_csv` (the ``params`` sub-command of :mod:`resnet_viz.cli` prints these tables).
 
 Text for people is not made here (beyond the English CLI): functions return numbers and short codes (``reason``)
 that the page turns into words in the reader's language.
@@ -18,16 +18,13 @@ that the page turns into words in the reader's language.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from resnet_viz import cli
 from resnet_viz.architecture.catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
 from resnet_viz.architecture.trace import Row, Trace, trace
-from resnet_viz.formatting import fmt_int, fmt_macs, text_table
 
 LEVELS: tuple[str, ...] = ("stage", "block", "layer")
 
@@ -482,60 +479,3 @@ def stride_variant_macs(arch: str, input_size: int = 224) -> StrideVariantMacs:
         if b1.macs != b15.macs
     )
     return StrideVariantMacs(arch, v1.total_macs, v15.total_macs, diff)
-
-
-# --------------------------------------------------------------------------------------------- CLI
-
-
-def format_table(tr: Trace, by: str) -> str:
-    """The count table as fixed-width text with totals, the CLI's default output."""
-    rows = count_table(tr, by)
-    header = ("paper", "torchvision", "kind", "params", "share", "MACs")
-    lines = [
-        (
-            r.paper_name,
-            r.name,
-            r.kind,
-            fmt_int(r.params),
-            f"{100 * r.params / tr.total_params:.1f}%",
-            fmt_macs(r.macs),
-        )
-        for r in rows
-    ]
-    c, h, w = tr.input_size
-    return "\n".join(
-        [
-            f"{tr.title} at {c}×{h}×{w}, per {by}"
-            + (f", stride on the {tr.stride_in} conv" if tr.block == "bottleneck" else ""),
-            *text_table(header, lines, right={3, 4, 5}),
-            "",
-            f"total parameters: {fmt_int(tr.total_params)} ({fmt_bytes(parameter_bytes(tr))} as float32)",
-            f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
-            f"forward activations: {fmt_bytes(activation_bytes(tr))} per image (float32)",
-            f"layers counted by the name: {tr.layer_count_formula}",
-        ]
-    )
-
-
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    cli._add_common(p)
-    p.add_argument(
-        "--by", choices=LEVELS, default="stage", help="one row per stage (default), block or layer"
-    )
-    p.add_argument("--csv", action="store_true", help="print CSV (no total row) instead of a table")
-
-
-def _run(args: argparse.Namespace) -> int:
-    tr = trace(args.arch, args.input_size, plain=args.plain, stride_in=args.stride_in)
-    if args.csv:
-        print(table_to_csv(count_table(tr, args.by)), end="")
-    else:
-        print(format_table(tr, args.by))
-    return 0
-
-
-cli.EXTRA_COMMANDS["params"] = (
-    "parameters and multiply-adds per stage, block or layer (table or CSV)",
-    _add_arguments,
-    _run,
-)

@@ -17,7 +17,7 @@ import functools
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec
+from resnet_viz.architecture.catalogue import BLOCK_CLASS, ArchSpec, check_stride_in, get_spec
 
 #: Above this, the pages' images and maps stop making sense; the arithmetic itself would go on.
 MAX_INPUT_SIZE = 4096
@@ -94,6 +94,11 @@ class Trace:
 
     def children(self, name: str) -> list[Row]:
         return [r for r in self.rows if r.parent == name]
+
+    @property
+    def block_class(self) -> str:
+        """'BasicBlock' or 'Bottleneck' (torchvision's class name)."""
+        return BLOCK_CLASS[self.block]
 
     @property
     def blocks(self) -> list[Row]:
@@ -297,11 +302,10 @@ def _block(
         params=0, macs=0, receptive_field=r, jump=j, leaf=True,
         detail="no addition in the plain network: ReLU only" if plain else "F(x) + shortcut(x), then ReLU",
     )  # fmt: skip
-    block_kind = "BasicBlock" if spec.block == "basic" else "Bottleneck"
     w.rows[first] = Row(
         name=name, kind="block", paper_name=paper_name, depth=1, parent=name.rsplit(".", 1)[0], input_shape=shape,
         output_shape=x, params=params, macs=macs, receptive_field=r, jump=j, leaf=False, stride=stride,
-        detail=f"{'plain ' if plain else ''}{block_kind}, {in_ch}→{out_ch}, stride {stride}",
+        detail=f"{'plain ' if plain else ''}{spec.block_class}, {in_ch}→{out_ch}, stride {stride}",
         shortcut=kind, shortcut_reason=reason,
     )  # fmt: skip
     return x, r, j

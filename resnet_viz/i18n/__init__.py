@@ -54,7 +54,11 @@ def tr(lang: str, key: str, /, **kwargs: Any) -> str:
     return text.format(**kwargs) if kwargs else text
 
 
-def translator(lang: str) -> Callable[..., str]:
+#: What every renderer takes to put words in a figure: ``t("section.key", **values) -> str``.
+Translator = Callable[..., str]
+
+
+def translator(lang: str) -> Translator:
     """``t = translator("zh"); t("common.network")``."""
     return functools.partial(tr, lang)
 

@@ -16,12 +16,10 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import os
 import socket
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +30,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from resnet_viz.architecture.catalogue import ARCHS, get_spec
+from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.models.build import build_model
 from resnet_viz.models.seeding import seeded_build
 
@@ -320,35 +318,3 @@ def load_checkpoint(
         tensors=len(state),
     )
     return model.eval(), info
-
-
-# --------------------------------------------------------------------------------------------- CLI
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("archs", nargs="+", metavar="ARCH", help="ImageNet networks: resnet18 … resnet152")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _run(args: argparse.Namespace) -> int:
-    for arch in args.archs:
-        if arch not in ARCHS:
-            raise ValueError(f"unknown network {arch!r}; choose one of: {', '.join(ARCHS)}")
-        pretrained_weights(arch)  # raises for the CIFAR nets before anything is downloaded
-    for arch in args.archs:
-        was_cached = is_cached(arch)
-        path = ensure_pretrained(arch, progress=not args.quiet)
-        state = "already cached" if was_cached else "downloaded"
-        print(f"{arch}: {weights_name(arch)} {state} at {path}", file=sys.stdout)
-    return 0
-
-
-def _register() -> None:
-    from resnet_viz import cli
-
-    cli.EXTRA_COMMANDS["download-weights"] = (
-        "fill torch's hub cache with the pretrained ImageNet weights, for an offline classroom",
-        _add_arguments,
-        _run,
-    )
-
-
-_register()

@@ -1,33 +1,31 @@
 """Graphviz diagrams of the networks, built as DOT text from a :class:`~resnet_viz.architecture.trace.Trace`.
 
-Building DOT needs no graphviz program: every function here is a pure function of the trace (and of VGG-19's
-layer list from torchvision for the Figure 3 comparison) and returns text, which ``st.graphviz_chart`` renders in
-the browser. Only :func:`render` (SVG/PNG for slides) needs the ``dot`` program; it goes through the ``graphviz``
-package and raises a one-line ``OSError`` where ``dot`` is missing.
+Building DOT needs no graphviz program and no torch: every function here is a pure function of the trace (and of
+VGG-19's layer list in the catalogue for the Figure 3 comparison) and a translator ``t``, and returns text, which
+``st.graphviz_chart`` renders in the browser. Only :func:`render` (SVG/PNG for slides) needs the ``dot``
+program; it goes through the ``graphviz`` package and raises a one-line ``OSError`` where ``dot`` is missing.
 
 DOT is written by hand rather than with ``graphviz.Digraph`` because the pages need the text itself (download,
 golden files, edge counting in tests) and building it as lines of text is ~10× faster than the object API for
-resnet152. Every shortcut edge carries ``class="shortcut"`` (and every other edge none), so the shortcuts can be
-counted on the text: identity shortcuts are solid, projection (and option-A zero-pad) shortcuts dashed.
+resnet152. All of it goes through one small writer, :class:`_Dot`, so every diagram has one style: quoted ids,
+one statement per line, ``[key="value", …]`` attribute lists, clusters as ``subgraph "cluster_…" {`` followed by
+their ``graph [...]`` line. Every shortcut edge carries ``class="shortcut"`` (and every other edge none), so the
+shortcuts can be counted on the text: identity shortcuts are solid, projection (and option-A zero-pad) dashed.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import shutil
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from resnet_viz.architecture.catalogue import VGG19_LAYERS
 from resnet_viz.architecture.trace import Row, Trace, trace
 from resnet_viz.formatting import fmt_shape
-from resnet_viz.i18n import translator
+from resnet_viz.i18n import Translator
+from resnet_viz.render.style import DOT_FONT
 
-#: Font list for every label: fontconfig (the ``dot`` program) and the browser (d3-graphviz SVG) both read a
-#: comma-separated family list, so Chinese labels find Noto Sans CJK and Latin ones fall back cleanly.
-FONT = "Noto Sans CJK SC,Noto Sans,Helvetica,Arial,sans-serif"
 #: Above this many blocks the overview collapses each stage's repeated blocks by default (resnet56/101/110/152).
 COLLAPSE_ABOVE_BLOCKS = 24
 VIEWS = ("overview", "block", "compare")
@@ -35,7 +33,8 @@ FORMATS = ("dot", "svg", "png")
 
 _BLUE, _GREEN, _ORANGE, _GREY, _RED = "#dbe8f8", "#e3f2e1", "#fde6c8", "#f2f2f2", "#c0392b"
 
-Translate = Callable[..., str]
+
+# ----------------------------------------------------------------------------------------------------- the writer
 
 
 def _q(text: str) -> str:
@@ -44,11 +43,12 @@ def _q(text: str) -> str:
 
 
 def _attrs(**kw: object) -> str:
+    """``[key="value", n=1]``; ``None`` values are left out, a trailing ``_`` is dropped (``class_`` → class)."""
     parts = []
     for key, value in kw.items():
         if value is None:
             continue
-        key = key.rstrip("_")  # class_ → class
+        key = key.rstrip("_")
         parts.append(f"{key}={value if isinstance(value, (int, float)) else _q(str(value))}")
     return "[" + ", ".join(parts) + "]" if parts else ""
 
@@ -57,7 +57,7 @@ def _is_wide(ch: str) -> bool:
     return ord(ch) >= 0x2E80 and not 0xFE00 <= ord(ch) <= 0xFE0F
 
 
-def _node_attrs(**kw: object) -> str:
+def _with_cjk_width(kw: dict[str, object]) -> dict[str, object]:
     """Node attributes, with a minimum width for labels holding CJK characters.
 
     Graphviz sizes a box from its own font metrics; the browser renderer (graphviz compiled to WASM) knows only
@@ -69,16 +69,68 @@ def _node_attrs(**kw: object) -> str:
         size = float(kw.get("fontsize", 10))  # type: ignore[arg-type]
         ems = max(sum(1.0 if _is_wide(c) else 0.6 for c in line) for line in label.split("\n"))
         kw["width"] = round(ems * size / 72 + 0.3, 2)
-    return _attrs(**kw)
+    return kw
 
 
-def _header(name: str, title: str, *, ranksep: float = 0.18, nodesep: float = 0.25) -> list[str]:
-    return [
-        f"digraph {_q(name)} {{",
-        f"  graph {_attrs(rankdir='TB', fontname=FONT, fontsize=13, labelloc='t', label=title, ranksep=ranksep, nodesep=nodesep, newrank='true')};",
-        f"  node {_attrs(shape='box', style='rounded,filled', fillcolor=_BLUE, fontname=FONT, fontsize=10, height=0.3, margin='0.08,0.03')};",
-        f"  edge {_attrs(fontname=FONT, fontsize=8, arrowsize=0.6, color='#444444')};",
-    ]  # fmt: skip
+class _Dot:
+    """The one way DOT is written here: a digraph with default styles, clusters, nodes and edges, one per line.
+
+    ``tail`` is the last node of the main path, so :meth:`link` hangs each new step from the one before.
+    """
+
+    def __init__(self, name: str, title: str, *, ranksep: float = 0.18, nodesep: float = 0.25) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+        self.tail = "input"
+        self.open("digraph", name)
+        self.defaults("graph", rankdir="TB", fontname=DOT_FONT, fontsize=13, labelloc="t", label=title,
+                      ranksep=ranksep, nodesep=nodesep, newrank="true")  # fmt: skip
+        self.defaults("node", shape="box", style="rounded,filled", fillcolor=_BLUE, fontname=DOT_FONT,
+                      fontsize=10, height=0.3, margin="0.08,0.03")  # fmt: skip
+        self.defaults("edge", fontname=DOT_FONT, fontsize=8, arrowsize=0.6, color="#444444")
+
+    def _put(self, statement: str) -> None:
+        self.lines.append("  " * self.depth + statement)
+
+    def open(self, keyword: str, name: str) -> None:
+        self._put(f"{keyword} {_q(name)} {{")
+        self.depth += 1
+
+    def close(self) -> None:
+        self.depth -= 1
+        self._put("}")
+
+    def cluster(self, name: str, **graph: object) -> None:
+        """Open ``subgraph "cluster_<name>"`` with its own graph attributes; :meth:`close` ends it."""
+        self.open("subgraph", "cluster_" + name)
+        self.defaults("graph", **graph)
+
+    def defaults(self, kind: str, **attrs: object) -> None:
+        self._put(f"{kind} {_attrs(**attrs)};")
+
+    def node(self, name: str, **attrs: object) -> None:
+        self._put(f"{_q(name)} {_attrs(**_with_cjk_width(attrs))};")
+
+    def edge(self, tail: str, head: str, **attrs: object) -> None:
+        text = _attrs(**attrs)
+        self._put(f"{_q(tail)} -> {_q(head)}{' ' + text if text else ''};")
+
+    def link(self, head: str, label: str | None = None) -> None:
+        """An edge from the main path's tail to ``head``, which becomes the new tail."""
+        self.edge(self.tail, head, label=label)
+        self.tail = head
+
+    def same_rank(self, *names: str) -> None:
+        """Put ``names`` on one rank, left to right in this order (invisible edges inside a rank run that way)."""
+        self._put(f"{{ rank=same; {' -> '.join(_q(n) for n in names)} [style=invis]; }}")
+
+    def text(self) -> str:
+        while self.depth:
+            self.close()
+        return "\n".join(self.lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------- pieces
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -98,7 +150,7 @@ def _block_convs(tr: Trace, block: Row) -> list[Row]:
     return [r for r in tr.children(block.name) if r.kind == "conv"]
 
 
-def _shortcut_label(tr: Trace, block: Row, t: Translate) -> str | None:
+def _shortcut_label(tr: Trace, block: Row, t: Translator) -> str | None:
     """The label of a block's shortcut edge: what the dashed line does, with its numbers."""
     cin, cout = block.input_shape[0], block.output_shape[0]
     if block.shortcut == "projection":
@@ -110,18 +162,18 @@ def _shortcut_label(tr: Trace, block: Row, t: Translate) -> str | None:
     return None
 
 
-def _shortcut_edge(
-    tail: str, head: str, kind: str | None, label: str | None, *, penwidth: float = 1.6, ports: bool = False
-) -> str:
+def _shortcut(
+    g: _Dot, tail: str, head: str, kind: str | None, label: str | None, *, penwidth: float = 1.6,
+    ports: bool = False,
+) -> None:  # fmt: skip
     """A shortcut edge: solid green for identity, dashed red for a projection or option-A zero-padding."""
     dashed = kind in ("projection", "zero_pad")
     color = _RED if dashed else "#2e7d32"
-    attrs = _attrs(
-        class_="shortcut", style="dashed" if dashed else "solid", color=color, penwidth=penwidth, label=label,
-        fontcolor=color if label else None, tailport="e" if ports else None, headport="e" if ports else None,
-        constraint="false" if ports else None,
+    g.edge(
+        tail, head, class_="shortcut", style="dashed" if dashed else "solid", color=color, penwidth=penwidth,
+        label=label, fontcolor=color if label else None, tailport="e" if ports else None,
+        headport="e" if ports else None, constraint="false" if ports else None,
     )  # fmt: skip
-    return f"  {_q(tail)} -> {_q(head)} {attrs};"
 
 
 @dataclass(frozen=True)
@@ -158,11 +210,10 @@ def default_collapse(tr: Trace) -> bool:
     return len(tr.blocks) > COLLAPSE_ABOVE_BLOCKS
 
 
-def _block_kind_name(tr: Trace) -> str:
-    return "BasicBlock" if tr.block == "basic" else "Bottleneck"
+# ----------------------------------------------------------------------------------------------------- overview
 
 
-def overview_dot(tr: Trace, lang: str = "en", *, collapse: bool | None = None) -> str:
+def overview_dot(tr: Trace, t: Translator, *, collapse: bool | None = None) -> str:
     """The whole network, top to bottom: input, stem, each stage's blocks with their shortcuts, avgpool, fc, softmax.
 
     Each block is a node followed by a "+" node; the block's shortcut is an edge from the block's input to that
@@ -170,11 +221,10 @@ def overview_dot(tr: Trace, lang: str = "en", *, collapse: bool | None = None) -
     ``collapse`` (default: :func:`default_collapse`) draws runs of identical blocks as one "block × N" node with
     one shortcut edge. Plain networks have no "+" nodes and no shortcut edges.
     """
-    t = translator(lang)
     if collapse is None:
         collapse = default_collapse(tr)
     title = t("diagrams.overview_title", title=tr.title, size=_shape(tr.input_size)) + "\n" + _legend(tr, t)
-    g = _Path(_header(f"{tr.arch}{'_plain' if tr.plain else ''}_overview", title))
+    g = _Dot(f"{tr.arch}{'_plain' if tr.plain else ''}_overview", title)
     g.node("input", label=t("diagrams.input", shape=_shape(tr.input_size)), shape="oval", fillcolor=_GREY)
     for row in tr.rows:
         if row.depth != 0 or row.kind in ("bn", "relu", "flatten"):
@@ -191,11 +241,10 @@ def overview_dot(tr: Trace, lang: str = "en", *, collapse: bool | None = None) -
         }[row.kind](row)
         g.node(row.name, label=label, fillcolor=_GREEN if row.kind == "conv" else _GREY, group="main")
         g.link(row.name, _shape(row.input_shape))
-    g.lines.append("}")
-    return "\n".join(g.lines) + "\n"
+    return g.text()
 
 
-def _legend(tr: Trace, t: Translate) -> str:
+def _legend(tr: Trace, t: Translator) -> str:
     if tr.plain:
         return t("diagrams.legend_plain")
     kinds = {b.shortcut for b in tr.blocks}
@@ -203,44 +252,26 @@ def _legend(tr: Trace, t: Translate) -> str:
     return t("diagrams.legend", dashed=dashed)
 
 
-class _Path:
-    """DOT lines plus the tail of the main path, so each new step hangs from the last one."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.lines = lines
-        self.tail = "input"
-
-    def node(self, name: str, indent: str = "  ", **attrs: object) -> None:
-        self.lines.append(f"{indent}{_q(name)} {_node_attrs(**attrs)};")
-
-    def link(self, head: str, label: str | None = None) -> None:
-        attrs = _attrs(label=label)
-        self.lines.append(f"  {_q(self.tail)} -> {_q(head)}{' ' + attrs if attrs else ''};")
-        self.tail = head
-
-
 def _group_node(grp: _Group) -> str:
     """The node id of a collapsed run of blocks: 'layer3.1-35'."""
     return f"{grp.first.name}-{grp.last.name.rsplit('.', 1)[1]}"
 
 
-def _stage(g: _Path, tr: Trace, srow: Row, t: Translate, collapse: bool) -> None:
+def _stage(g: _Dot, tr: Trace, srow: Row, t: Translator, collapse: bool) -> None:
     """One stage as a cluster of block nodes (each with its "+" and shortcut edge)."""
     blocks = [r for r in tr.blocks if r.parent == srow.name]
     label = t(
-        "diagrams.stage", paper=srow.paper_name, name=srow.name, n=len(blocks), block=_block_kind_name(tr),
+        "diagrams.stage", paper=srow.paper_name, name=srow.name, n=len(blocks), block=tr.block_class,
         h=srow.output_shape[1], w=srow.output_shape[2], c=srow.output_shape[0],
     )  # fmt: skip
-    g.lines.append(f"  subgraph {_q('cluster_' + srow.name)} {{")
     # The stage's name is a plain-text node beside its first block rather than the cluster's label: a cluster
     # label sits on the cluster's top edge, where the main path and the dashed shortcuts cross it.
-    g.lines.append(f"    graph {_attrs(label='', style='rounded', color='#8aa4c8')};")
+    g.cluster(srow.name, label="", style="rounded", color="#8aa4c8")
     tag = srow.name + ".label"
-    g.node(tag, "    ", label=label, shape="plaintext", style="", fontsize=10, fontcolor="#35507a")
+    g.node(tag, label=label, shape="plaintext", style="", fontsize=10, fontcolor="#35507a")
     groups = _groups(tr, srow.name, collapse)
     first = groups[0].first.name if groups[0].count == 1 else _group_node(groups[0])
-    # Same rank as the first block, and left of it (an edge inside a rank runs left to right).
-    g.lines.append(f"    {{ rank=same; {_q(tag)} -> {_q(first)} [style=invis]; }}")
+    g.same_rank(tag, first)  # same rank as the first block, and left of it
     names = []
     for grp in groups:
         convs = " → ".join(_conv_brief(c) for c in _block_convs(tr, grp.first))
@@ -250,22 +281,22 @@ def _stage(g: _Path, tr: Trace, srow: Row, t: Translate, collapse: bool) -> None
             node = _group_node(grp)
             lab = t(
                 "diagrams.collapsed", first=grp.first.paper_name, last=grp.last.paper_name,
-                block=_block_kind_name(tr), n=grp.count, convs=convs,
+                block=tr.block_class, n=grp.count, convs=convs,
             )  # fmt: skip
         fill = _ORANGE if grp.first.shortcut in ("projection", "zero_pad") else _BLUE
-        g.node(node, "    ", label=lab, fillcolor=fill, group="main")
+        g.node(node, label=lab, fillcolor=fill, group="main")
         if not tr.plain:
-            g.node(node + ".add", "    ", label="+", shape="circle", width=0.22, height=0.22, fixedsize="true",
+            g.node(node + ".add", label="+", shape="circle", width=0.22, height=0.22, fixedsize="true",
                    fillcolor="white", fontsize=11, group="main")  # fmt: skip
         names.append(node)
-    g.lines.append("  }")
+    g.close()
     for node, grp in zip(names, groups):
         block_in = g.tail
         g.link(node, _shape(grp.first.input_shape))
         if not tr.plain:
             g.link(node + ".add")
             label = _shortcut_label(tr, grp.first, t)
-            g.lines.append(_shortcut_edge(block_in, node + ".add", grp.first.shortcut, label, ports=True))
+            _shortcut(g, block_in, node + ".add", grp.first.shortcut, label, ports=True)
 
 
 # ----------------------------------------------------------------------------------------------- block internals
@@ -279,11 +310,10 @@ def block_kind(tr: Trace, block: Row) -> str:
     return block.shortcut or "none"
 
 
-def block_dot(tr: Trace, block_name: str, lang: str = "en") -> str:
+def block_dot(tr: Trace, block_name: str, t: Translator) -> str:
     """One block with every layer: each conv's kernel, stride, padding and channels, the shapes between them, and
     its shortcut (solid identity, dashed 1×1 projection or zero-pad). For a down-sampling Bottleneck the strided
     conv is marked with where v1 (the paper) and v1.5 (torchvision) put the stride."""
-    t = translator(lang)
     try:
         block = tr.row(block_name)
     except KeyError:
@@ -294,10 +324,10 @@ def block_dot(tr: Trace, block_name: str, lang: str = "en") -> str:
         raise ValueError(f"{block_name!r} is not a block of {tr.arch} (try e.g. {tr.blocks[0].name})")
     kind = block_kind(tr, block)
     title = t(
-        "diagrams.block_title", paper=block.paper_name, name=block.name, block=_block_kind_name(tr),
+        "diagrams.block_title", paper=block.paper_name, name=block.name, block=tr.block_class,
         kind=t(f"diagrams.kind_{kind}"),
     )  # fmt: skip
-    g = _Path(_header(f"{tr.arch}_{block.name}", title, ranksep=0.22))
+    g = _Dot(f"{tr.arch}_{block.name}", title, ranksep=0.22)
     g.tail = "x"
     g.node("x", label=t("diagrams.block_in", shape=_shape(block.input_shape)), shape="oval", fillcolor=_GREY)
     strided = block.stride != 1 and tr.block == "bottleneck"
@@ -329,28 +359,28 @@ def block_dot(tr: Trace, block_name: str, lang: str = "en") -> str:
         g.link("add", _shape(block.output_shape))
         if block.shortcut == "projection":
             conv, bn = tr.row(f"{block.name}.downsample.0"), tr.row(f"{block.name}.downsample.1")
-            g.lines.append(f"  subgraph cluster_shortcut {{ graph {_attrs(label=t('diagrams.shortcut_branch'), style='dashed', color=_RED, fontcolor=_RED, fontsize=10)};")  # fmt: skip
+            g.cluster("shortcut", label=t("diagrams.shortcut_branch"), style="dashed", color=_RED, fontcolor=_RED,
+                      fontsize=10)  # fmt: skip
             label = t(
                 "diagrams.conv_detail", name="downsample.0", k=conv.kernel, cin=conv.input_shape[0],
                 cout=conv.output_shape[0], s=conv.stride, p=conv.padding,
             )  # fmt: skip
-            g.node(conv.name, "    ", label=label, fillcolor=_ORANGE)
-            g.node(bn.name, "    ", label=t("diagrams.bn", name="downsample.1"), fillcolor=_GREY)
-            g.lines.append("  }")
-            g.lines.append(_shortcut_edge("x", conv.name, "projection", _shape(block.input_shape)))
-            g.lines.append(_shortcut_edge(conv.name, bn.name, "projection", None))
-            g.lines.append(_shortcut_edge(bn.name, "add", "projection", _shape(conv.output_shape)))
+            g.node(conv.name, label=label, fillcolor=_ORANGE)
+            g.node(bn.name, label=t("diagrams.bn", name="downsample.1"), fillcolor=_GREY)
+            g.close()
+            _shortcut(g, "x", conv.name, "projection", _shape(block.input_shape))
+            _shortcut(g, conv.name, bn.name, "projection", None)
+            _shortcut(g, bn.name, "add", "projection", _shape(conv.output_shape))
         else:
             label = _shortcut_label(tr, block, t) or t("diagrams.identity_label")
-            g.lines.append(_shortcut_edge("x", "add", block.shortcut, label))
+            _shortcut(g, "x", "add", block.shortcut, label)
     g.node("relu", label="ReLU", fillcolor=_GREY)
     g.link("relu", None if block.shortcut != "none" else _shape(block.output_shape))
     g.node(
         "y", label=t("diagrams.block_out", shape=_shape(block.output_shape)), shape="oval", fillcolor=_GREY
     )
     g.link("y", _shape(block.output_shape))
-    g.lines.append("}")
-    return "\n".join(g.lines) + "\n"
+    return g.text()
 
 
 def representative_blocks(tr: Trace) -> dict[str, str]:
@@ -364,64 +394,38 @@ def representative_blocks(tr: Trace) -> dict[str, str]:
 # ------------------------------------------------------------------------------------ Figure 3: VGG-19 / plain / residual
 
 
-@functools.lru_cache(maxsize=1)
-def vgg19_layers() -> tuple[tuple[str, int, int], ...]:
-    """VGG-19's layers as (kind, kernel or 0, channels/features), read from ``torchvision.models.vgg19`` built on
-    the meta device (no weights, no memory): ('conv', 3, 64), ('pool', 2, 0), ('fc', 0, 4096) …"""
-    import torch
-    from torch import nn
-    from torchvision.models import vgg19
-
-    with torch.device("meta"):
-        model = vgg19()
-    layers: list[tuple[str, int, int]] = []
-    for m in model.features:
-        if isinstance(m, nn.Conv2d):
-            layers.append(("conv", int(m.kernel_size[0]), int(m.out_channels)))
-        elif isinstance(m, nn.MaxPool2d):
-            k = m.kernel_size if isinstance(m.kernel_size, int) else m.kernel_size[0]
-            layers.append(("pool", int(k), 0))
-    for m in model.classifier:
-        if isinstance(m, nn.Linear):
-            layers.append(("fc", 0, int(m.out_features)))
-    return tuple(layers)
-
-
-def compare_dot(lang: str = "en", *, arch: str = "resnet34", input_size: int = 224) -> str:
+def compare_dot(t: Translator, *, arch: str = "resnet34", input_size: int = 224) -> str:
     """The paper's Figure 3: VGG-19, the 34-layer plain network and ResNet-34 side by side, one node per weighted
     layer. The plain and residual columns are the same layers; the only difference is the shortcuts."""
-    t = translator(lang)
-    out = _header("figure3", t("diagrams.compare_title"), ranksep=0.12, nodesep=0.5)
+    g = _Dot("figure3", t("diagrams.compare_title"), ranksep=0.12, nodesep=0.5)
     heads: list[str] = []
 
-    # VGG-19, from torchvision's own layer list.
-    out.append(f"  subgraph cluster_vgg {{ graph {_attrs(label='VGG-19', style='rounded', color='#999999')};")
+    # VGG-19, from the catalogue's layer list (architecture data, checked against torchvision's vgg19).
+    g.cluster("vgg", label="VGG-19", style="rounded", color="#999999")
     prev = None
-    for i, (kind, k, c) in enumerate(vgg19_layers()):
+    for i, (kind, k, c) in enumerate(VGG19_LAYERS):
         node = f"vgg{i}"
         label = {
             "conv": f"{k}×{k} conv, {c}",
             "pool": t("diagrams.pool_half"),
             "fc": f"fc {c}",
         }[kind]
-        out.append(f"    {node} {_node_attrs(label=label, fillcolor=_GREY if kind == 'pool' else _BLUE)};")
+        g.node(node, label=label, fillcolor=_GREY if kind == "pool" else _BLUE)
         if prev is None:
             heads.append(node)
         else:
-            out.append(f"    {prev} -> {node};")
+            g.edge(prev, node)
         prev = node
-    out.append("  }")
+    g.close()
 
     for plain in (True, False):
         tr = trace(arch, input_size, plain=plain)
         prefix = "plain" if plain else "res"
         label = t("diagrams.plain_column" if plain else "diagrams.residual_column", n=tr.layer_count)
-        out.append(
-            f"  subgraph cluster_{prefix} {{ graph {_attrs(label=label, style='rounded', color='#999999')};"
-        )
+        g.cluster(prefix, label=label, style="rounded", color="#999999")
         prev = None
         entry: dict[str, str] = {}  # block name -> the node its input comes from
-        nodes: list[tuple[str, Row]] = []
+        nodes: list[str] = []
         for row in tr.rows:
             if row.kind == "conv" and row.counted:
                 label = f"{row.kernel}×{row.kernel} conv, {row.output_shape[0]}{_stride_mark(row.stride)}"
@@ -437,31 +441,25 @@ def compare_dot(lang: str = "en", *, arch: str = "resnet34", input_size: int = 2
             fill = _ORANGE if (row.stride or 1) != 1 and row.kind == "conv" else _BLUE
             if row.kind in ("maxpool", "avgpool"):
                 fill = _GREY
-            out.append(f"    {_q(node)} {_node_attrs(label=label, fillcolor=fill, group=prefix)};")
+            g.node(node, label=label, fillcolor=fill, group=prefix)
             if row.name.endswith(".conv1") and row.depth == 2:
                 entry[row.parent or ""] = prev or ""
             if prev is None:
                 heads.append(node)
             else:
-                out.append(f"    {_q(prev)} -> {_q(node)};")
-            nodes.append((node, row))
+                g.edge(prev, node)
+            nodes.append(node)
             prev = node
-        out.append("  }")
+        g.close()
         if not plain:
             # A shortcut spans its block: from the block's input to the node after its last conv.
-            order = [n for n, _ in nodes]
             for block in tr.blocks:
-                last_conv = [r for r in tr.children(block.name) if r.kind == "conv"][-1]
-                after = order[order.index(f"{prefix}_{last_conv.name}") + 1]
+                last_conv = _block_convs(tr, block)[-1]
+                after = nodes[nodes.index(f"{prefix}_{last_conv.name}") + 1]
                 label = _shortcut_label(tr, block, t)
-                out.append(
-                    _shortcut_edge(entry[block.name], after, block.shortcut, label, penwidth=1.2, ports=True)
-                )
-    # Keep the three columns side by side, in the paper's order.
-    out.append(f"  {{ rank=same; {'; '.join(_q(h) for h in heads)}; }}")
-    out.append(f"  {' -> '.join(_q(h) for h in heads)} [style=invis];")
-    out.append("}")
-    return "\n".join(out) + "\n"
+                _shortcut(g, entry[block.name], after, block.shortcut, label, penwidth=1.2, ports=True)
+    g.same_rank(*heads)  # the three columns side by side, in the paper's order
+    return g.text()
 
 
 # ------------------------------------------------------------------------------------------------------- rendering
@@ -494,74 +492,6 @@ def render(dot_text: str, fmt: str) -> bytes:
         raise OSError(f"dot failed: {str(exc.stderr or exc).strip().splitlines()[-1:]}") from None
 
 
-def diagram(
-    arch: str, *, view: str = "overview", block: str | None = None, collapse: bool | None = None,
-    plain: bool = False, stride_in: str = "3x3", input_size: object = None, lang: str = "en",
-) -> str:  # fmt: skip
-    """The DOT text of one view, from plain arguments (used by the CLI)."""
-    from resnet_viz.architecture.catalogue import get_spec
-
-    if view not in VIEWS:
-        raise ValueError(f"unknown view {view!r}; choose one of: {', '.join(VIEWS)}")
-    size = input_size if input_size is not None else get_spec(arch).default_input
-    if view == "compare":
-        return compare_dot(lang)
-    tr = trace(arch, size, plain=plain, stride_in=stride_in)
-    if view == "block":
-        return block_dot(tr, block or tr.blocks[0].name, lang)
-    return overview_dot(tr, lang, collapse=collapse)
-
-
-# ------------------------------------------------------------------------------------------------------------ CLI
-
-
-def _add_arguments(p: argparse.ArgumentParser) -> None:
-    from resnet_viz.cli import _add_common
-
-    _add_common(p)
-    p.add_argument("--view", choices=VIEWS, default="overview", help="whole network, one block, or Figure 3")
-    p.add_argument(
-        "--block", default=None, help="the block for --view block, e.g. layer2.0 (default: the first)"
-    )
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--collapse", dest="collapse", action="store_true", default=None,
-                       help="draw repeated blocks as 'block × N' (default for the deep networks)")  # fmt: skip
-    group.add_argument("--expand", dest="collapse", action="store_false", help="one node per block")
-    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of the labels")
-    p.add_argument(
-        "--format", choices=FORMATS, default="dot", help="dot (text), svg or png (need graphviz 'dot')"
-    )
-    p.add_argument("-o", "--output", default="-", help="output file ('-': standard output, dot and svg only)")
-
-
-def _run(args: argparse.Namespace) -> int:
-    text = diagram(
-        args.arch, view=args.view, block=args.block, collapse=args.collapse, plain=args.plain,
-        stride_in=args.stride_in, input_size=args.input_size, lang=args.lang,
-    )  # fmt: skip
-    data = text.encode() if args.format == "dot" else render(text, args.format)
-    if args.output == "-":
-        if args.format == "png":
-            raise ValueError("PNG is binary: give a file with -o FILE")
-        sys.stdout.write(data.decode())
-        return 0
-    Path(args.output).write_bytes(data)
-    return 0
-
-
-def _register() -> None:
-    from resnet_viz import cli
-
-    cli.EXTRA_COMMANDS["diagram"] = (
-        "graphviz diagram of a network (overview, one block, or the paper's Figure 3) as DOT, SVG or PNG",
-        _add_arguments,
-        _run,
-    )
-
-
-_register()
-
-
 def count_shortcut_edges(dot_text: str) -> dict[str, int]:
     """How many shortcut edges a DOT text draws, by style: {'solid': n, 'dashed': m}."""
     counts = {"solid": 0, "dashed": 0}
@@ -577,10 +507,8 @@ __all__: Sequence[str] = (
     "compare_dot",
     "count_shortcut_edges",
     "default_collapse",
-    "diagram",
     "dot_available",
     "overview_dot",
     "render",
     "representative_blocks",
-    "vgg19_layers",
 )

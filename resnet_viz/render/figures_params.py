@@ -6,18 +6,18 @@ and a font list that renders Chinese (Noto Sans CJK is installed with the app's 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from resnet_viz.architecture.catalogue import BLOCK_CLASS
 from resnet_viz.architecture.counting import DepthStats, count_table
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.formatting import fmt_int
+from resnet_viz.i18n import Translator
+from resnet_viz.render.style import FONT
 
-Translator = Callable[..., str]
-
-FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
 FONT_SIZE = 18
 #: One colour per stage group, stem and head in greys so the four stages stand out.
 GROUP_COLOURS = {
@@ -47,10 +47,10 @@ _BINARY = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
     fig.update_layout(
         title={"text": title, "font": {"size": FONT_SIZE + 4}},
-        font={"family": FONT_FAMILY, "size": FONT_SIZE},
+        font={"family": FONT, "size": FONT_SIZE},
         height=height,
         margin={"l": 20, "r": 20, "t": 80, "b": 60},
-        hoverlabel={"font": {"family": FONT_FAMILY, "size": FONT_SIZE}},
+        hoverlabel={"font": {"family": FONT, "size": FONT_SIZE}},
     )
     return fig
 
@@ -105,7 +105,7 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
             marker={"colors": colours, "line": {"width": 1, "color": "#ffffff"}},
             texttemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.1%}",
             hovertemplate="<b>%{label}</b><br>%{value:,}<br>%{percentRoot:.2%}<extra></extra>",
-            textfont={"size": FONT_SIZE, "family": FONT_FAMILY},
+            textfont={"size": FONT_SIZE, "family": FONT},
             # Rectangles too small for 16 px text stay blank (their numbers are on hover and in the table)
             # rather than showing text nobody in the back row can read.
             insidetextfont={"color": "#ffffff"},
@@ -207,7 +207,7 @@ def depth_scaling_figure(
         fig.update_yaxes(range=[0, 1.25 * max(ys)], row=i // 2 + 1, col=i % 2 + 1)
     fig.update_traces(constraintext="none", textfont_size=FONT_SIZE - 2, selector={"type": "bar"})
     # Legend entries for the two block kinds (the bars themselves carry no legend).
-    for kind, label in (("basic", "BasicBlock"), ("bottleneck", "Bottleneck")):
+    for kind, label in BLOCK_CLASS.items():
         fig.add_trace(
             go.Bar(x=[None], y=[None], marker_color=BLOCK_COLOURS[kind], name=label, showlegend=True),
             row=1,

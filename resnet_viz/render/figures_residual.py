@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import plotly.graph_objects as go
@@ -10,8 +10,9 @@ from plotly.subplots import make_subplots
 
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.experiments import GradientFlow
+from resnet_viz.i18n import Translator
+from resnet_viz.render.style import FONT
 
-FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
 #: Plain in warm colours, residual in cool ones; the deeper network is the darker shade (as in the paper).
 COLOURS = {
     "plain": "#d62728",
@@ -22,8 +23,6 @@ COLOURS = {
     "resnet-56": "#1f77b4",
 }
 _DEPTH_COLOURS = {"plain": ("#fdae6b", "#e6550d", "#a63603"), "resnet": ("#9ecae1", "#3182bd", "#08519c")}
-
-Translate = Callable[..., str]
 
 
 def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
@@ -39,7 +38,7 @@ def _layout(fig: go.Figure, title: str, height: int = 420) -> go.Figure:
     return fig
 
 
-def gradient_flow_figure(flow: GradientFlow, t: Translate) -> go.Figure:
+def gradient_flow_figure(flow: GradientFlow, t: Translator) -> go.Figure:
     """Gradient norm of every main-path conv layer, input side left, on a log scale: plain vs residual."""
     x = list(range(1, len(flow.layers) + 1))
     fig = go.Figure()
@@ -63,12 +62,12 @@ def gradient_flow_figure(flow: GradientFlow, t: Translate) -> go.Figure:
     )
 
 
-def _label(t: Translate, run: Mapping[str, Any]) -> str:
+def _label(t: Translator, run: Mapping[str, Any]) -> str:
     kind = "plain" if run["plain"] else "resnet"
     return t(f"why_residual.run_{kind}", depth=run["depth"])
 
 
-def degradation_figure(data: Mapping[str, Any], t: Translate) -> go.Figure:
+def degradation_figure(data: Mapping[str, Any], t: Translator) -> go.Figure:
     """The paper's Figure 1/6 layout: left the plain networks, right the residual ones; error (%) per epoch,
     dashed = training error, solid = test error, the deeper network in the darker colour."""
     fig = make_subplots(
@@ -114,7 +113,7 @@ def degradation_figure(data: Mapping[str, Any], t: Translate) -> go.Figure:
     return fig
 
 
-def removal_figure(removal: Mapping[str, Any], t: Translate, metric: str = "top1_error") -> go.Figure:
+def removal_figure(removal: Mapping[str, Any], t: Translator, metric: str = "top1_error") -> go.Figure:
     """Test error after deleting one block, block by block, residual vs plain, with each net's intact error."""
     fig = go.Figure()
     for label, sweep in removal["nets"].items():
@@ -151,7 +150,7 @@ def removal_figure(removal: Mapping[str, Any], t: Translate, metric: str = "top1
     return _layout(fig, t("why_residual.rm_chart_title"), height=440)
 
 
-def identity_figure(rows_zero: list, rows_default: list, t: Translate) -> go.Figure:
+def identity_figure(rows_zero: list, rows_default: list, t: Translator) -> go.Figure:
     """‖F(x)‖ per block at initialisation: torchvision's default init vs ``zero_init_residual=True``."""
     names = [r.name for r in rows_default]
     fig = go.Figure()

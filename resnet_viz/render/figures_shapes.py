@@ -11,10 +11,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from resnet_viz.architecture.trace import Row, Trace
-from resnet_viz.i18n import translator
-
-#: The same font list as the diagrams, so Chinese titles and ticks render.
-FONT_FAMILY = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
+from resnet_viz.i18n import Translator
+from resnet_viz.render.style import FONT
 
 
 def walk_rows(tr: Trace, *, every_layer: bool = False) -> list[Row]:
@@ -37,9 +35,8 @@ def _spatial(shape: tuple[int, ...]) -> int:
     return shape[1] if len(shape) == 3 else 1
 
 
-def shape_walk_figure(tr: Trace, lang: str = "en", *, every_layer: bool = False) -> go.Figure:
+def shape_walk_figure(tr: Trace, t: Translator, *, every_layer: bool = False) -> go.Figure:
     """Spatial size (line, left axis) and channels (bars, right axis, log scale) after each step."""
-    t = translator(lang)
     rows = walk_rows(tr, every_layer=every_layer)
     labels = [f"{r.paper_name or r.name}" if not every_layer else r.name for r in rows]
     # Paper names repeat for the max-pool ('conv2_x (pool)'); keep every x label unique and readable.
@@ -67,7 +64,7 @@ def shape_walk_figure(tr: Trace, lang: str = "en", *, every_layer: bool = False)
     )  # fmt: skip
     fig.update_layout(
         title={"text": t("shapes.chart_title", title=tr.title, size=tr.input_size[1])},
-        font={"family": FONT_FAMILY},
+        font={"family": FONT},
         height=420,
         margin={"l": 60, "r": 60, "t": 60, "b": 120},
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 1, "xanchor": "right"},
