@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import ARCHS, CATALOGUE
@@ -38,8 +39,7 @@ def _charts(at: AppTest) -> list[str]:
 
 
 def _ok(at: AppTest, where: str) -> None:
-    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
-    assert "⟦" not in _text(at), f"{where}: missing translation"
+    assert_translated(at, where)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

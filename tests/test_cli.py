@@ -126,3 +126,47 @@ def test_shell_pipe_into_head_is_quiet() -> None:
     assert proc.returncode == 0
     assert proc.stdout.splitlines() == ["{", ' "arch": "resnet152",', ' "title": "ResNet-152",']
     assert proc.stderr == ""
+
+
+_TORCH_FREE = """
+import contextlib, io, sys
+from resnet_viz.cli import main
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    statuses = [main(argv) for argv in ({commands})]
+print(statuses, len(out.getvalue()) > 0, sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision")))
+"""
+
+
+def test_summary_params_and_diagram_run_without_importing_torch() -> None:
+    """The arithmetic sub-commands never load torch (the start-up cost is in benchmarks/bench_cli.py)."""
+    commands = [["summary", "resnet50"], ["params", "resnet50", "--by", "block"], ["diagram", "resnet34"]]
+    code = _TORCH_FREE.format(commands=repr(commands))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[0, 0, 0] True []"
+    # The check itself can fail: download-weights does import torch.
+    code = _TORCH_FREE.format(commands=repr([["download-weights", "resnet20"]]))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "'torch'" in proc.stdout and "[2]" in proc.stdout
+
+
+def test_the_public_api_is_unchanged_and_torch_names_load_on_first_use() -> None:
+    import resnet_viz
+    from resnet_viz.models.build import build_model
+    from resnet_viz.models.device import describe_device, select_device
+
+    assert resnet_viz.build_model is build_model
+    assert (resnet_viz.select_device, resnet_viz.describe_device) == (select_device, describe_device)
+    assert set(resnet_viz.__all__) <= set(dir(resnet_viz))
+    assert all(getattr(resnet_viz, name) is not None for name in resnet_viz.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        resnet_viz.no_such_name  # noqa: B018
+
+
+def test_every_command_is_one_row_of_the_table() -> None:
+    from resnet_viz.cli import COMMANDS, build_parser
+
+    names = [c.name for c in COMMANDS]
+    assert names == ["summary", "params", "diagram", "download-weights"]
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert list(sub.choices) == names

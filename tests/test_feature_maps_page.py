@@ -15,6 +15,7 @@ import zlib
 
 import pytest
 import torch
+from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import build_model
@@ -48,20 +49,7 @@ def page(monkeypatch, tmp_path):
 
 
 def ok(at: AppTest) -> None:
-    assert not at.exception, [e.value for e in at.exception]
-    texts = all_text(at)
-    assert not [x for x in texts if "⟦" in x], [x for x in texts if "⟦" in x]
-
-
-def all_text(at: AppTest) -> list[str]:
-    out: list[str] = []
-    for kind in ("title", "subheader", "markdown", "caption", "error", "warning", "info", "success"):
-        out += [str(e.value) for e in getattr(at, kind)]
-    for img in at.image:
-        out += img.captions
-    for kind in ("radio", "selectbox", "slider", "toggle", "file_uploader"):
-        out += [str(w.label) for w in getattr(at, kind)]
-    return out
+    assert_translated(at, "feature maps")
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 import tomllib
-from google.protobuf import text_format
-from google.protobuf.message import Message
+from apptest_helpers import assert_translated, page_texts
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.i18n import LANGUAGES, MISSING, catalogue, tr
@@ -119,24 +118,9 @@ def test_translator_formats_and_marks_missing_keys() -> None:
 # ------------------------------------------------------------------------------------ pages via AppTest
 
 
-def _texts(at: AppTest) -> str:
-    """Every rendered element's protobuf (main area and sidebar) as UTF-8 text."""
-    parts = []
-    for node in at:
-        proto = getattr(node, "proto", None)
-        if isinstance(proto, Message):
-            parts.append(text_format.MessageToString(proto, as_utf8=True))
-    return "\n".join(parts)
-
-
 def _assert_clean(at: AppTest, where: str) -> None:
-    assert not at.exception, f"{where}: {[e.message for e in at.exception]}"
-    rendered = _texts(at)
-    assert rendered, f"{where}: nothing rendered"
-    # Plotly/graph specs are JSON and may escape non-ASCII characters.
-    for marker in (MARKER, "\\u27e6", "\\u27E6"):
-        found = re.findall(re.escape(marker) + r"[^\s\"]{0,60}", rendered)
-        assert not found, f"{where}: missing keys {sorted(set(found))[:10]}"
+    assert page_texts(at), f"{where}: nothing rendered"
+    assert_translated(at, where)  # every element kind, plotly specs decoded (tests/apptest_helpers.py)
 
 
 def test_every_page_is_in_the_navigation() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import ARCHS, CATALOGUE
@@ -40,10 +41,8 @@ def _text(at: AppTest) -> str:
 
 
 def _ok(at: AppTest, where: str) -> str:
-    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
-    text = _text(at)
-    assert "⟦" not in text, f"{where}: missing translation"
-    return text
+    assert_translated(at, where)
+    return _text(at)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import experiments as ex
@@ -43,8 +44,7 @@ def _text(at: AppTest) -> str:
 
 
 def _ok(at: AppTest, where: str) -> None:
-    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
-    assert "⟦" not in _text(at), f"{where}: missing translation"
+    assert_translated(at, where)
 
 
 def _figures(at: AppTest) -> list[dict]:
