@@ -158,3 +158,32 @@ def test_import_path_loads_no_torch(start: str) -> None:
     loaded = loaded_at_import(start)
     offenders = {m: where for m, where in loaded.items() if m.split(".")[0] in TORCH}
     assert offenders == {}
+
+
+def _string_constants(path: Path) -> list[tuple[str, int]]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        (n.value, n.lineno)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Constant) and isinstance(n.value, str)
+    ]
+
+
+def test_one_place_each_for_the_font_list_and_the_block_class_label() -> None:
+    """The font list is written in render/style.py only; 'BasicBlock'/'Bottleneck' as a label in the catalogue
+    only (ArchSpec.block_class, Trace.block_class)."""
+    files = sorted([*PKG.rglob("*.py"), *(ROOT / "app_pages").glob("*.py")])
+    font = [
+        f"{p.relative_to(ROOT)}:{line}"
+        for p in files
+        for text, line in _string_constants(p)
+        if "Noto Sans CJK" in text and "," in text and "\n" not in text  # a font list, not a docstring
+    ]
+    assert font == []  # style.py builds its lists from a tuple of single names
+    labels = [
+        f"{p.relative_to(ROOT)}:{line}"
+        for p in files
+        for text, line in _string_constants(p)
+        if text in ("BasicBlock", "Bottleneck")
+    ]
+    assert labels and all(x.startswith("resnet_viz/architecture/catalogue.py:") for x in labels), labels
