@@ -12,8 +12,8 @@ torchinfo), so the tables add up to the trace's totals by construction and the t
 * :func:`stride_variant_macs` — v1 (stride in the first 1×1) against v1.5 (stride in the 3×3) multiply-adds;
 * :func:`table_to_csv` (the ``params`` sub-command of :mod:`resnet_viz.cli` prints these tables).
 
-Text for people is not made here (beyond the English CLI): functions return numbers and short codes (``reason``)
-that the page turns into words in the reader's language.
+Text for people is not made here (the CLI writes its English tables in :mod:`resnet_viz.cli`): functions
+return numbers and short codes (``reason``) that the page turns into words in the reader's language.
 """
 
 from __future__ import annotations
