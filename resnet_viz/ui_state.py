@@ -1,6 +1,7 @@
 """The one module of the package that knows Streamlit: caching, session settings and the shared sidebar.
 
-Everything cached here is keyed by plain values (names, sizes, hashes), never by a model object, and bounded.
+Everything cached here is keyed by plain or typed values (names, sizes, hashes, a frozen
+:class:`~resnet_viz.models.sources.ModelSource`), never by a model object, and bounded.
 A model from :func:`shared_model` is shared by every session and thread, so nothing may mutate it: no hooks left
 on it, no ``.train()``, no ``.to()``, no ``load_state_dict``.
 """
@@ -11,15 +12,20 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import streamlit as st
 import torch
 
 from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
+from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, browser_language
 from resnet_viz.i18n import translator as _translator
 from resnet_viz.models.device import describe_device, select_device
+from resnet_viz.models.sources import ModelSource, Preprocessing
+
+T = TypeVar("T")
 
 #: Forward passes running at once across all sessions: more only oversubscribes the cores.
 MAX_CONCURRENT_FORWARDS = 2
@@ -161,48 +167,99 @@ def translator() -> Callable[..., str]:
 
 
 # --- feature maps ---
-# Owned by the Feature-maps page (app_pages/feature_maps.py). Shared models are built once per (network,
-# weights, device) and never changed afterwards; captures are keyed by plain values (names, hashes) and bounded.
+# Owned by the Feature-maps page (app_pages/feature_maps.py). Shared models are built once per (model source,
+# device) and never changed afterwards; captures are keyed by typed values (the source, the image's hash, the
+# preprocessing) and bounded.
+
+
+def show_error(
+    err: UserError, t: Callable[..., str], *, about: str | None = None, after: str | None = None
+) -> None:
+    """Every :class:`resnet_viz.errors.UserError` is shown the same way: one ``st.error`` with what it concerns
+    (``about``, e.g. "“cat.heic” cannot be used:"), its localized reason, and what happens next (``after``)."""
+    st.error(" ".join(part for part in (about, err.message(t), after) if part))
+
+
+def session_slot(key: str, factory: Callable[[], T]) -> T:
+    """This session's own object under ``key`` (created by ``factory`` on first use): the pages' memories
+    (:class:`~resnet_viz.models.sources.OfflineMemory`, :class:`~resnet_viz.models.sources.CheckpointSlot`,
+    :class:`~resnet_viz.imaging.images.ImageSlot`) live here."""
+    if key not in st.session_state:
+        st.session_state[key] = factory()
+    return st.session_state[key]
+
+
+def keep_widget_state(keys: tuple[str, ...]) -> None:
+    """Write these widgets' values back into session state, so the reader's choices survive.
+
+    Widgets inside a closed tab are not drawn, and Streamlit forgets the state of widgets it did not draw; a
+    widget whose label changes (another language) is a new widget to the browser. Writing the values back keeps
+    the choices in both cases (seen in a browser check: the radios lost their selection in zh).
+    """
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
 
 
 @st.cache_resource(max_entries=6, show_spinner=False)
-def shared_model(arch: str, plain: bool, stride_in: str, source: str, device_name: str) -> torch.nn.Module:
-    """The model every session shares for (network, ``source`` = "random" | "pretrained", device).
+def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
+    """The model every session shares for a (pretrained or random) ``source`` on a device.
 
     Built on the CPU, moved to its device *before* it is cached, then only ever called. A pretrained build may
-    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run tries again).
+    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run
+    tries again).
     """
-    from resnet_viz.models import weights
+    from resnet_viz.models.sources import load_shared
 
-    if source == "pretrained":
-        model = weights.load_pretrained(arch)
-    elif source == "random":
-        model = weights.load_random(arch, plain=plain, stride_in=stride_in)
-    else:
-        raise ValueError(f"unknown weights source {source!r}")
-    return model.to(torch.device(device_name)).eval()
+    return load_shared(source).to(torch.device(device_name)).eval()
+
+
+def pretrained_model(source: ModelSource, t: Callable[..., str]) -> torch.nn.Module | None:
+    """The shared pretrained model of ``source``, downloaded once into torch's cache behind a progress box;
+    None (with the reason shown) when the weights cannot be had. An offline machine is remembered for a few
+    minutes per session (:class:`~resnet_viz.models.sources.OfflineMemory`), so reruns do not wait again."""
+    from resnet_viz.models import weights
+    from resnet_viz.models.sources import OfflineMemory
+
+    memory = session_slot("rv_offline_memory", OfflineMemory)
+    device_name = str(device())
+    try:
+        with memory.watch(source.arch):
+            if weights.check_obtainable(source.arch):  # cached (or offline: WeightsError before any waiting)
+                return shared_model(source, device_name)
+            size_mb = round(source.file_size_mb or 0) or "?"
+            label = t("feature_maps.downloading", name=source.weights_name, size=size_mb)
+            with st.status(label, expanded=True) as box:
+                st.write(t("feature_maps.downloading_detail", path=str(weights.cache_path(source.arch))))
+                try:
+                    model = shared_model(source, device_name)
+                except weights.WeightsError:
+                    box.update(state="error", expanded=False)
+                    raise
+                box.update(label=t("feature_maps.downloaded"), state="complete", expanded=False)
+                return model
+    except weights.WeightsError as err:
+        show_error(err, t)
+        return None
+
+
+@dataclass(frozen=True)
+class CaptureKey:
+    """What one forward pass depends on: the weights, the picture (its SHA-256) and its preprocessing."""
+
+    source: ModelSource
+    image_sha: str
+    preprocessing: Preprocessing
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cached_preprocess(
-    image_sha: str,
-    resize: int,
-    crop: int,
-    pipeline: str,
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    _data: bytes,
-    _transforms=None,
-):
-    """The preprocessing steps of one image (keyed by its hash and the pipeline's numbers; ``pipeline`` names
-    the weights whose ``_transforms`` are used, if any)."""
+def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes) -> dict:
+    """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers."""
     import io
 
-    from resnet_viz.imaging.images import load_image, preprocess_steps
+    from resnet_viz.imaging.images import load_image, preprocess
 
-    steps = preprocess_steps(
-        load_image(_data), resize=resize, crop=crop, mean=mean, std=std, transforms=_transforms
-    )
+    steps = preprocess(load_image(_data), preprocessing)
     # Cached values are pickled on every hit: keep small encoded pictures for display (encoded once, not on
     # every rerun), the cropped image for overlays, and the tensor as numpy; drop the full-size originals.
     display = {}
@@ -221,32 +278,27 @@ def cached_preprocess(
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cached_capture(
-    arch: str, plain: bool, stride_in: str, weights_id: str, image_key: str, device_name: str, _model, _tensor
-):
-    """One forward pass per (network, weights, image, pipeline, device); display changes never rerun it."""
+def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
+    """One forward pass per (weights, image, preprocessing, device); display changes never rerun it."""
     from resnet_viz.imaging.capture import capture
 
     with forward_gate():
         return capture(_model, torch.from_numpy(_tensor))
 
 
-def capture_with_fallback(
-    arch: str, plain: bool, stride_in: str, weights_id: str, image_key: str, model, tensor, cpu_model
-):
-    """:func:`cached_capture` on the model's device; on CUDA out-of-memory, again on the CPU.
+def capture_with_fallback(key: CaptureKey, model: torch.nn.Module, tensor):
+    """:func:`cached_capture` on the model's device; on CUDA out-of-memory, again on the CPU (a shared
+    source's CPU model, or this session's own checkpoint model moved to the CPU).
 
-    ``cpu_model`` is a callable returning a CPU copy of the weights (only called on the fallback).
     Returns ``(capture, fell_back)``.
     """
     device_name = str(next(model.parameters()).device)
     try:
-        return cached_capture(
-            arch, plain, stride_in, weights_id, image_key, device_name, model, tensor
-        ), False
+        return cached_capture(key, device_name, model, tensor), False
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
-        return cached_capture(arch, plain, stride_in, weights_id, image_key, "cpu", cpu_model(), tensor), True
+        cpu_model = shared_model(key.source, "cpu") if key.source.shared else model.to("cpu")
+        return cached_capture(key, "cpu", cpu_model, tensor), True
 
 
 # --- why residual ---
@@ -289,7 +341,7 @@ def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> d
 
 
 def cached_grid_png(
-    capture_key: str,
+    capture_key: CaptureKey,
     layer: str,
     mode: str,
     cmap: str,
@@ -300,7 +352,7 @@ def cached_grid_png(
     _global_range=None,
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
-    channel shown in each tile; keyed by the capture's plain key and the display choices. A new colormap only
+    channel shown in each tile; keyed by the capture's key and the display choices. A new colormap only
     rewrites the palette of the grid already encoded for the same choices (see ``capture.recolor_png``)."""
     from resnet_viz.imaging.capture import recolor_png
 
@@ -310,7 +362,7 @@ def cached_grid_png(
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _cached_grid_indices(
-    capture_key: str,
+    capture_key: CaptureKey,
     layer: str,
     mode: str,
     k: int | None,
@@ -327,7 +379,7 @@ def _cached_grid_indices(
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def cached_layer_stats(capture_key: str, layer: str, _maps):
+def cached_layer_stats(capture_key: CaptureKey, layer: str, _maps):
     """Per channel mean, max and fraction of zeros of one captured layer ((C, 3) numpy), once per layer."""
     from resnet_viz.imaging.capture import layer_stats
 

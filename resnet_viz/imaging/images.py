@@ -4,12 +4,13 @@ Pure core: no Streamlit. ``load_image`` needs only Pillow and numpy; ``preproces
 torchvision lazily, so the loader (and its fuzz test) stays light.
 
 What ``load_image`` promises, whatever bytes it is given: an 8-bit RGB ``PIL.Image`` or an :class:`ImageError`
-whose ``code`` names what is wrong (see :data:`ERROR_CODES`). The page turns the code into a localized message with
-``t(f"images.error_{err.code}", **err.params)``; ``str(err)`` is the English message.
+whose ``code`` names what is wrong (see :data:`ERROR_CODES`). The page shows its localized message,
+``err.message(t)`` (the :class:`resnet_viz.errors.UserError` pattern); ``str(err)`` is the English message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -18,12 +19,16 @@ import warnings
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnet_viz import paths
+from resnet_viz.errors import UserError
+
+if TYPE_CHECKING:
+    from resnet_viz.models.sources import Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +93,15 @@ _FOREIGN_SIGNATURES: tuple[tuple[int, bytes, str], ...] = (
 _TRUNCATION_HINTS = ("truncated", "end of file", "premature end", "not enough data")
 
 
-class ImageError(ValueError):
-    """Why an upload cannot be shown. ``code`` is a key of :data:`ERROR_CODES`, ``params`` fill its message."""
+class ImageError(UserError):
+    """Why an upload cannot be shown. ``code`` is a key of :data:`ERROR_CODES`, ``params`` fill its message
+    ``images.error_<code>``."""
+
+    I18N_PREFIX = "images.error_"
+    CODES = ERROR_CODES
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
+        super().__init__(code, message, **params)
         # True when the decoder failed with an exception outside the documented list (OSError, SyntaxError, ...):
         # still reported as "corrupt", but the fuzz test fails on it so that we look at it.
         self.unexpected = False
@@ -339,6 +346,38 @@ def _to_rgb8(img: Image.Image) -> Image.Image:
         ) from exc
 
 
+class ImageSlot:
+    """The picture one session shows, and the verdicts on the pictures offered to it.
+
+    A picture that cannot be read never replaces the one shown: :meth:`offer` returns why (the page says so,
+    and the previous picture stays). Each content is decoded once (verdicts are kept by SHA-256, the last few).
+    """
+
+    KEEP_VERDICTS = 16
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data, self.sha = name, data, hashlib.sha256(data).hexdigest()
+        self._verdicts: dict[str, ImageError | None] = {}
+
+    def offer(self, name: str, data: bytes) -> ImageError | None:
+        """Show ``data`` from now on if it is a readable image; otherwise return its :class:`ImageError`."""
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self.sha:
+            self.name = name  # the same picture from another source: only its name changes
+            return None
+        if digest not in self._verdicts:
+            try:
+                load_image(data)
+                self._verdicts[digest] = None
+            except ImageError as err:
+                self._verdicts[digest] = err.detached()  # type: ignore[assignment]
+            self._verdicts = dict(list(self._verdicts.items())[-self.KEEP_VERDICTS :])
+        problem = self._verdicts[digest]
+        if problem is None:
+            self.name, self.data, self.sha = name, data, digest
+        return problem
+
+
 # --- bundled sample photos ----------------------------------------------------------------------------------------
 
 ASSETS_DIR: Path = paths.ASSETS_DIR
@@ -396,6 +435,7 @@ def preprocess_steps(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     transforms: Any = None,
+    interpolation: str = "bilinear",
 ) -> dict[str, Any]:
     """The classic evaluation pipeline, one step at a time, for the page to show.
 
@@ -403,7 +443,8 @@ def preprocess_steps(
     normalize with ``mean``/``std``. With ``transforms=weights.transforms()`` (torchvision's ``ImageClassification``),
     its ``resize_size``, ``crop_size``, ``mean``, ``std`` and ``interpolation`` are used instead, so the page shows
     exactly what the pretrained weights expect (e.g. 232 → 224 for ResNet50 V2 weights). CIFAR nets: resize=32,
-    crop=32 and the CIFAR statistics.
+    crop=32 and the CIFAR statistics. :func:`preprocess` takes these numbers from a model source's
+    :class:`~resnet_viz.models.sources.Preprocessing`.
 
     Returns ``original``, ``resized``, ``cropped`` (PIL images), ``normalized_preview`` (PIL: the normalized tensor
     drawn so that mid-grey is 0, i.e. the training set's mean colour, and black/white are ∓ the largest |value|),
@@ -413,7 +454,7 @@ def preprocess_steps(
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as F
 
-    interpolation = InterpolationMode.BILINEAR
+    interpolation = InterpolationMode(interpolation)
     if transforms is not None:
         resize = _first(transforms.resize_size)
         crop = _first(transforms.crop_size)
@@ -465,3 +506,12 @@ def preprocess_steps(
             "normalized_peak": peak,
         },
     }
+
+
+def preprocess(img: Image.Image, preprocessing: Preprocessing) -> dict[str, Any]:
+    """:func:`preprocess_steps` with the numbers a model source asks for
+    (:meth:`resnet_viz.models.sources.ModelSource.preprocessing`)."""
+    p = preprocessing
+    return preprocess_steps(
+        img, resize=p.resize, crop=p.crop, mean=p.mean, std=p.std, interpolation=p.interpolation
+    )

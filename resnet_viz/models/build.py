@@ -21,6 +21,7 @@ from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec
+from resnet_viz.models.sources import pretrained_problem
 
 
 class PlainBasicBlock(BasicBlock):
@@ -143,9 +144,9 @@ def resolve_weights(arch: str, weights: Any) -> tvm.WeightsEnum | None:
     """Turn ``None``, ``"DEFAULT"``, ``"IMAGENET1K_V1"`` or a torchvision ``WeightsEnum`` into the enum member."""
     if weights is None:
         return None
-    spec = get_spec(arch)
-    if spec.family != "imagenet":
-        raise ValueError(f"{arch} has no pretrained weights in torchvision; only the ImageNet networks do")
+    problem = pretrained_problem(arch)
+    if problem is not None:
+        raise ValueError(problem)
     enum = tvm.get_model_weights(arch)
     if isinstance(weights, enum):
         return weights
@@ -181,8 +182,9 @@ def build_model(
         raise ValueError(f"num_classes must be a positive integer, not {num_classes!r}")
     resolved = resolve_weights(arch, weights)
     if resolved is not None:
-        if plain or (stride_in != "3x3" and spec.block == "bottleneck"):
-            raise ValueError("pretrained weights exist only for the residual v1.5 networks torchvision ships")
+        problem = pretrained_problem(arch, plain=plain, stride_in=stride_in)
+        if problem is not None:
+            raise ValueError(problem)
         if num_classes not in (None, len(resolved.meta["categories"])):
             raise ValueError(
                 f"pretrained {arch} has {len(resolved.meta['categories'])} classes, not {num_classes}"

@@ -30,9 +30,10 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
-from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.errors import UserError
 from resnet_viz.models.build import build_model
 from resnet_viz.models.seeding import seeded_build
+from resnet_viz.models.sources import pretrained_problem
 
 #: Set to 1 to never try the network (a classroom behind a firewall that hangs instead of refusing).
 OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
@@ -44,24 +45,29 @@ RANDOM_SEED = 0
 MAX_CHECKPOINT_BYTES = 400 * 1024 * 1024
 
 
-class WeightsError(ValueError):
-    """Pretrained weights cannot be had. ``code`` names the reason (``no_pretrained``, ``offline``,
-    ``download``, ``corrupt``); ``params`` fill the localized message ``feature_maps.weights_error_<code>``."""
+class WeightsError(UserError):
+    """Pretrained weights cannot be had. ``code`` names the reason; ``params`` fill the localized message
+    ``feature_maps.weights_error_<code>``."""
 
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
+    I18N_PREFIX = "feature_maps.weights_error_"
+    CODES = ("no_pretrained", "offline", "download", "corrupt")
 
 
-class CheckpointError(ValueError):
-    """A user's checkpoint cannot be used. ``code`` in: empty, too_large, not_checkpoint, unsafe, unreadable,
-    not_state_dict, keys, shape; ``params`` fill ``feature_maps.ckpt_error_<code>``."""
+class CheckpointError(UserError):
+    """A user's checkpoint cannot be used. ``code`` names the reason; ``params`` fill the localized message
+    ``feature_maps.ckpt_error_<code>``."""
 
-    def __init__(self, code: str, message: str, **params: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.params = params
+    I18N_PREFIX = "feature_maps.ckpt_error_"
+    CODES = (
+        "empty",
+        "too_large",
+        "not_checkpoint",
+        "unsafe",
+        "unreadable",
+        "not_state_dict",
+        "keys",
+        "shape",
+    )
 
 
 # --------------------------------------------------------------------------------------------- pretrained
@@ -70,19 +76,9 @@ def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3"
 
     Only the residual v1.5 ImageNet networks have them; anything else raises ``WeightsError("no_pretrained")``.
     """
-    spec = get_spec(arch)
-    if spec.family != "imagenet":
-        raise WeightsError(
-            "no_pretrained",
-            f"{arch} has no pretrained weights in torchvision; only the ImageNet ResNets (18-152) do",
-            arch=arch,
-        )
-    if plain or (stride_in != "3x3" and spec.block == "bottleneck"):
-        raise WeightsError(
-            "no_pretrained",
-            f"pretrained weights exist only for the residual v1.5 {arch} torchvision ships",
-            arch=arch,
-        )
+    problem = pretrained_problem(arch, plain=plain, stride_in=stride_in)
+    if problem is not None:
+        raise WeightsError("no_pretrained", problem, arch=arch)
     return tvm.get_model_weights(arch).DEFAULT
 
 

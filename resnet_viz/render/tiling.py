@@ -159,6 +159,23 @@ def value_range(maps: np.ndarray) -> tuple[float, float]:
     return float(np.nanmin(x)), float(np.nanmax(x))
 
 
+def normalize_channels(
+    maps: np.ndarray,
+    index: np.ndarray | list[int],
+    mode: NormalizeMode = "channel",
+    global_range: tuple[float, float] | None = None,
+    *,
+    symmetric: bool = False,
+) -> np.ndarray:
+    """Some channels of a layer (``maps[index]``) mapped to [0, 1] as the whole layer is shown: the one place
+    that decides what a normalization mode means for a subset. ``"layer"`` uses the range of the whole layer,
+    not just of the channels picked, so a channel looks the same in the grid and on its own."""
+    picked = maps[np.asarray(index, dtype=np.int64)]
+    if mode == "layer":
+        return normalize(picked, "global", value_range(maps), symmetric=symmetric)
+    return normalize(picked, mode, global_range, symmetric=symmetric)
+
+
 def top_channels(maps: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` channels with the highest mean activation, highest first; ties keep channel order."""
     if maps.ndim != 3:
@@ -330,10 +347,7 @@ def _prepare(
         index = top_channels(maps, limit)
     else:
         index = np.arange(maps.shape[0], dtype=np.int64)
-    if mode == "layer":  # the range of the whole layer, not just of the channels shown
-        shown = normalize(maps[index], "global", value_range(maps), symmetric=symmetric)
-    else:
-        shown = normalize(maps[index], mode, global_range, symmetric=symmetric)
+    shown = normalize_channels(maps, index, mode, global_range, symmetric=symmetric)
     if min_width:
         scale = max(scale, scale_for_width(len(index), maps.shape[2], min_width, cols=cols, pad=pad))
     if scale > 1:

@@ -1,0 +1,47 @@
+"""One pattern for every error a student can cause: a code naming what is wrong, and params for its message.
+
+A bad upload (:class:`resnet_viz.imaging.images.ImageError`), pretrained weights that cannot be had
+(:class:`resnet_viz.models.weights.WeightsError`) and an unusable checkpoint
+(:class:`resnet_viz.models.weights.CheckpointError`) are all a :class:`UserError`. ``str(err)`` is the English
+message (for logs, the CLI and tests); the page shows ``err.message(t)``: the i18n template
+``f"{err.I18N_PREFIX}{err.code}"`` filled with ``err.params``. Every code in a subclass's ``CODES`` has that
+template in every language (tests/test_errors.py checks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+
+class UserError(ValueError):
+    """Something wrong with what the user gave or asked for, named by ``code``; ``params`` fill its message."""
+
+    #: The i18n key of a code is ``I18N_PREFIX + code`` (e.g. ``"images.error_"`` + ``"truncated"``).
+    I18N_PREFIX: ClassVar[str] = ""
+    #: Every code this class can carry.
+    CODES: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, code: str, message: str, **params: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.params = params
+
+    @property
+    def i18n_key(self) -> str:
+        """The key of the localized message, e.g. ``images.error_truncated``."""
+        return f"{self.I18N_PREFIX}{self.code}"
+
+    def message(self, t: Callable[..., str]) -> str:
+        """The localized message: ``t(self.i18n_key, **self.params)``."""
+        return t(self.i18n_key, **self.params)
+
+    def detached(self) -> UserError:
+        """The same error without its traceback and chained exceptions, safe to keep in session state: a kept
+        traceback would hold the frames that raised it (and their locals, e.g. a 200 MB upload)."""
+        copy = type(self).__new__(type(self))
+        UserError.__init__(copy, self.code, str(self), **self.params)
+        for name, value in vars(self).items():
+            if name not in ("code", "params"):
+                setattr(copy, name, value)
+        return copy

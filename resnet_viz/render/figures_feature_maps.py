@@ -1,0 +1,223 @@
+"""The Feature-maps page's pictures, figures and tables: pure functions of a capture's numpy arrays and a ``t``.
+
+Pictures are PNG bytes (square pixels: one activation stays one block); the ‖F(x)‖/‖x‖ chart is a plotly figure;
+the tables are pandas frames with translated column names. The grids of whole layers are
+:func:`resnet_viz.imaging.capture.grid_png` (cached in ``ui_state``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+# Imported here, fully, before plotly looks for it: plotly only peeks into sys.modules for pandas, and a first
+# import still running in another session's thread made it see a half-initialised module (seen in a browser check).
+import pandas as pd
+import plotly.graph_objects as go
+from PIL import Image
+
+from resnet_viz.architecture.trace import Trace
+from resnet_viz.imaging.capture import Capture, Residual, cam_heat
+from resnet_viz.models.sources import ModelSource
+from resnet_viz.render import tiling
+from resnet_viz.render.figures_params import FONT_FAMILY as FONT
+
+Translate = Callable[..., str]
+
+#: Shortcuts that change the shape (the paper's dashed lines) are drawn red in the ratio chart.
+_RESHAPING = ("projection", "zero_pad")
+
+
+class LayerNames:
+    """Our layer names with the paper's beside them (``layer3.0 (conv4_1)``), from the trace of the network."""
+
+    def __init__(self, tr: Trace, cap: Capture) -> None:
+        self._paper = {r.name: r.paper_name for r in tr.rows}
+        self._stage_paper = {s.name: s.paper_name for s in tr.stages}
+        self._stage_of = cap.stage_of
+
+    def paper(self, name: str) -> str:
+        """The paper's name for a layer or stage (conv3_1, conv4_x), or "" where it is the same as ours (conv1).
+        The max pool sits in the paper's conv2_x row, which the trace writes "conv2_x (pool)"."""
+        found = self._stage_paper.get(name) or self._paper.get(name, "")
+        found = found.replace(" (pool)", "")
+        return "" if found == name else found
+
+    def row_paper(self, name: str) -> str:
+        """The trace's paper name of one row, as it is (for chart axes)."""
+        return self._paper.get(name, "")
+
+    def label(self, name: str, t: Translate) -> str:
+        """``layer2.1 (conv3_2) — output of layer2 (conv3_x)`` for the last block of a stage."""
+        extra = ""
+        for stage, last in self._stage_of.items():
+            if last == name:
+                extra = " — " + t(
+                    "feature_maps.stage_output", stage=stage, paper=self._stage_paper.get(stage, "")
+                )
+        return (f"{name} ({self.paper(name)})" if self.paper(name) else name) + extra
+
+    def overview_caption(self, title: str, maps: np.ndarray, t: Translate) -> str:
+        """``layer2 (conv3_x): 128×8×8`` under one picture of the overview row."""
+        c, h, w = maps.shape
+        paper = self.paper(title)
+        key = "feature_maps.overview_tile" if paper else "feature_maps.overview_tile_plain"
+        return t(key, name=title, paper=paper, c=c, h=h, w=w)
+
+    def grid_caption(self, layer: str, maps: np.ndarray, index: Sequence[int], t: Translate) -> str:
+        """The caption of one layer's grid: which layer, its shape, and which channels are shown."""
+        c, h, w = maps.shape
+        shown = (
+            t("feature_maps.shown_all", n=c)
+            if len(index) == c
+            else t("feature_maps.shown_top", shown=len(index), n=c)
+        )
+        return t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w) + " " + shown
+
+
+def source_banner(source: ModelSource, t: Translate) -> tuple[str, str]:
+    """(kind of box: success | info | warning, text) saying which weights the page runs with."""
+    if source.kind == "pretrained":
+        top1, top5 = ("?" if v is None else v for v in (source.top1, source.top5))
+        return "success", t("feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5)
+    if source.kind == "checkpoint" and source.checkpoint is not None:
+        info = source.checkpoint
+        return "info", t(
+            "feature_maps.using_checkpoint",
+            name=source.file_name,
+            sha=info.sha256[:12],
+            classes=info.num_classes,
+            fmt=info.format,
+            tensors=info.tensors,
+        )
+    return "warning", t("feature_maps.using_random")
+
+
+def step_captions(settings: Mapping[str, Any], name: str, t: Translate) -> list[str]:
+    """The captions of the four preprocessing pictures (original, resized, cropped, normalized), from the
+    numbers the pipeline used (``preprocess_steps(...)["settings"]``)."""
+    (ow, oh), (rw, rh) = settings["original_size"], settings["resized_size"]
+    return [
+        t("feature_maps.step_original", name=name, w=ow, h=oh),
+        t("feature_maps.step_resized", size=settings["resize"], w=rw, h=rh),
+        t("feature_maps.step_cropped", size=settings["crop"]),
+        t(
+            "feature_maps.step_normalized",
+            mean=", ".join(f"{m:.3f}" for m in settings["mean"]),
+            std=", ".join(f"{v:.3f}" for v in settings["std"]),
+        ),
+    ]
+
+
+def overview_layers(cap: Capture) -> list[tuple[str, str]]:
+    """(title, captured layer) of the overview row: conv1, the max pool if any, and every stage's output."""
+    out = [("conv1", "conv1")]
+    if "maxpool" in cap.layers:
+        out.append(("maxpool", "maxpool"))
+    return out + list(cap.stage_of.items())
+
+
+def channel_png(
+    maps: np.ndarray,
+    channel: int,
+    mode: tiling.NormalizeMode,
+    cmap: str,
+    global_range: tuple[float, float] | None,
+    *,
+    photo: Image.Image | None = None,
+    alpha: float = 0.5,
+    width: int = 320,
+) -> tuple[bytes, tuple[int, int]]:
+    """One channel, normalized as the layer's grid is: enlarged to about ``width`` pixels, or blended over the
+    ``photo`` when one is given. Returns (PNG bytes, the channel's (h, w))."""
+    one01 = tiling.normalize_channels(maps, [channel], mode, global_range)[0]
+    if photo is not None:
+        big = tiling.overlay(photo, one01, alpha=alpha, cmap=cmap)
+    else:
+        big = tiling.upscale_nearest(tiling.colorize(one01, cmap), max(1, width // one01.shape[1]))
+    return tiling.encode_png(np.asarray(big)), one01.shape
+
+
+def residual_term_png(term: np.ndarray, value_range: tuple[float, float], width: int = 224) -> bytes:
+    """One term of a block's addition (its mean over channels, (h, w)) on the diverging scale shared by all five
+    terms, with 0 in white."""
+    heat = tiling.normalize(term[None], "global", value_range, symmetric=True)[0]
+    rgb = tiling.colorize(heat, "RdBu")
+    return tiling.encode_png(tiling.upscale_nearest(rgb, max(1, width // term.shape[1])))
+
+
+def residual_terms(res: Residual) -> list[tuple[str, np.ndarray | None]]:
+    """The five terms of ``out = ReLU(F(x) + shortcut(x))`` in reading order (the shortcut is None in a plain
+    block)."""
+    return [
+        ("x", res.x_mean),
+        ("main", res.main_mean),
+        ("shortcut", res.shortcut_mean),
+        ("sum", res.sum_mean),
+        ("out", res.out_mean),
+    ]
+
+
+def cam_png(photo: Image.Image, cap: Capture, alpha: float) -> bytes:
+    """The class activation map of the top class blended over the cropped photo."""
+    return tiling.encode_png(np.asarray(tiling.overlay(photo, cam_heat(cap), alpha=alpha, cmap="magma")))
+
+
+def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translate) -> go.Figure:
+    """‖F(x)‖/‖x‖ of every block, in network order; blocks whose shortcut changes the shape in red."""
+    fig = go.Figure(
+        go.Scatter(
+            x=[f"{r.block}<br>{names.row_paper(r.block)}" for r in residuals],
+            y=[r.ratio for r in residuals],
+            mode="lines+markers",
+            marker={
+                "color": ["#d62728" if r.shortcut in _RESHAPING else "#1f77b4" for r in residuals],
+                "size": 9,
+            },
+            hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=t("feature_maps.ratio_title"),
+        xaxis_title=t("feature_maps.ratio_x"),
+        yaxis_title=t("feature_maps.ratio_y"),
+        font={"family": FONT},
+        height=340,
+        margin={"l": 40, "r": 20, "t": 50, "b": 60},
+    )
+    return fig
+
+
+def stats_table(index: Sequence[int], stats: np.ndarray, t: Translate) -> pd.DataFrame:
+    """Per shown channel: mean, max and the percentage of zeros (``stats``: rows of mean, max, zero fraction)."""
+    return pd.DataFrame(
+        {
+            t("feature_maps.col_channel"): [int(c) for c in index],
+            t("feature_maps.col_mean"): [round(float(v), 4) for v in stats[:, 0]],
+            t("feature_maps.col_max"): [round(float(v), 4) for v in stats[:, 1]],
+            t("feature_maps.col_zeros"): [round(100 * float(v), 1) for v in stats[:, 2]],
+        }
+    )
+
+
+def class_names(
+    top: Sequence[tuple[int, float]], categories: Sequence[str] | None, t: Translate
+) -> list[str]:
+    """The names of the top classes from the weights' metadata, or "class n" where the classes have none."""
+    if categories:
+        return [categories[i] for i, _ in top]
+    return [t("feature_maps.class_n", n=i) for i, _ in top]
+
+
+def top_table(top: Sequence[tuple[int, float]], labels: Sequence[str], t: Translate) -> pd.DataFrame:
+    """Rank, class name, class index and probability of the top classes."""
+    return pd.DataFrame(
+        {
+            t("feature_maps.col_rank"): list(range(1, len(top) + 1)),
+            t("feature_maps.col_class"): list(labels),
+            t("feature_maps.col_index"): [i for i, _ in top],
+            t("feature_maps.col_prob"): [f"{100 * p:.2f} %" for _, p in top],
+        }
+    )
