@@ -9,6 +9,7 @@ from torch import nn
 
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.models.build import CifarResNet, build_model
+from resnet_viz.models.seeding import unseeded_build
 
 
 def cifar_net(depth: int, *, plain: bool, width: int = 16, num_classes: int = 10) -> nn.Module:
@@ -49,6 +50,6 @@ def load_trained(path: str | Path, *, depth: int, width: int, plain: bool) -> nn
     """
     from safetensors.torch import load_file
 
-    model = cifar_net(depth, plain=plain, width=width)
+    model = unseeded_build(lambda: cifar_net(depth, plain=plain, width=width))
     model.load_state_dict(load_file(str(path)))
     return model.eval()

@@ -32,7 +32,7 @@ from torchvision import models as tvm
 
 from resnet_viz.errors import UserError
 from resnet_viz.models.build import build_model
-from resnet_viz.models.seeding import seeded_build
+from resnet_viz.models.seeding import seeded_build, unseeded_build
 from resnet_viz.models.sources import pretrained_problem
 
 #: Set to 1 to never try the network (a classroom behind a firewall that hangs instead of refusing).
@@ -159,7 +159,7 @@ def ensure_pretrained(arch: str, *, progress: bool = True) -> Path:
 def load_pretrained(arch: str, *, progress: bool = True) -> nn.Module:
     """``arch`` with torchvision's default ImageNet weights, in eval mode on the CPU (downloads once)."""
     path = ensure_pretrained(arch, progress=progress)
-    model = build_model(arch)
+    model = unseeded_build(lambda: build_model(arch))
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
@@ -276,7 +276,9 @@ def load_checkpoint(
         stripped = True
     fc = state.get("fc.weight")
     num_classes = int(fc.shape[0]) if isinstance(fc, torch.Tensor) and fc.ndim == 2 else None
-    model = build_model(arch, plain=plain, stride_in=stride_in, num_classes=num_classes)
+    model = unseeded_build(
+        lambda: build_model(arch, plain=plain, stride_in=stride_in, num_classes=num_classes)
+    )
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
