@@ -441,3 +441,19 @@ def test_every_image_open_in_the_app_is_restricted_to_the_supported_formats():
             calls.append(call)
             assert "formats=" in call, f"{path.name}: {call} does not pass formats="
     assert calls  # at least the loader's own call was checked
+
+
+def test_image_slot_keeps_the_shown_picture_when_a_bad_one_is_offered(monkeypatch):
+    cat, coffee = (images.sample_images()[n].read_bytes() for n in ("chelsea", "coffee"))
+    slot = images.ImageSlot("chelsea", cat)
+    assert slot.offer("coffee.jpg", coffee) is None and slot.name == "coffee.jpg" and slot.data == coffee
+    problem = slot.offer("cut.png", cat[: len(cat) // 3])
+    assert isinstance(problem, ImageError) and problem.code == "truncated" and problem.__traceback__ is None
+    assert slot.name == "coffee.jpg" and slot.data == coffee  # the previous good picture stays
+    decoded = []
+    monkeypatch.setattr(images, "load_image", lambda data: decoded.append(1) or load_image(data))
+    assert slot.offer("cut.png", cat[: len(cat) // 3]).code == "truncated" and decoded == []  # decoded once
+    assert slot.offer("same coffee", coffee) is None and slot.name == "same coffee" and decoded == []
+    for i in range(images.ImageSlot.KEEP_VERDICTS + 4):  # only the last few verdicts are kept
+        slot.offer(f"junk{i}", b"junk %d" % i)
+    assert len(slot._verdicts) == images.ImageSlot.KEEP_VERDICTS

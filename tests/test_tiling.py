@@ -240,3 +240,18 @@ def test_min_width_enlarges_tiles_just_enough():
     png, _ = render_grid_png(maps, min_width=160)
     assert Image.open(io.BytesIO(png)).size == (grid.shape[1], grid.shape[0])
     assert render_grid(conv1_like(4, 112), min_width=100)[0].shape[1] == 2 * 113 - 1  # already wide enough
+
+
+@pytest.mark.parametrize("mode", ["channel", "layer", "global"])
+def test_one_channel_alone_is_normalized_as_in_the_grid(mode):
+    rng = np.random.default_rng(3)
+    maps = (rng.standard_normal((12, 5, 6)) * np.arange(1, 13)[:, None, None]).astype(np.float32)
+    full = (-40.0, 40.0)
+    grid, index = tiling.render_grid(maps, mode=mode, k=4, global_range=full, pad=0, cols=4)
+    for i, c in enumerate(index):
+        alone = tiling.normalize_channels(maps, [int(c)], mode, full)[0]
+        assert np.array_equal(tiling.colorize(alone), grid[:, i * 6 : (i + 1) * 6]), (mode, c)
+    if mode == "layer":  # the whole layer's range, not the range of the channel alone
+        assert not np.allclose(
+            tiling.normalize_channels(maps, [0], "layer")[0], tiling.normalize(maps[:1])[0]
+        )
