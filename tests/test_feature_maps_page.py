@@ -17,11 +17,13 @@ import pytest
 import torch
 from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
+from torchvision import models as tvm
 
 from resnet_viz import build_model
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images
+from resnet_viz.models import weights
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = "app_pages/feature_maps.py"
@@ -270,3 +272,25 @@ def test_webcam_asks_for_the_camera_only_behind_its_toggle(page):
     ).run()
     ok(at)
     assert len(at.error) == 1 and shown_image_name(at) == EN("feature_maps.webcam_name")
+
+
+@pytest.mark.slow
+def test_cached_pretrained_weights_bring_their_class_names_and_their_own_preprocessing(page):
+    """The pretrained path without a network: a weights file already in the (temporary) hub cache is used."""
+    path = weights.cache_path("resnet18")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(11)
+        torch.save(build_model("resnet18").state_dict(), path)
+    at = page()  # resnet18 with the sidebar's 64-pixel input
+    assert not at.error
+    assert any(
+        "ImageNet-pretrained" in b.value and "ResNet18_Weights.IMAGENET1K_V1" in b.value for b in at.success
+    )
+    assert any(c.startswith("3. centre crop 224×224") for c in captions(at))  # the weights' size, not 64
+    assert EN("feature_maps.pipeline_weights") in [c.value for c in at.caption]
+    open_tab(at, "predictions")
+    assert not at.warning  # real class names: no "untrained" or "no class names" warning
+    names = list(at.dataframe[-1].value[EN("feature_maps.col_class")])
+    categories = tvm.ResNet18_Weights.DEFAULT.meta["categories"]
+    assert names == [categories[i] for i in top5_indices(at)]
