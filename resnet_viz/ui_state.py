@@ -12,7 +12,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 import torch
@@ -201,7 +201,26 @@ def keep_widget_state(keys: tuple[str, ...]) -> None:
             st.session_state[key] = st.session_state[key]
 
 
-@st.cache_resource(max_entries=6, show_spinner=False)
+@dataclass(frozen=True)
+class CaptureKey:
+    """What one forward pass depends on: the weights, the picture (its SHA-256) and its preprocessing."""
+
+    source: ModelSource
+    image_sha: str
+    preprocessing: Preprocessing
+
+
+# Streamlit hashes a dataclass field by field, each value on its own: a pretrained source's 1000 class names cost
+# ~35-50 ms per cached call (measured with streamlit's own hasher), several calls per rerun. These typed values are
+# hashed as one string each: the source by its key, the preprocessing by its (deterministic) repr.
+_HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {
+    ModelSource: lambda source: repr(source.key),
+    Preprocessing: repr,
+    CaptureKey: lambda key: f"{key.source.key!r}|{key.image_sha}|{key.preprocessing!r}",
+}
+
+
+@st.cache_resource(max_entries=6, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
     """The model every session shares for a (pretrained or random) ``source`` on a device.
 
@@ -243,16 +262,7 @@ def pretrained_model(source: ModelSource, t: Callable[..., str]) -> torch.nn.Mod
         return None
 
 
-@dataclass(frozen=True)
-class CaptureKey:
-    """What one forward pass depends on: the weights, the picture (its SHA-256) and its preprocessing."""
-
-    source: ModelSource
-    image_sha: str
-    preprocessing: Preprocessing
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes) -> dict:
     """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers."""
     import io
@@ -277,7 +287,7 @@ def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes
     }
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
     """One forward pass per (weights, image, preprocessing, device); display changes never rerun it."""
     from resnet_viz.imaging.capture import capture
@@ -360,7 +370,7 @@ def cached_grid_png(
     return (png if cmap == "viridis" else recolor_png(png, cmap)), index
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def _cached_grid_indices(
     capture_key: CaptureKey,
     layer: str,
@@ -378,7 +388,7 @@ def _cached_grid_indices(
     )
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_layer_stats(capture_key: CaptureKey, layer: str, _maps):
     """Per channel mean, max and fraction of zeros of one captured layer ((C, 3) numpy), once per layer."""
     from resnet_viz.imaging.capture import layer_stats

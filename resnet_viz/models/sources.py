@@ -112,6 +112,12 @@ class ModelSource:
     checkpoint: CheckpointInfo | None = None
     file_name: str | None = None
 
+    @property
+    def key(self) -> tuple[str, str, bool, str, str]:
+        """What identifies these weights: (kind, network, plain, stride placement, id). Everything else (class
+        names, preprocessing, accuracy) follows from it, so caches hash this, not the 1000 class names."""
+        return (self.kind, self.arch, self.plain, self.stride_in, self.id)
+
     def preprocessing(self, input_size: int) -> Preprocessing:
         """The preprocessing this network and these weights need (``input_size``: the sidebar's)."""
         return self.transforms or sidebar_preprocessing(self.arch, input_size)
