@@ -19,7 +19,6 @@ from resnet_viz.models import sources
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import figures_feature_maps as fm
 from resnet_viz.render import tiling
-from resnet_viz.render.style import FONT
 
 t = ui_state.translator()
 s = ui_state.current()

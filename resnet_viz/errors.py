@@ -10,8 +10,10 @@ template in every language (tests/test_errors.py checks it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from resnet_viz.i18n import Translator
 
 
 class UserError(ValueError):
@@ -32,7 +34,7 @@ class UserError(ValueError):
         """The key of the localized message, e.g. ``images.error_truncated``."""
         return f"{self.I18N_PREFIX}{self.code}"
 
-    def message(self, t: Callable[..., str]) -> str:
+    def message(self, t: Translator) -> str:
         """The localized message: ``t(self.i18n_key, **self.params)``."""
         return t(self.i18n_key, **self.params)
 

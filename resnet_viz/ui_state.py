@@ -20,7 +20,7 @@ import torch
 from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
 from resnet_viz.errors import UserError
-from resnet_viz.i18n import LANGUAGES, browser_language
+from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import translator as _translator
 from resnet_viz.models.device import describe_device, select_device
 from resnet_viz.models.sources import ModelSource, Preprocessing
@@ -161,7 +161,7 @@ def current() -> Settings:
     )
 
 
-def translator() -> Callable[..., str]:
+def translator() -> Translator:
     """The translator for this session's language: ``t = ui_state.translator(); t("shapes.title")``."""
     return _translator(current().lang)
 
@@ -172,9 +172,7 @@ def translator() -> Callable[..., str]:
 # preprocessing) and bounded.
 
 
-def show_error(
-    err: UserError, t: Callable[..., str], *, about: str | None = None, after: str | None = None
-) -> None:
+def show_error(err: UserError, t: Translator, *, about: str | None = None, after: str | None = None) -> None:
     """Every :class:`resnet_viz.errors.UserError` is shown the same way: one ``st.error`` with what it concerns
     (``about``, e.g. "“cat.heic” cannot be used:"), its localized reason, and what happens next (``after``)."""
     st.error(" ".join(part for part in (about, err.message(t), after) if part))
@@ -233,7 +231,7 @@ def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
     return load_shared(source).to(torch.device(device_name)).eval()
 
 
-def pretrained_model(source: ModelSource, t: Callable[..., str]) -> torch.nn.Module | None:
+def pretrained_model(source: ModelSource, t: Translator) -> torch.nn.Module | None:
     """The shared pretrained model of ``source``, downloaded once into torch's cache behind a progress box;
     None (with the reason shown) when the weights cannot be had. An offline machine is remembered for a few
     minutes per session (:class:`~resnet_viz.models.sources.OfflineMemory`), so reruns do not wait again."""

@@ -7,7 +7,7 @@ the tables are pandas frames with translated column names. The grids of whole la
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,12 +19,11 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.i18n import Translator
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import tiling
-from resnet_viz.render.figures_params import FONT_FAMILY as FONT
-
-Translate = Callable[..., str]
+from resnet_viz.render.style import FONT
 
 #: Shortcuts that change the shape (the paper's dashed lines) are drawn red in the ratio chart.
 _RESHAPING = ("projection", "zero_pad")
@@ -49,7 +48,7 @@ class LayerNames:
         """The trace's paper name of one row, as it is (for chart axes)."""
         return self._paper.get(name, "")
 
-    def label(self, name: str, t: Translate) -> str:
+    def label(self, name: str, t: Translator) -> str:
         """``layer2.1 (conv3_2) — output of layer2 (conv3_x)`` for the last block of a stage."""
         extra = ""
         for stage, last in self._stage_of.items():
@@ -59,14 +58,14 @@ class LayerNames:
                 )
         return (f"{name} ({self.paper(name)})" if self.paper(name) else name) + extra
 
-    def overview_caption(self, title: str, maps: np.ndarray, t: Translate) -> str:
+    def overview_caption(self, title: str, maps: np.ndarray, t: Translator) -> str:
         """``layer2 (conv3_x): 128×8×8`` under one picture of the overview row."""
         c, h, w = maps.shape
         paper = self.paper(title)
         key = "feature_maps.overview_tile" if paper else "feature_maps.overview_tile_plain"
         return t(key, name=title, paper=paper, c=c, h=h, w=w)
 
-    def grid_caption(self, layer: str, maps: np.ndarray, index: Sequence[int], t: Translate) -> str:
+    def grid_caption(self, layer: str, maps: np.ndarray, index: Sequence[int], t: Translator) -> str:
         """The caption of one layer's grid: which layer, its shape, and which channels are shown."""
         c, h, w = maps.shape
         shown = (
@@ -77,7 +76,7 @@ class LayerNames:
         return t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w) + " " + shown
 
 
-def source_banner(source: ModelSource, t: Translate) -> tuple[str, str]:
+def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     """(kind of box: success | info | warning, text) saying which weights the page runs with."""
     if source.kind == "pretrained":
         top1, top5 = ("?" if v is None else v for v in (source.top1, source.top5))
@@ -95,7 +94,7 @@ def source_banner(source: ModelSource, t: Translate) -> tuple[str, str]:
     return "warning", t("feature_maps.using_random")
 
 
-def step_captions(settings: Mapping[str, Any], name: str, t: Translate) -> list[str]:
+def step_captions(settings: Mapping[str, Any], name: str, t: Translator) -> list[str]:
     """The captions of the four preprocessing pictures (original, resized, cropped, normalized), from the
     numbers the pipeline used (``preprocess_steps(...)["settings"]``)."""
     (ow, oh), (rw, rh) = settings["original_size"], settings["resized_size"]
@@ -165,7 +164,7 @@ def cam_png(photo: Image.Image, cap: Capture, alpha: float) -> bytes:
     return tiling.encode_png(np.asarray(tiling.overlay(photo, cam_heat(cap), alpha=alpha, cmap="magma")))
 
 
-def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translate) -> go.Figure:
+def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator) -> go.Figure:
     """‖F(x)‖/‖x‖ of every block, in network order; blocks whose shortcut changes the shape in red."""
     fig = go.Figure(
         go.Scatter(
@@ -190,7 +189,7 @@ def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translate)
     return fig
 
 
-def stats_table(index: Sequence[int], stats: np.ndarray, t: Translate) -> pd.DataFrame:
+def stats_table(index: Sequence[int], stats: np.ndarray, t: Translator) -> pd.DataFrame:
     """Per shown channel: mean, max and the percentage of zeros (``stats``: rows of mean, max, zero fraction)."""
     return pd.DataFrame(
         {
@@ -203,7 +202,7 @@ def stats_table(index: Sequence[int], stats: np.ndarray, t: Translate) -> pd.Dat
 
 
 def class_names(
-    top: Sequence[tuple[int, float]], categories: Sequence[str] | None, t: Translate
+    top: Sequence[tuple[int, float]], categories: Sequence[str] | None, t: Translator
 ) -> list[str]:
     """The names of the top classes from the weights' metadata, or "class n" where the classes have none."""
     if categories:
@@ -211,7 +210,7 @@ def class_names(
     return [t("feature_maps.class_n", n=i) for i, _ in top]
 
 
-def top_table(top: Sequence[tuple[int, float]], labels: Sequence[str], t: Translate) -> pd.DataFrame:
+def top_table(top: Sequence[tuple[int, float]], labels: Sequence[str], t: Translator) -> pd.DataFrame:
     """Rank, class name, class index and probability of the top classes."""
     return pd.DataFrame(
         {
