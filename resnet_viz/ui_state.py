@@ -23,7 +23,7 @@ from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import translator as _translator
 from resnet_viz.models.device import describe_device, select_device
-from resnet_viz.models.sources import ModelSource, Preprocessing
+from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
 
 T = TypeVar("T")
 
@@ -226,8 +226,6 @@ def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
     download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run
     tries again).
     """
-    from resnet_viz.models.sources import load_shared
-
     return load_shared(source).to(torch.device(device_name)).eval()
 
 
@@ -236,7 +234,6 @@ def pretrained_model(source: ModelSource, t: Translator) -> torch.nn.Module | No
     None (with the reason shown) when the weights cannot be had. An offline machine is remembered for a few
     minutes per session (:class:`~resnet_viz.models.sources.OfflineMemory`), so reruns do not wait again."""
     from resnet_viz.models import weights
-    from resnet_viz.models.sources import OfflineMemory
 
     memory = session_slot("rv_offline_memory", OfflineMemory)
     device_name = str(device())
