@@ -19,4 +19,6 @@ PAGES = [
     st.Page("app_pages/parameters.py", title=t("nav.parameters"), icon=":material/calculate:"),
     st.Page("app_pages/why_residual.py", title=t("nav.why_residual"), icon=":material/trending_down:"),
 ]
-st.navigation(PAGES).run()
+page = st.navigation(PAGES)
+ui_state.sync_address(page.url_path)  # the view into the address bar, and the "share this view" box
+page.run()

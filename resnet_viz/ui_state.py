@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import streamlit as st
 import torch
 
+from resnet_viz import links
 from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
 from resnet_viz.errors import UserError
@@ -85,8 +86,14 @@ def _default_lang() -> str:
 
 
 def _get(name: str, default):
-    """A sidebar value from session state, or ``default`` when absent or no longer valid."""
-    value = st.session_state.get(_KEYS[name], default)
+    """A sidebar value from session state, or ``default`` when absent or no longer valid.
+
+    Before the sidebar's widgets exist (a fresh session), a valid value from the address is the default."""
+    key = _KEYS[name]
+    if key in st.session_state:
+        value = st.session_state[key]
+    else:
+        value = st.session_state.get(_LINK_DEFAULTS, {}).get(name, default)
     valid = {
         "lang": lambda v: v in LANGUAGES,
         "arch": lambda v: v in CATALOGUE,
@@ -113,6 +120,7 @@ def sidebar() -> Settings:
     option labels change with the language can come back empty after a language switch.
     """
     _process_setup()
+    _read_address()
     lang = _get("lang", _default_lang())
     arch = _get("arch", "resnet34")
     size = int(_get("size", get_spec(arch).default_input))
@@ -142,8 +150,14 @@ def sidebar() -> Settings:
         st.toggle(
             t("common.plain"), value=_get("plain", False), key=_KEYS["plain"], help=t("common.plain_help")
         )
-        st.caption(t("common.device", device=describe_device(device())))
-    return current()
+        present = st.session_state.get(PRESENT_KEY, st.session_state.get(_LINK_DEFAULTS, {}).get("present"))
+        st.toggle(t("links.present"), value=bool(present), key=PRESENT_KEY, help=t("links.present_help"))
+        if not presenting():
+            st.caption(t("common.device", device=describe_device(device())))
+    settings = current()
+    _check_selection(settings, t)
+    _show_link_problems(t)
+    return settings
 
 
 def current() -> Settings:
@@ -159,6 +173,220 @@ def current() -> Settings:
         plain=_get("plain", False),
         device=str(device()),
     )
+
+
+# --- the shared view in the address bar, and the one selection ---
+# The address holds lang, net, size, stride, plain, block and present (resnet_viz.links parses and checks them).
+# A fresh session takes them as its widgets' starting values (through ``_get``'s defaults: widgets get their
+# starting value from their own argument, see :func:`sidebar`); a running session whose address changed (a link
+# with query parameters, the lesson's "show me") takes them over its current values. Then the address is rewritten
+# from the settings, so copying it shares the view.
+
+_LINK_SEEN = "rv_link_seen"  # the query parameters last read from or written to the address
+_LINK_DEFAULTS = "rv_link_defaults"  # address values for widgets not drawn yet (a fresh session)
+_LINK_PROBLEMS = "rv_link_problems"  # what was wrong with the address, shown once
+_PAGE_PARAMS = "rv_link_page"  # {"page": url path or None, "values": {sample/step: value}}
+BLOCK_KEY = "rv_block"
+PRESENT_KEY = "rv_present"
+#: The step selected when nothing chose one: the notes' conv3_1 (layer2.0), the first down-sampling block.
+DEFAULT_STEP = "layer2.0"
+_MOVED = "rv_block_moved"
+_TO_WIDGET = {"lang": "lang", "net": "arch", "size": "size", "stride": "stride", "plain": "plain"}
+
+
+def steps_of(arch: str, input_size: int, stride_in: str = "3x3", plain: bool = False) -> list[str]:
+    """The selectable steps of a network (the same for every input size, so the default size is used where the
+    given one is too small for the network)."""
+    try:
+        tr = cached_trace(arch, input_size, plain, stride_in)
+    except ValueError:
+        tr = cached_trace(arch, get_spec(arch).default_input, plain, stride_in)
+    return links.selectable_steps(tr)
+
+
+def _lesson_steps() -> int:
+    try:
+        from resnet_viz.lesson import STEP_COUNT
+    except ImportError:
+        return 0
+    return STEP_COUNT
+
+
+def _read_address() -> None:
+    """Take over the address's values when it changed since this session last read or wrote it."""
+    ss = st.session_state
+    query = st.query_params.to_dict()
+    if query == ss.get(_LINK_SEEN):
+        return
+    from resnet_viz.imaging.images import sample_images
+
+    link = links.parse(query, samples=list(sample_images()), lesson_steps=_lesson_steps(), steps_of=steps_of)
+    values = dict(link.values)
+    defaults = dict(ss.get(_LINK_DEFAULTS, {}))
+
+    def put(name: str, value: object) -> None:
+        key = _KEYS[name]
+        if key in ss:
+            ss[key] = value
+        else:
+            defaults[name] = value
+
+    if "net" in values and "size" not in values and values["net"] != _get("arch", "resnet34"):
+        values["size"] = get_spec(values["net"]).default_input  # type: ignore[arg-type]
+    for param, name in _TO_WIDGET.items():
+        if param in values:
+            put(name, values[param])
+    if "present" in values:
+        if PRESENT_KEY in ss:
+            ss[PRESENT_KEY] = values["present"]
+        else:
+            defaults["present"] = values["present"]
+    if "block" in values:
+        ss[BLOCK_KEY] = values["block"]
+    ss[_LINK_DEFAULTS] = defaults
+    ss[_PAGE_PARAMS] = {"page": None, "values": {k: values[k] for k in links.PAGE_PARAMS if k in values}}
+    ss[_LINK_PROBLEMS] = link.problems
+    ss[_LINK_SEEN] = query
+
+
+def _problem_text(p: links.Problem, t: Callable[..., str]) -> str:
+    arch = current().arch
+    steps = steps_of(arch, get_spec(arch).default_input)
+    from resnet_viz.imaging.images import sample_images
+
+    args = {
+        "param": p.param, "value": p.value, "length": p.length, "max": links.MAX_VALUE_LEN,
+        "known": ", ".join(links.KNOWN), "choices": ", ".join(ARCHS),
+        "lo": links.SIZE_MIN, "hi": links.SIZE_MAX, "example": DEFAULT_STEP, "net": CATALOGUE[arch].title,
+        "first": steps[0], "last": steps[-1], "n": _lesson_steps(),
+    }  # fmt: skip
+    if p.code == "bad_lang":
+        args["choices"] = ", ".join(LANGUAGES)
+    elif p.code == "bad_stride":
+        args["choices"] = ", ".join(links.STRIDES)
+    elif p.code == "bad_sample":
+        args["choices"] = ", ".join(sample_images())
+    return t(f"links.{p.code}", **args)
+
+
+def _show_link_problems(t: Callable[..., str]) -> None:
+    """One notice listing what could not be used (once: the address is rewritten without it)."""
+    problems = st.session_state.pop(_LINK_PROBLEMS, ())
+    lines = [f"- {_problem_text(p, t)}" for p in problems]
+    moved = st.session_state.pop(_MOVED, None)
+    if lines:
+        st.warning(t("links.notice") + "\n" + "\n".join(lines), icon=":material/link_off:")
+    if moved:
+        st.info(
+            t("links.block_moved", net=moved[0], old=moved[1], new=moved[2]), icon=":material/my_location:"
+        )
+
+
+def _check_selection(settings: Settings, t: Callable[..., str]) -> None:
+    """Keep the selected step one of the current network's; move it to the nearest one (with a notice) if not."""
+    ss = st.session_state
+    steps = steps_of(settings.arch, settings.input_size, settings.stride_in, settings.plain)
+    chosen = ss.get(BLOCK_KEY)
+    if chosen is None:
+        ss[BLOCK_KEY] = DEFAULT_STEP if DEFAULT_STEP in steps else steps[0]
+    elif chosen not in steps:
+        ss[BLOCK_KEY] = links.nearest_step(str(chosen), steps)
+        ss[_MOVED] = (CATALOGUE[settings.arch].title, chosen, ss[BLOCK_KEY])
+
+
+def selected_step() -> str:
+    """The selected step (a torchvision module name of the current network: conv1, layer3.1, fc …)."""
+    return str(st.session_state.get(BLOCK_KEY, DEFAULT_STEP))
+
+
+def select(name: str) -> None:
+    """Select a step (call from a widget's callback, or before the widgets that show it)."""
+    st.session_state[BLOCK_KEY] = name
+
+
+def presenting() -> bool:
+    """Presenter mode: larger text, no help icons or developer captions, high-contrast colours."""
+    return bool(
+        st.session_state.get(PRESENT_KEY, st.session_state.get(_LINK_DEFAULTS, {}).get("present", False))
+    )
+
+
+def page_param(name: str) -> object | None:
+    """A page's own parameter (``sample``, ``step``) from the address that opened it, or None."""
+    entry = st.session_state.get(_PAGE_PARAMS) or {}
+    return entry.get("values", {}).get(name)
+
+
+def set_page_param(name: str, value: object | None) -> None:
+    """Put a page's own parameter in the address (``None`` removes it)."""
+    entry = st.session_state.setdefault(_PAGE_PARAMS, {"page": None, "values": {}})
+    if value is None:
+        entry["values"].pop(name, None)
+    else:
+        entry["values"][name] = value
+    _write_address()
+
+
+def view_params(**changes: object) -> dict[str, str]:
+    """The query parameters of the current view, with ``changes`` applied (e.g. ``block="layer3.1"``)."""
+    s = current()
+    entry = st.session_state.get(_PAGE_PARAMS) or {}
+    bottleneck = get_spec(s.arch).block == "bottleneck"
+    values: dict[str, object] = {
+        "lang": s.lang, "net": s.arch, "size": s.input_size, "stride": s.stride_in if bottleneck else None,
+        "plain": s.plain, "block": selected_step(), "present": True if presenting() else None,
+        **entry.get("values", {}),
+    }  # fmt: skip
+    values.update(changes)
+    return links.encode(values)
+
+
+def _write_address() -> None:
+    want = view_params()
+    if st.query_params.to_dict() != want:
+        st.query_params.from_dict(want)
+    st.session_state[_LINK_SEEN] = want
+
+
+def sync_address(page_path: str) -> None:
+    """After the sidebar, before the page: write the view into the address, and draw the "share" box.
+
+    ``page_path`` is the page's url path: a page's own parameters are kept only while that page is shown."""
+    entry = st.session_state.setdefault(_PAGE_PARAMS, {"page": None, "values": {}})
+    if entry["page"] is None:
+        entry["page"] = page_path
+    elif entry["page"] != page_path:
+        st.session_state[_PAGE_PARAMS] = {"page": page_path, "values": {}}
+    _write_address()
+    t = translator()
+    with st.sidebar.expander(t("links.share_header"), icon=":material/share:", expanded=presenting()):
+        url = share_url(page_path)
+        st.code(url, language=None, wrap_lines=True)
+        st.caption(t("links.copy_caption"))
+        st.image(links.qr_png(url), caption=t("links.qr_caption"), width=220 if presenting() else 160)
+        if not presenting():
+            st.caption(t("links.share_help"))
+    if presenting():
+        st.html(f"<style>{PRESENTER_CSS}</style>")
+
+
+#: Presenter mode's style: larger text, no help icons (the "?" beside a widget), and no decoration a projector
+#: washes out. The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
+PRESENTER_CSS = """
+html { font-size: 20px; }
+[data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"] svg { display: none !important; }
+[data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; color: #000; }
+[data-testid="stCaptionContainer"] { color: #222 !important; font-size: 0.95rem; }
+"""
+
+
+def share_url(page_path: str = "") -> str:
+    """The full address of this view (``st.context.url`` is the browser's address without its query)."""
+    from urllib.parse import urlencode
+
+    base = getattr(st.context, "url", None) or ("/" + page_path)
+    return f"{base}?{urlencode(view_params())}"
 
 
 def translator() -> Translator:

@@ -1,0 +1,142 @@
+"""The address-bar parameters (resnet_viz.links): every parameter good and bad, the nearest-step fallback, encoding."""
+
+from __future__ import annotations
+
+import pytest
+
+from resnet_viz import ARCHS
+from resnet_viz.architecture.trace import trace
+from resnet_viz.links import (
+    KNOWN,
+    MAX_VALUE_LEN,
+    SHOWN_LEN,
+    encode,
+    nearest_step,
+    parse,
+    qr_png,
+    selectable_steps,
+)
+
+
+def _steps(net: str, size: int, stride: str, plain: bool) -> list[str]:
+    return selectable_steps(trace(net, size, plain=plain, stride_in=stride))
+
+
+def _parse(query: dict) -> tuple[dict, dict]:
+    link = parse(query, samples=["chelsea", "coffee"], lesson_steps=14, steps_of=_steps)
+    return link.values, {p.param: p.code for p in link.problems}
+
+
+def test_good_values_are_typed() -> None:
+    values, problems = _parse(
+        {"lang": "zh", "net": "resnet50", "size": "160", "stride": "1x1", "plain": "1", "block": "layer3.5",
+         "sample": "coffee", "step": "4", "present": "1"}
+    )  # fmt: skip
+    assert problems == {}
+    assert values == {"lang": "zh", "net": "resnet50", "size": 160, "stride": "1x1", "plain": True,
+                      "block": "layer3.5", "sample": "coffee", "step": 4, "present": True}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("param", "value", "code"),
+    [
+        ("lang", "fr", "bad_lang"),
+        ("net", "resnet35", "bad_net"),
+        ("size", "-3", "bad_size"),
+        ("size", "abc", "bad_size"),
+        ("size", "15", "bad_size"),
+        ("size", "1025", "bad_size"),
+        ("size", "1e3", "bad_size"),
+        ("size", "٣٢", "bad_size"),  # Arabic-Indic digits: str.isdigit says yes, int() would accept them
+        ("stride", "2x2", "bad_stride"),
+        ("plain", "yes", "bad_plain"),
+        ("present", "2", "bad_present"),
+        ("block", "layer9.9", "absent_block"),
+        ("block", "<script>", "bad_block"),
+        ("sample", "../../etc/passwd", "bad_sample"),
+        ("step", "0", "bad_step"),
+        ("step", "15", "bad_step"),
+        ("colour", "red", "unknown"),
+    ],
+)
+def test_one_bad_value_gets_one_problem_and_the_others_still_apply(param: str, value: str, code: str) -> None:
+    query = (
+        {"lang": "zh", "net": "resnet18", param: value} if param not in ("lang", "net") else {param: value}
+    )
+    values, problems = _parse(query)
+    assert problems == {param: code}
+    assert param not in values
+    if param not in ("lang", "net"):
+        assert values["lang"] == "zh" and values["net"] == "resnet18"
+
+
+def test_a_block_the_chosen_network_lacks_is_refused() -> None:
+    assert _parse({"net": "resnet18", "block": "layer3.5"})[1] == {"block": "absent_block"}
+    assert _parse({"net": "resnet50", "block": "layer3.5"})[1] == {}
+    assert _parse({"net": "resnet20", "block": "layer4.0"})[1] == {"block": "absent_block"}
+    assert _parse({"block": "maxpool"})[0]["block"] == "maxpool"  # the default network (resnet34) has one
+    assert _parse({"net": "resnet20", "block": "maxpool"})[1] == {
+        "block": "absent_block"
+    }  # CIFAR: no max-pool
+
+
+def test_a_very_long_value_is_cut_in_the_notice() -> None:
+    link = parse({"net": "x" * 5000, "lang": "zh"})
+    (problem,) = link.problems
+    assert problem.code == "too_long" and problem.length == 5000 and len(problem.value) == SHOWN_LEN
+    assert link.values == {"lang": "zh"}
+    assert (
+        parse({"net": "r" * MAX_VALUE_LEN}).problems[0].code == "bad_net"
+    )  # at the limit: read, then refused
+
+
+def test_repeated_parameters_use_the_last_value() -> None:
+    assert parse({"net": ["resnet18", "resnet50"]}).values == {"net": "resnet50"}
+
+
+def test_selectable_steps_are_the_diagram_nodes() -> None:
+    steps = _steps("resnet18", 224, "3x3", False)
+    assert steps[:3] == ["conv1", "maxpool", "layer1.0"] and steps[-2:] == ["avgpool", "fc"]
+    assert len(steps) == 2 + sum((2, 2, 2, 2)) + 2
+    assert "maxpool" not in _steps("resnet20", 32, "3x3", False)
+
+
+@pytest.mark.parametrize(
+    ("name", "net", "expected"),
+    [
+        ("layer3.5", "resnet18", "layer3.1"),  # same stage, the closest index
+        ("layer3.1", "resnet50", "layer3.1"),  # present: kept
+        ("layer4.1", "resnet20", "layer3.2"),  # no layer4: the last block of the deepest earlier stage
+        ("maxpool", "resnet20", "conv1"),  # CIFAR stem has no max-pool
+    ],
+)
+def test_nearest_step(name: str, net: str, expected: str) -> None:
+    assert nearest_step(name, _steps(net, 224 if net != "resnet20" else 32, "3x3", False)) == expected
+
+
+def test_every_block_of_every_network_falls_back_inside_every_other() -> None:
+    for a in ARCHS:
+        for b in ARCHS:
+            target = _steps(b, 64, "3x3", False)
+            for name in _steps(a, 64, "3x3", False):
+                assert nearest_step(name, target) in target
+
+
+def test_encode_round_trips_through_parse() -> None:
+    values = {
+        "lang": "en",
+        "net": "resnet101",
+        "size": 96,
+        "stride": "3x3",
+        "plain": False,
+        "block": "layer3.22",
+    }
+    query = encode(values)
+    assert list(query) == [k for k in KNOWN if k in values]
+    assert query["plain"] == "0" and query["size"] == "96"
+    assert parse(query, steps_of=_steps).values == values
+
+
+def test_qr_png_is_a_png() -> None:
+    data = qr_png("http://localhost:8501/feature_maps?net=resnet50&block=layer3.1&lang=zh")
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
