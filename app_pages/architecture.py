@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import links, ui_state
 from resnet_viz.architecture.trace import conv_out, smallest_input
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
 from resnet_viz.render.figures_shapes import down_steps, shape_walk_figure, spatial_walk, walk_rows
@@ -88,14 +88,21 @@ cols = ("paper", "name", "kind", "input", "output", "params", "macs", "rf")
 rows = (
     walk_rows(tr, every_layer=every_layer) if not every_layer else [r for r in tr.rows if r.kind != "stage"]
 )
-table = {t(f"shapes.col_{c}"): [] for c in cols}
+selected = ui_state.selected_step()
+# The selected step's rows carry a mark (not colour alone); clicking a row selects its step on every page.
+table = {t("links.col_selected"): ["▶" if links.row_holds(r.name, selected) else "" for r in rows]}
+table.update({t(f"shapes.col_{c}"): [] for c in cols})
 for r in rows:
     indent = "\u2003" * (r.depth if every_layer else 0)
     values = (r.paper_name, indent + r.name, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape),
               fmt_int(r.params), fmt_macs(r.macs) if r.macs else "0", r.receptive_field)  # fmt: skip
     for c, v in zip(cols, values):
         table[t(f"shapes.col_{c}")].append(v)
-st.dataframe(table, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1), 600))
+st.dataframe(
+    table, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1), 600), key="rv_shapes_table",
+    on_select=ui_state.on_row_select("rv_shapes_table", [r.name for r in rows]), selection_mode="single-row",
+)  # fmt: skip
+st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
 st.caption(t("shapes.table_caption") + " " + t("shapes.totals", params=fmt_int(tr.total_params),
                                                 macs=fmt_macs(tr.total_macs)))  # fmt: skip
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import links, ui_state
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
@@ -54,8 +54,10 @@ with tab_where:
     )  # fmt: skip
     level = by if by in counting.LEVELS else "stage"
     rows = counting.count_table(tr, level)
+    selected = ui_state.selected_step()
     frame = pd.DataFrame(
         {
+            t("links.col_selected"): ["▶" if links.row_holds(r.name, selected) else "" for r in rows],
             t("parameters.col_paper"): [r.paper_name for r in rows],
             t("parameters.col_name"): [r.name for r in rows],
             t("parameters.col_kind"): [t(f"parameters.kind_{r.kind}") for r in rows],
@@ -66,6 +68,8 @@ with tab_where:
     )
     st.dataframe(
         frame, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1) + 4, 460),
+        key=f"rv_params_table_{level}", selection_mode="single-row",
+        on_select=ui_state.on_row_select(f"rv_params_table_{level}", [r.name for r in rows]),
         column_config={
             t("parameters.col_params"): st.column_config.NumberColumn(format="localized"),
             t("parameters.col_share"): st.column_config.NumberColumn(format="percent"),
@@ -74,7 +78,8 @@ with tab_where:
     )  # fmt: skip
     st.caption(
         t("parameters.table_total", n=len(rows), params=fmt_int(tr.total_params), macs=fmt_int(tr.total_macs))
-    )
+        + " " + t("links.click_hint") + " " + t("links.selected", name=selected)
+    )  # fmt: skip
     st.download_button(
         t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{level}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",

@@ -1,9 +1,11 @@
 """Shortcuts & blocks: the network overview with solid/dashed shortcuts, one block's internals, the kinds of block,
 and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT text from resnet_viz.render.dot."""
 
+from urllib.parse import urlencode
+
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import links, ui_state
 from resnet_viz.architecture.trace import smallest_input
 from resnet_viz.formatting import fmt_int, fmt_shape
 from resnet_viz.render import dot
@@ -53,8 +55,15 @@ collapse = st.toggle(
     t("diagrams.collapse"), value=dot.default_collapse(tr), key=f"rv_dia_collapse_{s.arch}",
     help=t("diagrams.collapse_help"),
 )  # fmt: skip
-overview = dot.overview_dot(tr, t, collapse=collapse)
-st.graphviz_chart(overview, width="content")
+selected = ui_state.selected_step()
+# Each node links to this page's address with that step selected: the click reloads the view from the address.
+live = dot.overview_dot(
+    tr, t, collapse=collapse, highlight=selected,
+    node_url=lambda name: "?" + urlencode(ui_state.view_params(block=name)),
+)  # fmt: skip
+st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
+st.graphviz_chart(live, width="content")
+overview = dot.overview_dot(tr, t, collapse=collapse)  # the download carries no app links
 export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 
 # --- why the first Bottleneck block is dashed
@@ -69,9 +78,21 @@ if tr.block == "bottleneck" and not tr.plain:
 st.subheader(t("diagrams.block_header"))
 names = [b.name for b in blocks]
 by_name = {b.name: b for b in blocks}
+# The one selection: a stem step (conv1, maxpool) shows the first block, a head step (avgpool, fc) the last.
+steps = links.selectable_steps(tr)
+shown = (
+    selected
+    if selected in by_name
+    else names[0]
+    if steps.index(selected) < steps.index(names[0])
+    else names[-1]
+)
+if shown != selected:
+    st.caption(t("links.not_a_block", name=selected, shown=shown))
+st.session_state["rv_block_pick"] = shown
 chosen = st.selectbox(
-    t("diagrams.block_pick"), names, index=names.index("layer2.0") if "layer2.0" in names else 0,
-    key=f"rv_dia_block_{s.arch}", format_func=lambda n: f"{by_name[n].paper_name} · {n}",
+    t("diagrams.block_pick"), names, key="rv_block_pick", format_func=lambda n: f"{by_name[n].paper_name} · {n}",
+    on_change=lambda: ui_state.select(st.session_state["rv_block_pick"]),
 )  # fmt: skip
 block = by_name[chosen]
 kind = dot.block_kind(tr, block)

@@ -205,3 +205,27 @@ def qr_png(text: str, scale: int = 6) -> bytes:
     buffer = io.BytesIO()
     segno.make_qr(text, error="m").save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()
+
+
+def step_of(row_name: str, steps: Sequence[str]) -> str | None:
+    """The selectable step a table row belongs to: itself, its block (layer3.1.conv2 → layer3.1), a stage's
+    first block (layer3 → layer3.0), conv1 for the stem and its bn1/relu; None for rows outside every step (softmax)."""
+    if row_name in steps:
+        return row_name
+    parts = row_name.split(".")
+    if len(parts) > 2 and ".".join(parts[:2]) in steps:
+        return ".".join(parts[:2])
+    if len(parts) == 1 and f"{row_name}.0" in steps:
+        return f"{row_name}.0"
+    if row_name in ("stem", "bn1", "relu") and "conv1" in steps:
+        return "conv1"
+    if row_name == "flatten" and "avgpool" in steps:
+        return "avgpool"
+    return None
+
+
+def row_holds(row_name: str, step: str) -> bool:
+    """Whether a table row shows (part of) the selected step: the step itself, one of its layers, or its stage."""
+    if row_name == "stem":  # the parameters table's stem row: conv1 and its BN (and the weightless max-pool)
+        return step in ("conv1", "maxpool")
+    return row_name == step or row_name.startswith(step + ".") or step.startswith(row_name + ".")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -302,6 +302,21 @@ def selected_step() -> str:
 def select(name: str) -> None:
     """Select a step (call from a widget's callback, or before the widgets that show it)."""
     st.session_state[BLOCK_KEY] = name
+
+
+def on_row_select(key: str, row_names: Sequence[str]) -> Callable[[], None]:
+    """The ``on_select`` callback of a table whose rows are trace rows: selecting a row selects its step."""
+
+    def callback() -> None:
+        event = st.session_state.get(key)
+        rows = list(event.selection.rows) if event is not None else []
+        if rows and rows[0] < len(row_names):
+            s = current()
+            step = links.step_of(row_names[rows[0]], steps_of(s.arch, s.input_size, s.stride_in, s.plain))
+            if step is not None:
+                select(step)
+
+    return callback
 
 
 def presenting() -> bool:

@@ -118,7 +118,7 @@ def test_shortcuts_page_diagrams_follow_the_choices() -> None:
     at.selectbox(key="rv_arch").set_value("resnet50").run()
     assert count_shortcut_edges(_charts(at)[0]) == {"solid": 12, "dashed": 4}
     assert "64→256" in _text(at)  # why the first Bottleneck is dashed
-    at.selectbox(key="rv_dia_block_resnet50").set_value("layer1.0").run()
+    at.selectbox(key="rv_block_pick").set_value("layer1.0").run()
     assert "1×1 conv, 64→256\\nstride 1" in _charts(at)[1]
     at.toggle(key="rv_plain").set_value(True).run()
     assert count_shortcut_edges(_charts(at)[0]) == {"solid": 0, "dashed": 0}

@@ -14,7 +14,9 @@ from resnet_viz.links import (
     nearest_step,
     parse,
     qr_png,
+    row_holds,
     selectable_steps,
+    step_of,
 )
 
 
@@ -140,3 +142,15 @@ def test_encode_round_trips_through_parse() -> None:
 def test_qr_png_is_a_png() -> None:
     data = qr_png("http://localhost:8501/feature_maps?net=resnet50&block=layer3.1&lang=zh")
     assert data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_table_rows_map_to_steps() -> None:
+    steps = _steps("resnet50", 224, "3x3", False)
+    assert step_of("layer3.1.conv2", steps) == "layer3.1"
+    assert step_of("layer3.1.downsample.0", steps) == "layer3.1"
+    assert step_of("layer3", steps) == "layer3.0"
+    assert step_of("stem", steps) == step_of("bn1", steps) == "conv1"
+    assert step_of("fc", steps) == "fc" and step_of("softmax", steps) is None
+    assert row_holds("layer3.1.conv2", "layer3.1") and row_holds("layer3", "layer3.1")
+    assert not row_holds("layer3.10", "layer3.1") and not row_holds("layer3.1", "layer3.10")
+    assert row_holds("stem", "maxpool") and not row_holds("stem", "layer1.0")

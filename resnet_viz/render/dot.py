@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from resnet_viz.architecture.catalogue import VGG19_LAYERS
@@ -213,13 +213,35 @@ def default_collapse(tr: Trace) -> bool:
 # ----------------------------------------------------------------------------------------------------- overview
 
 
-def overview_dot(tr: Trace, t: Translator, *, collapse: bool | None = None) -> str:
+def _step_attrs(steps: Sequence[str], highlight: str | None, node_url: Callable[[str], str] | None) -> dict:
+    """Attributes that make a node selectable (an ``id`` and, with ``node_url``, a link to select its first step)
+    and, when it holds the ``highlight``-ed step, mark it: a thick black border, so the selection does not depend
+    on colour."""
+    if highlight is None and node_url is None:
+        return {}  # the plain diagram (downloads, golden files) carries no app-only attributes
+    attrs: dict[str, object] = {"id": f"step-{steps[0]}"}
+    if node_url is not None:
+        attrs.update(URL=node_url(steps[0]), target="_self", tooltip=steps[0])
+    if highlight is not None and highlight in steps:
+        attrs.update(penwidth=3.5, color="#000000", style="rounded,filled,bold")
+    return attrs
+
+
+def overview_dot(
+    tr: Trace,
+    t: Translator,
+    *,
+    collapse: bool | None = None,
+    highlight: str | None = None,
+    node_url: Callable[[str], str] | None = None,
+) -> str:
     """The whole network, top to bottom: input, stem, each stage's blocks with their shortcuts, avgpool, fc, softmax.
 
     Each block is a node followed by a "+" node; the block's shortcut is an edge from the block's input to that
     "+" (solid: identity; dashed and labelled: 1×1 projection or zero-padding). Edges carry the tensor shapes.
     ``collapse`` (default: :func:`default_collapse`) draws runs of identical blocks as one "block × N" node with
-    one shortcut edge. Plain networks have no "+" nodes and no shortcut edges.
+    one shortcut edge. Plain networks have no "+" nodes and no shortcut edges. ``highlight`` (a step's module
+    name) gets a thick border; ``node_url(name)`` makes each step's node a link (the app selects by address).
     """
     if collapse is None:
         collapse = default_collapse(tr)
@@ -230,7 +252,7 @@ def overview_dot(tr: Trace, t: Translator, *, collapse: bool | None = None) -> s
         if row.depth != 0 or row.kind in ("bn", "relu", "flatten"):
             continue
         if row.kind == "stage":
-            _stage(g, tr, row, t, collapse)
+            _stage(g, tr, row, t, collapse, highlight, node_url)
             continue
         label = {
             "conv": lambda r: t("diagrams.stem", name=r.name, k=r.kernel, c=r.output_shape[0], s=r.stride),
@@ -239,7 +261,10 @@ def overview_dot(tr: Trace, t: Translator, *, collapse: bool | None = None) -> s
             "fc": lambda r: t("diagrams.fc", n=r.output_shape[0]),
             "softmax": lambda r: t("diagrams.softmax"),
         }[row.kind](row)
-        g.node(row.name, label=label, fillcolor=_GREEN if row.kind == "conv" else _GREY, group="main")
+        select = _step_attrs([row.name], highlight, node_url) if row.kind != "softmax" else {}
+        g.node(
+            row.name, label=label, fillcolor=_GREEN if row.kind == "conv" else _GREY, group="main", **select
+        )
         g.link(row.name, _shape(row.input_shape))
     return g.text()
 
@@ -257,7 +282,15 @@ def _group_node(grp: _Group) -> str:
     return f"{grp.first.name}-{grp.last.name.rsplit('.', 1)[1]}"
 
 
-def _stage(g: _Dot, tr: Trace, srow: Row, t: Translator, collapse: bool) -> None:
+def _stage(
+    g: _Dot,
+    tr: Trace,
+    srow: Row,
+    t: Translator,
+    collapse: bool,
+    highlight: str | None = None,
+    node_url: Callable[[str], str] | None = None,
+) -> None:
     """One stage as a cluster of block nodes (each with its "+" and shortcut edge)."""
     blocks = [r for r in tr.blocks if r.parent == srow.name]
     label = t(
@@ -284,7 +317,10 @@ def _stage(g: _Dot, tr: Trace, srow: Row, t: Translator, collapse: bool) -> None
                 block=tr.block_class, n=grp.count, convs=convs,
             )  # fmt: skip
         fill = _ORANGE if grp.first.shortcut in ("projection", "zero_pad") else _BLUE
-        g.node(node, label=lab, fillcolor=fill, group="main")
+        members = [b.name for b in blocks][
+            int(grp.first.name.rsplit(".", 1)[1]) : int(grp.last.name.rsplit(".", 1)[1]) + 1
+        ]
+        g.node(node, label=lab, fillcolor=fill, group="main", **_step_attrs(members, highlight, node_url))
         if not tr.plain:
             g.node(node + ".add", label="+", shape="circle", width=0.22, height=0.22, fixedsize="true",
                    fillcolor="white", fontsize=11, group="main")  # fmt: skip
