@@ -121,6 +121,9 @@ def sidebar() -> Settings:
     """
     _process_setup()
     _read_address()
+    pending = st.session_state.pop(_PENDING_VIEW, None)
+    if pending:
+        set_view(**pending)
     lang = _get("lang", _default_lang())
     arch = _get("arch", "resnet34")
     size = int(_get("size", get_spec(arch).default_input))
@@ -191,6 +194,8 @@ PRESENT_KEY = "rv_present"
 #: The step selected when nothing chose one: the notes' conv3_1 (layer2.0), the first down-sampling block.
 DEFAULT_STEP = "layer2.0"
 _MOVED = "rv_block_moved"
+_LINK_GIVEN = "rv_link_given"  # which parameters the address that opened this page set
+_PENDING_VIEW = "rv_pending_view"  # a view a page asked for, applied before the sidebar draws
 _TO_WIDGET = {"lang": "lang", "net": "arch", "size": "size", "stride": "stride", "plain": "plain"}
 
 
@@ -247,6 +252,18 @@ def _read_address() -> None:
     ss[_PAGE_PARAMS] = {"page": None, "values": {k: values[k] for k in links.PAGE_PARAMS if k in values}}
     ss[_LINK_PROBLEMS] = link.problems
     ss[_LINK_SEEN] = query
+    ss[_LINK_GIVEN] = frozenset(values)
+
+
+def link_gave(name: str) -> bool:
+    """Whether the address that opened this page set ``name`` (e.g. "net", "block")."""
+    return name in st.session_state.get(_LINK_GIVEN, frozenset())
+
+
+def request_view(*, net: str | None = None, block: str | None = None) -> None:
+    """Set the view from a page's body (after the sidebar drew): stored, then applied on an immediate rerun."""
+    st.session_state[_PENDING_VIEW] = {"net": net, "block": block}
+    st.rerun()
 
 
 def _problem_text(p: links.Problem, t: Callable[..., str]) -> str:
@@ -319,6 +336,17 @@ def on_row_select(key: str, row_names: Sequence[str]) -> Callable[[], None]:
     return callback
 
 
+def set_view(*, net: str | None = None, block: str | None = None) -> None:
+    """Set the network (at its own input size) and the selected step; call from a widget's callback, which runs
+    before the sidebar's widgets are drawn."""
+    ss = st.session_state
+    if net is not None and net != _get("arch", "resnet34"):
+        ss[_KEYS["arch"]] = net
+        ss[_KEYS["size"]] = get_spec(net).default_input
+    if block is not None:
+        ss[BLOCK_KEY] = block
+
+
 def presenting() -> bool:
     """Presenter mode: larger text, no help icons or developer captions, high-contrast colours."""
     return bool(
@@ -343,7 +371,8 @@ def set_page_param(name: str, value: object | None) -> None:
 
 
 def view_params(**changes: object) -> dict[str, str]:
-    """The query parameters of the current view, with ``changes`` applied (e.g. ``block="layer3.1"``)."""
+    """The query parameters of the current view, with ``changes`` applied (e.g. ``block="layer3.1"``; ``None``
+    leaves a parameter out)."""
     s = current()
     entry = st.session_state.get(_PAGE_PARAMS) or {}
     bottleneck = get_spec(s.arch).block == "bottleneck"

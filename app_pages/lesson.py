@@ -1,0 +1,83 @@
+"""Lesson: the notes' story in steps. Each step sets the view (network, selected block), links to the real page
+that shows it, and asks a question whose answer resnet_viz.lesson works out from the trace. Widgets only."""
+
+import streamlit as st
+
+from resnet_viz import lesson, ui_state
+from resnet_viz.architecture.catalogue import CATALOGUE
+from resnet_viz.formatting import fmt_int
+
+t = ui_state.translator()
+s = ui_state.current()
+ss = st.session_state
+STEP_KEY = "rv_lesson_step"
+PAGES = {"architecture", "shortcuts", "feature_maps", "parameters", "why_residual"}
+
+if STEP_KEY not in ss:  # first visit: the step from the address (or 1) and, unless the address set one, its view
+    ss[STEP_KEY] = int(ui_state.page_param("step") or 1)
+    first = lesson.STEPS[min(max(int(ss[STEP_KEY]), 1), lesson.STEP_COUNT) - 1]
+    if not (ui_state.link_gave("net") or ui_state.link_gave("block")):
+        ui_state.request_view(net=first.net, block=first.block)
+n = min(max(int(ss[STEP_KEY]), 1), lesson.STEP_COUNT)
+step = lesson.STEPS[n - 1]
+ui_state.set_page_param("step", n)
+
+
+def go(to: int) -> None:
+    """Next/Back: the new step's view (network, its own input size, selected block), before the sidebar draws."""
+    target = lesson.STEPS[to - 1]
+    ss[STEP_KEY] = to
+    ui_state.set_view(net=target.net, block=target.block)
+
+
+def show(value: object) -> str:
+    if step.kind == "shape":
+        return "(" + ", ".join(str(v) for v in value) + ")"  # type: ignore[union-attr]
+    if step.kind == "int":
+        return fmt_int(int(value))  # type: ignore[arg-type]
+    if step.kind == "float":
+        return f"{float(value):.2f}"  # type: ignore[arg-type]
+    return t(f"lesson.choice_{value}")
+
+
+st.title(t("lesson.title"))
+if not ui_state.presenting():
+    st.caption(t("lesson.intro"))
+st.progress(n / lesson.STEP_COUNT)
+st.subheader(t("lesson.step_of", n=n, total=lesson.STEP_COUNT, title=t(f"lesson.{step.key}_title")))
+st.markdown(t(f"lesson.{step.key}_text"))
+assert step.page in PAGES
+st.page_link(
+    f"app_pages/{step.page}.py", label=t("lesson.open_page", page=t(f"nav.{step.page}")),
+    icon=":material/open_in_new:", query_params=ui_state.view_params(step=None),
+)  # fmt: skip
+
+right = lesson.answer(step, s.arch, s.input_size)
+args = {"title": CATALOGUE[right.arch].title, "size": s.input_size, "block": step.block, **right.working}
+st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
+with st.form(key=f"lesson_form_{step.key}", border=True):
+    if step.kind == "choice":
+        reply = st.radio(t("lesson.your_answer"), step.choices, index=None, key=f"lesson_reply_{step.key}",
+                         format_func=lambda c: t(f"lesson.choice_{c}"))  # fmt: skip
+    else:
+        reply = st.text_input(t("lesson.your_answer"), key=f"lesson_reply_{step.key}", max_chars=40)
+    checked = st.form_submit_button(t("lesson.check"))
+if checked:
+    verdict = lesson.check(step, reply or "", right)
+    working = t(f"lesson.{step.key}_working", **args)
+    if verdict is None:
+        st.warning(t("lesson.unreadable", format=t(f"lesson.format_{step.kind}")))
+    elif verdict:
+        st.success(t("lesson.right") + " " + working, icon=":material/check_circle:")
+    else:
+        st.error(t("lesson.wrong", answer=show(right.value)) + " " + working, icon=":material/cancel:")
+if right.arch != s.arch:
+    st.caption(t("lesson.about_other", title=CATALOGUE[right.arch].title))
+elif not ui_state.presenting():
+    st.caption(t("lesson.about", title=CATALOGUE[right.arch].title, size=s.input_size))
+
+back, forward = st.columns(2)
+back.button(t("lesson.back"), disabled=n <= 1, on_click=go, args=(n - 1,), icon=":material/arrow_back:",
+            width="stretch", key="lesson_back")  # fmt: skip
+forward.button(t("lesson.next"), disabled=n >= lesson.STEP_COUNT, on_click=go, args=(n + 1,),
+               icon=":material/arrow_forward:", width="stretch", key="lesson_next")  # fmt: skip
