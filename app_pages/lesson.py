@@ -13,7 +13,8 @@ ss = st.session_state
 STEP_KEY = "rv_lesson_step"
 PAGES = {"architecture", "shortcuts", "feature_maps", "parameters", "why_residual"}
 
-if STEP_KEY not in ss:  # first visit: the step from the address (or 1) and, unless the address set one, its view
+# First visit: the step from the address (or 1) and, unless the address set one, that step's view.
+if STEP_KEY not in ss:
     ss[STEP_KEY] = int(ui_state.page_param("step") or 1)
     first = lesson.STEPS[min(max(int(ss[STEP_KEY]), 1), lesson.STEP_COUNT) - 1]
     if not (ui_state.link_gave("net") or ui_state.link_gave("block")):
