@@ -89,15 +89,15 @@ rows = (
     walk_rows(tr, every_layer=every_layer) if not every_layer else [r for r in tr.rows if r.kind != "stage"]
 )
 selected = ui_state.selected_step()
-# The selected step's rows carry a mark (not colour alone); clicking a row selects its step on every page.
-table = {t("links.col_selected"): ["▶" if links.row_holds(r.name, selected) else "" for r in rows]}
-table.update({t(f"shapes.col_{c}"): [] for c in cols})
+table: dict[str, list] = {t(f"shapes.col_{c}"): [] for c in cols}
 for r in rows:
     indent = "\u2003" * (r.depth if every_layer else 0)
     values = (r.paper_name, indent + r.name, r.kind, fmt_shape(r.input_shape), fmt_shape(r.output_shape),
               fmt_int(r.params), fmt_macs(r.macs) if r.macs else "0", r.receptive_field)  # fmt: skip
     for c, v in zip(cols, values):
         table[t(f"shapes.col_{c}")].append(v)
+# The selected step's rows carry a mark (not colour alone); clicking a row selects its step on every page.
+table[t("links.col_selected")] = ["◀" if links.row_holds(r.name, selected) else "" for r in rows]
 st.dataframe(
     table, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1), 600), key="rv_shapes_table",
     on_select=ui_state.on_row_select("rv_shapes_table", [r.name for r in rows]), selection_mode="single-row",

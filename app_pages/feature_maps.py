@@ -89,6 +89,8 @@ def weights_box():
 def image_box() -> images.ImageSlot:
     """The picture chooser (sample, upload, webcam): the session's picture, which a bad file never replaces."""
     samples = images.sample_images()
+    if ui_state.page_param("sample") in samples and "fm_sample" not in ss:  # a shared link's photo
+        ss["fm_sample"] = ui_state.page_param("sample")
     first = next(iter(samples))
     slot = ui_state.session_slot("fm_image", lambda: images.ImageSlot(first, samples[first].read_bytes()))
     with st.container(border=True):
@@ -103,6 +105,7 @@ def image_box() -> images.ImageSlot:
                 format_func=lambda k: t(f"feature_maps.sample_{k}") if k in SAMPLE_NAMES else k,
             )  # fmt: skip
             incoming = (sample, samples[sample].read_bytes())
+            ui_state.set_page_param("sample", sample)
         elif kind == "upload":
             up = st.file_uploader(t("feature_maps.upload_label"), type=UPLOAD_TYPES, key="fm_upload",
                                   help=t("feature_maps.upload_help"))  # fmt: skip
@@ -150,18 +153,30 @@ def overview_section(key: ui_state.CaptureKey, cap: Capture, names: fm.LayerName
                 width="stretch",
                 output_format="PNG",
             )
+            # A stage tile selects that stage's output (its last block) on every page.
+            mark = "▶ " if ui_state.selected_step() == name else ""
+            st.button(
+                f"{mark}{name}",
+                key=f"fm_tile_{name}",
+                on_click=ui_state.select,
+                args=(name,),
+                width="stretch",
+            )
 
 
 # ----------------------------------------------------------------------------------------------- one layer's grid
 def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.LayerNames) -> None:
     layers = list(cap.layers)
+    if ui_state.selected_step() in layers:  # the one selection, when it is a captured layer
+        ss["fm_layer"] = ui_state.selected_step()
     if ss.get("fm_layer") not in layers:
         ss["fm_layer"] = cap.stage_of.get("layer1", layers[0])
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         layer = st.selectbox(
-            t("feature_maps.layer_label"), layers, key="fm_layer", format_func=lambda n: names.label(n, t)
-        )
+            t("feature_maps.layer_label"), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
+            on_change=lambda: ui_state.select(ss["fm_layer"]),
+        )  # fmt: skip
     with c2:
         mode = st.radio(
             t("feature_maps.norm_label"), list(tiling.NORMALIZE_MODES), key="fm_norm",
@@ -223,11 +238,14 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
 def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
     st.markdown(t("feature_maps.residual_intro"))
     blocks = [r.block for r in cap.residuals]
+    if ui_state.selected_step() in blocks:  # the one selection, when it is a block
+        ss["fm_block"] = ui_state.selected_step()
     if ss.get("fm_block") not in blocks:
         ss["fm_block"] = blocks[0]
     block = st.selectbox(
-        t("feature_maps.block_label"), blocks, key="fm_block", format_func=lambda n: names.label(n, t)
-    )
+        t("feature_maps.block_label"), blocks, key="fm_block", format_func=lambda n: names.label(n, t),
+        on_change=lambda: ui_state.select(ss["fm_block"]),
+    )  # fmt: skip
     res = next(r for r in cap.residuals if r.block == block)
     st.caption(t(f"feature_maps.shortcut_{res.shortcut}"))
     lo, hi = res.common_range

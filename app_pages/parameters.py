@@ -57,13 +57,13 @@ with tab_where:
     selected = ui_state.selected_step()
     frame = pd.DataFrame(
         {
-            t("links.col_selected"): ["▶" if links.row_holds(r.name, selected) else "" for r in rows],
             t("parameters.col_paper"): [r.paper_name for r in rows],
             t("parameters.col_name"): [r.name for r in rows],
             t("parameters.col_kind"): [t(f"parameters.kind_{r.kind}") for r in rows],
             t("parameters.col_params"): [r.params for r in rows],
             t("parameters.col_share"): [r.params / tr.total_params for r in rows],
             t("parameters.col_macs"): [r.macs for r in rows],
+            t("links.col_selected"): ["◀" if links.row_holds(r.name, selected) else "" for r in rows],
         }
     )
     st.dataframe(

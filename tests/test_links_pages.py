@@ -73,6 +73,10 @@ def test_a_shared_address_shows_its_view_on_first_load(page: str) -> None:
     assert not [w for w in _warnings(at) if w.startswith(ZH("links.notice"))]
     assert {k: at.query_params[k] for k in query} == query  # the address keeps the view
     assert any("layer3.1" in c.value for c in at.code)  # the share box shows the link
+    if page == "feature_maps":  # the channel grid shows the selected block, of the linked photo
+        assert (ss["fm_layer"], ss["fm_sample"]) == ("layer3.1", "coffee")
+        at.button(key="fm_tile_layer4.2").click().run()  # a stage tile selects that stage's output
+        assert ss["rv_block"] == at.query_params["block"] == "layer4.2" and ss["fm_layer"] == "layer4.2"
 
 
 @pytest.mark.parametrize("page", list(PAGES))
