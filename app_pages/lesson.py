@@ -55,6 +55,8 @@ st.page_link(
 
 right = lesson.answer(step, s.arch, s.input_size)
 args = {"title": CATALOGUE[right.arch].title, "size": s.input_size, "block": step.block, **right.working}
+if "shortcut" in args:  # identity / projection / zero_pad, in the reader's language
+    args["shortcut"] = t(f"lesson.shortcut_{args['shortcut']}")
 st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
 with st.form(key=f"lesson_form_{step.key}", border=True):
     if step.kind == "choice":

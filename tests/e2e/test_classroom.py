@@ -1,0 +1,190 @@
+"""The classroom tool in a real browser (issue 13): shared addresses, the one selection, the lesson, presenter mode.
+
+Each test opens a fresh browser context (a fresh Streamlit session), as a student opening a shared link does.
+Screenshots go to test-artifacts/screenshots/classroom_*.png.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the fixtures skip (or, with CI=true, fail) with the install command
+    expect = None
+
+from test_pages import SETTLE_TIMEOUT_MS, main_text, network_input, settle, wait_images_loaded
+
+from resnet_viz.i18n import translator
+from resnet_viz.lesson import STEP_COUNT, STEPS, answer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+EN, ZH = translator("en"), translator("zh")
+#: url path → (nav key, whether the page shows "Selected: <block>")
+PAGES = {
+    "": "nav.home",
+    "architecture": "nav.architecture",
+    "shortcuts": "nav.shortcuts",
+    "parameters": "nav.parameters",
+    "feature_maps": "nav.feature_maps",
+    "why_residual": "nav.why_residual",
+    "lesson": "lesson.nav",
+}
+SHOWS_SELECTED = {"architecture", "shortcuts", "parameters"}
+
+
+def _open(page, base_url: str, path: str, query: str) -> None:
+    page.goto(f"{base_url}/{path}?{query}")
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    settle(page)
+
+
+def _share_link(page) -> str:
+    """The link in the sidebar's "share this view" box."""
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stExpander"]').last
+    if not box.locator('[data-testid="stCode"]').is_visible():
+        box.locator("summary").click()
+    return box.locator('[data-testid="stCode"]').inner_text().strip()
+
+
+@pytest.fixture
+def fresh_context(browser, streamlit_server):
+    """New browser contexts on demand (each one a new session), all closed at the end."""
+    made = []
+
+    def make(width: int = 1400, height: int = 1000, locale: str = "en-US"):
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        context.set_default_timeout(60_000)
+        made.append(context)
+        pg = context.new_page()
+        pg.page_errors = []
+        pg.on("pageerror", lambda exc: pg.page_errors.append(str(exc)))
+        return pg
+
+    yield make
+    for context in made:
+        context.close()
+
+
+def test_a_shared_address_opens_the_same_view_on_every_page(fresh_context, streamlit_server):
+    base = streamlit_server.base_url
+    for path, nav_key in PAGES.items():
+        page = fresh_context(locale="en-US")  # an English browser: the address's lang=zh must win
+        _open(page, base, path, "net=resnet50&block=layer3.1&lang=zh&size=160")
+        where = path or "home"
+        expect(network_input(page)).to_have_value("ResNet-50", timeout=SETTLE_TIMEOUT_MS)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar.locator('[data-testid="stNumberInput"] input').first).to_have_value("160")
+        expect(sidebar.locator('[data-testid="stSidebarNav"]')).to_contain_text(ZH(nav_key))  # Chinese
+        assert ZH("common.network") in sidebar.inner_text(), where
+        link = _share_link(page)
+        assert "block=layer3.1" in link and "net=resnet50" in link and "lang=zh" in link, (where, link)
+        assert re.search(r"[?&]block=layer3\.1(&|$)", page.url), (where, page.url)
+        if path in SHOWS_SELECTED:
+            assert ZH("links.selected", name="layer3.1") in main_text(page), where
+        if path == "feature_maps":
+            wait_images_loaded(page)
+            assert "layer3.1 (conv4_2)" in main_text(page)  # the channel grid is the selected block's
+        assert "Traceback" not in page.locator("body").inner_text(), where
+        assert not page.page_errors, (where, page.page_errors)
+
+
+def test_a_bad_address_gets_one_notice(fresh_context, streamlit_server):
+    page = fresh_context()
+    _open(
+        page, streamlit_server.base_url, "architecture", "net=resnet35&size=-3&block=layer9.9&x=" + "y" * 5000
+    )
+    notice = page.locator('[data-testid="stAlert"]', has_text=EN("links.notice").split(",")[0])
+    expect(notice).to_have_count(1)
+    text = notice.inner_text()
+    for bad in ("net=resnet35", "size=-3", "block=layer9.9", "x"):
+        assert bad in text, text
+    expect(network_input(page)).to_have_value("ResNet-34")
+    assert "y" * 30 not in text
+
+
+def test_click_a_block_in_the_diagram_then_see_it_on_feature_maps(
+    fresh_context, streamlit_server, screenshot_dir
+):
+    page = fresh_context()
+    _open(page, streamlit_server.base_url, "shortcuts", "net=resnet18&lang=en")
+    page.locator('[data-testid="stGraphVizChart"] svg g#step-layer4\\.0 a').first.click()
+    page.wait_for_url(re.compile(r"[?&]block=layer4\.0"), timeout=SETTLE_TIMEOUT_MS)
+    page.locator('[data-testid="stGraphVizChart"] svg').first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+    assert EN("links.selected", name="layer4.0") in main_text(page)
+    # The clicked node carries the thick selection border.
+    stroke = page.locator('[data-testid="stGraphVizChart"] svg g#step-layer4\\.0 path').first.get_attribute(
+        "stroke-width"
+    )
+    assert stroke and float(stroke) >= 3
+    page.locator('[data-testid="stSidebarNav"] a', has_text=EN("nav.feature_maps")).first.click()
+    page.wait_for_url(re.compile(r"/feature_maps\?"), timeout=SETTLE_TIMEOUT_MS)
+    page.get_by_text("layer4.0 (conv5_1)").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    settle(page)
+    wait_images_loaded(page)
+    assert re.search(r"[?&]block=layer4\.0", page.url)
+    page.screenshot(path=str(screenshot_dir / "classroom_feature_maps_selected.png"))
+
+
+def _lesson_heading(page) -> str:
+    return page.locator('[data-testid="stMain"] h3').first.inner_text()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_whole_lesson(fresh_context, streamlit_server, screenshot_dir, lang):
+    t = translator(lang)
+    page = fresh_context()
+    _open(page, streamlit_server.base_url, "lesson", f"lang={lang}")
+    for n, step in enumerate(STEPS, start=1):
+        title = t("lesson.step_of", n=n, total=STEP_COUNT, title=t(f"lesson.{step.key}_title"))
+        expect(page.locator('[data-testid="stMain"] h3').first).to_contain_text(
+            title, timeout=SETTLE_TIMEOUT_MS
+        )
+        settle(page)
+        assert re.search(rf"[?&]step={n}(&|$)", page.url), page.url
+        assert re.search(rf"[?&]block={re.escape(step.block)}(&|$)", page.url), page.url
+        if n == 1:  # the right answer, computed here the same way as the page does for the sidebar's network
+            right = answer(step, step.net, 224)
+            page.locator('[data-testid="stMain"] input[type="text"]').first.fill(
+                ", ".join(map(str, right.value))
+            )
+            page.get_by_role("button", name=t("lesson.check")).click()
+            expect(page.locator('[data-testid="stAlert"]', has_text=t("lesson.right"))).to_have_count(1)
+        if n == 5:  # a wrong answer to a choice question, with the working
+            page.locator(
+                '[data-testid="stMain"] [data-testid="stRadio"] label', has_text=t("lesson.choice_solid")
+            ).click()
+            page.get_by_role("button", name=t("lesson.check")).click()
+            wrong = t("lesson.wrong", answer=t("lesson.choice_dashed"))
+            expect(page.locator('[data-testid="stAlert"]', has_text=wrong)).to_have_count(1)
+            page.screenshot(path=str(screenshot_dir / f"classroom_lesson_wrong_{lang}.png"))
+        if n < STEP_COUNT:
+            page.get_by_role("button", name=t("lesson.next")).click()
+    assert page.get_by_role("button", name=t("lesson.next")).is_disabled()
+    assert not page.page_errors, page.page_errors
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    ("shortcuts", "net=resnet34&block=layer2.0&present=1"),
+    ("lesson", "step=5&present=1&lang=zh&net=resnet34&block=layer2.0"),
+    ("feature_maps", "net=resnet18&block=layer3.0&present=1"),
+])  # fmt: skip
+def test_presenter_mode_screenshots(fresh_context, streamlit_server, screenshot_dir, path, query):
+    page = fresh_context(width=1280, height=720)
+    _open(page, streamlit_server.base_url, path, query)
+    wait_images_loaded(page)
+    # No help icons, no developer caption, larger text.
+    assert page.locator('[data-testid="stTooltipIcon"]:visible').count() == 0
+    assert (
+        EN("common.device", device="").split(":")[0]
+        not in page.locator('[data-testid="stSidebar"]').inner_text()
+    )
+    size = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
+    assert size >= 20
+    page.screenshot(path=str(screenshot_dir / f"classroom_present_{path}.png"))
