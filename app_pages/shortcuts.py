@@ -8,7 +8,7 @@ import streamlit as st
 from resnet_viz import links, ui_state
 from resnet_viz.architecture.trace import smallest_input
 from resnet_viz.formatting import fmt_int, fmt_shape
-from resnet_viz.render import dot
+from resnet_viz.render import code_view, dot
 
 t = ui_state.translator()
 s = ui_state.current()
@@ -100,22 +100,80 @@ st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.o
               shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
 if tr.block == "bottleneck" and block.stride != 1:
     st.caption(t("diagrams.v1_v15"))
+rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
+# One layer of the block is marked at once in the diagram, the table's selection and the code below.
+CODE_KEY = "rv_code_layer"
+row_names = {r.name.removeprefix(chosen + ".") for r in rows}
+layer_options = [name for name in code_view.LAYERS if name in row_names or f"{name}.0" in row_names]
+if st.session_state.get(CODE_KEY) not in layer_options:
+    st.session_state[CODE_KEY] = layer_options[0]
+
+
+def _layer_of(short: str) -> str | None:
+    """A table row's layer: conv2 → conv2, bn2 → conv2, downsample.1 → downsample (None for the ReLU)."""
+    if short.startswith("downsample"):
+        return "downsample"
+    name = "conv" + short[2:] if short.startswith("bn") else short
+    return name if name in layer_options else None
+
+
+def _on_row() -> None:
+    picked = st.session_state["rv_block_table"].selection.rows
+    if picked and (layer := _layer_of(short_names[picked[0]])):
+        st.session_state[CODE_KEY] = layer
+
+
+short_names = [r.name.removeprefix(chosen + ".") for r in rows]
+marked = st.session_state[CODE_KEY]
+marked_row = f"{chosen}.{marked}" + (".0" if marked == "downsample" else "") if marked else None
 left, right = st.columns([3, 2])
 with left:  # the diagram keeps its natural size (graphviz text at 10 pt); the table sits beside it
     block_text = dot.block_dot(tr, chosen, t)
-    st.graphviz_chart(block_text, width="content")
+    st.graphviz_chart(dot.block_dot(tr, chosen, t, highlight=marked_row), width="content")
 with right:
-    rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
     st.dataframe(
         {
             t("shapes.col_name"): [r.name.removeprefix(chosen + ".") for r in rows],
             t("shapes.col_output"): [fmt_shape(r.output_shape) for r in rows],
             "k / s / p": [f"{r.kernel}/{r.stride}/{r.padding}" if r.kernel else "" for r in rows],
             t("shapes.col_params"): [fmt_int(r.params) for r in rows],
+            t("links.col_selected"): ["◀" if marked and _layer_of(n) == marked else "" for n in short_names],
         },
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", key="rv_block_table", on_select=_on_row, selection_mode="single-row",
     )  # fmt: skip
 export(block_text, f"{tr.arch}_{chosen}")
+
+# --- the code beside the picture
+st.markdown("#### " + t("links.code_header", block=f"{block.paper_name} · {chosen}"))
+st.pills(t("links.code_layer"), layer_options, key=CODE_KEY, help=t("links.code_layer_help"))
+font = 17 if ui_state.presenting() else 13
+cls = "BasicBlock" if tr.block == "basic" else "Bottleneck"
+if tr.plain:
+    tab_names = [t("links.code_plain", cls=f"Plain{cls}"), t("links.code_torchvision", cls=cls)]
+else:
+    tab_names = [t("links.code_torchvision", cls=cls), t("links.code_notes")]
+for tab, name in zip(st.tabs(tab_names), tab_names):
+    with tab:
+        if name == t("links.code_notes"):
+            if tr.block != "basic":
+                st.info(t("links.code_notes_bottleneck", block=chosen))
+                continue
+            source, notes = code_view.notes_source(), True
+            caption = t("links.code_notes_caption", file=code_view.NOTES_FILE)
+        elif tr.plain and name == tab_names[0]:
+            source, notes = code_view.plain_source(tr.block), False
+            caption = t("links.code_plain_caption")
+        else:
+            import torchvision
+
+            source, notes = code_view.torchvision_source(tr.block), False
+            caption = t("links.code_torchvision_caption", version=torchvision.__version__)
+        lines = code_view.layer_lines(source, marked, notes=notes) if marked else []
+        if marked and not lines:
+            st.caption(t("links.code_no_layer", layer=marked))
+        st.html(code_view.code_html(source, lines, font_px=font))
+        if not ui_state.presenting():
+            st.caption(caption)
 
 # --- every kind of block in this network, side by side
 st.subheader(t("diagrams.kinds_header", block=tr.block_class))

@@ -346,10 +346,12 @@ def block_kind(tr: Trace, block: Row) -> str:
     return block.shortcut or "none"
 
 
-def block_dot(tr: Trace, block_name: str, t: Translator) -> str:
+def block_dot(tr: Trace, block_name: str, t: Translator, *, highlight: str | None = None) -> str:
     """One block with every layer: each conv's kernel, stride, padding and channels, the shapes between them, and
     its shortcut (solid identity, dashed 1×1 projection or zero-pad). For a down-sampling Bottleneck the strided
-    conv is marked with where v1 (the paper) and v1.5 (torchvision) put the stride."""
+    conv is marked with where v1 (the paper) and v1.5 (torchvision) put the stride. The conv named ``highlight``
+    (e.g. ``layer2.0.conv2``, ``layer2.0.downsample.0``) gets a thick black border."""
+    mark = {"penwidth": 3.5, "color": "#000000", "style": "rounded,filled,bold"}
     try:
         block = tr.row(block_name)
     except KeyError:
@@ -382,7 +384,11 @@ def block_dot(tr: Trace, block_name: str, t: Translator) -> str:
                 label += "\n" + t(f"diagrams.stride_here_{'v1' if tr.stride_in == '1x1' else 'v15'}")
             elif strided and short in stride_conv.values():
                 label += "\n" + t(f"diagrams.stride_not_here_{'v15' if tr.stride_in == '1x1' else 'v1'}")
-            g.node(row.name, label=label, fillcolor=fill, penwidth=pen)
+            g.node(
+                row.name,
+                label=label,
+                **{"fillcolor": fill, "penwidth": pen, **(mark if row.name == highlight else {})},
+            )
             g.link(row.name, _shape(row.input_shape))
         elif row.kind == "bn":
             key = "diagrams.bn" if short == last_bn else "diagrams.bn_relu"
@@ -401,7 +407,7 @@ def block_dot(tr: Trace, block_name: str, t: Translator) -> str:
                 "diagrams.conv_detail", name="downsample.0", k=conv.kernel, cin=conv.input_shape[0],
                 cout=conv.output_shape[0], s=conv.stride, p=conv.padding,
             )  # fmt: skip
-            g.node(conv.name, label=label, fillcolor=_ORANGE)
+            g.node(conv.name, label=label, fillcolor=_ORANGE, **(mark if conv.name == highlight else {}))
             g.node(bn.name, label=t("diagrams.bn", name="downsample.1"), fillcolor=_GREY)
             g.close()
             _shortcut(g, "x", conv.name, "projection", _shape(block.input_shape))

@@ -1,0 +1,84 @@
+"""The code beside the picture: the source that builds and runs a block, with one layer's lines marked.
+
+Three sources, all real: torchvision's own ``BasicBlock`` / ``Bottleneck`` read from the *installed* torchvision
+with :func:`inspect.getsource` (so it is the code this app runs), our plain twin's ``forward``
+(``resnet_viz.models.build``), and the notes' listing (``assets/notes_resblock_listing.txt``, shipped with the
+app). :func:`layer_lines` finds the lines of one layer (``conv1``, ``conv2``, ``conv3``, ``downsample``) in each;
+:func:`code_html` draws the listing with those lines marked (a background *and* a ▶, not colour alone).
+Written by hand because ``st.code`` cannot mark lines.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import inspect
+import re
+
+from resnet_viz.paths import ASSETS_DIR
+
+NOTES_FILE = "notes_resblock_listing.txt"
+#: The layers of a block whose lines can be marked, in block order.
+LAYERS = ("conv1", "conv2", "conv3", "downsample")
+#: In the notes' listing the block's convolutions are unnamed items of nn.Sequential: found by their arguments.
+_NOTES_PATTERNS = {
+    "conv1": r"nn\.Conv2d\(inchannel,outchannel,kernel_size=3",
+    "conv2": r"nn\.Conv2d\(outchannel,outchannel,kernel_size=3",
+    "downsample": r"nn\.Conv2d\(inchannel,outchannel,kernel_size=1|self\.short_cut\(x\)",
+}
+
+
+@functools.cache
+def torchvision_source(block: str) -> str:
+    """torchvision's own class for ``block`` ("basic" or "bottleneck"), as installed."""
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    return inspect.getsource(BasicBlock if block == "basic" else Bottleneck)
+
+
+@functools.cache
+def plain_source(block: str) -> str:
+    """Our plain twin's ``forward`` (the same layers, no addition)."""
+    from resnet_viz.models.build import PlainBasicBlock, PlainBottleneck
+
+    return inspect.getsource((PlainBasicBlock if block == "basic" else PlainBottleneck).forward)
+
+
+@functools.cache
+def notes_source() -> str:
+    """The notes' listing (code only, without the file's three-line header comment on where it comes from)."""
+    lines = (ASSETS_DIR / NOTES_FILE).read_text(encoding="utf-8").splitlines()
+    return "\n".join(line for line in lines if not line.startswith("# ")) + "\n"
+
+
+def layer_lines(source: str, layer: str, *, notes: bool = False) -> list[int]:
+    """The 1-based numbers of the lines of ``source`` that build or call ``layer``."""
+    if notes:
+        pattern = _NOTES_PATTERNS.get(layer)
+        if pattern is None:
+            return []
+    else:
+        pattern = rf"self\.{re.escape(layer)}\b"
+    return [
+        i
+        for i, line in enumerate(source.splitlines(), start=1)
+        if re.search(pattern, line) and not line.lstrip().startswith("#")  # code, not a comment about it
+    ]
+
+
+def code_html(source: str, marked: list[int], *, font_px: int = 13) -> str:
+    """The listing as HTML: line numbers, and the ``marked`` lines with a yellow background and a ▶."""
+    rows = []
+    for i, line in enumerate(source.splitlines(), start=1):
+        on = i in marked
+        style = "background:#fff3b0;font-weight:600;" if on else ""
+        rows.append(
+            f'<div class="rv-code-line{" rv-marked" if on else ""}" style="{style}white-space:pre">'
+            f'<span style="color:#555;user-select:none">{"▶" if on else " "}{i:>3} </span>{html.escape(line)}</div>'
+        )
+    return (
+        f'<div class="rv-code" style="font-family:monospace;font-size:{font_px}px;line-height:1.45;'
+        'border:1px solid #ccc;border-radius:6px;padding:8px;overflow-x:auto;background:#fafafa;color:#111">'
+        + "".join(rows)
+        + "</div>"
+    )

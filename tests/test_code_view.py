@@ -1,0 +1,72 @@
+"""The code beside the picture: real sources, the right lines marked, and the Shortcuts page wiring it up."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+from torchvision.models.resnet import BasicBlock, Bottleneck
+
+from resnet_viz.render import code_view
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def test_torchvision_source_is_the_installed_code() -> None:
+    assert code_view.torchvision_source("basic") == inspect.getsource(BasicBlock)
+    assert code_view.torchvision_source("bottleneck") == inspect.getsource(Bottleneck)
+
+
+def test_layer_lines_build_and_call_the_layer() -> None:
+    source = code_view.torchvision_source("bottleneck")
+    lines = source.splitlines()
+    for layer in ("conv1", "conv2", "conv3"):
+        found = [lines[i - 1].strip() for i in code_view.layer_lines(source, layer)]
+        assert len(found) == 2 and found[0].startswith(f"self.{layer} = ") and f"self.{layer}(" in found[1]
+    assert code_view.layer_lines(source, "conv4") == []
+
+
+def test_the_notes_listing_ships_and_parses() -> None:
+    notes = code_view.notes_source()
+    compile(notes, "notes", "exec")  # the restored indentation is valid Python
+    assert "class resblock(nn.Module)" in notes and not notes.startswith("#")
+    lines = notes.splitlines()
+    (conv1,) = code_view.layer_lines(notes, "conv1", notes=True)
+    assert "kernel_size=3,stride=stride" in lines[conv1 - 1]
+    (conv2,) = code_view.layer_lines(notes, "conv2", notes=True)
+    assert conv2 > conv1 and "stride=1" in lines[conv2 - 1]
+    assert any(
+        "kernel_size=1" in lines[i - 1] for i in code_view.layer_lines(notes, "downsample", notes=True)
+    )
+    assert code_view.layer_lines(notes, "conv3", notes=True) == []  # a BasicBlock has two convolutions
+
+
+def test_code_html_marks_lines_without_colour_alone_and_escapes() -> None:
+    out = code_view.code_html("a < b\nc", [1])
+    assert out.count("▶") == 1 and "a &lt; b" in out and "rv-marked" in out
+
+
+def _marked(at: AppTest) -> list[str]:
+    body = at.get("html")[0].proto.body
+    return [part for part in body.split("</div>") if "rv-marked" in part]
+
+
+def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"net": "resnet34", "block": "layer2.0", "lang": "en"})
+    at.switch_page("app_pages/shortcuts.py").run()
+    assert not at.exception
+    assert at.session_state["rv_code_layer"] == "conv1"
+    at.session_state["rv_code_layer"] = "downsample"
+    at.run()
+    assert any("self.downsample(x)" in line for line in _marked(at))
+    diagram = at.get("graphviz_chart")[1].proto.spec
+    assert (
+        [ln for ln in diagram.splitlines() if "penwidth=3.5" in ln][0]
+        .lstrip()
+        .startswith('"layer2.0.downsample.0"')
+    )
+    at.toggle(key="rv_plain").set_value(True).run()  # a plain twin shows our forward first
+    assert not at.exception and "self.conv2(out)" in at.get("html")[0].proto.body
+    assert "+=" not in at.get("html")[0].proto.body.split("def forward")[1]
