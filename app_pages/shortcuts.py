@@ -147,7 +147,7 @@ export(block_text, f"{tr.arch}_{chosen}")
 st.markdown("#### " + t("links.code_header", block=f"{block.paper_name} · {chosen}"))
 st.pills(t("links.code_layer"), layer_options, key=CODE_KEY, help=t("links.code_layer_help"))
 font = 17 if ui_state.presenting() else 13
-cls = "BasicBlock" if tr.block == "basic" else "Bottleneck"
+cls = tr.block_class
 if tr.plain:
     tab_names = [t("links.code_plain", cls=f"Plain{cls}"), t("links.code_torchvision", cls=cls)]
 else:

@@ -15,12 +15,45 @@ try:
 except ImportError:  # the fixtures skip (or, with CI=true, fail) with the install command
     expect = None
 
-from test_pages import SETTLE_TIMEOUT_MS, main_text, network_input, settle, wait_images_loaded
 
 from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT, STEPS, answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+SETTLE_TIMEOUT_MS = 90_000
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+
+
+def settle(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
+    """Wait until the script run finished and every element belongs to the new run (as tests/e2e/test_pages.py)."""
+    page.wait_for_selector(IDLE, timeout=timeout_ms)
+    page.wait_for_function(
+        """() => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            return app && app.dataset.testScriptState === 'notRunning'
+                && !document.querySelector('[data-stale="true"]')
+                && !document.querySelector('[data-testid="stSkeleton"]');
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def wait_images_loaded(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)",
+        timeout=timeout_ms,
+    )
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def network_input(page):
+    """The sidebar's network combobox (its value is the chosen network's title)."""
+    return page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"] input[role="combobox"]').first
+
 
 EN, ZH = translator("en"), translator("zh")
 #: url path → (nav key, whether the page shows "Selected: <block>")
