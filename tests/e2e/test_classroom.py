@@ -156,12 +156,15 @@ def test_click_a_block_in_the_diagram_then_see_it_on_feature_maps(
         "stroke-width"
     )
     assert stroke and float(stroke) >= 3
+    page.locator('[data-testid="stGraphVizChart"] svg g#step-layer4\\.0').first.scroll_into_view_if_needed()
+    page.screenshot(path=str(screenshot_dir / "classroom_diagram_selected.png"))
     page.locator('[data-testid="stSidebarNav"] a', has_text=EN("nav.feature_maps")).first.click()
     page.wait_for_url(re.compile(r"/feature_maps\?"), timeout=SETTLE_TIMEOUT_MS)
     page.get_by_text("layer4.0 (conv5_1)").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
     settle(page)
     wait_images_loaded(page)
     assert re.search(r"[?&]block=layer4\.0", page.url)
+    page.get_by_text("layer4.0 (conv5_1)").first.scroll_into_view_if_needed()
     page.screenshot(path=str(screenshot_dir / "classroom_feature_maps_selected.png"))
 
 
@@ -196,6 +199,7 @@ def test_the_whole_lesson(fresh_context, streamlit_server, screenshot_dir, lang)
             page.get_by_role("button", name=t("lesson.check")).click()
             wrong = t("lesson.wrong", answer=t("lesson.choice_dashed"))
             expect(page.locator('[data-testid="stAlert"]', has_text=wrong)).to_have_count(1)
+            settle(page)
             page.screenshot(path=str(screenshot_dir / f"classroom_lesson_wrong_{lang}.png"))
         if n < STEP_COUNT:
             page.get_by_role("button", name=t("lesson.next")).click()
