@@ -23,9 +23,23 @@ from resnet_viz.experiments.block_removal import (
     removable,
     remove_block,
 )
-from resnet_viz.experiments.config import LIVE_CONFIG, TEST_SEED_OFFSET, TrainConfig
-from resnet_viz.experiments.data import SHAPE_CLASSES, make_data, synthetic_shapes, test_data
-from resnet_viz.experiments.gradient_flow import GradientFlow, gradient_flow
+from resnet_viz.experiments.config import DATASETS, LIVE_CONFIG, TEST_SEED_OFFSET, TrainConfig
+from resnet_viz.experiments.data import (
+    PAIR_CLASSES,
+    SHAPE_CLASSES,
+    generate,
+    make_data,
+    shape_pairs,
+    synthetic_shapes,
+    test_data,
+)
+from resnet_viz.experiments.gradient_flow import (
+    DEFAULT_STEPS,
+    GradientFlow,
+    GradientSteps,
+    gradient_flow,
+    gradient_steps,
+)
 from resnet_viz.experiments.identity import (
     BlockIdentity,
     identity_at_init,
@@ -42,16 +56,21 @@ from resnet_viz.experiments.training import (
     augment_batch,
     evaluate,
     train_degradation,
+    train_network,
     train_one,
 )
 
 __all__ = [
     "BlockIdentity",
+    "DATASETS",
     "DegradationResult",
+    "DEFAULT_STEPS",
     "GradientFlow",
+    "GradientSteps",
     "LIVE_CONFIG",
     "ProgressFn",
     "RunCurves",
+    "PAIR_CLASSES",
     "SHAPE_CLASSES",
     "ShortcutOnly",
     "Stopped",
@@ -64,7 +83,9 @@ __all__ = [
     "delete_block_experiment",
     "depth_comparison",
     "evaluate",
+    "generate",
     "gradient_flow",
+    "gradient_steps",
     "identity_at_init",
     "load_trained",
     "main_path_convs",
@@ -73,9 +94,11 @@ __all__ = [
     "removal_summary",
     "remove_block",
     "residual_branch",
+    "shape_pairs",
     "shortcut_branch",
     "synthetic_shapes",
     "test_data",
     "train_degradation",
+    "train_network",
     "train_one",
 ]

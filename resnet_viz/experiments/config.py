@@ -6,6 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+#: The generated data sets a run can use (``resnet_viz.experiments.data.generate``) and their number of classes.
+DATASETS: dict[str, int] = {"shapes": 10, "pairs": 20}
+
 #: The test set's seed is the training seed plus this, so no test image is a training image.
 TEST_SEED_OFFSET = 1_000_003
 
@@ -15,11 +18,15 @@ class TrainConfig:
     """Everything that decides a degradation run; recorded beside the shipped curves."""
 
     depths: tuple[int, ...] = (20, 56)
+    #: "pairs" (20 relational classes, :func:`~resnet_viz.experiments.data.shape_pairs`) or "shapes" (10 classes).
+    dataset: str = "pairs"
     width: int = 16
     n_train: int = 5000
     n_test: int = 1000
     image_size: int = 32
     noise: float = 0.1
+    #: At most this many thin random strokes cross each "pairs" image (clutter and occlusion).
+    strokes: int = 2
     epochs: int = 10
     batch_size: int = 64
     lr: float = 0.1
@@ -41,10 +48,14 @@ class TrainConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
     @property
+    def num_classes(self) -> int:
+        return DATASETS[self.dataset]
+
+    @property
     def runs(self) -> list[tuple[str, int, bool]]:
         """(label, depth, plain) of every network trained, plain ones first."""
         return [(f"{'plain' if p else 'resnet'}-{d}", d, p) for p in (True, False) for d in self.depths]
 
 
-#: A live run that fits in about 3 minutes on 2 CPU cores: the shipped settings with less data and fewer epochs.
+#: A live run that fits in about 3 minutes on 2 CPU cores: the shipped data set with less data and fewer epochs.
 LIVE_CONFIG = TrainConfig(width=8, n_train=1200, n_test=300, epochs=5, batch_size=32)

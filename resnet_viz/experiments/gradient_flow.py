@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,4 +88,133 @@ def gradient_flow(
         residual=tuple(norms["residual"]),
         loss_plain=losses["plain"],
         loss_residual=losses["residual"],
+    )
+
+
+#: The checkpoints of :func:`gradient_steps`: at initialisation and after 1, 10 and 100 SGD steps.
+DEFAULT_STEPS: tuple[int, ...] = (0, 1, 10, 100)
+
+
+@dataclass(frozen=True)
+class GradientSteps:
+    """Gradient norms per main-path conv of plain and residual ``depth``-layer nets, at several training steps.
+
+    ``grads[kind][i]`` holds the layer norms measured after ``steps[i]`` SGD updates (kind ``"plain"`` or
+    ``"residual"``), ``conv1_weight[kind][i]`` the norm of conv1's weights then, ``loss[kind][i]`` the batch loss.
+    """
+
+    depth: int
+    width: int
+    batch_size: int
+    seed: int
+    lr: float
+    momentum: float
+    weight_decay: float
+    dataset: str
+    steps: tuple[int, ...]
+    layers: tuple[str, ...]
+    grads: dict[str, tuple[tuple[float, ...], ...]]
+    conv1_weight: dict[str, tuple[float, ...]]
+    loss: dict[str, tuple[float, ...]]
+
+    def first_last_ratio(self, kind: str) -> tuple[float, ...]:
+        """conv1's gradient norm ÷ the last conv's, at every checkpoint."""
+        return tuple(g[0] / g[-1] for g in self.grads[kind])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            **{
+                kind: {
+                    "grad": [list(g) for g in self.grads[kind]],
+                    "conv1_weight": list(self.conv1_weight[kind]),
+                    "loss": list(self.loss[kind]),
+                }
+                for kind in ("plain", "residual")
+            },
+        }
+
+
+def gradient_steps(
+    depth: int = 56,
+    *,
+    width: int = 16,
+    steps: tuple[int, ...] = DEFAULT_STEPS,
+    batch_size: int = 32,
+    seed: int = 0,
+    lr: float = 0.1,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+    dataset: str = "pairs",
+    image_size: int = 32,
+    device: Any = "cpu",
+    progress: Callable[[int, int], None] | None = None,
+) -> GradientSteps:
+    """Train plain and residual ``depth``-layer CIFAR nets with SGD (BN in train mode, as in training) and measure
+    ‖∂loss/∂W‖ of every main-path conv at the checkpoints ``steps`` (number of updates done; 0 = at init).
+
+    Both nets start from the same weights (the shortcuts are the only difference) and see the same batches of the
+    generated ``dataset`` (no augmentation), in an order fixed by ``seed``. At a checkpoint the gradient is the one
+    of the next batch, the one the next update uses. ``progress(done, total)`` is called after every update.
+    """
+    from resnet_viz.experiments.config import DATASETS
+    from resnet_viz.experiments.data import generate
+    from resnet_viz.experiments.nets import cifar_net
+
+    if not steps or min(steps) < 0 or list(steps) != sorted(set(steps)):
+        raise ValueError("steps must be distinct, increasing and >= 0")
+    classes = DATASETS[dataset]
+    pool = max(256, 8 * batch_size)
+    images, labels = generate(dataset, pool, size=image_size, seed=seed, noise=0.1)
+    images, labels = images.to(device), labels.to(device)
+    plain = seeded_build(seed, lambda: cifar_net(depth, plain=True, width=width, num_classes=classes))
+    residual = seeded_build(seed, lambda: cifar_net(depth, plain=False, width=width, num_classes=classes))
+    _copy_shared_weights(plain, residual)
+    gen = torch.Generator().manual_seed(seed)
+    last = steps[-1]
+    batches = []
+    while len(batches) * batch_size < (last + 1) * batch_size:
+        batches.extend(torch.randperm(pool, generator=gen).split(batch_size)[: pool // batch_size])
+    batches = batches[: last + 1]
+
+    grads: dict[str, list[tuple[float, ...]]] = {}
+    weight: dict[str, list[float]] = {}
+    losses: dict[str, list[float]] = {}
+    layer_names: list[str] = []
+    total = 2 * last
+    for n_kind, (kind, model) in enumerate((("plain", plain), ("residual", residual))):
+        model.to(device).train()
+        convs = main_path_convs(model)
+        layer_names = [name for name, _ in convs]
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+        grads[kind], weight[kind], losses[kind] = [], [], []
+        with torch.enable_grad():
+            for step in range(last + 1):
+                idx = batches[step].to(device)
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(model(images[idx]), labels[idx])
+                loss.backward()
+                if step in steps:
+                    grads[kind].append(tuple(float(m.weight.grad.norm()) for _, m in convs))
+                    weight[kind].append(float(convs[0][1].weight.detach().norm()))
+                    losses[kind].append(loss.item())
+                if step == last:
+                    break
+                opt.step()
+                if progress is not None:
+                    progress(n_kind * last + step + 1, total)
+    return GradientSteps(
+        depth=depth,
+        width=width,
+        batch_size=batch_size,
+        seed=seed,
+        lr=lr,
+        momentum=momentum,
+        weight_decay=weight_decay,
+        dataset=dataset,
+        steps=tuple(steps),
+        layers=tuple(layer_names),
+        grads={k: tuple(v) for k, v in grads.items()},
+        conv1_weight={k: tuple(v) for k, v in weight.items()},
+        loss={k: tuple(v) for k, v in losses.items()},
     )

@@ -46,10 +46,13 @@ def main_path_convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
 def load_trained(path: str | Path, *, depth: int, width: int, plain: bool) -> nn.Module:
     """A fresh CIFAR network (eval mode, CPU) with the weights saved by ``scripts/make_curves.py``.
 
-    safetensors only (runs no code); a missing file raises ``FileNotFoundError``.
+    safetensors only (runs no code); a missing file raises ``FileNotFoundError``. The number of classes is read
+    off the saved classifier.
     """
     from safetensors.torch import load_file
 
-    model = unseeded_build(lambda: cifar_net(depth, plain=plain, width=width))
-    model.load_state_dict(load_file(str(path)))
+    state = load_file(str(path))
+    classes = int(state["fc.weight"].shape[0])
+    model = unseeded_build(lambda: cifar_net(depth, plain=plain, width=width, num_classes=classes))
+    model.load_state_dict(state)
     return model.eval()

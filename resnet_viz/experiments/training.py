@@ -81,17 +81,23 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, ba
 
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator, pad: int = 4) -> torch.Tensor:
-    """The paper's CIFAR augmentation on a batch: zero-pad by ``pad``, random crop back, random flip."""
-    n, _, h, w = x.shape
+    """The paper's CIFAR augmentation on a batch: zero-pad by ``pad``, random crop back, random flip.
+
+    The offsets and flips are drawn from ``gen`` (on the CPU) and applied as one gather, so the batch may live on
+    any device.
+    """
+    n, c, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen)
-    flips = torch.rand(n, generator=gen) < 0.5
-    out = torch.empty_like(x)
-    for i in range(n):
-        dy, dx = int(offsets[i, 0]), int(offsets[i, 1])
-        crop = padded[i, :, dy : dy + h, dx : dx + w]
-        out[i] = crop.flip(-1) if flips[i] else crop
-    return out
+    offsets = torch.randint(0, 2 * pad + 1, (n, 2), generator=gen).to(x.device)
+    flips = (torch.rand(n, generator=gen) < 0.5).to(x.device)
+    rows = offsets[:, 0, None] + torch.arange(h, device=x.device)  # (n, h)
+    cols = torch.arange(w, device=x.device).expand(n, w)
+    cols = offsets[:, 1, None] + torch.where(
+        flips[:, None], w - 1 - cols, cols
+    )  # a flip reads the crop backwards
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chans = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chans, rows[:, None, :, None], cols[:, None, None, :]]
 
 
 def train_one(
@@ -116,6 +122,7 @@ def train_one(
     """
     x_train, y_train, x_test, y_test = data
     model.to(device).train()
+    x_train, y_train = x_train.to(device), y_train.to(device)
     opt = torch.optim.SGD(
         model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
     )
@@ -128,15 +135,18 @@ def train_one(
     step = 0
     start = time.perf_counter()
     for epoch in range(config.epochs):
-        order = torch.randperm(len(x_train), generator=gen)
-        wrong, seen, loss_sum = 0, 0, 0.0
+        order = torch.randperm(len(x_train), generator=gen).to(device)
+        # Summed on the device and read once per epoch: no synchronisation per batch.
+        wrong = torch.zeros((), dtype=torch.long, device=device)
+        loss_sum = torch.zeros((), device=device)
+        seen = 0
         for b in range(steps_per_epoch):
             if should_stop is not None and should_stop():
                 curves.seconds += time.perf_counter() - start
                 raise Stopped
             idx = order[b * config.batch_size : (b + 1) * config.batch_size]
             x = augment_batch(x_train[idx], gen) if config.augment else x_train[idx]
-            x, y = x.to(device), y_train[idx].to(device)
+            y = y_train[idx]
             with guard(), torch.enable_grad():
                 out = model(x)
                 loss = F.cross_entropy(out, y)
@@ -144,16 +154,16 @@ def train_one(
                 loss.backward()
                 opt.step()
             sched.step()
-            wrong += int((out.argmax(1) != y).sum())
+            wrong += (out.argmax(1) != y).sum()
             seen += len(y)
-            loss_sum += loss.item() * len(y)
+            loss_sum += loss.detach() * len(y)
             step += 1
             if progress is not None:
                 progress(done_offset + step, total_steps or total_run, curves.label, epoch)
         with guard():
             test = evaluate(model, x_test, y_test)
-        curves.train_error.append(wrong / seen)
-        curves.train_loss.append(loss_sum / seen)
+        curves.train_error.append(int(wrong) / seen)
+        curves.train_loss.append(float(loss_sum) / seen)
         curves.test_error.append(test["top1_error"])
         if on_epoch is not None:
             on_epoch()
@@ -183,7 +193,12 @@ def train_degradation(
     steps = math.ceil(config.n_train / config.batch_size) * config.epochs
     total = steps * len(config.runs)
     for i, (label, depth, plain) in enumerate(config.runs):
-        model = seeded_build(config.seed, lambda d=depth, p=plain: cifar_net(d, plain=p, width=config.width))
+        model = seeded_build(
+            config.seed,
+            lambda d=depth, p=plain: cifar_net(
+                d, plain=p, width=config.width, num_classes=config.num_classes
+            ),
+        )
         curves = RunCurves(label=label, depth=depth, plain=plain)
         result.runs.append(curves)
         try:
@@ -208,3 +223,50 @@ def train_degradation(
         if on_run_end is not None:
             on_run_end(result)
     return result
+
+
+def train_network(
+    config: TrainConfig,
+    depth: int,
+    plain: bool,
+    *,
+    device: Any = "cpu",
+    threads: int | None = None,
+    weights_path: str | None = None,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Train one network of ``config`` (seed ``config.seed``) as :func:`train_degradation` would, and return its
+    :class:`RunCurves` as a dict; save its weights (safetensors) to ``weights_path`` if given.
+
+    A top-level function of plain arguments, so that ``scripts/make_curves.py`` can run one per process.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    data = make_data(config)
+    model = seeded_build(
+        config.seed,
+        lambda: cifar_net(depth, plain=plain, width=config.width, num_classes=config.num_classes),
+    )
+    curves = RunCurves(label=f"{'plain' if plain else 'resnet'}-{depth}", depth=depth, plain=plain)
+    start = time.perf_counter()
+
+    def _epoch() -> None:
+        if log is not None:
+            log(
+                f"{curves.label} seed {config.seed} epoch {len(curves.train_error)}/{config.epochs}: "
+                f"train {curves.train_error[-1]:.4f} test {curves.test_error[-1]:.4f} "
+                f"({time.perf_counter() - start:.0f} s)"
+            )
+
+    train_one(model, data, config, curves, device=device, on_epoch=_epoch)
+    if weights_path is not None:
+        import json
+
+        from safetensors.torch import save_file
+
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
+            weights_path,
+            metadata={"settings": json.dumps(config.to_dict()), "label": curves.label},
+        )
+    return curves.to_dict()
