@@ -4,9 +4,11 @@ init, measured), gradient flow live, the degradation experiment (shipped curves 
 from __future__ import annotations
 
 import json
+import time
 
 import streamlit as st
 
+from app_pages.sections import why_training
 from resnet_viz import experiments as ex
 from resnet_viz import paths, ui_state
 from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
@@ -131,6 +133,7 @@ if flow is not None and flow.arch == grad_arch:
     st.caption(t("why_residual.grad_method", batch=flow.batch_size, seed=flow.seed, size=flow.input_size))
 else:
     st.info(t("why_residual.grad_hint"))
+why_training.render(t, s)
 
 # ---------------------------------------------------------------- 4. degradation
 st.header(t("why_residual.deg_header"))
@@ -302,6 +305,7 @@ with live_box:
             def _keep(result: ex.DegradationResult) -> None:
                 st.session_state["rvw_live"] = result.to_dict()
 
+            started = time.perf_counter()
             try:
                 result = ex.train_degradation(
                     live_cfg,
@@ -312,6 +316,7 @@ with live_box:
                 )
                 st.session_state["rvw_live"] = result.to_dict()
                 st.session_state["rvw_live_done"] = True
+                st.session_state["rvw_live_seconds"] = (time.perf_counter() - started, result.device)
             except (RuntimeError, ValueError) as err:
                 st.error(t("common.error", message=err))
             finally:
@@ -323,3 +328,6 @@ with live_box:
             st.warning(t("why_residual.live_stopped"))
         st.plotly_chart(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
         st.caption(t("why_residual.live_caption"))
+        took = st.session_state.get("rvw_live_seconds")
+        if took and st.session_state.get("rvw_live_done"):
+            st.caption(t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1]))

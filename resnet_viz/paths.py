@@ -12,6 +12,8 @@ CURVES_DIR: Path = ASSETS_DIR / "curves"
 DEGRADATION_FILE = "degradation.json"
 #: The block-deletion results on the trained nets.
 REMOVAL_FILE = "removal.json"
+#: Gradient norms per layer at init and after 1, 10, 100 SGD steps, plain-56 and ResNet-56, several seeds.
+GRADIENT_STEPS_FILE = "gradient_steps.json"
 
 
 def trained_weights_path(kind: str, depth: int, folder: str | Path = CURVES_DIR) -> Path:

@@ -75,7 +75,6 @@ QUICK_GRADIENT_STEPS = {**GRADIENT_STEPS, "width": 4, "batch_size": 8, "steps": 
 QUICK_GRADIENT_SEEDS: tuple[int, ...] = (0,)
 
 DEFAULT_OUT = paths.CURVES_DIR
-GRADIENT_STEPS_FILE = "gradient_steps.json"
 _DIGITS = 5
 
 
@@ -135,32 +134,15 @@ def _run_jobs(jobs: list[tuple], n_jobs: int, log) -> list[Any]:
         return out
 
 
-def _gradient_job(seed: int, device: str, threads: int, settings: dict[str, Any]) -> dict[str, Any]:
+def _gradient_job(seed: int, device: str, threads: int, settings: dict[str, Any]) -> ex.GradientSteps:
     torch.set_num_threads(threads)
-    res = ex.gradient_steps(seed=seed, device=device, **settings)
-    return {"layers": list(res.layers), **res.to_dict()}
+    return ex.gradient_steps(seed=seed, device=device, **settings)
 
 
-def _write_gradients(
-    out: Path, settings: dict[str, Any], seeds: tuple[int, ...], grads: list[dict], meta: dict[str, Any]
-) -> None:
-    write_json(
-        out / GRADIENT_STEPS_FILE,
-        {
-            "settings": {
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
-                "momentum": 0.9,
-                "weight_decay": 1e-4,
-                "dataset": "pairs",
-                "image_size": 32,
-                "batchnorm": "train mode",
-            },
-            "seeds": list(seeds),
-            **meta,
-            "layers": grads[0]["layers"],
-            "per_seed": [{k: v for k, v in r.items() if k != "layers"} for r in grads],
-        },
-    )
+def _write_gradients(out: Path, grads: list[ex.GradientSteps], meta: dict[str, Any]) -> None:
+    record = ex.gradient_steps_record(grads)
+    per_seed = record.pop("per_seed")
+    write_json(out / paths.GRADIENT_STEPS_FILE, {**record, **meta, "per_seed": per_seed})
 
 
 def write_gradient_steps(
@@ -171,7 +153,7 @@ def write_gradient_steps(
     start = time.perf_counter()
     grads = _run_jobs([(_gradient_job, (s, device, threads, dict(settings)), {}) for s in seeds], jobs, print)
     meta = {"script": "scripts/make_curves.py", "device": describe(device), **software(), "threads": threads}
-    _write_gradients(out, settings, seeds, grads, {**meta, "seconds": round(time.perf_counter() - start, 1)})
+    _write_gradients(out, grads, {**meta, "seconds": round(time.perf_counter() - start, 1)})
 
 
 def make_curves(
@@ -253,7 +235,7 @@ def make_curves(
     write_json(out / paths.REMOVAL_FILE, removal)
 
     if grads:
-        _write_gradients(out, gradient_settings, gradient_seeds, grads, meta)
+        _write_gradients(out, grads, meta)
     data["seconds"] = round(time.perf_counter() - start, 1)
     write_json(out / paths.DEGRADATION_FILE, data)
     return data

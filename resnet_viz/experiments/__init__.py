@@ -39,6 +39,7 @@ from resnet_viz.experiments.gradient_flow import (
     GradientSteps,
     gradient_flow,
     gradient_steps,
+    gradient_steps_record,
 )
 from resnet_viz.experiments.identity import (
     BlockIdentity,
@@ -47,7 +48,7 @@ from resnet_viz.experiments.identity import (
     shortcut_branch,
 )
 from resnet_viz.experiments.nets import cifar_net, load_trained, main_path_convs
-from resnet_viz.experiments.summaries import depth_comparison, removal_summary
+from resnet_viz.experiments.summaries import depth_comparison, gradient_steps_summary, removal_summary
 from resnet_viz.experiments.training import (
     DegradationResult,
     ProgressFn,
@@ -86,6 +87,8 @@ __all__ = [
     "generate",
     "gradient_flow",
     "gradient_steps",
+    "gradient_steps_record",
+    "gradient_steps_summary",
     "identity_at_init",
     "load_trained",
     "main_path_convs",

@@ -111,6 +111,7 @@ class GradientSteps:
     momentum: float
     weight_decay: float
     dataset: str
+    image_size: int
     steps: tuple[int, ...]
     layers: tuple[str, ...]
     grads: dict[str, tuple[tuple[float, ...], ...]]
@@ -121,7 +122,23 @@ class GradientSteps:
         """conv1's gradient norm ÷ the last conv's, at every checkpoint."""
         return tuple(g[0] / g[-1] for g in self.grads[kind])
 
+    def settings(self) -> dict[str, Any]:
+        """Everything but the seed that decides the measurement (recorded in ``gradient_steps.json``)."""
+        return {
+            "depth": self.depth,
+            "width": self.width,
+            "batch_size": self.batch_size,
+            "steps": list(self.steps),
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "weight_decay": self.weight_decay,
+            "dataset": self.dataset,
+            "image_size": self.image_size,
+            "batchnorm": "train mode",
+        }
+
     def to_dict(self) -> dict[str, Any]:
+        """This seed's measurements: ``{"seed", "plain": {"grad", "conv1_weight", "loss"}, "residual": {...}}``."""
         return {
             "seed": self.seed,
             **{
@@ -212,9 +229,23 @@ def gradient_steps(
         momentum=momentum,
         weight_decay=weight_decay,
         dataset=dataset,
+        image_size=image_size,
         steps=tuple(steps),
         layers=tuple(layer_names),
         grads={k: tuple(v) for k, v in grads.items()},
         conv1_weight={k: tuple(v) for k, v in weight.items()},
         loss={k: tuple(v) for k, v in losses.items()},
     )
+
+
+def gradient_steps_record(results: list[GradientSteps]) -> dict[str, Any]:
+    """Several seeds' :class:`GradientSteps` (same settings) as one record: the format of ``gradient_steps.json``
+    (``{"settings", "seeds", "layers", "per_seed": [GradientSteps.to_dict(), ...]}``)."""
+    if not results or any(r.settings() != results[0].settings() for r in results):
+        raise ValueError("need at least one result, all with the same settings")
+    return {
+        "settings": results[0].settings(),
+        "seeds": [r.seed for r in results],
+        "layers": list(results[0].layers),
+        "per_seed": [r.to_dict() for r in results],
+    }

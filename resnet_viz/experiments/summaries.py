@@ -47,3 +47,32 @@ def removal_summary(removal: dict[str, Any], metric: str = "top1_error") -> dict
             "blocks": len(rises),
         }
     return out
+
+
+def gradient_steps_summary(record: dict[str, Any]) -> dict[str, Any]:
+    """From a gradient-steps record (``gradient_steps.json`` or a live run in its format): per kind (plain,
+    residual) and checkpoint the range over seeds of conv1's ÷ the last conv's gradient norm, the range of conv1's
+    weight-norm growth from init to each checkpoint, and at init the range of plain ÷ residual at conv1."""
+    steps = list(record["settings"]["steps"])
+    seeds = record["per_seed"]
+
+    def span(values: list[float]) -> tuple[float, float]:
+        return (min(values), max(values))
+
+    out: dict[str, Any] = {"steps": steps, "seeds": [s["seed"] for s in seeds]}
+    for kind in ("plain", "residual"):
+        out[kind] = {
+            "first_last": [
+                span([s[kind]["grad"][i][0] / s[kind]["grad"][i][-1] for s in seeds])
+                for i in range(len(steps))
+            ],
+            "conv1_weight": [span([s[kind]["conv1_weight"][i] for s in seeds]) for i in range(len(steps))],
+            "conv1_growth": [
+                span([s[kind]["conv1_weight"][i] / s[kind]["conv1_weight"][0] for s in seeds])
+                for i in range(len(steps))
+            ],
+        }
+    out["init_plain_over_residual"] = span(
+        [s["plain"]["grad"][0][0] / s["residual"]["grad"][0][0] for s in seeds]
+    )
+    return out

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from resnet_viz.architecture.catalogue import get_spec
-from resnet_viz.experiments import GradientFlow
+from resnet_viz.experiments import DATASETS, GradientFlow
 from resnet_viz.i18n import Translator
 from resnet_viz.render.style import FONT
 
@@ -67,9 +67,15 @@ def _label(t: Translator, run: Mapping[str, Any]) -> str:
     return t(f"why_residual.run_{kind}", depth=run["depth"])
 
 
+def _rgba(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def degradation_figure(data: Mapping[str, Any], t: Translator) -> go.Figure:
     """The paper's Figure 1/6 layout: left the plain networks, right the residual ones; error (%) per epoch,
-    dashed = training error, solid = test error, the deeper network in the darker colour."""
+    dashed = training error, solid = test error, the deeper network in the darker colour. A record with several
+    seeds (``per_seed``) draws the mean as the line and the lowest–highest seed as a band around it."""
     fig = make_subplots(
         rows=1,
         cols=2,
@@ -87,7 +93,28 @@ def degradation_figure(data: Mapping[str, Any], t: Translator) -> go.Figure:
         col = 1 if run["plain"] else 2
         epochs = list(range(1, len(run["test_error"]) + 1))
         name = _label(t, run)
+        per_seed = run.get("per_seed")
         for series, dash, width in (("train_error", "dash", 1.5), ("test_error", "solid", 3)):
+            if per_seed and len(per_seed[series]) > 1:
+                # The seeds' spread: a band from the lowest to the highest seed at every epoch.
+                lo = [100 * min(s[i] for s in per_seed[series]) for i in range(len(epochs))]
+                hi = [100 * max(s[i] for s in per_seed[series]) for i in range(len(epochs))]
+                for y, fill in ((lo, None), (hi, "tonexty")):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=epochs,
+                            y=y,
+                            mode="lines",
+                            line={"width": 0, "color": colour},
+                            fill=fill,
+                            fillcolor=_rgba(colour, 0.18),
+                            legendgroup=name,
+                            showlegend=False,
+                            hoverinfo="skip",
+                        ),
+                        row=1,
+                        col=col,
+                    )
             fig.add_trace(
                 go.Scatter(
                     x=epochs,
@@ -136,8 +163,9 @@ def removal_figure(removal: Mapping[str, Any], t: Translator, metric: str = "top
             annotation_text=t(f"why_residual.rm_baseline_{kind}"),
             annotation_position="top left",
         )
-    # Chance on 10 balanced classes: 9 in 10 wrong at top-1, 5 in 10 at top-5.
-    chance = 90 if metric == "top1_error" else 50
+    # Chance on C balanced classes: (C − 1)/C wrong at top-1, (C − 5)/C at top-5 (the record's data set).
+    classes = DATASETS.get(removal.get("settings", {}).get("dataset", "shapes"), 10)
+    chance = round(100 * (1 - (1 if metric == "top1_error" else 5) / classes))
     fig.add_hline(
         y=chance,
         line={"color": "#7f7f7f", "dash": "dash", "width": 1},
@@ -175,3 +203,82 @@ def identity_figure(rows_zero: list, rows_default: list, t: Translator) -> go.Fi
     fig.update_xaxes(type="category", tickangle=-60)
     fig.update_layout(barmode="group", hovermode="closest")
     return _layout(fig, t("why_residual.id_chart_title"), height=360)
+
+
+#: One shade per checkpoint of the gradient-steps figure: init lightest … 100 steps darkest.
+_STEP_SHADES = {
+    "plain": ("#fdd0a2", "#fd8d3c", "#e6550d", "#a63603", "#7f2704"),
+    "residual": ("#c6dbef", "#6baed6", "#3182bd", "#08519c", "#08306b"),
+}
+
+
+def gradient_steps_figure(record: Mapping[str, Any], t: Translator) -> go.Figure:
+    """Gradient norm per main-path conv at each checkpoint (init, after 1, 10, 100 SGD steps), plain left and
+    residual right, log scale; the line is the mean over the record's seeds, the band the lowest–highest seed."""
+    steps = list(record["settings"]["steps"])
+    layers = list(record["layers"])
+    x = list(range(1, len(layers) + 1))
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        subplot_titles=(
+            t("why_residual_training.panel_plain", depth=record["settings"]["depth"]),
+            t("why_residual_training.panel_residual", depth=record["settings"]["depth"]),
+        ),
+        horizontal_spacing=0.05,
+    )
+    for col, kind in ((1, "plain"), (2, "residual")):
+        for i, step in enumerate(steps):
+            rows = [seed[kind]["grad"][i] for seed in record["per_seed"]]
+            mean = [sum(r[j] for r in rows) / len(rows) for j in range(len(layers))]
+            colour = _STEP_SHADES[kind][min(i, len(_STEP_SHADES[kind]) - 1)]
+            kind_name = t(f"why_residual_training.kind_{kind}")
+            name = (
+                t("why_residual_training.trace_init", kind=kind_name)
+                if step == 0
+                else t("why_residual_training.trace_step", steps=step, kind=kind_name)
+            )
+            if len(rows) > 1:
+                lo = [min(r[j] for r in rows) for j in range(len(layers))]
+                hi = [max(r[j] for r in rows) for j in range(len(layers))]
+                for y, fill in ((lo, None), (hi, "tonexty")):
+                    fig.add_trace(
+                        go.Scatter(
+                            x=x,
+                            y=y,
+                            mode="lines",
+                            line={"width": 0, "color": colour},
+                            fill=fill,
+                            fillcolor=_rgba(colour, 0.2),
+                            legendgroup=name,
+                            showlegend=False,
+                            hoverinfo="skip",
+                        ),
+                        row=1,
+                        col=col,
+                    )
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=mean,
+                    mode="lines",
+                    name=name,
+                    legendgroup=name,
+                    line={"color": colour, "width": 2},
+                    customdata=layers,
+                    hovertemplate="%{customdata}: %{y:.3g}<extra>" + name + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
+    fig.update_yaxes(type="log", exponentformat="power")
+    fig.update_yaxes(title=t("why_residual_training.axis_y"), row=1, col=1)
+    fig.update_xaxes(title=t("why_residual_training.axis_x"))
+    fig.update_layout(hovermode="closest")
+    fig = _layout(fig, t("why_residual_training.chart_title", seeds=len(record["per_seed"])), height=500)
+    fig.update_layout(
+        margin={"t": 80, "b": 120},
+        legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "xanchor": "left"},
+    )
+    return fig
