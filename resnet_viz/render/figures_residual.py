@@ -234,11 +234,8 @@ def gradient_steps_figure(record: Mapping[str, Any], t: Translator) -> go.Figure
             mean = [sum(r[j] for r in rows) / len(rows) for j in range(len(layers))]
             colour = _STEP_SHADES[kind][min(i, len(_STEP_SHADES[kind]) - 1)]
             kind_name = t(f"why_residual_training.kind_{kind}")
-            name = (
-                t("why_residual_training.trace_init", kind=kind_name)
-                if step == 0
-                else t("why_residual_training.trace_step", steps=step, kind=kind_name)
-            )
+            key = {0: "trace_init", 1: "trace_one"}.get(step, "trace_step")
+            name = t(f"why_residual_training.{key}", steps=step, kind=kind_name)
             if len(rows) > 1:
                 lo = [min(r[j] for r in rows) for j in range(len(layers))]
                 hi = [max(r[j] for r in rows) for j in range(len(layers))]
@@ -276,7 +273,13 @@ def gradient_steps_figure(record: Mapping[str, Any], t: Translator) -> go.Figure
     fig.update_yaxes(title=t("why_residual_training.axis_y"), row=1, col=1)
     fig.update_xaxes(title=t("why_residual_training.axis_x"))
     fig.update_layout(hovermode="closest")
-    fig = _layout(fig, t("why_residual_training.chart_title", seeds=len(record["per_seed"])), height=500)
+    seeds = record["per_seed"]
+    title = (
+        t("why_residual_training.chart_title", seeds=len(seeds))
+        if len(seeds) > 1
+        else t("why_residual_training.chart_title_one", seed=seeds[0]["seed"])
+    )
+    fig = _layout(fig, title, height=500)
     fig.update_layout(
         margin={"t": 80, "b": 120},
         legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "xanchor": "left"},
