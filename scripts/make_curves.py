@@ -152,8 +152,10 @@ def write_gradient_steps(
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     grads = _run_jobs([(_gradient_job, (s, device, threads, dict(settings)), {}) for s in seeds], jobs, print)
-    meta = {"script": "scripts/make_curves.py", "device": describe(device), **software(), "threads": threads}
-    _write_gradients(out, grads, {**meta, "seconds": round(time.perf_counter() - start, 1)})
+    meta = {"script": "scripts/make_curves.py", "device": describe(device), **software(), "jobs": jobs}
+    _write_gradients(
+        out, grads, {**meta, "threads": threads, "seconds": round(time.perf_counter() - start, 1)}
+    )
 
 
 def make_curves(
@@ -235,7 +237,8 @@ def make_curves(
     write_json(out / paths.REMOVAL_FILE, removal)
 
     if grads:
-        _write_gradients(out, grads, meta)
+        # The jobs ran together with the training jobs: their time is the whole run's so far.
+        _write_gradients(out, grads, {**meta, "seconds": round(time.perf_counter() - start, 1)})
     data["seconds"] = round(time.perf_counter() - start, 1)
     write_json(out / paths.DEGRADATION_FILE, data)
     return data
