@@ -83,3 +83,26 @@ def test_page_opens_in_chinese():
     at = _page("zh")
     _ok(at, "zh")
     assert "退化问题" in _text(at) and "梯度消失" in _text(at)
+
+
+@pytest.mark.slow  # one AppTest page run plus a (shrunk) live run
+def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(monkeypatch):
+    real = ex.gradient_steps
+
+    def small(depth, **kwargs):  # the page's own call, on a network small enough for a test
+        kwargs.update(width=4, steps=(0, 1), batch_size=8)
+        return real(20, **kwargs)
+
+    monkeypatch.setattr(ex, "gradient_steps", small)
+    at = _page("en")
+    _ok(at, "open")
+    text = _text(at)
+    shipped = json.loads((ROOT / "assets" / "curves" / "gradient_steps.json").read_text(encoding="utf-8"))
+    low, high = ex.gradient_steps_summary(shipped)["init_plain_over_residual"]
+    assert f"{low:,.0f}–{high:,.0f}×" in text  # the shipped range over seeds, formatted at render time
+    assert "He et al., 2015, §4.1" in text and "Yang et al., 2019" in text
+    at.button(key="rvw_steps_run").click().run()
+    _ok(at, "live gradient steps")
+    record, seconds, _ = at.session_state["rvw_steps_live"]
+    assert record["seeds"] == [0] and record["settings"]["steps"] == [0, 1] and seconds > 0
+    assert any("This live run took" in c.value for c in at.caption)
