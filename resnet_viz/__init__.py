@@ -4,11 +4,13 @@ Public API (used by the pages, the CLI and the tests):
 
 * :data:`ARCHS` — the network names;
 * :func:`build_model` — the network as an ``nn.Module`` on torchvision's classes;
-* :func:`trace` — shapes, parameters, multiply-adds and receptive fields, step by step, without weights.
+* :func:`trace` — shapes, parameters, multiply-adds and receptive fields, step by step, without weights;
+* :func:`explain_value` — how one activation was computed, term by term.
 
 Importing the package does not import torch: the architecture data and the trace are pure Python (so that
 ``python -m resnet_viz summary`` starts in a fraction of a second), and the names that need torch
-(:func:`build_model`, :func:`select_device`, :func:`describe_device`) are loaded on first use (PEP 562).
+(:func:`build_model`, :func:`select_device`, :func:`describe_device`, :func:`explain_value`) are loaded on first
+use (PEP 562).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from resnet_viz.architecture.catalogue import (
 from resnet_viz.architecture.trace import Row, Trace, trace
 
 if TYPE_CHECKING:
+    from resnet_viz.imaging.explain import explain_value
     from resnet_viz.models.build import build_model
     from resnet_viz.models.device import describe_device, select_device
 
@@ -35,6 +38,7 @@ _LAZY: dict[str, str] = {
     "build_model": "resnet_viz.models.build",
     "describe_device": "resnet_viz.models.device",
     "select_device": "resnet_viz.models.device",
+    "explain_value": "resnet_viz.imaging.explain",
 }
 
 
@@ -61,6 +65,7 @@ __all__ = [
     "Trace",
     "build_model",
     "describe_device",
+    "explain_value",
     "get_spec",
     "select_device",
     "trace",

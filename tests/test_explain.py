@@ -1,0 +1,243 @@
+"""Look inside one number: every value rebuilt from its shown terms (every layer kind, several networks), the
+receptive fields, Grad-CAM and its randomisation check, and a shared model left exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+import resnet_viz
+from resnet_viz import trace
+from resnet_viz.imaging.capture import capture
+from resnet_viz.imaging.explain import (
+    TOLERANCE,
+    effective_rf,
+    explain_at,
+    explain_value,
+    grad_cam,
+    layer_names,
+    randomized_like,
+    record_layer,
+    rf_box,
+    sanity_check,
+    spearman,
+)
+from resnet_viz.models import build_model
+from resnet_viz.models.weights import load_random
+
+# A BasicBlock net, a Bottleneck net (projection blocks, v1.5 and v1), a CIFAR net with option-A shortcuts and
+# a plain net; small inputs keep the file fast on 2 cores.
+CASES = [
+    ("resnet18", False, "3x3", 64),
+    pytest.param("resnet50", False, "3x3", 64, marks=pytest.mark.slow),
+    pytest.param("resnet50", False, "1x1", 48, marks=pytest.mark.slow),
+    ("resnet20", False, "3x3", 32),
+    ("resnet18", True, "3x3", 64),
+    ("resnet20", True, "3x3", 32),
+]
+
+
+@functools.cache
+def trained_like(arch: str, plain: bool, stride_in: str) -> torch.nn.Module:
+    """A random net whose BatchNorms hold non-trivial statistics and affine terms (as trained ones do), so the
+    BN arithmetic is really tested (a fresh net's BN is the identity: mean 0, var 1, γ 1, β 0)."""
+    model = load_random(arch, plain=plain, stride_in=stride_in)
+    g = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.3)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+    return model.eval()
+
+
+def _image(seed: int, size: int) -> torch.Tensor:
+    return torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= TOLERANCE * max(1.0, abs(a))
+
+
+@pytest.mark.parametrize(("arch", "plain", "stride_in", "size"), CASES)
+def test_every_layer_is_rebuilt_from_its_terms_at_random_positions(arch, plain, stride_in, size):
+    model = trained_like(arch, plain, stride_in)
+    x = _image(1, size)
+    rng = np.random.default_rng(0)
+    kinds, shortcuts = set(), set()
+    with torch.inference_mode():
+        reference = model(x)
+    for name in layer_names(model):
+        record = record_layer(model, x, name)
+        c_, h_, w_ = record.shape
+        for _ in range(3):
+            c, i, j = int(rng.integers(c_)), int(rng.integers(h_)), int(rng.integers(w_))
+            e = explain_at(record, c, i, j)
+            kinds.add(e.kind)
+            shortcuts.add(e.shortcut)
+            assert e.value == pytest.approx(float(record.arrays["out"][c, i, j]))
+            assert _close(e.value, e.reconstructed), (name, c, i, j, e.value, e.reconstructed)
+            for term in e.then:  # BN and ReLU after the named conv: the formula against the forward
+                assert _close(term.numbers["forward"], term.value), (name, term)
+            if e.kind in ("conv", "bn", "relu"):
+                keys = [t.key for t in e.steps]
+                assert keys.count("channel") == min(8, e.window.values.shape[0])
+                # the shown terms add up to the conv's total
+                conv_total = next(t.value for t in e.steps if t.key == "conv")
+                parts = sum(t.value for t in e.steps if t.key in ("channel", "rest", "bias"))
+                assert parts == pytest.approx(conv_total, rel=1e-9, abs=1e-12)
+    expected = {"conv", "bn", "relu", "block"} | ({"maxpool"} if hasattr(model, "maxpool") else set())
+    assert expected <= kinds
+    if plain:
+        assert shortcuts == {None, "none"}
+    elif arch == "resnet20":
+        assert {"identity", "zero_pad"} <= shortcuts and "zero_pad" in kinds
+    else:
+        assert {"identity", "projection"} <= shortcuts
+    assert reference.shape[1] == model.fc.out_features
+
+
+def test_blocks_values_are_the_networks_own_forward():
+    """The walk's block outputs equal torchvision's own block forward (in-place ReLU, ``out += identity``)."""
+    for arch, size in (("resnet18", 64), ("resnet20", 32)):
+        model = trained_like(arch, False, "3x3")
+        x = _image(2, size)
+        with torch.inference_mode():
+            h = torch.relu(model.bn1(model.conv1(x)))
+            if hasattr(model, "maxpool"):
+                h = model.maxpool(h)
+            for stage in ("layer1", "layer2", "layer3", "layer4"):
+                for i, block in enumerate(getattr(model, stage, [])):
+                    h = block(h.clone())
+                    record = record_layer(model, x, f"{stage}.{i}")
+                    assert np.array_equal(record.arrays["out"], h[0].numpy())
+
+
+def test_a_projection_shows_the_sampled_pixel_and_option_a_its_zero_padded_channels():
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(3, 64)
+    e = explain_value(model, x, "layer2.0", 5, 3, 2)
+    assert e.shortcut == "projection"
+    sample = next(t for t in e.steps if t.key == "sample")
+    assert (sample.numbers["row"], sample.numbers["col"], sample.numbers["c_in"]) == (6, 4, 64)
+    proj = next(t for t in e.steps if t.key == "projection")
+    assert (proj.numbers["c_in"], proj.numbers["c_out"]) == (64, 128)
+
+    cifar = trained_like("resnet20", False, "3x3")  # layer2.0: 16 → 32 channels, 8 zero channels each side
+    y = _image(4, 32)
+    padded = explain_value(cifar, y, "layer2.0", 3, 1, 1)
+    zero = next(t for t in padded.steps if t.key == "zero_pad")
+    assert zero.value == 0.0 and (zero.numbers["first"], zero.numbers["last"]) == (8, 23)
+    kept = explain_value(cifar, y, "layer2.0", 10, 1, 1)
+    sample = next(t for t in kept.steps if t.key == "sample")
+    record = record_layer(cifar, y, "layer2.0")
+    assert sample.value == pytest.approx(float(record.arrays["in"][2, 2, 2]))
+    assert sample.numbers["channel"] == 2
+
+
+def test_bad_arguments_name_the_valid_range():
+    model = load_random("resnet18")
+    x = _image(5, 64)
+    with pytest.raises(ValueError, match="unknown layer 'layer9.0'"):
+        explain_value(model, x, "layer9.0", 0, 0, 0)
+    with pytest.raises(ValueError, match="channel 64 .* from 0 to 63"):
+        explain_value(model, x, "conv1", 64, 0, 0)
+    with pytest.raises(ValueError, match="row -1 .* from 0 to 31"):
+        explain_value(model, x, "conv1", 0, -1, 0)
+    with pytest.raises(ValueError, match="col 2 .* from 0 to 1"):
+        explain_value(model, x, "layer4.1", 0, 0, 2)
+    with pytest.raises(ValueError, match="row 1.5"):
+        explain_value(model, x, "layer4.1", 0, 1.5, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown stage"):
+        grad_cam(model, x, "layer7")
+    with pytest.raises(ValueError, match="shape"):
+        explain_value(model, x[0], "conv1", 0, 0, 0)
+
+
+def test_the_effective_rf_lies_inside_the_theoretical_box():
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(6, 64)
+    tr = trace("resnet18", 64)
+    for layer, c in (
+        ("conv1", 3),
+        ("maxpool", 0),
+        ("layer1.1.conv2", 7),
+        ("layer2.0", 1),
+        ("layer2.0.downsample.0", 9),
+    ):
+        # the channel's largest value: a position a ReLU lets through, so its gradient is not zero
+        out = record_layer(model, x, layer).arrays["out"][c]
+        i, j = (int(v) for v in np.unravel_index(np.argmax(out), out.shape))
+        erf = effective_rf(model, x, layer, c, i, j)
+        box = rf_box(tr, layer, i, j)
+        assert erf.shape == (64, 64) and erf.max() > 0
+        outside = erf.copy()
+        outside[box.top : box.bottom, box.left : box.right] = 0
+        assert outside.max() == 0, layer  # nothing outside the theoretical receptive field
+        assert box.size == tr.row(layer).receptive_field
+    # a 1×1 stride-2 projection reads exactly one pixel of its input: its box is the input block's box, moved
+    assert rf_box(tr, "layer2.0.downsample.0", 2, 6).size == tr.row("layer1.1").receptive_field
+
+
+def test_grad_cam_at_the_last_stage_is_the_cam_and_earlier_stages_work():
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(8, 64)
+    cap = capture(model, x)
+    last = grad_cam(model, x, "layer4")
+    assert last.target == cap.cam_class
+    # global average pooling + fc: Grad-CAM at the last stage is the CAM up to a positive scale
+    expected = np.maximum(cap.cam, 0)
+    if expected.max() > 0:
+        np.testing.assert_allclose(last.heat, expected / expected.max(), atol=5e-3)
+    for stage, side in (("layer1", 16), ("layer2", 8), ("layer3.1", 4)):
+        g = grad_cam(model, x, stage, target=3)
+        assert g.cam.shape == (side, side) and g.target == 3 and (g.cam >= 0).all()
+
+
+def test_the_sanity_check_compares_with_a_seeded_random_network():
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(9, 64)
+    rand_a = randomized_like(lambda: build_model("resnet18"), seed=1)
+    rand_b = randomized_like(lambda: build_model("resnet18"), seed=1)
+    assert all(torch.equal(p, q) for p, q in zip(rand_a.state_dict().values(), rand_b.state_dict().values()))
+    same = sanity_check(model, model, x, "layer3")
+    assert same.rho == pytest.approx(1.0)
+    check = sanity_check(model, rand_a, x, "layer3")
+    assert check.randomized.target == check.trained.target
+    assert -1.0 <= check.rho < 1.0
+
+
+def test_spearman_uses_average_ranks_for_ties():
+    a, b = np.array([1.0, 2.0, 2.0, 3.0]), np.array([10.0, 20.0, 30.0, 40.0])
+    ranks_a, ranks_b = np.array([1.0, 2.5, 2.5, 4.0]), np.array([1.0, 2.0, 3.0, 4.0])
+    assert spearman(a, b) == pytest.approx(np.corrcoef(ranks_a, ranks_b)[0, 1])
+    assert spearman(b, -b) == pytest.approx(-1.0)
+    assert np.isnan(spearman(np.zeros(4), b))
+
+
+def test_the_shared_model_is_left_exactly_as_it_was():
+    model = trained_like("resnet18", False, "3x3")
+    before = copy.deepcopy(model.state_dict())
+    flags = [p.requires_grad for p in model.parameters()]
+    x = _image(10, 64)
+    explain_value(model, x, "layer2.0", 0, 0, 0)
+    effective_rf(model, x, "layer3.0", 0, 1, 1)
+    grad_cam(model, x, "layer2")
+    assert not model.training
+    assert [p.requires_grad for p in model.parameters()] == flags
+    assert all(p.grad is None for p in model.parameters())
+    for m in model.modules():
+        assert not (m._forward_hooks or m._forward_pre_hooks or m._backward_hooks)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_explain_value_is_exported_lazily():
+    assert resnet_viz.explain_value is explain_value
