@@ -52,6 +52,9 @@ def checkpoint_model():
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
+    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
+        bad = kept[1].checkpoint.nonfinite
+        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
     elif up is not None and slot.error is not None:
         st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
     return kept

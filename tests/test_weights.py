@@ -216,3 +216,15 @@ def test_download_weights_cli_refuses_cifar_and_unknown_networks(empty_hub, monk
     assert cli.main(["download-weights", "resnet18", "resnet999"]) == 2
     assert "unknown network" in capsys.readouterr().err
     assert not (empty_hub / "checkpoints").exists()
+
+
+def test_a_checkpoint_with_nan_or_inf_loads_with_a_warning_naming_the_tensors():
+    model = build_model("resnet20")
+    state = model.state_dict()
+    state["layer2.1.conv1.weight"][0, 0, 0, 0] = float("nan")
+    state["fc.bias"][3] = float("-inf")
+    with pytest.warns(RuntimeWarning, match=r"layer2\.1\.conv1\.weight, fc\.bias hold NaN or Inf"):
+        _, info = load_checkpoint(_pt(state), "resnet20")
+    assert info.nonfinite == ("layer2.1.conv1.weight", "fc.bias")
+    _, clean = load_checkpoint(_pt(build_model("resnet20").state_dict()), "resnet20")
+    assert clean.nonfinite == ()

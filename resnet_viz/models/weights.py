@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import socket
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,9 @@ class CheckpointInfo:
     num_classes: int = 1000
     tensors: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    #: Tensors holding NaN or ±Inf (loaded as they are; the page warns, naming them): every activation they
+    #: reach is NaN, so the maps and predictions would silently mean nothing.
+    nonfinite: tuple[str, ...] = field(default_factory=tuple)
 
 
 def checkpoint_format(data: bytes) -> str | None:
@@ -307,6 +311,15 @@ def load_checkpoint(
     bad = [k for k, v in state.items() if not (v.is_floating_point() or k.endswith("num_batches_tracked"))]
     if bad:
         raise CheckpointError("not_state_dict", f"{bad[0]} is not a floating-point tensor")
+    nonfinite = tuple(
+        k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    )
+    if nonfinite:
+        warnings.warn(
+            f"the checkpoint's tensors {', '.join(nonfinite)} hold NaN or Inf values",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     model.load_state_dict(state, strict=True)
     info = CheckpointInfo(
         sha256=hashlib.sha256(data).hexdigest(),
@@ -315,5 +328,6 @@ def load_checkpoint(
         stripped_prefix=stripped,
         num_classes=int(model.fc.out_features),
         tensors=len(state),
+        nonfinite=nonfinite,
     )
     return model.eval(), info
