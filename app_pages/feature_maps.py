@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app_pages.sections import inspector
 from resnet_viz import ui_state
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
@@ -28,7 +29,8 @@ CHECKPOINT_TYPES = ["pt", "pth", "safetensors", "bin", "ckpt"]
 SAMPLE_NAMES = ("chelsea", "coffee", "astronaut", "rocket")  # the bundled photos with a translated name
 INPUTS = ["sample", "upload", "webcam"]
 WIDGET_KEYS = ("fm_weights", "fm_input", "fm_layer", "fm_norm", "fm_cmap", "fm_show", "fm_k", "fm_channel",
-               "fm_overlay", "fm_alpha", "fm_block", "fm_cam_alpha", "fm_sample", "fm_webcam_on")  # fmt: skip
+               "fm_overlay", "fm_alpha", "fm_block", "fm_cam_alpha", "fm_sample", "fm_webcam_on",
+               *inspector.KEYS)  # fmt: skip
 
 st.title(t("feature_maps.title"))
 st.caption(t("feature_maps.intro"))
@@ -304,8 +306,9 @@ names = fm.LayerNames(ui_state.cached_trace(s.arch, steps["settings"]["crop"], s
 overview_section(key, cap, names)
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not
 # redraw the other two.
-tab_maps, tab_res, tab_pred = st.tabs(
-    [t("feature_maps.tab_maps"), t("feature_maps.tab_residual"), t("feature_maps.tab_predictions")],
+tab_maps, tab_res, tab_pred, tab_inspect = st.tabs(
+    [t("feature_maps.tab_maps"), t("feature_maps.tab_residual"), t("feature_maps.tab_predictions"),
+     t("inspector.tab")],
     key="fm_tab", on_change="rerun",
 )  # fmt: skip
 with tab_maps:
@@ -317,3 +320,6 @@ with tab_res:
 with tab_pred:
     if tab_pred.open is not False:
         predictions_tab(cap, source, steps)
+with tab_inspect:
+    if tab_inspect.open is not False:
+        inspector.render(model=model, steps=steps, key=key, settings=s, t=t)

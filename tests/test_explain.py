@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import resnet_viz
-from resnet_viz import trace
+from resnet_viz import get_spec, trace
 from resnet_viz.imaging.capture import capture
 from resnet_viz.imaging.explain import (
     TOLERANCE,
@@ -43,18 +43,24 @@ CASES = [
 
 @functools.cache
 def trained_like(arch: str, plain: bool, stride_in: str) -> torch.nn.Module:
-    """A random net whose BatchNorms hold non-trivial statistics and affine terms (as trained ones do), so the
-    BN arithmetic is really tested (a fresh net's BN is the identity: mean 0, var 1, γ 1, β 0)."""
+    """A random net whose BatchNorms hold statistics and affine terms like a trained one's, so the BN arithmetic
+    is really tested (a fresh net's BN is the identity: mean 0, var 1, γ 1, β 0) and activations keep a trained
+    net's size: the running statistics are measured on a batch of images (this test's own copy, in train mode
+    once), then γ and β are drawn at random."""
     model = load_random(arch, plain=plain, stride_in=stride_in)
+    size = 32 if get_spec(arch).family == "cifar" else 64
     g = torch.Generator().manual_seed(7)
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the calibration batch
+    model.train()
     with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                n = m.num_features
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.3)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+        model(torch.randn(8, 3, size, size, generator=g))
+        for m in bns:
+            n = m.num_features
+            m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.copy_(torch.randn(n, generator=g) * 0.2)
     return model.eval()
 
 

@@ -36,6 +36,8 @@ from resnet_viz.models.seeding import seeded_build
 
 #: How many input channels a conv's dot product is broken into (the rest are summed into one term).
 TOP_CHANNELS = 8
+#: Seed of the randomly re-initialised network of the sanity check (not the "random weights" seed 0).
+SANITY_SEED = 1
 #: The tolerance of a rebuilt value: |value − reconstructed| ≤ TOLERANCE · max(1, |value|) (float32 forward).
 TOLERANCE = 1e-4
 

@@ -1,0 +1,300 @@
+"""Feature maps → "Look inside one value": pick a layer, a channel and a position (click the map or type it) and
+see how that one number was computed, where on the photo it looks, and where the network looks at every stage.
+
+Thin: widgets and layout. The arithmetic is :mod:`resnet_viz.imaging.explain`, the pictures
+:mod:`resnet_viz.render.figures_explain`, the caching :mod:`resnet_viz.ui_state`. A new position runs no network:
+it reads the layer's cached record (one forward up to the layer, made when the layer is chosen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+import torch
+from PIL import Image
+
+from resnet_viz import ui_state
+from resnet_viz.architecture.trace import Trace
+from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
+from resnet_viz.render import figures_explain as fx
+
+ss = st.session_state
+KEYS = ("ix_layer", "ix_channel", "ix_row", "ix_col", "ix_step", "ix_rf", "ix_cam", "ix_stage")
+
+
+def _on_pick() -> None:
+    """A click on the enlarged map: its cell becomes the position (runs before the rerun draws the inputs)."""
+    points = [
+        p for p in (ss.get("ix_map") or {}).get("selection", {}).get("points", []) if "x" in p and "y" in p
+    ]
+    if points:
+        ss["ix_row"], ss["ix_col"] = int(round(points[0]["y"])), int(round(points[0]["x"]))
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4f}"
+
+
+def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, settings: ui_state.Settings,
+           t: Callable[..., str]) -> None:  # fmt: skip
+    """The tab: ``steps`` is the page's preprocessing (its ``tensor`` and ``cropped`` photo), ``key`` the
+    capture's key (what the cached records depend on)."""
+    tensor: np.ndarray = steps["tensor"]
+    cropped: Image.Image = steps["cropped"]
+    capture_key = key
+    arch, plain, stride_in = settings.arch, settings.plain, settings.stride_in
+    tr = ui_state.cached_trace(arch, steps["settings"]["crop"], plain, stride_in)
+    st.markdown(t("inspector.intro"))
+    names = layer_names(model)
+    if ss.get("ix_layer") not in names:
+        ss["ix_layer"] = names[0]
+    c1, c2 = st.columns([2, 1])
+    with c1:
+        layer = st.selectbox(
+            t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
+        )
+    record = ui_state.cached_record(capture_key, layer, model, tensor)
+    n_ch, h, w = record.shape
+    if ss.get("ix_shape_of") != (layer, record.shape):  # a new layer: keep the position inside its map
+        ss["ix_shape_of"] = (layer, record.shape)
+        ss["ix_channel"] = min(max(int(ss.get("ix_channel", 0)), 0), n_ch - 1)
+        ss["ix_row"] = min(max(int(ss.get("ix_row", h // 2)), 0), h - 1)
+        ss["ix_col"] = min(max(int(ss.get("ix_col", w // 2)), 0), w - 1)
+    with c2:
+        channel = st.number_input(
+            t("inspector.channel_label", last=n_ch - 1), min_value=0, step=1, key="ix_channel"
+        )
+    row, col = int(ss["ix_row"]), int(ss["ix_col"])
+    in_range = 0 <= channel < n_ch and 0 <= row < h and 0 <= col < w
+
+    left, right = st.columns([3, 2])
+    with left:
+        shown_channel = min(int(channel), n_ch - 1)
+        fig = fx.position_figure(
+            record.arrays["out"][shown_channel], min(row, h - 1), min(col, w - 1),
+            title=t("inspector.map_title", layer=layer, ch=shown_channel, h=h, w=w),
+        )  # fmt: skip
+        st.plotly_chart(
+            fig, key="ix_map", on_select=_on_pick, selection_mode="points", config={"displayModeBar": False}
+        )
+        st.caption(t("inspector.map_hint"))
+    with right:
+        st.number_input(t("inspector.row_label", last=h - 1), min_value=0, step=1, key="ix_row")
+        st.number_input(t("inspector.col_label", last=w - 1), min_value=0, step=1, key="ix_col")
+    if not in_range:
+        st.error(t("inspector.bad_position", layer=layer, c=n_ch - 1, h=h - 1, w=w - 1))
+        return
+    e = explain_at(record, int(channel), row, col)
+    with right:
+        st.metric(t("inspector.value_label"), _fmt(e.value))
+        st.caption(
+            t(
+                "inspector.value_caption",
+                rebuilt=_fmt(e.reconstructed),
+                diff=f"{abs(e.value - e.reconstructed):.1e}",
+            )
+        )
+
+    if e.kind in ("conv", "bn", "relu"):
+        _conv(e, record, t)
+    elif e.kind == "maxpool":
+        _maxpool(e, t)
+    else:
+        _addition(e, t)
+
+    _receptive_field(model, tensor, cropped, capture_key, tr, e, t)
+    _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t)
+
+
+def _table(e: Explanation, t: Callable[..., str]) -> None:
+    rows = fx.terms_rows(e, t)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("inspector.col_term"): [r["term"] for r in rows],
+                t("inspector.col_value"): [r["value"] for r in rows],
+                t("inspector.col_then"): [t("inspector.then_yes") if r["then"] else "" for r in rows],
+            }
+        ),
+        hide_index=True,
+        column_config={t("inspector.col_value"): st.column_config.NumberColumn(format="%.4f")},
+    )
+
+
+def _bn_latex(numbers: dict, value: float) -> str:
+    n = numbers
+    return (
+        r"\frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}\,\gamma+\beta"
+        rf"=\frac{{{n['z']:.4f}-({n['mean']:.4f})}}{{\sqrt{{{n['var']:.4f}+{n['eps']:g}}}}}\cdot{n['gamma']:.4f}"
+        rf"+({n['beta']:.4f})={value:.4f}"
+    )
+
+
+def _conv(e: Explanation, record, t: Callable[..., str]) -> None:
+    win = e.window
+    assert win is not None and win.partial is not None
+    conv = next(s for s in e.steps if s.key == "conv")
+    st.markdown(t("inspector.conv_title", layer=record.params["conv_name"], k=win.kernel, c_in=win.values.shape[0],
+                  source=win.source, stride=win.stride, pad=win.padding, top=win.top, left=win.left))  # fmt: skip
+    top = int(np.argmax(np.abs(win.partial)))
+    k2 = win.kernel**2
+    if ss.get("ix_step") is None or ss["ix_step"] > k2 - 1:
+        ss["ix_step"] = k2 - 1
+    if k2 > 1:
+        step = st.slider(
+            t("inspector.step_label", n=k2), 0, k2 - 1, key="ix_step", help=t("inspector.step_help")
+        )
+    else:
+        step = 0
+    a, b = st.columns([1, 2])
+    with a:
+        src = record.arrays["in"][top]
+        st.plotly_chart(
+            fx.source_figure(src, e, t, channel=top), key="ix_source", config={"displayModeBar": False}
+        )
+    with b:
+        st.plotly_chart(fx.window_figure(e, step, t), key="ix_window", config={"displayModeBar": False})
+    st.caption(t("inspector.window_caption", ch=top, k=win.kernel, n=win.values.shape[0]))
+    st.markdown(t("inspector.terms_title", n=min(8, win.values.shape[0])))
+    _table(e, t)
+    st.markdown(t("inspector.conv_total", total=_fmt(conv.value)))
+    for term in (*e.steps, *e.then):
+        if term.key == "bn":
+            st.markdown(t("inspector.bn_title", name=record.params["bn_name"]))
+            st.latex(_bn_latex(term.numbers, term.value))
+        elif term.key == "relu":
+            st.markdown(t("inspector.relu_line", x=_fmt(term.numbers["input"]), y=_fmt(term.value)))
+    if e.then:
+        st.caption(t("inspector.then_caption", layer=e.layer))
+
+
+def _maxpool(e: Explanation, t: Callable[..., str]) -> None:
+    win = e.window
+    assert win is not None
+    st.markdown(t("inspector.pool_title", k=win.kernel, stride=win.stride, source=win.source))
+    cells = [s for s in e.steps if s.key == "pool_cell"]
+    best = e.steps[-1]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("inspector.col_row"): [int(c.numbers["row"]) for c in cells],
+                t("inspector.col_col"): [int(c.numbers["col"]) for c in cells],
+                t("inspector.col_value"): [round(c.value, 4) for c in cells],
+            }
+        ),
+        hide_index=True,
+    )
+    st.markdown(
+        t("inspector.pool_max", value=_fmt(best.value), row=best.numbers["row"], col=best.numbers["col"])
+    )
+
+
+def _addition(e: Explanation, t: Callable[..., str]) -> None:
+    get = {s.key: s for s in e.steps}
+    if e.kind == "zero_pad":
+        _shortcut_detail(e, t)
+        return
+    main, total, out = get["main"], get["sum"], get["out"]
+    if e.shortcut == "none":
+        st.markdown(
+            t("inspector.plain_line", main=_fmt(main.value), y=_fmt(out.value), last=main.numbers["layer"])
+        )
+        return
+    sc = total.numbers["shortcut"]
+    st.markdown(t(f"inspector.shortcut_{e.shortcut}"))
+    st.markdown(
+        t("inspector.addition_line", main=_fmt(main.value), shortcut=_fmt(float(sc)), total=_fmt(total.value),
+          y=_fmt(out.value), last=main.numbers["layer"])
+    )  # fmt: skip
+    _shortcut_detail(e, t)
+
+
+def _shortcut_detail(e: Explanation, t: Callable[..., str]) -> None:
+    get = {s.key: s for s in e.steps}
+    if "zero_pad" in get:
+        n = get["zero_pad"].numbers
+        st.info(
+            t("inspector.zero_pad_line", ch=n["channel"], first=n["first"], last=n["last"], c_in=n["c_in"])
+        )
+    elif "sample" in get and "projection" not in get:
+        n = get["sample"].numbers
+        st.markdown(t("inspector.sample_line", ch=n["channel"], row=n["row"], col=n["col"], stride=n["stride"],
+                      value=_fmt(get["sample"].value)))  # fmt: skip
+    elif "identity" in get:
+        n = get["identity"].numbers
+        st.markdown(t("inspector.identity_line", ch=n["channel"], row=n["row"], col=n["col"],
+                      value=_fmt(get["identity"].value)))  # fmt: skip
+    if "projection" in get:
+        sample, proj = get["sample"].numbers, get["projection"].numbers
+        st.markdown(t("inspector.projection_line", row=sample["row"], col=sample["col"], stride=sample["stride"],
+                      c_in=proj["c_in"], c_out=proj["c_out"], ch=e.channel))  # fmt: skip
+        mix = [s for s in e.steps if s.key in ("mix_channel", "mix_rest")]
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    t("inspector.col_term"): [fx.term_label(s, t) for s in mix],
+                    t("inspector.col_value"): [round(s.value, 6) for s in mix],
+                }
+            ),
+            hide_index=True,
+        )
+        st.markdown(t("inspector.projection_total", z=_fmt(get["projection"].value)))
+        st.latex(_bn_latex(get["shortcut_bn"].numbers, get["shortcut_bn"].value))
+
+
+def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanation, t) -> None:
+    st.markdown(t("inspector.rf_title"))
+    box = rf_box(tr, e.layer, e.row, e.col)
+    on = st.toggle(t("inspector.rf_toggle"), key="ix_rf", help=t("inspector.rf_help"))
+    size = tensor.shape[-1]
+    photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
+    if not on:
+        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
+                 jump=box.jump, input=size))  # fmt: skip
+        return
+    erf = ui_state.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
+    peak = float(erf.max())
+    heat = np.sqrt(erf / peak) if peak > 0 else erf  # square root: the tails stay visible
+    extent = fx.effective_extent(erf, (box.center_row, box.center_col))
+    a, b = st.columns(2)
+    with a:
+        st.image(fx.rf_overlay(photo, box), width=320, caption=t("inspector.rf_box_caption", size=box.size,
+                 jump=box.jump, input=size))  # fmt: skip
+    with b:
+        st.image(fx.rf_overlay(photo, box, heat), width=320,
+                 caption=t("inspector.erf_caption", extent=extent, size=box.size))  # fmt: skip
+    if peak == 0:
+        st.info(t("inspector.erf_zero"))
+    st.caption(t("inspector.rf_lesson"))
+
+
+def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:
+    st.markdown(t("inspector.cam_title"))
+    if not st.toggle(t("inspector.cam_toggle"), key="ix_cam", help=t("inspector.cam_help")):
+        return
+    stages = list(stage_outputs(model))
+    if ss.get("ix_stage") not in stages:
+        ss["ix_stage"] = stages[-1]
+    stage = st.radio(t("inspector.stage_label"), stages, key="ix_stage", horizontal=True)
+    device = str(next(model.parameters()).device)
+    rand = ui_state.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)
+    check = ui_state.cached_sanity_check(capture_key, stage, model, rand, tensor)
+    photo = cropped.convert("RGB")
+    a, b = st.columns(2)
+    cam_h, cam_w = check.trained.cam.shape
+    with a:
+        st.image(np.asarray(fx.heat_overlay(photo, check.trained.heat)), width=320,
+                 caption=t("inspector.cam_trained", stage=stage, cls=check.trained.target, h=cam_h, w=cam_w))  # fmt: skip
+    with b:
+        st.image(np.asarray(fx.heat_overlay(photo, check.randomized.heat)), width=320,
+                 caption=t("inspector.cam_random", stage=stage))  # fmt: skip
+    rho = check.rho
+    st.markdown(
+        t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}")
+        + " "
+        + (t("inspector.sanity_high") if not np.isnan(rho) and rho > 0.5 else t("inspector.sanity_low"))
+    )
+    st.caption(t("inspector.cam_caption"))

@@ -1,0 +1,208 @@
+"""Figures of "look inside one value": pure functions of an :class:`~resnet_viz.imaging.explain.Explanation`
+(and of plain arrays), with every word passed in by the page (``t``), so they work in every language.
+
+* :func:`position_figure` — the enlarged channel map the student clicks to pick a position (plotly selection
+  events: a heatmap trace cannot be selected, so an invisible marker sits on every cell);
+* :func:`window_figure` — the conv's input window, kernel and per-cell products, filled in step by step;
+* :func:`terms_rows` — the terms table;
+* :func:`rf_overlay` / :func:`heat_overlay` — receptive field box, effective RF and Grad-CAM drawn on the photo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image, ImageDraw
+from plotly.subplots import make_subplots
+
+from resnet_viz.imaging.explain import Explanation, RFBox, Term
+from resnet_viz.render import tiling
+
+FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
+Translate = Callable[..., str]
+
+
+def _plain(key: str, /, **kw: object) -> str:
+    """The default "translator": the key itself (benchmarks and tests that do not look at words)."""
+    return key
+
+
+def position_figure(
+    channel_map: np.ndarray,
+    row: int,
+    col: int,
+    *,
+    title: str = "",
+    colorscale: str = "Viridis",
+    size: int = 360,
+) -> go.Figure:
+    """The channel's map as a heatmap, the chosen cell outlined; clicking a cell selects it (``on_select``).
+
+    Points are (x = column, y = row); the rerun reads ``selection.points[0]["x"], ["y"]``."""
+    h, w = channel_map.shape
+    fig = go.Figure(
+        go.Heatmap(z=channel_map.astype(np.float32), colorscale=colorscale, showscale=True, hoverinfo="skip")
+    )
+    ys, xs = np.mgrid[0:h, 0:w]
+    fig.add_trace(
+        go.Scatter(
+            x=xs.ravel(), y=ys.ravel(), mode="markers", showlegend=False,
+            marker={"size": max(4, min(18, size // max(h, w))), "opacity": 0.0, "symbol": "square"},
+            customdata=channel_map.ravel().astype(np.float64),
+            hovertemplate="row %{y}, col %{x}: %{customdata:.4f}<extra></extra>",
+            selected={"marker": {"opacity": 0.0}}, unselected={"marker": {"opacity": 0.0}},
+        )
+    )  # fmt: skip
+    fig.add_shape(
+        type="rect", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
+        line={"color": "#ff2d2d", "width": 3},
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False)
+    fig.update_xaxes(constrain="domain", showgrid=False)
+    fig.update_layout(
+        title=title, height=size + 60, margin={"l": 30, "r": 10, "t": 40, "b": 20}, font={"family": FONT},
+        clickmode="event+select", dragmode=False,
+    )  # fmt: skip
+    return fig
+
+
+def cell_products(e: Explanation) -> np.ndarray:
+    """(k, k): Σ over input channels of weight × input, per cell of the window (what each kernel cell adds)."""
+    w = e.window
+    if w is None or w.weights is None:
+        raise ValueError("only a conv's explanation has a kernel")
+    return np.einsum("cuv,cuv->uv", w.values.astype(np.float64), w.weights.astype(np.float64))
+
+
+def window_figure(e: Explanation, step: int, t: Translate = _plain, channel: int | None = None) -> go.Figure:
+    """Three k×k panels: the input window of one input channel (default: the one contributing most), that
+    channel's kernel, and the products summed over all input channels, filled in cell by cell up to ``step``
+    (0-based, row-major) with the running total in the title: the kernel sliding over its window."""
+    w = e.window
+    if w is None or w.weights is None or w.partial is None:
+        raise ValueError("only a conv's explanation has a kernel")
+    k = w.kernel
+    ch = int(np.argmax(np.abs(w.partial))) if channel is None else int(channel)
+    products = cell_products(e)
+    step = max(0, min(int(step), k * k - 1))
+    shown = np.full((k, k), np.nan)
+    flat = shown.reshape(-1)
+    flat[: step + 1] = products.reshape(-1)[: step + 1]
+    running = float(np.nansum(shown))
+    titles = (
+        t("inspector.fig_window", ch=ch),
+        t("inspector.fig_kernel", ch=ch),
+        t("inspector.fig_products", n=w.values.shape[0], total=f"{running:.4f}"),
+    )
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles, horizontal_spacing=0.06)
+    rows = [w.top + u for u in range(k)]
+    cols = [w.left + v for v in range(k)]
+    panels = (w.values[ch], w.weights[ch], shown)
+    scales = ("Viridis", "RdBu", "RdBu")
+    for i, (z, scale) in enumerate(zip(panels, scales), start=1):
+        text = [[("" if not np.isfinite(v) else f"{v:.3g}") for v in r] for r in z]
+        finite = np.abs(z[np.isfinite(z)]) if np.isfinite(z).any() else np.array([1.0])
+        lim = float(finite.max()) or 1.0
+        fig.add_trace(
+            go.Heatmap(
+                z=z, x=cols, y=rows, text=text, texttemplate="%{text}", colorscale=scale, showscale=False,
+                zmid=None if i == 1 else 0.0, zmin=None if i == 1 else -lim, zmax=None if i == 1 else lim,
+                hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+            ),
+            row=1, col=i,
+        )  # fmt: skip
+        fig.update_yaxes(autorange="reversed", row=1, col=i, tickmode="array", tickvals=rows)
+        fig.update_xaxes(tickmode="array", tickvals=cols, row=1, col=i)
+    u, v = divmod(step, k)
+    fig.add_shape(
+        type="rect", x0=cols[v] - 0.5, x1=cols[v] + 0.5, y0=rows[u] - 0.5, y1=rows[u] + 0.5,
+        line={"color": "#ff2d2d", "width": 3}, row=1, col=3,
+    )  # fmt: skip
+    fig.update_layout(height=330, margin={"l": 30, "r": 10, "t": 50, "b": 20}, font={"family": FONT})
+    return fig
+
+
+def source_figure(
+    source_map: np.ndarray, e: Explanation, t: Translate = _plain, channel: int = 0
+) -> go.Figure:
+    """One channel of the layer the conv reads, with the kernel's window outlined where it sits."""
+    w = e.window
+    if w is None:
+        raise ValueError("this layer has no window")
+    fig = go.Figure(
+        go.Heatmap(z=source_map.astype(np.float32), colorscale="Viridis", showscale=False,
+                   hovertemplate="row %{y}, col %{x}: %{z:.4f}<extra></extra>")
+    )  # fmt: skip
+    fig.add_shape(
+        type="rect", x0=w.left - 0.5, x1=w.left + w.kernel - 0.5, y0=w.top - 0.5, y1=w.top + w.kernel - 0.5,
+        line={"color": "#ff2d2d", "width": 3},
+    )  # fmt: skip
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_layout(
+        title=t("inspector.fig_source", source=w.source, ch=channel), height=330,
+        margin={"l": 30, "r": 10, "t": 40, "b": 20}, font={"family": FONT},
+    )  # fmt: skip
+    return fig
+
+
+def term_label(term: Term, t: Translate) -> str:
+    """The term's name in the reader's language, with the numbers that say which one it is."""
+    n = term.numbers
+    return t(
+        f"inspector.term_{term.key}", **{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in n.items()}
+    )
+
+
+def terms_rows(e: Explanation, t: Translate = _plain) -> list[dict[str, object]]:
+    """The terms table: one row per step (and per "then" step), name and value."""
+    rows: list[dict[str, object]] = []
+    for term in e.steps:
+        rows.append({"term": term_label(term, t), "value": round(term.value, 6), "then": False})
+    for term in e.then:
+        rows.append({"term": term_label(term, t), "value": round(term.value, 6), "then": True})
+    return rows
+
+
+def rf_overlay(
+    photo: Image.Image,
+    box: RFBox,
+    heat: np.ndarray | None = None,
+    *,
+    alpha: float = 0.55,
+    cmap: str = "magma",
+) -> Image.Image:
+    """The photo (the preprocessed crop), the effective RF ``heat`` (0..1, input-sized) over it when given, and
+    the theoretical receptive field box."""
+    base = photo.convert("RGB")
+    if heat is not None and base.size != (heat.shape[1], heat.shape[0]):
+        base = base.resize((heat.shape[1], heat.shape[0]))
+    img = tiling.overlay(base, heat, alpha=alpha, cmap=cmap) if heat is not None else base.copy()
+    draw = ImageDraw.Draw(img)
+    width = max(2, img.size[0] // 150)
+    draw.rectangle([box.left, box.top, box.right - 1, box.bottom - 1], outline=(0, 255, 255), width=width)
+    cx, cy = box.center_col, box.center_row
+    draw.ellipse([cx - width, cy - width, cx + width, cy + width], fill=(0, 255, 255))
+    return img
+
+
+def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float = 0.9) -> int:
+    """Side in pixels of the smallest square around ``center`` holding ``mass`` of the gradient's magnitude."""
+    total = float(erf.sum())
+    if total <= 0:
+        return 0
+    h, w = erf.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    dist = np.maximum(np.abs(ys - center[0]), np.abs(xs - center[1])).ravel()
+    order = np.argsort(dist, kind="stable")
+    cum = np.cumsum(erf.ravel()[order]) / total
+    reach = dist[order][int(np.searchsorted(cum, mass))]
+    return int(2 * np.ceil(reach) + 1)
+
+
+def heat_overlay(
+    photo: Image.Image, heat: np.ndarray, *, alpha: float = 0.5, cmap: str = "magma"
+) -> Image.Image:
+    """A 0..1 map (any size: upsampled by the overlay) over the photo."""
+    return tiling.overlay(photo.convert("RGB"), heat, alpha=alpha, cmap=cmap)
