@@ -22,6 +22,8 @@ from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_
 from resnet_viz.render import figures_explain as fx
 
 ss = st.session_state
+#: Above this rank correlation the two Grad-CAM maps are called alike (a reading aid, not a statistical test).
+SIMILAR_RHO = 0.5
 KEYS = ("ix_layer", "ix_channel", "ix_row", "ix_col", "ix_step", "ix_rf", "ix_cam", "ix_stage")
 
 
@@ -124,11 +126,19 @@ def _table(e: Explanation, t: Callable[..., str]) -> None:
     )
 
 
+def _latex_number(v: float) -> str:
+    """1e-05 as 10^{-5} (LaTeX would set "1e-05" as a product and a difference)."""
+    mantissa, exponent = f"{v:.0e}".split("e")
+    power = f"10^{{{int(exponent)}}}"
+    return power if mantissa == "1" else rf"{mantissa}\cdot {power}"
+
+
 def _bn_latex(numbers: dict, value: float) -> str:
     n = numbers
+    eps = _latex_number(float(n["eps"]))
     return (
         r"\frac{z-\mu}{\sqrt{\sigma^2+\epsilon}}\,\gamma+\beta"
-        rf"=\frac{{{n['z']:.4f}-({n['mean']:.4f})}}{{\sqrt{{{n['var']:.4f}+{n['eps']:g}}}}}\cdot{n['gamma']:.4f}"
+        rf"=\frac{{{n['z']:.4f}-({n['mean']:.4f})}}{{\sqrt{{{n['var']:.4f}+{eps}}}}}\cdot{n['gamma']:.4f}"
         rf"+({n['beta']:.4f})={value:.4f}"
     )
 
@@ -295,6 +305,10 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
     st.markdown(
         t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}")
         + " "
-        + (t("inspector.sanity_high") if not np.isnan(rho) and rho > 0.5 else t("inspector.sanity_low"))
+        + (
+            t("inspector.sanity_high", threshold=SIMILAR_RHO)
+            if not np.isnan(rho) and rho > SIMILAR_RHO
+            else t("inspector.sanity_low", threshold=SIMILAR_RHO)
+        )
     )
     st.caption(t("inspector.cam_caption"))

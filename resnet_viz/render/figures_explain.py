@@ -120,6 +120,7 @@ def window_figure(e: Explanation, step: int, t: Translate = _plain, channel: int
         type="rect", x0=cols[v] - 0.5, x1=cols[v] + 0.5, y0=rows[u] - 0.5, y1=rows[u] + 0.5,
         line={"color": "#ff2d2d", "width": 3}, row=1, col=3,
     )  # fmt: skip
+    fig.update_annotations(font_size=12)  # the three panel titles
     fig.update_layout(height=330, margin={"l": 30, "r": 10, "t": 50, "b": 20}, font={"family": FONT})
     return fig
 
