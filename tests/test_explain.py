@@ -192,6 +192,37 @@ def test_the_effective_rf_lies_inside_the_theoretical_box():
     assert rf_box(tr, "layer2.0.downsample.0", 2, 6).size == tr.row("layer1.1").receptive_field
 
 
+def test_the_folded_effective_rf_is_the_gradient_through_the_model_itself():
+    """effective_rf folds each BN into its conv before the layer's block; the gradient is the same as autograd
+    through the model's own modules (up to float32 rounding)."""
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(11, 64)
+    for layer in ("layer3.1", "layer2.0.conv2"):
+        out = record_layer(model, x, layer).arrays["out"][4]
+        i, j = (int(v) for v in np.unravel_index(np.argmax(out), out.shape))
+        leaf = x.clone().requires_grad_(True)
+        with torch.enable_grad():
+            h = model.maxpool(torch.relu(model.bn1(model.conv1(leaf))))
+            for stage in ("layer1", "layer2", "layer3"):
+                for b, block in enumerate(getattr(model, stage)):
+                    if f"{stage}.{b}" == layer:
+                        break
+                    if layer.startswith(f"{stage}.{b}."):
+                        h = block.conv2(torch.relu(block.bn1(block.conv1(h))))  # conv2 alone, before bn2
+                        break
+                    h = block(h)
+                else:
+                    continue
+                break
+            if layer == "layer3.1":
+                h = model.layer3[1](h)
+            (grad,) = torch.autograd.grad(h[0, 4, i, j], leaf)
+        expected = grad[0].abs().sum(dim=0).numpy()
+        np.testing.assert_allclose(
+            effective_rf(model, x, layer, 4, i, j), expected, rtol=1e-3, atol=1e-5 * expected.max()
+        )
+
+
 def test_grad_cam_at_the_last_stage_is_the_cam_and_earlier_stages_work():
     model = trained_like("resnet18", False, "3x3")
     x = _image(8, 64)
