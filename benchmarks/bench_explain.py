@@ -58,7 +58,7 @@ def run() -> list[Result]:
         c, h, w = record.shape
         positions = iter([(i % c, (i * 7) % h, (i * 5) % w) for i in range(1000)])
 
-        def pick() -> None:
+        def pick(record=record, positions=positions) -> None:
             c, i, j = next(positions)
             e = explain_at(record, c, i, j)
             figures_explain.terms_rows(e)
