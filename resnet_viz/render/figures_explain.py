@@ -100,7 +100,7 @@ def window_figure(e: Explanation, step: int, t: Translate = _plain, channel: int
     panels = (w.values[ch], w.weights[ch], shown)
     # Three panels side by side, laid out by hand: plotly's make_subplots costs ~100 ms, and this figure is
     # redrawn on every new position and every step of the slider.
-    gap = 0.05
+    gap = 0.07
     width = (1 - 2 * gap) / 3
     data, layout = [], {}
     for i, z in enumerate(panels):

@@ -136,9 +136,9 @@ def assert_page_healthy(page, name: str) -> dict:
         chart.locator(".main-svg").first.wait_for(timeout=SETTLE_TIMEOUT_MS)
         box = chart.bounding_box()
         assert box and box["width"] > 50 and box["height"] > 50, f"{name}: plotly chart {i} is empty ({box})"
-        # A drawn chart has marks: traces (scatter/bar), or treemap/sunburst slices.
+        # A drawn chart has marks: traces (scatter/bar), treemap/sunburst slices, or a heatmap's image.
         marks = chart.locator(
-            ".main-svg .trace, .main-svg .slice, .main-svg .point, .main-svg path.surface"
+            ".main-svg .trace, .main-svg .slice, .main-svg .point, .main-svg path.surface, .main-svg .hm image"
         ).count()
         assert marks > 0, f"{name}: plotly chart {i} has axes but nothing drawn"
         shown_plotly += 1
