@@ -92,7 +92,8 @@ def test_everything_the_tests_import_is_declared() -> None:
         pulled_in |= {canonicalize_name(Requirement(r).name) for r in requires if "extra ==" not in r}
     dists_of = metadata.packages_distributions()
     local = {"resnet_viz", "tests", "benchmarks", "conftest", "app", "app_pages"}
-    local |= {p.stem for p in (ROOT / "tests").glob("*.py")}  # helpers beside the tests (apptest_helpers)
+    # helpers beside the tests (apptest_helpers; the e2e page helpers in tests/e2e/test_pages.py)
+    local |= {p.stem for p in (ROOT / "tests").rglob("*.py")}
     missing = {}
     for path in sorted((ROOT / "tests").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

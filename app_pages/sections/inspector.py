@@ -8,8 +8,6 @@ it reads the layer's cached record (one forward up to the layer, made when the l
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -18,6 +16,7 @@ from PIL import Image
 
 from resnet_viz import ui_state
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
 from resnet_viz.render import figures_explain as fx
 
@@ -41,7 +40,7 @@ def _fmt(v: float) -> str:
 
 
 def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, settings: ui_state.Settings,
-           t: Callable[..., str]) -> None:  # fmt: skip
+           t: Translator) -> None:  # fmt: skip
     """The tab: ``steps`` is the page's preprocessing (its ``tensor`` and ``cropped`` photo), ``key`` the
     capture's key (what the cached records depend on)."""
     tensor: np.ndarray = steps["tensor"]
@@ -111,7 +110,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, set
     _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t)
 
 
-def _table(e: Explanation, t: Callable[..., str]) -> None:
+def _table(e: Explanation, t: Translator) -> None:
     rows = fx.terms_rows(e, t)
     st.dataframe(
         pd.DataFrame(
@@ -143,7 +142,7 @@ def _bn_latex(numbers: dict, value: float) -> str:
     )
 
 
-def _conv(e: Explanation, record, t: Callable[..., str]) -> None:
+def _conv(e: Explanation, record, t: Translator) -> None:
     win = e.window
     assert win is not None and win.partial is not None
     conv = next(s for s in e.steps if s.key == "conv")
@@ -181,7 +180,7 @@ def _conv(e: Explanation, record, t: Callable[..., str]) -> None:
         st.caption(t("inspector.then_caption", layer=e.layer))
 
 
-def _maxpool(e: Explanation, t: Callable[..., str]) -> None:
+def _maxpool(e: Explanation, t: Translator) -> None:
     win = e.window
     assert win is not None
     st.markdown(t("inspector.pool_title", k=win.kernel, stride=win.stride, source=win.source))
@@ -202,7 +201,7 @@ def _maxpool(e: Explanation, t: Callable[..., str]) -> None:
     )
 
 
-def _addition(e: Explanation, t: Callable[..., str]) -> None:
+def _addition(e: Explanation, t: Translator) -> None:
     get = {s.key: s for s in e.steps}
     if e.kind == "zero_pad":
         _shortcut_detail(e, t)
@@ -222,7 +221,7 @@ def _addition(e: Explanation, t: Callable[..., str]) -> None:
     _shortcut_detail(e, t)
 
 
-def _shortcut_detail(e: Explanation, t: Callable[..., str]) -> None:
+def _shortcut_detail(e: Explanation, t: Translator) -> None:
     get = {s.key: s for s in e.steps}
     if "zero_pad" in get:
         n = get["zero_pad"].numbers

@@ -649,6 +649,7 @@ class GradCam:
     target: int  # the class explained
     cam: np.ndarray  # (h, w) float32, after the ReLU, not scaled
     weights: np.ndarray  # (C,) float32: α_c
+    raw: np.ndarray  # (h, w) float32: Σ_c α_c A_c before the ReLU
     logit: float
 
     @property
@@ -695,9 +696,11 @@ def grad_cam(model: nn.Module, image: torch.Tensor, stage: str, target: int | No
             raise ValueError(f"class {target} is out of range: it must be from 0 to {logits.shape[0] - 1}")
         (grad,) = torch.autograd.grad(logits[int(target)], a)
     alpha = grad[0].mean(dim=(1, 2))
-    cam = F.relu(torch.einsum("c,chw->hw", alpha, a[0].detach()))
+    raw = torch.einsum("c,chw->hw", alpha, a[0].detach())
+    cam = F.relu(raw)
     return GradCam(
         stage=stage, target=int(target), cam=cam.to("cpu", torch.float32).numpy().copy(),
+        raw=raw.to("cpu", torch.float32).numpy().copy(),
         weights=alpha.to("cpu", torch.float32).numpy().copy(), logit=float(logits[int(target)].detach()),
     )  # fmt: skip
 
@@ -726,7 +729,8 @@ def _ranks(v: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class SanityCheck:
     """Adebayo et al. (2018): the trained map, the same map from a randomly initialised network, and their
-    Spearman rank correlation (near 1: the map does not depend on what the network learned)."""
+    Spearman rank correlation (near 1: the map does not depend on what the network learned). ρ compares the maps
+    before Grad-CAM's final ReLU: after it, a random network's map is often all zeros, which has no ranking."""
 
     trained: GradCam
     randomized: GradCam
@@ -739,4 +743,4 @@ def sanity_check(
     """Grad-CAM of ``model`` and of ``random_model`` (same architecture, random weights) for the same class."""
     trained = grad_cam(model, image, stage, target)
     randomized = grad_cam(random_model, image, stage, trained.target)
-    return SanityCheck(trained, randomized, spearman(trained.cam, randomized.cam))
+    return SanityCheck(trained, randomized, spearman(trained.raw, randomized.raw))

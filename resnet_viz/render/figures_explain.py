@@ -10,17 +10,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, RFBox, Term
 from resnet_viz.render import tiling
+from resnet_viz.render.style import FONT
 
-FONT = "Noto Sans CJK SC, Noto Sans, Helvetica, Arial, sans-serif"
-Translate = Callable[..., str]
+Translate = Translator
 
 
 def _plain(key: str, /, **kw: object) -> str:
