@@ -203,3 +203,24 @@ def test_receptive_field_and_grad_cam_in_both_languages(page):
         assert [m for m in at.markdown if "ρ = " in m.value]
         caps = [c for img in at.image for c in img.captions]
         assert any(t("inspector.cam_random", stage="layer2") == c for c in caps)
+
+
+def test_a_checkpoint_with_nan_or_inf_gets_a_warning_naming_the_tensors(page):
+    """The page still works (no traceback) and says which tensors hold NaN/Inf; the inspector shows the NaN."""
+    import io
+
+    from resnet_viz.models import build_model
+
+    state = build_model("resnet20").state_dict()
+    state["layer1.0.conv1.weight"][0, 0, 0, 0] = float("nan")
+    state["fc.weight"][1, 2] = float("inf")
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    at = page("resnet20", 32)
+    at.radio(key="fm_weights").set_value("checkpoint").run()
+    at.file_uploader(key="fm_ckpt_file").set_value(("nan.pt", buf.getvalue(), "")).run()
+    ok(at)
+    want = EN("feature_maps.ckpt_nonfinite", n=2, names="layer1.0.conv1.weight, fc.weight")
+    assert [w.value for w in at.warning if w.value == want] == [want]
+    pick(at, "layer1.0.conv1", 0, 3, 3)
+    assert at.metric[0].value.lower() == "nan"
