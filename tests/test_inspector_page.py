@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
+import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
@@ -49,7 +50,11 @@ def page(monkeypatch, tmp_path):
         return at
 
     open_page.seen = seen  # type: ignore[attr-defined]
-    return open_page
+    yield open_page
+    # The captures and records these tests made stay in this process's Streamlit caches: clear them, so a later
+    # test that counts forward passes of the same picture sees its own.
+    st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def ok(at: AppTest) -> None:
