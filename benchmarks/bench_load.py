@@ -28,16 +28,11 @@ import asyncio
 import colorsys
 import io
 import json
-import os
 import re
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +40,7 @@ import numpy as np
 from PIL import Image
 
 from benchmarks.common import Result, print_table
+from devtools.devserver import CHROMIUM_ARGS, DevServer, chromium_path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCH = "resnet34"  # the app's default network
@@ -53,13 +49,6 @@ DEFAULT_SIZE = "224"  # its input size
 SESSIONS = 30
 SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
 TOTAL_TIMEOUT_S = 540  # the whole crowd
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-dev-shm-usage",
-]
 RSS_TARGET_MB = 2048  # the server must fit a small classroom VM (4 GB) with room to spare
 IDLE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
@@ -139,84 +128,9 @@ def offline_top1(uploads: list[Upload]) -> None:
 # --------------------------------------------------------------------------- the server and its memory
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` on a free loopback port (this interpreter's Streamlit); always stopped."""
-
-    def __init__(self) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log = (ROOT / "test-artifacts" / "load-server.log").resolve()
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.log.open("wb")
-        cmd = [
-            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-            "--server.port", str(self.port), "--server.address", "127.0.0.1",
-            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self._fh, stderr=subprocess.STDOUT)
-
-    def wait_healthy(self, timeout_s: float = 120) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {self.proc.returncode}; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        return
-            except OSError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"streamlit not healthy after {timeout_s:.0f} s; see {self.log}")
-
-    def memory_mb(self) -> tuple[float, float]:
-        """(RSS, high-water mark) of the server in MB: /proc on Linux, else psutil (RSS only) if installed."""
-        status = Path(f"/proc/{self.proc.pid}/status")
-        if status.exists():
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
-            return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
-        try:
-            import psutil
-
-            rss = psutil.Process(self.proc.pid).memory_info().rss / 2**20
-            return rss, rss
-        except (ImportError, OSError):
-            return float("nan"), float("nan")
-
-    def errors_in_log(self) -> list[str]:
-        """Each distinct exception the server logged (its last traceback line), with how often it occurred."""
-        self._fh.flush()
-        lines = self.log.read_text(errors="replace").splitlines()
-        counts: dict[str, int] = {}
-        for i, line in enumerate(lines):
-            if not line.startswith("Traceback"):
-                continue
-            last = next(
-                (
-                    ln
-                    for ln in lines[i + 1 :]
-                    if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)\b", ln)
-                ),
-                line,
-            )
-            counts[last.strip()[:200]] = counts.get(last.strip()[:200], 0) + 1
-        return [f"{n}× {message}" for message, n in counts.items()]
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=15)
-        self._fh.close()
+def start_server() -> DevServer:
+    """`streamlit run app.py` on a free loopback port (this interpreter's Streamlit); the caller stops it."""
+    return DevServer(ROOT / "test-artifacts" / "load-server.log")
 
 
 # --------------------------------------------------------------------------- one student
@@ -334,14 +248,18 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
 
 
 async def _crowd(
-    server: Server, uploads: list[Upload], sessions: int, report: dict
+    server: DevServer, uploads: list[Upload], sessions: int, report: dict
 ) -> tuple[Outcome, list[Outcome]]:
     from playwright.async_api import async_playwright
 
     from resnet_viz.i18n import translator
 
     t_of = translator("en")
-    chromium = os.environ.get("RESNET_VIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium_path()
+    if chromium is None:
+        raise RuntimeError(
+            "the load test needs Chromium: sudo apt-get install chromium (or set RESNET_VIZ_CHROMIUM)"
+        )
     samples: list[float] = []
     stop = asyncio.Event()
 
@@ -393,7 +311,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
     uploads = make_uploads(sessions + 1)  # the last one is the lone peer's
     offline_top1(uploads)
-    server = Server()
+    server = start_server()
     report: dict = {"sessions": sessions, "arch": ARCH}
     try:
         server.wait_healthy()
@@ -406,7 +324,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         rss_after, hwm = server.memory_mb()
         report["rss_after_mb"] = rss_after
         report["rss_hwm_mb"] = hwm
-        report["server_log_errors"] = server.errors_in_log()
+        report["server_log_errors"] = server.exception_counts()
     finally:
         server.stop()
 
