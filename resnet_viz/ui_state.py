@@ -23,13 +23,14 @@ from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
 from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import translator as _translator
-from resnet_viz.models.device import describe_device, select_device
+from resnet_viz.models.device import describe_device, forward_budget, select_device
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
 
 T = TypeVar("T")
 
-#: Forward passes running at once across all sessions: more only oversubscribes the cores.
-MAX_CONCURRENT_FORWARDS = 2
+#: Forward passes running at once across all sessions, derived from the cores or the GPU at start-up
+#: (``models.device.forward_budget``; 2 on a 2-core CPU): more only oversubscribes the cores.
+MAX_CONCURRENT_FORWARDS = forward_budget(os.cpu_count(), select_device().type).max_concurrent
 
 
 @dataclass(frozen=True)
@@ -47,11 +48,10 @@ class Settings:
 @st.cache_resource
 def _process_setup() -> threading.BoundedSemaphore:
     """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
-    # Cores split between the concurrent forwards: on 2 cores, 2 threads each made a busy server ~20× slower
-    # per batch than 1 thread each (intra-op threads fighting over the same cores).
-    cores = os.cpu_count() or 1
-    torch.set_num_threads(max(1, min(4, cores // MAX_CONCURRENT_FORWARDS)))
-    return threading.BoundedSemaphore(MAX_CONCURRENT_FORWARDS)
+    # Cores split between the concurrent forwards (see forward_budget for the measurement behind the rule).
+    budget = forward_budget(os.cpu_count(), device().type)
+    torch.set_num_threads(budget.threads)
+    return threading.BoundedSemaphore(budget.max_concurrent)
 
 
 def forward_gate() -> threading.BoundedSemaphore:

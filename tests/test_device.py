@@ -98,3 +98,34 @@ def test_this_machine_default(no_env: None) -> None:
 def test_describe_device_cpu() -> None:
     assert describe_device(torch.device("cpu")) == f"CPU ({torch.get_num_threads()} threads)"
     assert describe_device(torch.device("mps")) == "Apple MPS"
+
+
+# --- the forward gate and thread count, derived from the machine ---
+
+
+@pytest.mark.parametrize("cores", [None, 0, 1, 2, 3, 4, 8, 16, 64, 256])
+def test_cpu_forward_budget_never_oversubscribes(cores) -> None:
+    from resnet_viz.models.device import forward_budget
+
+    b = forward_budget(cores, "cpu")
+    n = max(1, cores or 1)
+    assert 1 <= b.threads <= 4 and 1 <= b.max_concurrent <= 8
+    # concurrent forwards × threads each never exceeds the cores (a single core may still run 2 queued forwards)
+    assert b.max_concurrent * b.threads <= max(n, 2)
+
+
+def test_cpu_forward_budget_on_two_cores_is_two_forwards_of_one_thread() -> None:
+    from resnet_viz.models.device import forward_budget
+
+    b = forward_budget(2, "cpu")
+    assert (b.max_concurrent, b.threads) == (2, 1)  # what the load test measured best on 2 cores
+
+
+def test_forward_budget_grows_with_cores_and_differs_on_a_gpu() -> None:
+    from resnet_viz.models.device import forward_budget
+
+    small, big = forward_budget(2, "cpu"), forward_budget(16, "cpu")
+    assert big.max_concurrent * big.threads > small.max_concurrent * small.threads
+    gpu = forward_budget(16, "cuda")
+    assert gpu.max_concurrent == 4 and gpu.threads == 4
+    assert forward_budget(2, "cuda").threads == 1

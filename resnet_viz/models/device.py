@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from dataclasses import dataclass
 
 import torch
 
@@ -43,3 +44,33 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple MPS"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+@dataclass(frozen=True)
+class ForwardBudget:
+    """How many forward passes may run at once in one server process, and torch's intra-op threads for each."""
+
+    max_concurrent: int
+    threads: int
+    reason: str
+
+
+def forward_budget(cores: int | None, device_type: str = "cpu") -> ForwardBudget:
+    """The forward gate and thread count for a server with ``cores`` CPU cores running on ``device_type``.
+
+    On the CPU the cores are split between concurrent forwards: on 2 cores, 2 forwards of 1 thread each served a
+    busy server ~20× faster per batch than 2 threads each (intra-op threads fighting over the same cores, measured
+    with ``benchmarks/bench_load.py``). So: half the cores run forwards at once (2 to 8), and each gets the cores
+    left per forward (1 to 4 threads; small single-image forwards gain little past 4). On a GPU the device does
+    the arithmetic and its queue serialises the kernels anyway; 4 forwards at once let one session's copies back
+    to the CPU overlap another's kernels, and the CPU threads only feed it.
+    """
+    cores = max(1, int(cores or 1))
+    if device_type in ("cuda", "mps"):
+        concurrent = 4
+        return ForwardBudget(
+            concurrent, max(1, min(4, cores // concurrent)), f"{device_type}: the device computes"
+        )
+    concurrent = max(1, min(8, max(2, cores // 2)))
+    threads = max(1, min(4, cores // concurrent))
+    return ForwardBudget(concurrent, threads, f"{cores} CPU cores: {concurrent} forwards × {threads} threads")
