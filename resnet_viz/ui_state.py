@@ -556,11 +556,37 @@ def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes
 
 @st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
-    """One forward pass per (weights, image, preprocessing, device); display changes never rerun it."""
-    from resnet_viz.imaging.capture import capture
+    """One forward pass per (weights, image, preprocessing, device); display changes never rerun it.
 
-    with forward_gate():
-        return capture(_model, torch.from_numpy(_tensor))
+    Sessions asking for the same model at about the same time share one batched forward (:func:`batcher`)."""
+    # batched with other images of the same weights on the same device (the batcher adds the model and the size)
+    return batcher().submit((key.source.key, device_name), _model, torch.from_numpy(_tensor))
+
+
+@st.cache_resource
+def batcher():
+    """The process's one forward batcher (``imaging.batching``): the window is ``$RESNET_VIZ_BATCH_MS`` (5 ms),
+    the largest batch ``$RESNET_VIZ_MAX_BATCH`` (8); each batch runs inside :func:`forward_gate`."""
+    from resnet_viz.imaging import capture
+    from resnet_viz.imaging.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, ForwardBatcher
+
+    def setting(
+        name: str, default: float
+    ) -> float:  # a bad value falls back to the default, never a traceback
+        try:
+            return max(0.0, float(os.environ.get(name, default)))
+        except ValueError:
+            return default
+
+    window = setting("RESNET_VIZ_BATCH_MS", DEFAULT_WINDOW_MS)
+    largest = max(1, int(setting("RESNET_VIZ_MAX_BATCH", DEFAULT_MAX_BATCH)))
+    # (looked up on every call, so the page test can count the forwards whenever the batcher was made)
+    return ForwardBatcher(
+        lambda model, images: capture.capture_batch(model, images),
+        window_ms=window,
+        max_batch=largest,
+        gate=forward_gate,
+    )
 
 
 def capture_with_fallback(key: CaptureKey, model: torch.nn.Module, tensor):

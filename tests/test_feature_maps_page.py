@@ -87,8 +87,8 @@ def top5_indices(at: AppTest) -> list[int]:
 
 def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monkeypatch):
     calls = []
-    real = capture_module.capture
-    monkeypatch.setattr(capture_module, "capture", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = capture_module.capture_batch  # every forward of the page, batched across sessions or not
+    monkeypatch.setattr(capture_module, "capture_batch", lambda *a, **k: calls.append(1) or real(*a, **k))
     at = page()
     # Offline with an empty cache: a clear message, and the page goes on with random weights.
     assert any("No internet connection" in e.value for e in at.error)

@@ -64,39 +64,44 @@ def block_parts(block: nn.Module, x: torch.Tensor) -> BlockParts:
 
 
 def _summarised_block(
-    block: nn.Module, name: str, x: torch.Tensor, x_mean: np.ndarray, x_norm: float
-) -> tuple[torch.Tensor, Residual]:
-    """The block's output, and its addition summarised on the way (what :func:`capture` keeps).
+    block: nn.Module, name: str, x: torch.Tensor, x_means: list[np.ndarray], x_norms: list[float]
+) -> tuple[torch.Tensor, list[Residual]]:
+    """The block's output for the whole batch, and its addition summarised per image on the way.
 
     Same arithmetic as :func:`block_parts`, but each term is summarised as soon as it exists and the addition
     and the last ReLU then run in place, as in torchvision's own forward (``out += identity``): no extra
     full-size tensors per block, which keeps the capture within a few percent of a plain forward pass.
     """
     kind = shortcut_kind(block)
+    n = x.shape[0]
     main = _main_branch(block, x)
-    main_mean = _mean(main)
-    main_norm = float(torch.linalg.vector_norm(main))
+    main_means = [_mean(main, i) for i in range(n)]
+    main_norms = [float(torch.linalg.vector_norm(main[i])) for i in range(n)]
     if kind == "none":
-        shortcut_mean = None
+        shortcut_means: list[np.ndarray | None] = [None] * n
         out = F.relu(main, inplace=True)
     else:
         shortcut = block.downsample(x) if block.downsample is not None else x
-        shortcut_mean = x_mean if kind == "identity" else _mean(shortcut)
+        shortcut_means = list(x_means) if kind == "identity" else [_mean(shortcut, i) for i in range(n)]
         out = F.relu(main.add_(shortcut), inplace=True)
-    # The mean over channels is linear: the sum's mean is the sum of the means.
-    sum_mean = main_mean if shortcut_mean is None else main_mean + shortcut_mean
-    residual = Residual(
-        block=name,
-        shortcut=kind,
-        x_mean=x_mean,
-        main_mean=main_mean,
-        shortcut_mean=shortcut_mean,
-        sum_mean=sum_mean,
-        out_mean=_mean(out),
-        x_norm=x_norm,
-        main_norm=main_norm,
-    )
-    return out, residual
+    residuals = []
+    for i in range(n):
+        # The mean over channels is linear: the sum's mean is the sum of the means.
+        sm = shortcut_means[i]
+        residuals.append(
+            Residual(
+                block=name,
+                shortcut=kind,
+                x_mean=x_means[i],
+                main_mean=main_means[i],
+                shortcut_mean=sm,
+                sum_mean=main_means[i] if sm is None else main_means[i] + sm,
+                out_mean=_mean(out, i),
+                x_norm=x_norms[i],
+                main_norm=main_norms[i],
+            )
+        )
+    return out, residuals
 
 
 def shortcut_kind(block: nn.Module) -> str:
@@ -189,19 +194,20 @@ def layer_stats(maps: np.ndarray) -> np.ndarray:
     return torch.stack(cols, dim=1).numpy().copy()
 
 
-def _range(t: torch.Tensor) -> tuple[float, float]:
-    lo, hi = torch.aminmax(t)
+def _range(t: torch.Tensor, i: int = 0) -> tuple[float, float]:
+    lo, hi = torch.aminmax(t[i])
     return float(lo), float(hi)
 
 
-def _keep(t: torch.Tensor) -> np.ndarray:
-    # detach().clone() semantics: a fresh numpy copy that nothing later writes into.
+def _keep(t: torch.Tensor, i: int = 0) -> np.ndarray:
+    # detach().clone() semantics: a fresh numpy copy of image i alone (never a view into the batch, which would
+    # keep the whole batch alive) that nothing later writes into.
     # (torch's float16 conversion is several times faster than numpy's astype)
-    return t[0].detach().to("cpu", torch.float16, copy=True).numpy()
+    return t[i].detach().to("cpu", torch.float16, copy=True).numpy()
 
 
-def _mean(t: torch.Tensor) -> np.ndarray:
-    return t[0].detach().float().mean(dim=0).cpu().numpy().copy()
+def _mean(t: torch.Tensor, i: int = 0) -> np.ndarray:
+    return t[i].detach().float().mean(dim=0).cpu().numpy().copy()
 
 
 def stage_names(model: nn.Module) -> list[str]:
@@ -217,51 +223,77 @@ def capture(model: nn.Module, image: torch.Tensor) -> Capture:
     """
     if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
         raise ValueError(f"expected an image tensor of shape (1, 3, H, W), not {tuple(image.shape)}")
+    return capture_batch(model, image)[0]
+
+
+def capture_batch(model: nn.Module, images: torch.Tensor) -> list[Capture]:
+    """:func:`capture` for a batch (N, 3, H, W) in one forward pass: one :class:`Capture` per image, each holding
+    copies of its own slice only (``imaging.batching`` merges the requests of several sessions this way).
+
+    In eval mode every image's arithmetic is independent of the others' (BN uses its running statistics), so
+    each capture equals the image's own single forward to float tolerance (the kernels may sum in another order).
+    """
+    if images.ndim != 4 or images.shape[0] < 1 or images.shape[1] != 3:
+        raise ValueError(f"expected image tensors of shape (N, 3, H, W), not {tuple(images.shape)}")
+    n = images.shape[0]
     device = next(model.parameters()).device
-    layers: dict[str, np.ndarray] = {}
+    layers: list[dict[str, np.ndarray]] = [{} for _ in range(n)]
+    ranges: list[list[tuple[float, float]]] = [[] for _ in range(n)]
+    residuals: list[list[Residual]] = [[] for _ in range(n)]
     stage_of: dict[str, str] = {}
-    residuals: list[Residual] = []
+
+    def keep(name: str, t: torch.Tensor) -> None:
+        for i in range(n):
+            layers[i][name] = _keep(t, i)
+            ranges[i].append(_range(t, i))
+
     with torch.inference_mode():
-        x = image.to(device, torch.float32)
+        x = images.to(device, torch.float32)
         # The paper's conv1 is conv + BN + ReLU; that is what a student sees as "conv1's feature maps".
         x = F.relu(model.bn1(model.conv1(x)))
-        layers["conv1"] = _keep(x)
-        ranges = [_range(x)]
+        keep("conv1", x)
         if isinstance(getattr(model, "maxpool", None), nn.Module):
             x = model.maxpool(x)
-            layers["maxpool"] = _keep(x)
-            ranges.append(_range(x))
+            keep("maxpool", x)
         # Each block's input is the previous output: its mean and norm are computed once and carried along.
-        x_mean, x_norm = _mean(x), float(torch.linalg.vector_norm(x.float()))
+        x_means = [_mean(x, i) for i in range(n)]
+        x_norms = [float(torch.linalg.vector_norm(x[i].float())) for i in range(n)]
         for stage in stage_names(model):
-            for i, block in enumerate(getattr(model, stage)):
-                name = f"{stage}.{i}"
-                x, residual = _summarised_block(block, name, x, x_mean, x_norm)
-                residuals.append(residual)
-                x_mean, x_norm = residual.out_mean, float(torch.linalg.vector_norm(x))
-                layers[name] = _keep(x)
-                ranges.append(_range(x))
+            for b, block in enumerate(getattr(model, stage)):
+                name = f"{stage}.{b}"
+                x, summaries = _summarised_block(block, name, x, x_means, x_norms)
+                for i in range(n):
+                    residuals[i].append(summaries[i])
+                x_means = [r.out_mean for r in summaries]
+                x_norms = [float(torch.linalg.vector_norm(x[i])) for i in range(n)]
+                keep(name, x)
                 stage_of[stage] = name
-        features = x  # the last stage's output A: (1, C, h, w)
-        logits = model.fc(torch.flatten(model.avgpool(features), 1))[0].float()
-        probs = torch.softmax(logits, dim=0)
-        top = int(torch.argmax(logits))
-        weight = model.fc.weight[top].float()  # (C,)
-        # CAM (Zhou et al. 2016): with global average pooling then fc, logit = mean_hw(Σ_c w_c A_c) + b exactly.
-        cam = torch.einsum("c,chw->hw", weight, features[0].float())
-        bias = float(model.fc.bias[top]) if model.fc.bias is not None else 0.0
-        return Capture(
-            layers=layers,
-            stage_of=stage_of,
-            residuals=residuals,
-            logits=logits.cpu().numpy().copy(),
-            probs=probs.cpu().numpy().copy(),
-            cam_class=top,
-            cam=cam.cpu().numpy().astype(np.float32, copy=True),
-            fc_bias=bias,
-            device=str(device),
-            global_range=(min(r[0] for r in ranges), max(r[1] for r in ranges)),
-        )
+        features = x  # the last stage's output A: (N, C, h, w)
+        all_logits = model.fc(torch.flatten(model.avgpool(features), 1)).float()
+        out = []
+        for i in range(n):
+            logits = all_logits[i]
+            probs = torch.softmax(logits, dim=0)
+            top = int(torch.argmax(logits))
+            weight = model.fc.weight[top].float()  # (C,)
+            # CAM (Zhou et al. 2016): with global average pooling then fc, logit = mean_hw(Σ_c w_c A_c) + b exactly.
+            cam = torch.einsum("c,chw->hw", weight, features[i].float())
+            bias = float(model.fc.bias[top]) if model.fc.bias is not None else 0.0
+            out.append(
+                Capture(
+                    layers=layers[i],
+                    stage_of=dict(stage_of),
+                    residuals=residuals[i],
+                    logits=logits.cpu().numpy().copy(),
+                    probs=probs.cpu().numpy().copy(),
+                    cam_class=top,
+                    cam=cam.cpu().numpy().astype(np.float32, copy=True),
+                    fc_bias=bias,
+                    device=str(device),
+                    global_range=(min(r[0] for r in ranges[i]), max(r[1] for r in ranges[i])),
+                )
+            )
+        return out
 
 
 def cam_heat(c: Capture) -> np.ndarray:
