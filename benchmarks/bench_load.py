@@ -14,9 +14,15 @@ session has (a bundled sample, cropped differently and tinted with its own hue).
   mark VmHWM), and after every session closed.
 
 Peers measured in the same run: one session alone (the same steps) before the 30, so the p95 under load is reported
-as a ratio to it. The server bounds concurrent forward passes with ``ui_state.forward_gate()`` and sets the torch
-thread count once, so 30 sessions queue instead of oversubscribing the cores; a p95 of at most 30× the lone session
-means the queue costs nothing beyond serving the 30 one after another.
+as a ratio to it (target ≤ 15×). The server bounds concurrent forward passes with ``ui_state.forward_gate()``, sets
+the torch thread count once (both derived from the cores, ``models.device.forward_budget``) and merges forwards of
+the same network arriving together into batches (``imaging.batching``; ``RESNET_VIZ_MAX_BATCH=1`` turns that off,
+the "before" figures); the server inherits this process's environment.
+
+The server alone (issue 16): the server process's own CPU-seconds (/proc, else psutil) per session up to its first
+grid, divided by the CPU-seconds of the work no server can avoid, measured in this process in the same run (one
+capture forward of the network and encoding that session's overview grids) → the overhead ratio (target ≤ 2×).
+So the 30 Chromium pages that share the cores do not blur what the server itself spends.
 
     python -m benchmarks.bench_load [--sessions 30]      # or: python -m benchmarks --only load
 """
@@ -28,6 +34,7 @@ import asyncio
 import colorsys
 import io
 import json
+import os
 import re
 import signal
 import sys
@@ -49,7 +56,9 @@ DEFAULT_SIZE = "224"  # its input size
 SESSIONS = 30
 SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
 TOTAL_TIMEOUT_S = 540  # the whole crowd
-RSS_TARGET_MB = 2048  # the server must fit a small classroom VM (4 GB) with room to spare
+RSS_TARGET_MB = (
+    1024  # issue 16: a server of 30 sessions within 1 GB (a small classroom VM holds several replicas)
+)
 IDLE_JS = """() => {
     const app = document.querySelector('[data-testid="stApp"]');
     return app && app.dataset.testScriptState === 'notRunning' && !document.querySelector('[data-stale="true"]');
@@ -125,6 +134,40 @@ def offline_top1(uploads: list[Upload]) -> None:
             u.top1 = capture(model, steps["tensor"]).top(1)[0][0]
 
 
+def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
+    """CPU-seconds of the work a session cannot avoid, measured in this process as the server does it: one
+    capture forward of the network (1 torch thread, as each of the server's forwards on 2 cores) plus encoding
+    that session's grids up to its first one (the overview: conv1, maxpool and every stage's output, as the page
+    asks ``ui_state.cached_grid_png`` for them). Median over ``repeat`` of the sessions' own images."""
+    import statistics
+
+    import torch
+
+    from resnet_viz.imaging import images
+    from resnet_viz.imaging.capture import capture, grid_png
+    from resnet_viz.models import weights
+
+    torch.set_num_threads(1)
+    model = weights.load_random(ARCH)
+    forward, grids = [], []
+    for u in uploads[: repeat + 1]:
+        x = images.preprocess_steps(images.load_image(u.data), resize=256, crop=224)["tensor"]
+        c0 = time.process_time()
+        cap = capture(model, x)
+        c1 = time.process_time()
+        for name in ["conv1", *(["maxpool"] if "maxpool" in cap.layers else []), *cap.stage_of.values()]:
+            grid_png(cap.layers[name], mode="channel", cmap="viridis", k=16, cols=4, min_width=160)
+        c2 = time.process_time()
+        forward.append(c1 - c0)
+        grids.append(c2 - c1)
+    forward, grids = forward[1:], grids[1:]  # the first one warms up
+    return {
+        "forward_cpu_s": statistics.median(forward),
+        "grids_cpu_s": statistics.median(grids),
+        "total_cpu_s": statistics.median(f + g for f, g in zip(forward, grids)),
+    }
+
+
 # --------------------------------------------------------------------------- the server and its memory
 
 
@@ -140,13 +183,18 @@ def start_server() -> DevServer:
 class Outcome:
     index: int
     first_grid_s: float = float("nan")
+    server_cpu_open: float = float("nan")  # the server's CPU-seconds when this session opened its page …
+    server_cpu_upload: float = float("nan")  # … when it handed over its file …
+    server_cpu_first_grid: float = float("nan")  # … and when its first grid had loaded
     done_s: float = float("nan")
     errors: list[str] = field(default_factory=list)
     crosstalk: list[str] = field(default_factory=list)
     top1_checked: bool = False
 
 
-async def student(browser, base_url: str, uploads: list[Upload], index: int, t_of) -> Outcome:
+async def student(
+    browser, base_url: str, uploads: list[Upload], index: int, t_of, server_cpu=None
+) -> Outcome:
     """One session: open the page, random weights, upload its image, wait for its grids and predictions, check."""
     out = Outcome(index)
     mine = uploads[index]
@@ -168,7 +216,9 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
                 f"the sidebar changed by itself to network {seen[0]!r}, input size {seen[1]} (seen after: {step})"
             )
 
+    cpu_now = server_cpu or (lambda: float("nan"))
     try:
+        out.server_cpu_open = cpu_now()
         await page.goto(f"{base_url}/feature_maps")
         await page.get_by_text(t_of("feature_maps.title")).first.wait_for()
         await page.wait_for_function(IDLE_JS)
@@ -201,9 +251,11 @@ async def student(browser, base_url: str, uploads: list[Upload], index: int, t_o
         await check_sidebar("predictions tab")
 
         t0 = time.perf_counter()
+        out.server_cpu_upload = cpu_now()
         await uploader.set_input_files({"name": mine.name, "mimeType": "image/png", "buffer": mine.data})
         await page.wait_for_function(FIRST_GRID_JS, arg=mine.name, polling=100)
         out.first_grid_s = time.perf_counter() - t0
+        out.server_cpu_first_grid = cpu_now()
         await page.get_by_text(cam_title).first.wait_for(state="attached")
         await page.wait_for_function(IDLE_JS, polling=100)
         out.done_s = time.perf_counter() - t0
@@ -275,13 +327,17 @@ async def _crowd(
         browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             # The peer: one session alone (it also builds the shared model and warms the caches).
-            alone = await student(browser, server.base_url, uploads, sessions, t_of)
+            alone = await student(browser, server.base_url, uploads, sessions, t_of, server.cpu_s)
             report["rss_before_mb"] = server.memory_mb()[0]
             sampler = asyncio.create_task(sample_memory())
             t0 = time.perf_counter()
+            report["server_cpu_crowd_start_s"] = server.cpu_s()
             crowd = await asyncio.wait_for(
                 asyncio.gather(
-                    *(student(browser, server.base_url, uploads, i, t_of) for i in range(sessions))
+                    *(
+                        student(browser, server.base_url, uploads, i, t_of, server.cpu_s)
+                        for i in range(sessions)
+                    )
                 ),
                 TOTAL_TIMEOUT_S,
             )
@@ -311,8 +367,9 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
     uploads = make_uploads(sessions + 1)  # the last one is the lone peer's
     offline_top1(uploads)
+    report: dict = {"sessions": sessions, "arch": ARCH, "unavoidable": unavoidable_cpu_s(uploads)}
+    report["server_env"] = {k: v for k, v in os.environ.items() if k.startswith("RESNET_VIZ_")}
     server = start_server()
-    report: dict = {"sessions": sessions, "arch": ARCH}
     try:
         server.wait_healthy()
         report["rss_idle_mb"] = server.memory_mb()[0]
@@ -350,9 +407,38 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         crosstalk=crosstalk,
         distinct_offline_top1=len({u.top1 for u in uploads[:sessions]}),
     )
+    # Server CPU per session: the lone session from opening its page to its first grid; the crowd's CPU from its
+    # start until the last session's first grid, shared by the sessions (an upper bound per session: it includes
+    # the post-first-grid work of the sessions that finished early).
+    need = report["unavoidable"]["total_cpu_s"]
+    alone_cpu = alone.server_cpu_first_grid - alone.server_cpu_open
+    crowd_cpu = (
+        max((o.server_cpu_first_grid for o in crowd), default=float("nan"))
+        - report["server_cpu_crowd_start_s"]
+    )
+    per_session = crowd_cpu / sessions
+    report.update(
+        server_cpu_alone_s=alone_cpu,
+        server_cpu_alone_upload_to_grid_s=alone.server_cpu_first_grid - alone.server_cpu_upload,
+        server_cpu_crowd_to_last_first_grid_s=crowd_cpu,
+        server_cpu_per_session_s=per_session,
+        overhead_ratio=per_session / need,
+        overhead_ratio_alone=alone_cpu / need,
+    )
     print("load test report:", json.dumps(report, indent=2, default=str), file=sys.stderr)
     ratio = p95 / alone.first_grid_s if alone.first_grid_s == alone.first_grid_s else float("nan")
+    overhead = report["overhead_ratio"]
     return [
+        Result(
+            f"load: server CPU per session to its first grid vs the unavoidable work ({need:.2f} CPU-s)",
+            overhead,
+            "×",
+            "≤ 2×",
+            overhead <= 2,
+            f"server {per_session:.2f} CPU-s per session in the crowd ({crowd_cpu:.0f} CPU-s for {sessions}), "
+            f"{alone_cpu:.2f} alone (×{report['overhead_ratio_alone']:.1f}); unavoidable = capture forward "
+            f"{report['unavoidable']['forward_cpu_s']:.2f} + overview grids {report['unavoidable']['grids_cpu_s']:.2f}",
+        ),  # fmt: skip
         Result(
             f"load: errors in {sessions} sessions",
             n_errors,
@@ -383,8 +469,8 @@ def run(sessions: int = SESSIONS) -> list[Result]:
             f"load: first grid p95 vs one session alone ({alone.first_grid_s:.1f} s)",
             ratio,
             "×",
-            f"≤ {sessions}×",
-            ratio <= sessions,
+            "≤ 15×",
+            ratio <= 15,
             f"{p95:.1f} s vs {alone.first_grid_s:.1f} s; crowd wall {report['crowd_wall_s']:.0f} s",
         ),  # fmt: skip
         Result(

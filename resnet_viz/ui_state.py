@@ -23,14 +23,14 @@ from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
 from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import translator as _translator
-from resnet_viz.models.device import describe_device, forward_budget, select_device
+from resnet_viz.models.device import describe_device, forward_budget, select_device, usable_cores
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
 
 T = TypeVar("T")
 
 #: Forward passes running at once across all sessions, derived from the cores or the GPU at start-up
 #: (``models.device.forward_budget``; 2 on a 2-core CPU): more only oversubscribes the cores.
-MAX_CONCURRENT_FORWARDS = forward_budget(os.cpu_count(), select_device().type).max_concurrent
+MAX_CONCURRENT_FORWARDS = forward_budget(usable_cores(), select_device().type).max_concurrent
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Settings:
 def _process_setup() -> threading.BoundedSemaphore:
     """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
     # Cores split between the concurrent forwards (see forward_budget for the measurement behind the rule).
-    budget = forward_budget(os.cpu_count(), device().type)
+    budget = forward_budget(usable_cores(), device().type)
     torch.set_num_threads(budget.threads)
     return threading.BoundedSemaphore(budget.max_concurrent)
 

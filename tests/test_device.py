@@ -129,3 +129,12 @@ def test_forward_budget_grows_with_cores_and_differs_on_a_gpu() -> None:
     gpu = forward_budget(16, "cuda")
     assert gpu.max_concurrent == 4 and gpu.threads == 4
     assert forward_budget(2, "cuda").threads == 1
+
+
+def test_usable_cores_follows_the_affinity(monkeypatch) -> None:
+    import os
+
+    from resnet_viz.models import device as device_module
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert device_module.usable_cores() == 3

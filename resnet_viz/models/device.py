@@ -46,6 +46,15 @@ def describe_device(device: torch.device) -> str:
     return f"CPU ({torch.get_num_threads()} threads)"
 
 
+def usable_cores() -> int:
+    """The CPU cores this process may run on: its affinity (so a replica pinned with systemd's ``CPUAffinity=`` or
+    ``taskset`` sizes itself to its share), else the machine's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class ForwardBudget:
     """How many forward passes may run at once in one server process, and torch's intra-op threads for each."""
