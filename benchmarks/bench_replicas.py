@@ -12,7 +12,9 @@ no root paths, no privileges). Then, through the proxy only:
    no reconnect of their websocket;
 4. new sessions (4) must all be served by the survivor (nginx's access log names the upstream of each request);
 5. the killed replica's sessions must see Streamlit's reconnect (their websocket closes and a new one opens,
-   through the proxy, to the survivor) and can start again: random weights, upload, own preview and top-1;
+   through the proxy, to the survivor) and can start again: the survivor has none of their state (it lived in
+   the killed process), so, as a student would, they reload the page and redo the step: random weights, upload,
+   own preview and top-1 (a screenshot after the reconnect: ``test-artifacts/replicas/after-reconnect.png``);
 6. no server-side exception in either replica's log.
 
 Every wait is bounded; the whole run stops itself (``TOTAL_TIMEOUT_S``) and always stops nginx and the replicas.
@@ -226,6 +228,9 @@ async def check_own(s: Session, base_url: str, uploads: list[Upload], t_of) -> N
 
         src = await original.locator("img").get_attribute("src")
         resp = await s.context.request.get(src if src.startswith("http") else f"{base_url}{src}")
+        if not resp.ok:
+            s.errors.append(f"preview {src} answered HTTP {resp.status}")
+            return
         match = nearest_upload(Image.open(BytesIO(await resp.body())), uploads)
         if match != s.index:
             s.crosstalk.append(f"preview shows {uploads[match].name}, not {mine.name}")
@@ -335,6 +340,13 @@ async def scenario(replicas: list[DevServer], nginx: Nginx, uploads: list[Upload
                     await asyncio.sleep(0.5)
                 if s.sockets_opened <= opened_before[s.index]:
                     raise TimeoutError(f"no reconnect within {RECONNECT_TIMEOUT_S} s")
+                if s.index == on_victim[0].index:  # evidence: what a student sees after the reconnect
+                    shots = ROOT / "test-artifacts" / "replicas"
+                    shots.mkdir(parents=True, exist_ok=True)
+                    await s.page.screenshot(path=str(shots / "after-reconnect.png"), full_page=True)
+                # The survivor knows nothing of the session (it lived in the killed process): the student
+                # starts again, as after Streamlit's "connection lost": reload, then the whole lesson step.
+                await s.page.reload()
                 await upload_and_check(s, base, uploads, t_of)
 
             for s in on_victim:

@@ -91,7 +91,7 @@ def test_everything_the_tests_import_is_declared() -> None:
             continue
         pulled_in |= {canonicalize_name(Requirement(r).name) for r in requires if "extra ==" not in r}
     dists_of = metadata.packages_distributions()
-    local = {"resnet_viz", "tests", "benchmarks", "conftest", "app", "app_pages"}
+    local = {"resnet_viz", "tests", "benchmarks", "devtools", "conftest", "app", "app_pages"}
     # helpers beside the tests (apptest_helpers; the e2e page helpers in tests/e2e/test_pages.py)
     local |= {p.stem for p in (ROOT / "tests").rglob("*.py")}
     missing = {}
