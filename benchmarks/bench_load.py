@@ -55,7 +55,9 @@ DEFAULT_TITLE = "ResNet-34"  # how the sidebar shows it
 DEFAULT_SIZE = "224"  # its input size
 SESSIONS = 30
 SESSION_TIMEOUT_S = 300  # one session, from opening the page to its last check
-TOTAL_TIMEOUT_S = 540  # the whole crowd
+TOTAL_TIMEOUT_S = int(
+    os.environ.get("BENCH_LOAD_TOTAL_S", 540)
+)  # the whole crowd (a shared machine may need more)
 RSS_TARGET_MB = (
     1024  # issue 16: a server of 30 sessions within 1 GB (a small classroom VM holds several replicas)
 )
@@ -332,15 +334,22 @@ async def _crowd(
             sampler = asyncio.create_task(sample_memory())
             t0 = time.perf_counter()
             report["server_cpu_crowd_start_s"] = server.cpu_s()
-            crowd = await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        student(browser, server.base_url, uploads, i, t_of, server.cpu_s)
-                        for i in range(sessions)
-                    )
-                ),
-                TOTAL_TIMEOUT_S,
-            )
+            tasks = [
+                asyncio.create_task(student(browser, server.base_url, uploads, i, t_of, server.cpu_s))
+                for i in range(sessions)
+            ]
+            # Bounded: a session still running at the deadline is cancelled and counted as an error, and the
+            # figures of the others are still reported (a slow run says how slow, instead of saying nothing).
+            done, pending = await asyncio.wait(tasks, timeout=TOTAL_TIMEOUT_S)
+            for task in pending:
+                task.cancel()
+            crowd = []
+            for i, task in enumerate(tasks):
+                if task in done and task.exception() is None:
+                    crowd.append(task.result())
+                else:
+                    crowd.append(Outcome(i, errors=[f"not finished within the run's {TOTAL_TIMEOUT_S} s"]))
+            await asyncio.gather(*pending, return_exceptions=True)
             report["crowd_wall_s"] = time.perf_counter() - t0
             stop.set()
             await sampler
