@@ -11,7 +11,7 @@ import streamlit as st
 from app_pages.sections import why_training
 from resnet_viz import experiments as ex
 from resnet_viz import paths, ui_state
-from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
+from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.render import figures_residual as fr
 
 t = ui_state.translator()
@@ -20,10 +20,21 @@ CURVES = paths.CURVES_DIR
 GRAD_ARCHS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"]
 #: The ImageNet pair runs at a small input so that one backward pass stays a second or two on a CPU.
 GRAD_IMAGENET_SIZE = 64
+#: The gradient-flow measurement is repeated for these random seeds; the chart shows the first.
+GRAD_SEEDS = (0, 1, 2, 3)
+GRAD_BATCH = 16
 
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
+
+
+def _pp(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _seed_list(seeds: list[int] | tuple[int, ...]) -> str:
+    return ", ".join(str(s) for s in seeds)
 
 
 def _load_json(name: str) -> dict | None:
@@ -31,6 +42,64 @@ def _load_json(name: str) -> dict | None:
         return json.loads((CURVES / name).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
+    """The reading of the block-deletion sweep, every count, range and block name taken from ``summaries``."""
+    lines = []
+    res = next((v for k, v in summaries.items() if not k.startswith("plain")), None)
+    plain = next((v for k, v in summaries.items() if k.startswith("plain")), None)
+    res_net = t("why_residual.run_resnet", depth=depth)
+    plain_net = t("why_residual.run_plain", depth=depth)
+    if res is not None:
+        if res["worst"]:
+            worst = ", ".join(
+                f"{name} ({100 * rise:+.1f} pp)" for name, rise in zip(res["worst"], res["worst_rises"])
+            )
+            lines.append(
+                t(
+                    "why_residual.rm_res_reading",
+                    net=res_net,
+                    small=res["small"],
+                    blocks=res["blocks"],
+                    thr=_pp(ex.summaries.SMALL_RISE),
+                    worst=worst,
+                )
+            )
+        else:
+            lines.append(t("why_residual.rm_res_reading_none", net=res_net, blocks=res["blocks"]))
+    if plain is not None:
+        text = t(
+            "why_residual.rm_plain_reading",
+            net=plain_net,
+            near=plain["near_chance"],
+            blocks=plain["blocks"],
+            margin=_pp(ex.summaries.NEAR_CHANCE_MARGIN),
+            chance=_pct(plain["chance"]),
+            mean=f"{100 * plain['mean_rise']:+.1f}",
+        )
+        if plain["rest_min"] is not None and plain["near_chance"] > 0:
+            text += " " + t(
+                "why_residual.rm_plain_rest",
+                rest=plain["blocks"] - plain["near_chance"],
+                lo=_pct(plain["rest_min"]),
+                hi=_pct(plain["rest_max"]),
+            )
+        lines.append(text)
+    if (
+        res is not None
+        and plain is not None
+        and plain["baseline"] - res["baseline"] >= ex.summaries.LEVEL_TOLERANCE
+    ):
+        lines.append(
+            t(
+                "why_residual.rm_weaker",
+                plain=plain_net,
+                plain_base=_pct(plain["baseline"]),
+                res_base=_pct(res["baseline"]),
+            )
+        )
+    return lines
 
 
 st.title(t("why_residual.title"))
@@ -66,7 +135,9 @@ st.subheader(t("why_residual.id_header"))
 id_arch = s.arch
 id_spec = get_spec(id_arch)
 id_size = id_spec.default_input if id_spec.family != "imagenet" else GRAD_IMAGENET_SIZE
-st.markdown(t("why_residual.id_intro", net=id_spec.title, size=id_size))
+st.markdown(
+    t("why_residual.id_intro", net=ui_state.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH)
+)
 try:
     rows_zero = ui_state.cached_identity_at_init(id_arch, id_size, True)
     rows_default = ui_state.cached_identity_at_init(id_arch, id_size, False)
@@ -103,24 +174,30 @@ else:
 
 # ---------------------------------------------------------------- 3. gradient flow
 st.header(t("why_residual.grad_header"))
-st.markdown(t("why_residual.grad_intro"))
+st.markdown(
+    t("why_residual.grad_intro", batch=GRAD_BATCH, seeds=len(GRAD_SEEDS), seed_list=_seed_list(GRAD_SEEDS))
+)
 grad_arch = st.selectbox(
     t("why_residual.grad_pick"),
     GRAD_ARCHS,
     index=GRAD_ARCHS.index("resnet56"),
-    format_func=lambda a: CATALOGUE[a].title,
+    format_func=lambda a: ui_state.arch_title(a, s.lang),
     key="rvw_grad_arch",
 )
 grad_size = GRAD_IMAGENET_SIZE if get_spec(grad_arch).family == "imagenet" else 32
 if st.button(t("why_residual.grad_run"), key="rvw_grad_run", type="primary"):
     with st.spinner(t("why_residual.grad_running")):
-        st.session_state["rvw_grad_result"] = ui_state.cached_gradient_flow(grad_arch, grad_size, 16, 0)
-flow = st.session_state.get("rvw_grad_result")
-if flow is not None and flow.arch == grad_arch:
+        st.session_state["rvw_grad_result"] = [
+            ui_state.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
+        ]
+flows = st.session_state.get("rvw_grad_result")
+if flows and flows[0].arch == grad_arch:
+    flow = flows[0]
     st.plotly_chart(fr.gradient_flow_figure(flow, t), width="stretch")
     st.markdown(
         t(
             "why_residual.grad_summary",
+            seed=flow.seed,
             plain_first=f"{flow.plain[0]:.3g}",
             plain_last=f"{flow.plain[-1]:.3g}",
             plain_spread=f"{max(flow.plain) / min(flow.plain):.3g}",
@@ -129,8 +206,28 @@ if flow is not None and flow.arch == grad_arch:
             res_spread=f"{max(flow.residual) / min(flow.residual):.3g}",
         )
     )
+    g = ex.gradient_summary(flows)
+    st.markdown(
+        t(
+            "why_residual.grad_seeds",
+            seeds=g["seeds"],
+            arch=ui_state.arch_title(grad_arch),
+            first_ratio=ex.fmt_range(*g["first_ratio"]),
+            growth=ex.fmt_range(*g["growth"], digits=3),
+            plain_first_last=ex.fmt_range(*g["plain_first_last"]),
+            plain_spread=ex.fmt_range(*g["plain_spread"]),
+            res_spread=ex.fmt_range(*g["res_spread"]),
+        )
+    )
     st.markdown(t("why_residual.grad_reading"))
-    st.caption(t("why_residual.grad_method", batch=flow.batch_size, seed=flow.seed, size=flow.input_size))
+    st.caption(
+        t(
+            "why_residual.grad_method",
+            batch=flow.batch_size,
+            seed_list=_seed_list([f.seed for f in flows]),
+            size=flow.input_size,
+        )
+    )
 else:
     st.info(t("why_residual.grad_hint"))
 why_training.render(t, s)
@@ -143,6 +240,7 @@ if shipped is None or not shipped.get("runs"):
     st.warning(t("why_residual.deg_missing"))
 else:
     cfg = shipped["settings"]
+    seeds = ex.shipped_seeds(shipped)
     st.plotly_chart(fr.degradation_figure(shipped, t), width="stretch")
     st.caption(
         t(
@@ -153,8 +251,9 @@ else:
             n_train=cfg["n_train"],
             n_test=cfg["n_test"],
             epochs=cfg["epochs"],
-            seed=cfg["seed"],
+            seed_list=_seed_list(seeds),
             minutes=round(shipped.get("seconds", 0) / 60),
+            device=shipped.get("device", "cpu"),
         )
     )
     st.dataframe(
@@ -165,16 +264,16 @@ else:
                 t("why_residual.col_test_final"): _pct(run["test_error"][-1]),
                 t("why_residual.col_train_best"): _pct(min(run["train_error"])),
             }
-            for run in shipped["runs"]
-            if run["train_error"]
+            for run in ex.mean_runs(shipped)
         ],
         hide_index=True,
     )
-    for cmp in ex.depth_comparison(shipped):
+    comparisons = ex.depth_comparison(shipped)
+    for cmp in comparisons:
         kind = "plain" if cmp["plain"] else "resnet"
         diff = cmp["deep_train"] - cmp["shallow_train"]
         # Under half a percentage point is reported as level, not as "0.0 percentage points lower".
-        template = "why_residual.deg_compare_level" if abs(diff) < 0.005 else "why_residual.deg_compare"
+        template = "why_residual.deg_compare_level" if cmp["order"] == "level" else "why_residual.deg_compare"
         direction = "why_residual.higher" if diff > 0 else "why_residual.lower"
         st.markdown(
             t(
@@ -190,7 +289,32 @@ else:
                 shallow_test=_pct(cmp["shallow_test"]),
             )
         )
-    st.markdown(t("why_residual.deg_reading"))
+        st.markdown(t(f"why_residual.deg_meaning_{kind}_{cmp['order']}"))
+        if not cmp["plain"]:
+            lag = ex.behind_epochs(shipped, plain=False)
+            if lag and lag["behind"]:
+                st.markdown(
+                    t(
+                        "why_residual.deg_behind"
+                        if lag["contiguous"]
+                        else "why_residual.deg_behind_scattered",
+                        deep=t("why_residual.run_resnet", depth=lag["deep"]),
+                        shallow=t("why_residual.run_resnet", depth=lag["shallow"]),
+                        first=lag["behind"][0],
+                        last=lag["behind"][-1],
+                        count=len(lag["behind"]),
+                        epochs=lag["epochs"],
+                        worst=lag["worst_epoch"],
+                        deep_err=_pct(lag["worst_deep"]),
+                        shallow_err=_pct(lag["worst_shallow"]),
+                    )
+                )
+    if comparisons and comparisons[0]["seeds"] > 1:
+        spread = max(c["spread"] for c in comparisons)
+        st.markdown(t("why_residual.deg_spread", seeds=comparisons[0]["seeds"], spread=_pp(spread)))
+    elif comparisons:
+        st.markdown(t("why_residual.deg_one_seed"))
+    st.markdown(t("why_residual.deg_reading", width=cfg["width"], steps=f"{ex.train_steps(cfg):,}"))
     with st.expander(t("why_residual.deg_settings")):
         st.markdown(t("why_residual.deg_reproduce"))
         st.json({k: v for k, v in shipped.items() if k != "runs"}, expanded=False)
@@ -214,19 +338,33 @@ else:
         key="rvw_rm_metric",
     )
     st.plotly_chart(fr.removal_figure(removal, t, metric), width="stretch")
-    for label, summary in ex.removal_summary(removal, metric).items():
+    rm_summaries = ex.removal_summary(removal, metric)
+    for label, summary in rm_summaries.items():
         kind = "plain" if label.startswith("plain") else "resnet"
+        net = t(f"why_residual.run_{kind}", depth=removal["depth"])
+        if not summary["worst"]:
+            st.markdown(
+                t(
+                    "why_residual.rm_summary_none",
+                    net=net,
+                    blocks=summary["blocks"],
+                    base=_pct(summary["baseline"]),
+                )
+            )
+            continue
         st.markdown(
             t(
                 "why_residual.rm_summary",
-                net=t(f"why_residual.run_{kind}", depth=removal["depth"]),
+                net=net,
                 mean=f"{100 * summary['mean_rise']:+.1f}",
                 max=f"{100 * summary['max_rise']:+.1f}",
-                worst=summary["worst"],
+                worst=summary["worst"][0],
                 blocks=summary["blocks"],
                 base=_pct(summary["baseline"]),
             )
         )
+    for line in removal_reading(rm_summaries, removal["depth"]):
+        st.markdown(line)
     st.markdown(t("why_residual.rm_reading"))
     depth = removal["depth"]
     names = list(removal["nets"][f"resnet-{depth}"]["blocks"])

@@ -134,10 +134,11 @@ def sidebar() -> Settings:
             "Language / 语言", langs, index=langs.index(lang), key=_KEYS["lang"],
             format_func=LANGUAGES.__getitem__, horizontal=True,
         )  # fmt: skip
-        t = _translator(_get("lang", lang))
+        shown_lang = _get("lang", lang)
+        t = _translator(shown_lang)
         st.selectbox(
             t("common.network"), ARCHS, index=ARCHS.index(arch), key=_KEYS["arch"], on_change=_on_arch_change,
-            format_func=lambda a: CATALOGUE[a].title, help=t("common.network_help"),
+            format_func=lambda a: arch_title(a, shown_lang), help=t("common.network_help"),
         )  # fmt: skip
         st.number_input(
             t("common.input_size"), min_value=16, max_value=1024, value=min(max(size, 16), 1024), step=1,
@@ -438,6 +439,12 @@ def translator() -> Translator:
     return _translator(current().lang)
 
 
+def arch_title(arch: str, lang: str | None = None) -> str:
+    """A network's title in the session's language (``common.title_<family>``, the depth filled in)."""
+    spec = get_spec(arch)
+    return _translator(lang or current().lang)(f"common.title_{spec.family}", depth=spec.depth)
+
+
 # --- feature maps ---
 # Owned by the Feature-maps page (app_pages/feature_maps.py). Shared models are built once per (model source,
 # device) and never changed afterwards; captures are keyed by typed values (the source, the image's hash, the
@@ -610,7 +617,7 @@ def capture_with_fallback(key: CaptureKey, model: torch.nn.Module, tensor):
 # plain values and bounded.
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_data(max_entries=32, show_spinner=False)
 def cached_gradient_flow(arch: str, input_size: int, batch_size: int, seed: int):
     """One backward pass at initialisation, plain vs residual (deterministic, so cached per settings)."""
     from resnet_viz.experiments import gradient_flow

@@ -42,13 +42,25 @@ from resnet_viz.experiments.gradient_flow import (
     gradient_steps_record,
 )
 from resnet_viz.experiments.identity import (
+    IDENTITY_BATCH,
     BlockIdentity,
     identity_at_init,
     residual_branch,
     shortcut_branch,
 )
 from resnet_viz.experiments.nets import cifar_net, load_trained, main_path_convs
-from resnet_viz.experiments.summaries import depth_comparison, gradient_steps_summary, removal_summary
+from resnet_viz.experiments.summaries import (
+    behind_epochs,
+    chance_error,
+    depth_comparison,
+    fmt_range,
+    gradient_steps_summary,
+    gradient_summary,
+    mean_runs,
+    removal_summary,
+    shipped_seeds,
+    train_steps,
+)
 from resnet_viz.experiments.training import (
     DegradationResult,
     ProgressFn,
@@ -82,7 +94,15 @@ __all__ = [
     "block_removal_sweep",
     "cifar_net",
     "delete_block_experiment",
+    "behind_epochs",
+    "chance_error",
     "depth_comparison",
+    "fmt_range",
+    "gradient_summary",
+    "mean_runs",
+    "shipped_seeds",
+    "train_steps",
+    "IDENTITY_BATCH",
     "evaluate",
     "generate",
     "gradient_flow",

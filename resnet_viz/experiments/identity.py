@@ -54,19 +54,23 @@ def _stages(model: nn.Module) -> Iterator[tuple[str, nn.Sequential]]:
             yield f"layer{i}", stage
 
 
+#: How many generated images :func:`identity_at_init` measures by default (the page quotes it).
+IDENTITY_BATCH = 8
+
+
 def identity_at_init(
     arch: str,
     *,
     zero_init_residual: bool = True,
     input_size: int | None = None,
-    batch_size: int = 8,
+    batch_size: int = IDENTITY_BATCH,
     seed: int = 0,
 ) -> list[BlockIdentity]:
-    """Measure every block of a freshly initialised residual ``arch`` on a batch of real (synthetic) images.
+    """Measure every block of a freshly initialised residual ``arch`` on a batch of generated images.
 
     With ``zero_init_residual=True`` (torchvision's option: the last BN of every residual branch starts with
-    γ = 0) the branch outputs F(x) = 0, so each block outputs ReLU(x + 0) = x: the whole network starts as
-    the identity on its shortcuts. The numbers are measured here, not assumed. Eval mode, no gradients.
+    γ = 0) the branch outputs F(x) = 0, so each block outputs ReLU(shortcut(x)): x itself on an identity shortcut
+    (its input comes out of a ReLU), the subsampled or projected x on a dashed one. The numbers are measured here, not assumed. Eval mode, no gradients.
     """
     spec = get_spec(arch)
     size = int(input_size or spec.default_input)

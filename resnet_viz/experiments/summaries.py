@@ -1,50 +1,174 @@
-"""What the page reads off the shipped records: depth comparisons and removal summaries."""
+"""What the page reads off the shipped records and measurements: every number and every comparison that a
+sentence on the *Why residual* page states is computed here, so that the translations only hold the wording.
+
+The degradation record may hold one run per network (the file shipped before several seeds were trained) or one
+run per network and seed (runs that carry a ``seed`` field): :func:`mean_runs` averages over seeds where there are
+several and reports the spread, so every reader below works with both shapes of the file.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import statistics
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+#: Two errors closer than this (a fraction: half a percentage point) are reported as level, not as "0.0 points".
+LEVEL_TOLERANCE = 0.005
+#: A deletion "reaches chance" when its error is within this many points (a fraction) of the chance error.
+NEAR_CHANCE_MARGIN = 0.03
+#: A deletion "barely matters" when it raises the error by less than this (a fraction: 2 percentage points).
+SMALL_RISE = 0.02
+
+
+def mean_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per network (plain/residual × depth), in file order: the per-epoch training and test error
+    averaged over the seeds that trained it, cut to the epochs every seed finished, with ``seeds`` (how many) and
+    ``final_train_spread`` / ``final_test_spread`` (largest − smallest final error over the seeds; 0 for one seed).
+    Runs without a ``seed`` field each count as their own network (the single-seed file)."""
+    groups: dict[tuple[bool, int], list[dict[str, Any]]] = {}
+    for run in data.get("runs", []):
+        if not run.get("train_error"):
+            continue
+        groups.setdefault((bool(run["plain"]), int(run["depth"])), []).append(run)
+    out = []
+    for (plain, depth), runs in groups.items():
+        n = min(len(r["train_error"]) for r in runs)
+        n = min([n] + [len(r["test_error"]) for r in runs])
+        if n == 0:
+            continue
+        train = [statistics.fmean(r["train_error"][i] for r in runs) for i in range(n)]
+        test = [statistics.fmean(r["test_error"][i] for r in runs) for i in range(n)]
+        finals_train = [r["train_error"][n - 1] for r in runs]
+        finals_test = [r["test_error"][n - 1] for r in runs]
+        out.append(
+            {
+                "label": runs[0].get("label", f"{'plain' if plain else 'resnet'}-{depth}"),
+                "plain": plain,
+                "depth": depth,
+                "seeds": len(runs),
+                "train_error": train,
+                "test_error": test,
+                "final_train_spread": max(finals_train) - min(finals_train),
+                "final_test_spread": max(finals_test) - min(finals_test),
+            }
+        )
+    return out
+
+
+def shipped_seeds(data: dict[str, Any]) -> list[int]:
+    """The random seeds of a degradation record: the runs' ``seed`` fields where they carry one, else the
+    settings' ``seeds`` list or single ``seed``."""
+    seeds = sorted({int(r["seed"]) for r in data.get("runs", []) if "seed" in r})
+    if seeds:
+        return seeds
+    settings = data.get("settings", {})
+    if "seeds" in settings:
+        return [int(x) for x in settings["seeds"]]
+    return [int(settings.get("seed", 0))]
+
+
+def train_steps(settings: dict[str, Any]) -> int:
+    """SGD steps of one training run: epochs × batches per epoch (the last, partial batch counts)."""
+    return int(settings["epochs"]) * math.ceil(int(settings["n_train"]) / int(settings["batch_size"]))
+
+
+def _family(data: dict[str, Any], plain: bool) -> list[dict[str, Any]]:
+    return sorted((r for r in mean_runs(data) if r["plain"] == plain), key=lambda r: r["depth"])
 
 
 def depth_comparison(data: dict[str, Any]) -> list[dict[str, Any]]:
     """From a degradation record: per family (plain, resnet), the deepest vs the shallowest network's errors at
-    the last epoch they both finished (fractions). Empty where a family has fewer than two finished runs."""
+    the last epoch they both finished (fractions; means over seeds where there are several, with the spread).
+    ``order`` is "higher", "lower" or "level" (the deep network's training error against the shallow one's,
+    level within :data:`LEVEL_TOLERANCE`), so the page picks its sentence from the data. Empty where a family
+    has fewer than two finished networks."""
     out = []
     for plain in (True, False):
-        runs = sorted(
-            (r for r in data["runs"] if r["plain"] == plain and r["train_error"]), key=lambda r: r["depth"]
-        )
+        runs = _family(data, plain)
         if len(runs) < 2:
             continue
         shallow, deep = runs[0], runs[-1]
         n = min(len(shallow["train_error"]), len(deep["train_error"]))
+        diff = deep["train_error"][n - 1] - shallow["train_error"][n - 1]
         out.append(
             {
                 "plain": plain,
                 "shallow": shallow["depth"],
                 "deep": deep["depth"],
                 "epoch": n,
+                "seeds": min(shallow["seeds"], deep["seeds"]),
                 "shallow_train": shallow["train_error"][n - 1],
                 "deep_train": deep["train_error"][n - 1],
                 "shallow_test": shallow["test_error"][n - 1],
                 "deep_test": deep["test_error"][n - 1],
+                "spread": max(shallow["final_train_spread"], deep["final_train_spread"]),
+                "order": "level" if abs(diff) < LEVEL_TOLERANCE else ("higher" if diff > 0 else "lower"),
             }
         )
     return out
 
 
-def removal_summary(removal: dict[str, Any], metric: str = "top1_error") -> dict[str, dict[str, Any]]:
-    """Per network of a removal record: the intact error and the mean / largest increase over deletable blocks."""
+def behind_epochs(data: dict[str, Any], plain: bool = False) -> dict[str, Any] | None:
+    """Where the deeper network of a family trains worse than the shallower one: the 1-based epochs in which its
+    (mean) training error is higher by at least :data:`LEVEL_TOLERANCE`, the epoch of the largest gap with both
+    errors there, and how many epochs were compared. None where the family has fewer than two networks."""
+    runs = _family(data, plain)
+    if len(runs) < 2:
+        return None
+    shallow, deep = runs[0], runs[-1]
+    n = min(len(shallow["train_error"]), len(deep["train_error"]))
+    gaps = [deep["train_error"][i] - shallow["train_error"][i] for i in range(n)]
+    behind = [i + 1 for i, g in enumerate(gaps) if g >= LEVEL_TOLERANCE]
+    worst = max(range(n), key=lambda i: gaps[i])
+    return {
+        "shallow": shallow["depth"],
+        "deep": deep["depth"],
+        "epochs": n,
+        "behind": behind,
+        # the epochs behind form one run from the start (the usual picture): first..last is then exact
+        "contiguous": behind == list(range(behind[0], behind[0] + len(behind))) if behind else True,
+        "worst_epoch": worst + 1,
+        "worst_deep": deep["train_error"][worst],
+        "worst_shallow": shallow["train_error"][worst],
+    }
+
+
+def chance_error(num_classes: int, metric: str = "top1_error") -> float:
+    """The error of guessing: 1 − 1/classes for top-1, 1 − 5/classes for top-5 (0 where there are ≤ 5 classes)."""
+    k = 5 if metric == "top5_error" else 1
+    return max(0.0, 1 - k / num_classes)
+
+
+def removal_summary(
+    removal: dict[str, Any], metric: str = "top1_error", num_classes: int | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per network of a removal record: the intact error, the mean / largest increase over deletable blocks, the
+    blocks that cost most (``worst``: up to three names, largest first, only blocks whose deletion raised the
+    error at all; empty when none did), how many deletions land within :data:`NEAR_CHANCE_MARGIN` of chance
+    and the error range of the others, and how many raise the error by less than :data:`SMALL_RISE`."""
+    classes = int(num_classes or removal.get("settings", {}).get("num_classes", 10))
+    chance = chance_error(classes, metric)
     out = {}
     for label, sweep in removal["nets"].items():
         base = sweep["baseline"][metric]
-        rises = {name: r[metric] - base for name, r in sweep["blocks"].items()}
-        worst = max(rises, key=rises.get)
+        errors = {name: r[metric] for name, r in sweep["blocks"].items()}
+        rises = {name: e - base for name, e in errors.items()}
+        ranked = sorted(rises, key=lambda name: (-rises[name], list(rises).index(name)))
+        near = [name for name in ranked if errors[name] >= chance - NEAR_CHANCE_MARGIN]
+        rest = [errors[name] for name in ranked if name not in near]
         out[label] = {
             "baseline": base,
             "mean_rise": sum(rises.values()) / len(rises),
-            "max_rise": rises[worst],
-            "worst": worst,
+            "max_rise": rises[ranked[0]],
+            "worst": [name for name in ranked[:3] if rises[name] > 0],
+            "worst_rises": [rises[name] for name in ranked[:3] if rises[name] > 0],
             "blocks": len(rises),
+            "near_chance": len(near),
+            "chance": chance,
+            "rest_min": min(rest) if rest else None,
+            "rest_max": max(rest) if rest else None,
+            "small": sum(1 for r in rises.values() if r < SMALL_RISE),
         }
     return out
 
@@ -76,3 +200,46 @@ def gradient_steps_summary(record: dict[str, Any]) -> dict[str, Any]:
         [s["plain"]["grad"][0][0] / s["residual"]["grad"][0][0] for s in seeds]
     )
     return out
+
+
+class _Flow(Protocol):
+    plain: Sequence[float]
+    residual: Sequence[float]
+
+
+def gradient_summary(flows: Sequence[_Flow]) -> dict[str, Any]:
+    """Over several gradient-flow measurements (one per seed): the ranges (min, max) of the plain network's
+    first-layer ÷ the residual one's, the plain network's first ÷ last conv, the largest ÷ smallest gradient norm
+    of each network, and the plain network's mean growth factor per layer towards the input
+    ((first ÷ last) ** (1 / (layers − 1)), Yang et al. 2019's per-layer explosion rate)."""
+    if not flows:
+        raise ValueError("gradient_summary needs at least one measurement")
+
+    def rng(values: list[float]) -> tuple[float, float]:
+        return (min(values), max(values))
+
+    growth = [(f.plain[0] / f.plain[-1]) ** (1 / max(1, len(f.plain) - 1)) for f in flows]
+    return {
+        "seeds": len(flows),
+        "first_ratio": rng([f.plain[0] / f.residual[0] for f in flows]),
+        "plain_first_last": rng([f.plain[0] / f.plain[-1] for f in flows]),
+        "plain_spread": rng([max(f.plain) / min(f.plain) for f in flows]),
+        "res_spread": rng([max(f.residual) / min(f.residual) for f in flows]),
+        "growth": rng(growth),
+        "layers": len(flows[0].plain),
+    }
+
+
+def fmt_range(lo: float, hi: float, digits: int = 2) -> str:
+    """ "7.8–22" (significant digits), or one figure where both ends round the same."""
+    a, b = f"{lo:.{digits}g}", f"{hi:.{digits}g}"
+    a, b = _plain_number(a), _plain_number(b)
+    return a if a == b else f"{a}–{b}"
+
+
+def _plain_number(s: str) -> str:
+    """Significant-digit strings without an exponent: "1.1e+03" → "1,100"."""
+    value = float(s)
+    if "e" in s and math.isfinite(value):
+        return f"{value:,.0f}"
+    return s
