@@ -103,8 +103,9 @@ st.dataframe(
     on_select=ui_state.on_row_select("rv_shapes_table", [r.name for r in rows]), selection_mode="single-row",
 )  # fmt: skip
 st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
-st.caption(t("shapes.table_caption") + " " + t("shapes.totals", params=fmt_int(tr.total_params),
-                                                macs=fmt_macs(tr.total_macs)))  # fmt: skip
+max_rf = max(r.receptive_field for r in tr.rows)
+st.caption(t("shapes.table_caption", max_rf=max_rf, size=s.input_size) + " "
+           + t("shapes.totals", params=fmt_int(tr.total_params), macs=fmt_macs(tr.total_macs)))  # fmt: skip
 
 # --- playground
 st.subheader(t("shapes.play_header"))

@@ -80,6 +80,29 @@ with tab_where:
         t("parameters.table_total", n=len(rows), params=fmt_int(tr.total_params), macs=fmt_int(tr.total_macs))
         + " " + t("links.click_hint") + " " + t("links.selected", name=selected)
     )  # fmt: skip
+    bn = counting.bn_elementwise(tr)
+    if bn is not None:
+        bn_row, bn_elements = bn
+        st.caption(
+            t(
+                "parameters.bn_macs_note",
+                elements=fmt_int(bn_elements),
+                name=bn_row.name,
+                shape="×".join(str(d) for d in bn_row.output_shape),
+                convention=fmt_int(bn_row.macs),
+            )
+        )
+    if spec.family == "seed004":
+        n_convs, n_biases = counting.listing_conv_biases(tr)
+        st.info(
+            t(
+                "parameters.listing_bias",
+                convs=n_convs,
+                listing=fmt_int(tr.total_params + n_biases),
+                ours=fmt_int(tr.total_params),
+                biases=fmt_int(n_biases),
+            )
+        )
     st.download_button(
         t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{level}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",
@@ -99,7 +122,15 @@ with tab_where:
     st.plotly_chart(
         figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None
     )
-    st.caption(t("parameters.macs_caption", most_macs=busiest.paper_name, most_params=heaviest.paper_name))
+    growth = ", ".join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
+    st.caption(
+        t(
+            "parameters.macs_caption",
+            most_macs=busiest.paper_name,
+            most_params=heaviest.paper_name,
+            growth=growth,
+        )
+    )
 
 # ------------------------------------------------------------------ depth scaling
 with tab_depth:

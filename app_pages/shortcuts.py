@@ -44,7 +44,19 @@ st.subheader(t("diagrams.overview_header", title=tr.title))
 counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
-    st.markdown(t("diagrams.overview_plain", n=len(blocks)))
+    res_params = ui_state.cached_trace(s.arch, s.input_size, False, s.stride_in).total_params
+    if res_params == tr.total_params:
+        st.markdown(t("diagrams.overview_plain_equal", n=len(blocks), params=fmt_int(tr.total_params)))
+    else:
+        st.markdown(
+            t(
+                "diagrams.overview_plain",
+                n=len(blocks),
+                res_params=fmt_int(res_params),
+                plain_params=fmt_int(tr.total_params),
+                diff=fmt_int(res_params - tr.total_params),
+            )
+        )
 else:
     dashed = [b for b in blocks if b.shortcut in ("projection", "zero_pad")]
     st.markdown(
@@ -178,9 +190,18 @@ for tab, name in zip(st.tabs(tab_names), tab_names):
 # --- every kind of block in this network, side by side
 st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
-st.markdown(
-    t("diagrams.kinds_intro_bottleneck" if tr.block == "bottleneck" else "diagrams.kinds_intro_basic")
+# The stages whose first block has a dashed shortcut, from the residual trace (the plain one has none).
+res_blocks = (
+    tr.blocks if not tr.plain else ui_state.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
 )
+dashed_stages = ", ".join(
+    b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.shortcut in ("projection", "zero_pad")
+)
+if tr.block == "bottleneck":
+    st.markdown(t("diagrams.kinds_intro_bottleneck"))
+else:
+    family = "cifar" if tr.family == "cifar" else "basic"
+    st.markdown(t(f"diagrams.kinds_intro_{family}", dashed_stages=dashed_stages))
 tabs = st.tabs([f"{t('diagrams.tab_' + k)} · {by_name[n].paper_name}" for k, n in kinds.items()])
 for tab, (kind, name) in zip(tabs, kinds.items()):
     with tab:

@@ -479,3 +479,30 @@ def stride_variant_macs(arch: str, input_size: int = 224) -> StrideVariantMacs:
         if b1.macs != b15.macs
     )
     return StrideVariantMacs(arch, v1.total_macs, v15.total_macs, diff)
+
+
+def stage_param_growth(tr: Trace) -> list[float]:
+    """Each stage's parameters ÷ the previous stage's (conv2_x → conv3_x, …): the per-stage growth that the
+    "4× per block" rule of thumb does not give, because the number of blocks changes too."""
+    stages = [r for r in count_table(tr, "stage") if r.kind == "stage"]
+    return [b.params / a.params for a, b in zip(stages, stages[1:]) if a.params]
+
+
+def bn_elementwise(tr: Trace) -> tuple[Row, int] | None:
+    """The first BatchNorm row and the multiply-adds it really does on its output: one per element (C×H×W, scale
+    and shift folded), against the 2×C of torchinfo's convention that the totals follow. None without BN."""
+    for row in tr.rows:
+        if row.kind == "bn" and row.leaf:
+            elements = 1
+            for d in row.output_shape:
+                elements *= d
+            return row, elements
+    return None
+
+
+def listing_conv_biases(tr: Trace) -> tuple[int, int]:
+    """The notes' PyTorch listing (seed 004) keeps nn.Conv2d's default bias in the 3×3 convs of its blocks (its stem
+    and 1×1 shortcut convs are built with bias=False): how many such convs ``tr`` has, and their bias count
+    (one per output channel). Added to ``tr.total_params`` it gives the listing's parameter count."""
+    convs = [r for r in tr.rows if r.kind == "conv" and r.kernel == 3 and r.name.startswith("layer")]
+    return len(convs), sum(r.output_shape[0] for r in convs)
