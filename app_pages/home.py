@@ -12,7 +12,14 @@ tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
 st.latex(r"y = \mathcal{F}(x) + x")
-st.info(t("home.current", title=tr.title, formula=tr.layer_count_formula, params=fmt_int(tr.total_params)))
+st.info(
+    t(
+        "home.current",
+        title=ui_state.arch_title(s.arch),
+        formula=tr.layer_count_formula,
+        params=fmt_int(tr.total_params),
+    )
+)
 for page, key in (
     ("app_pages/architecture.py", "architecture"),
     ("app_pages/shortcuts.py", "shortcuts"),

@@ -29,7 +29,7 @@ st.markdown(t("parameters.intro"))
 try:
     tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, stride_in)
 except ValueError:
-    st.error(t("parameters.bad_input", arch=spec.title, size=s.input_size))
+    st.error(t("parameters.bad_input", arch=ui_state.arch_title(s.arch), size=s.input_size))
     st.stop()
 
 m1, m2, m3, m4 = st.columns(4)
@@ -44,7 +44,7 @@ tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
 
 # ------------------------------------------------------------------ where the parameters are
 with tab_where:
-    st.subheader(t("parameters.where_heading", title=tr.title))
+    st.subheader(t("parameters.where_heading", title=ui_state.arch_title(s.arch)))
     st.markdown(t("parameters.where_intro"))
     # One widget per language: Chromium showed the radio empty after a language switch (its option labels, and so
     # its identity, change); a fresh widget in the new language starts on the default instead.
@@ -166,7 +166,7 @@ with tab_depth:
     st.dataframe(
         pd.DataFrame(
             {
-                t("parameters.col_network"): [d.title for d in stats],
+                t("parameters.col_network"): [ui_state.arch_title(d.arch) for d in stats],
                 t("parameters.col_depth"): [d.depth for d in stats],
                 t("parameters.col_params"): [d.params for d in stats],
                 t("parameters.col_macs"): [d.macs for d in stats],
@@ -199,7 +199,7 @@ with tab_rule:
             formula += f" &nbsp; ({counting.cifar_formula(other.layers[0])})"
         bold = "**" if name == s.arch else ""
         lines.append(
-            f"| {bold}{other.title}{bold} | {other.block_class} "
+            f"| {bold}{ui_state.arch_title(name)}{bold} | {other.block_class} "
             f"| {' / '.join(map(str, other.layers))} | {bold}{formula}{bold} |"
         )
     st.markdown("\n".join(lines))
@@ -207,7 +207,7 @@ with tab_rule:
 
     rule = counting.layer_count_rule(s.arch)
     formula = rule.formula + (f" ({counting.cifar_formula(rule.cifar_n)})" if rule.cifar_n else "")
-    st.markdown(t("parameters.rule_list_heading", title=spec.title, formula=formula))
+    st.markdown(t("parameters.rule_list_heading", title=ui_state.arch_title(s.arch), formula=formula))
     legend = "\n".join(
         f"- :gray[{t(f'parameters.reason_{code}')}] — {t(f'parameters.why_{code}')}"
         for code in ("projection", "bn", "relu", "pool", "add", "identity", "zero_pad", "flatten", "softmax")
@@ -351,7 +351,7 @@ with tab_calc:
         st.markdown(
             t(
                 "parameters.projection_real",
-                title=spec.title,
+                title=ui_state.arch_title(s.arch),
                 total=fmt_int(total_proj),
                 share=f"{100 * total_proj / full.total_params:.1f}",
             )  # fmt: skip
@@ -359,7 +359,7 @@ with tab_calc:
             + "\n".join(items)
         )
     else:
-        st.markdown(t("parameters.projection_none", title=spec.title))
+        st.markdown(t("parameters.projection_none", title=ui_state.arch_title(s.arch)))
 
     st.markdown("#### " + t("parameters.v15_heading"))
     v_arch = s.arch if spec.block == "bottleneck" else "resnet50"
@@ -368,7 +368,7 @@ with tab_calc:
     st.markdown(
         t(
             "parameters.v15_text",
-            title=get_spec(v_arch).title,
+            title=ui_state.arch_title(v_arch),
             size=v_size,
             v1=fmt_macs(variants.v1_macs),
             v15=fmt_macs(variants.v15_macs),

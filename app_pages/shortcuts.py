@@ -40,7 +40,7 @@ def export(dot_text: str, stem: str) -> None:
 
 
 # --- the whole network
-st.subheader(t("diagrams.overview_header", title=tr.title))
+st.subheader(t("diagrams.overview_header", title=ui_state.arch_title(s.arch)))
 counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
@@ -82,7 +82,7 @@ export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 if tr.block == "bottleneck" and not tr.plain:
     b0 = tr.row("layer1.0")
     st.info(
-        t("diagrams.why_first_dashed", title=tr.title, cin=b0.input_shape[0], cout=b0.output_shape[0],
+        t("diagrams.why_first_dashed", title=ui_state.arch_title(s.arch), cin=b0.input_shape[0], cout=b0.output_shape[0],
           h=b0.input_shape[1], shape_in=fmt_shape(b0.input_shape), shape_out=fmt_shape(b0.output_shape))
     )  # fmt: skip
 

@@ -398,7 +398,15 @@ else:
                 delta=f"{100 * (after - before):+.1f} pp",
                 delta_color="inverse",
             )
-        st.caption(t("why_residual.rm_live_caption", n_test=removal["settings"]["n_test"]))
+        classes = ex.DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
+        st.caption(
+            t(
+                "why_residual.rm_live_caption",
+                n_test=removal["settings"]["n_test"],
+                classes=classes,
+                chance5=_pct(ex.chance_error(classes, "top5_error")),
+            )
+        )
 
 # ---------------------------------------------------------------- 4b. the live run (drawn in live_box above)
 with live_box:

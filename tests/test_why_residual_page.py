@@ -106,3 +106,40 @@ def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(mo
     record, seconds, _ = at.session_state["rvw_steps_live"]
     assert record["seeds"] == [0] and record["settings"]["steps"] == [0, 1] and seconds > 0
     assert any("This live run took" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str) -> None:
+    """Every number the degradation and deletion readings quote is on the page as the shipped files give it, and
+    the sentence that states a comparison is the one the data calls for (its alternatives are absent)."""
+    from resnet_viz.i18n import translator
+
+    tr = translator(lang)
+    curves, removal = (ROOT / "assets" / "curves" / n for n in ("degradation.json", "removal.json"))
+    if not (curves.exists() and removal.exists()):
+        pytest.skip("the shipped curves are not in this checkout")
+    data = json.loads(curves.read_text(encoding="utf-8"))
+    rm = json.loads(removal.read_text(encoding="utf-8"))
+    at = _page(lang)
+    _ok(at, lang)
+    text = _text(at)
+    for cmp in ex.depth_comparison(data):
+        kind = "plain" if cmp["plain"] else "resnet"
+        assert tr(f"why_residual.deg_meaning_{kind}_{cmp['order']}") in text
+        for other in {"higher", "level", "lower"} - {cmp["order"]}:
+            assert tr(f"why_residual.deg_meaning_{kind}_{other}") not in text
+        assert f"{100 * cmp['deep_train']:.1f}%" in text and f"{100 * cmp['shallow_train']:.1f}%" in text
+    lag = ex.behind_epochs(data, plain=False)
+    if lag and lag["behind"]:
+        assert f"{100 * lag['worst_deep']:.1f}%" in text and f"{100 * lag['worst_shallow']:.1f}%" in text
+    summaries = ex.removal_summary(rm)
+    plain = next(v for k, v in summaries.items() if k.startswith("plain"))
+    res = next(v for k, v in summaries.items() if not k.startswith("plain"))
+    assert f"{100 * plain['mean_rise']:+.1f}" in text
+    if plain["near_chance"] and plain["rest_min"] is not None:
+        assert f"{100 * plain['rest_min']:.1f}%" in text and f"{100 * plain['rest_max']:.1f}%" in text
+    for name, rise in zip(res["worst"], res["worst_rises"]):
+        assert f"{name} ({100 * rise:+.1f} pp)" in text
+    first_block = next(iter(rm["nets"][f"resnet-{rm['depth']}"]["blocks"]))
+    if first_block not in res["worst"]:  # a block whose deletion costs nothing is not named as the damage
+        assert f"{first_block} (" not in text

@@ -13,6 +13,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from resnet_viz.experiments.config import DATASETS
+
 #: Two errors closer than this (a fraction: half a percentage point) are reported as level, not as "0.0 points".
 LEVEL_TOLERANCE = 0.005
 #: A deletion "reaches chance" when its error is within this many points (a fraction) of the chance error.
@@ -147,7 +149,10 @@ def removal_summary(
     blocks that cost most (``worst``: up to three names, largest first, only blocks whose deletion raised the
     error at all; empty when none did), how many deletions land within :data:`NEAR_CHANCE_MARGIN` of chance
     and the error range of the others, and how many raise the error by less than :data:`SMALL_RISE`."""
-    classes = int(num_classes or removal.get("settings", {}).get("num_classes", 10))
+    settings = removal.get("settings", {})
+    classes = int(
+        num_classes or settings.get("num_classes") or DATASETS.get(settings.get("dataset", "shapes"), 10)
+    )
     chance = chance_error(classes, metric)
     out = {}
     for label, sweep in removal["nets"].items():

@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.experiments import DATASETS, GradientFlow
+from resnet_viz.experiments.summaries import chance_error
 from resnet_viz.i18n import Translator
 from resnet_viz.render.style import FONT
 
@@ -165,7 +166,7 @@ def removal_figure(removal: Mapping[str, Any], t: Translator, metric: str = "top
         )
     # Chance on C balanced classes: (C − 1)/C wrong at top-1, (C − 5)/C at top-5 (the record's data set).
     classes = DATASETS.get(removal.get("settings", {}).get("dataset", "shapes"), 10)
-    chance = round(100 * (1 - (1 if metric == "top1_error" else 5) / classes))
+    chance = round(100 * chance_error(classes, metric), 1)
     fig.add_hline(
         y=chance,
         line={"color": "#7f7f7f", "dash": "dash", "width": 1},
