@@ -54,7 +54,8 @@ def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
     if res is not None:
         if res["worst"]:
             worst = ", ".join(
-                f"{name} ({100 * rise:+.1f} pp)" for name, rise in zip(res["worst"], res["worst_rises"])
+                f"{name} ({100 * rise:+.1f} pp)"
+                for name, rise in zip(res["worst_blocks"], res["worst_rises"])
             )
             lines.append(
                 t(
@@ -358,7 +359,7 @@ else:
                 net=net,
                 mean=f"{100 * summary['mean_rise']:+.1f}",
                 max=f"{100 * summary['max_rise']:+.1f}",
-                worst=summary["worst"][0],
+                worst=summary["worst"],
                 blocks=summary["blocks"],
                 base=_pct(summary["baseline"]),
             )

@@ -22,6 +22,7 @@ from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, Trace, trace
 from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
+from resnet_viz.i18n import arch_title as _arch_title
 from resnet_viz.i18n import translator as _translator
 from resnet_viz.models.device import describe_device, forward_budget, select_device, usable_cores
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
@@ -441,8 +442,7 @@ def translator() -> Translator:
 
 def arch_title(arch: str, lang: str | None = None) -> str:
     """A network's title in the session's language (``common.title_<family>``, the depth filled in)."""
-    spec = get_spec(arch)
-    return _translator(lang or current().lang)(f"common.title_{spec.family}", depth=spec.depth)
+    return _arch_title(_translator(lang or current().lang), arch)
 
 
 # --- feature maps ---

@@ -138,8 +138,10 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str) 
     assert f"{100 * plain['mean_rise']:+.1f}" in text
     if plain["near_chance"] and plain["rest_min"] is not None:
         assert f"{100 * plain['rest_min']:.1f}%" in text and f"{100 * plain['rest_max']:.1f}%" in text
-    for name, rise in zip(res["worst"], res["worst_rises"]):
+    for name, rise in zip(res["worst_blocks"], res["worst_rises"]):
         assert f"{name} ({100 * rise:+.1f} pp)" in text
     first_block = next(iter(rm["nets"][f"resnet-{rm['depth']}"]["blocks"]))
-    if first_block not in res["worst"]:  # a block whose deletion costs nothing is not named as the damage
+    if (
+        first_block not in res["worst_blocks"]
+    ):  # a block whose deletion costs nothing is not named as the damage
         assert f"{first_block} (" not in text

@@ -126,7 +126,7 @@ def _cifar(n: int) -> ArchSpec:
 
 _SEED004 = ArchSpec(
     name="resnet34_cifar",
-    title="ResNet-34 for 32×32 (the notes' listing)",
+    title="ResNet-34 for 32×32 (the notes' PyTorch listing)",
     family="seed004",
     block="basic",
     layers=(3, 4, 6, 3),

@@ -146,8 +146,9 @@ def removal_summary(
     removal: dict[str, Any], metric: str = "top1_error", num_classes: int | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per network of a removal record: the intact error, the mean / largest increase over deletable blocks, the
-    blocks that cost most (``worst``: up to three names, largest first, only blocks whose deletion raised the
-    error at all; empty when none did), how many deletions land within :data:`NEAR_CHANCE_MARGIN` of chance
+    block that costs most (``worst``; None when no deletion raised the error, so that no arbitrary block is named)
+    and up to three such blocks, largest first (``worst_blocks``, ``worst_rises``; only blocks whose deletion raised
+    the error at all), how many deletions land within :data:`NEAR_CHANCE_MARGIN` of chance
     and the error range of the others, and how many raise the error by less than :data:`SMALL_RISE`."""
     settings = removal.get("settings", {})
     classes = int(
@@ -166,7 +167,8 @@ def removal_summary(
             "baseline": base,
             "mean_rise": sum(rises.values()) / len(rises),
             "max_rise": rises[ranked[0]],
-            "worst": [name for name in ranked[:3] if rises[name] > 0],
+            "worst": ranked[0] if rises[ranked[0]] > 0 else None,
+            "worst_blocks": [name for name in ranked[:3] if rises[name] > 0],
             "worst_rises": [rises[name] for name in ranked[:3] if rises[name] > 0],
             "blocks": len(rises),
             "near_chance": len(near),

@@ -68,3 +68,12 @@ def browser_language(locale: str | None) -> str:
     if locale and locale.lower().split("-")[0] == "zh":
         return "zh"
     return DEFAULT_LANGUAGE
+
+
+def arch_title(t: Callable[..., str], arch: str) -> str:
+    """A network's title in ``t``'s language: ``common.title_<family>`` with the depth filled in (the catalogue's
+    English ``title`` is what the CLI prints)."""
+    from resnet_viz.architecture.catalogue import get_spec
+
+    spec = get_spec(arch)
+    return t(f"common.title_{spec.family}", depth=spec.depth)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from resnet_viz.architecture.catalogue import VGG19_LAYERS
 from resnet_viz.architecture.trace import Row, Trace, trace
 from resnet_viz.formatting import fmt_shape
-from resnet_viz.i18n import Translator
+from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import DOT_FONT
 
 #: Above this many blocks the overview collapses each stage's repeated blocks by default (resnet56/101/110/152).
@@ -245,7 +245,11 @@ def overview_dot(
     """
     if collapse is None:
         collapse = default_collapse(tr)
-    title = t("diagrams.overview_title", title=tr.title, size=_shape(tr.input_size)) + "\n" + _legend(tr, t)
+    title = (
+        t("diagrams.overview_title", title=arch_title(t, tr.arch), size=_shape(tr.input_size))
+        + "\n"
+        + _legend(tr, t)
+    )
     g = _Dot(f"{tr.arch}{'_plain' if tr.plain else ''}_overview", title)
     g.node("input", label=t("diagrams.input", shape=_shape(tr.input_size)), shape="oval", fillcolor=_GREY)
     for row in tr.rows:

@@ -15,7 +15,7 @@ from resnet_viz.architecture.catalogue import BLOCK_CLASS
 from resnet_viz.architecture.counting import DepthStats, count_table
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.formatting import fmt_int
-from resnet_viz.i18n import Translator
+from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import FONT
 
 FONT_SIZE = 18
@@ -73,7 +73,13 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
     block_rows = count_table(tr, "block")
     layer_rows = count_table(tr, "layer")
     root = "net"
-    ids, labels, parents, values, colours = [root], [tr.title], [""], [tr.total_params], ["#ffffff"]
+    ids, labels, parents, values, colours = (
+        [root],
+        [arch_title(t, tr.arch)],
+        [""],
+        [tr.total_params],
+        ["#ffffff"],
+    )
     for r in stage_rows:
         ids.append(r.group)
         labels.append(_group_label(r.group, r.paper_name, t))
@@ -114,7 +120,9 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
         )
     )
     fig.update_layout(uniformtext={"minsize": 16, "mode": "hide"})
-    return _style(fig, t("parameters.treemap_title", title=tr.title, params=fmt_int(tr.total_params)), 620)
+    return _style(
+        fig, t("parameters.treemap_title", title=arch_title(t, tr.arch), params=fmt_int(tr.total_params)), 620
+    )
 
 
 def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
@@ -157,7 +165,7 @@ def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
     fig.update_yaxes(autorange="reversed", tickfont={"size": FONT_SIZE}, ticksuffix=" ")
     fig.update_annotations(font={"size": FONT_SIZE + 2})
     c, h, w = tr.input_size
-    _style(fig, t("parameters.stage_bar_title", title=tr.title, size=f"{h}×{w}"), 480)
+    _style(fig, t("parameters.stage_bar_title", title=arch_title(t, tr.arch), size=f"{h}×{w}"), 480)
     # Room on the left for the first panel's stage names and above for the title over the panel titles.
     fig.update_layout(margin={"l": 110, "t": 120})
     return fig
@@ -168,7 +176,7 @@ def depth_scaling_figure(
 ) -> go.Figure:
     """ResNet-18 … 152 side by side in four panels: parameters, multiply-adds, parameter and activation memory."""
     # Two-line tick labels ("ResNet" over "152") so five fit side by side without rotating.
-    names = [s.title.replace("-", "<br>", 1) for s in stats]
+    names = [arch_title(t, s.arch).replace("-", "<br>", 1) for s in stats]
     panels = (
         (t("parameters.dash_params"), [s.params for s in stats], [_short(s.params, _SI) for s in stats]),
         (

@@ -8,10 +8,9 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.experiments import DATASETS, GradientFlow
 from resnet_viz.experiments.summaries import chance_error
-from resnet_viz.i18n import Translator
+from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import FONT
 
 #: Plain in warm colours, residual in cool ones; the deeper network is the darker shade (as in the paper).
@@ -59,7 +58,7 @@ def gradient_flow_figure(flow: GradientFlow, t: Translator) -> go.Figure:
     fig.update_yaxes(type="log", title=t("why_residual.grad_axis_y"), exponentformat="power")
     fig.update_xaxes(title=t("why_residual.grad_axis_x"))
     return _layout(
-        fig, t("why_residual.grad_chart_title", arch=get_spec(flow.arch).title, size=flow.input_size)
+        fig, t("why_residual.grad_chart_title", arch=arch_title(t, flow.arch), size=flow.input_size)
     )
 
 

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from resnet_viz.architecture.trace import Row, Trace
-from resnet_viz.i18n import Translator
+from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import FONT
 
 
@@ -63,7 +63,7 @@ def shape_walk_figure(tr: Trace, t: Translator, *, every_layer: bool = False) ->
         secondary_y=False,
     )  # fmt: skip
     fig.update_layout(
-        title={"text": t("shapes.chart_title", title=tr.title, size=tr.input_size[1])},
+        title={"text": t("shapes.chart_title", title=arch_title(t, tr.arch), size=tr.input_size[1])},
         font={"family": FONT},
         height=420,
         margin={"l": 60, "r": 60, "t": 60, "b": 120},
