@@ -53,7 +53,7 @@ def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
     plain_net = t("why_residual.run_plain", depth=depth)
     if res is not None:
         if res["worst"]:
-            worst = ", ".join(
+            worst = ("、" if s.lang == "zh" else ", ").join(
                 f"{name} ({100 * rise:+.1f} pp)"
                 for name, rise in zip(res["worst_blocks"], res["worst_rises"])
             )
@@ -80,7 +80,7 @@ def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
             mean=f"{100 * plain['mean_rise']:+.1f}",
         )
         if plain["rest_min"] is not None and plain["near_chance"] > 0:
-            text += " " + t(
+            text += ("" if s.lang == "zh" else " ") + t(
                 "why_residual.rm_plain_rest",
                 rest=plain["blocks"] - plain["near_chance"],
                 lo=_pct(plain["rest_min"]),
