@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import trace
@@ -25,11 +26,10 @@ def _open(page: str, lang: str, arch: str, plain: bool = False) -> tuple[AppTest
     at.session_state["rv_plain"] = plain
     at.run()
     at.switch_page(page).run()
-    assert not at.exception, [e.value for e in at.exception]
+    assert_translated(at, f"{page} {lang} {arch}")
     parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.info]
     parts += [x.value for x in at.subheader]
     text = "\n".join(str(p) for p in parts)
-    assert "⟦" not in text
     return at, text
 
 
