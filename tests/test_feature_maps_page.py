@@ -244,11 +244,11 @@ def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
     assert not any(c.startswith("maxpool") for c in caps)
     at.selectbox(key="fm_block").set_value("layer2.0").run()
     ok(at)
-    assert any("选项 A" in c.value for c in at.caption)
+    assert any("方案 A" in c.value for c in at.caption)
 
     at.toggle(key="rv_plain").set_value(True).run()
     ok(at)
-    assert any("Plain 网络" in c.value for c in at.caption)
+    assert any("普通网络" in c.value for c in at.caption)
 
     at = page(arch="resnet50", size=48, rv_stride_in="1x1")
     assert any(EN("feature_maps.no_pretrained", arch="resnet50") == i.value for i in at.info)
