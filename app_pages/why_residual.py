@@ -192,7 +192,7 @@ if st.button(t("why_residual.grad_run"), key="rvw_grad_run", type="primary"):
             ui_state.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
         ]
 flows = st.session_state.get("rvw_grad_result")
-if flows and flows[0].arch == grad_arch:
+if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     flow = flows[0]
     st.plotly_chart(fr.gradient_flow_figure(flow, t), width="stretch")
     st.markdown(
