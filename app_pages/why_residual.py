@@ -233,6 +233,9 @@ else:
     st.info(t("why_residual.grad_hint"))
 why_training.render(t, s)
 
+# ---------------------------------------------------------------- 3b. gradients after training steps
+# (a separate section with its own i18n file, why_residual_training.toml, is added here by the curves work)
+
 # ---------------------------------------------------------------- 4. degradation
 st.header(t("why_residual.deg_header"))
 st.markdown(t("why_residual.deg_intro"))
