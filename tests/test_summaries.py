@@ -13,6 +13,7 @@ import pytest
 from resnet_viz import paths, trace
 from resnet_viz.architecture import counting
 from resnet_viz.experiments import summaries as S
+from resnet_viz.experiments.config import DATASETS
 
 
 def _run(
@@ -157,7 +158,7 @@ def _shipped(name: str) -> dict:
 
 def test_shipped_removal_counts() -> None:
     removal = _shipped("removal.json")
-    classes = removal["settings"].get("num_classes", 10)
+    classes = DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
     for label, got in S.removal_summary(removal).items():
         sweep = removal["nets"][label]
         base = sweep["baseline"]["top1_error"]
