@@ -59,7 +59,9 @@ def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
             )
             lines.append(
                 t(
-                    "why_residual.rm_res_reading",
+                    "why_residual.rm_res_reading"
+                    if 2 * res["small"] >= res["blocks"]
+                    else "why_residual.rm_res_reading_hurt",
                     net=res_net,
                     small=res["small"],
                     blocks=res["blocks"],
@@ -299,7 +301,9 @@ else:
             if lag and lag["behind"]:
                 st.markdown(
                     t(
-                        "why_residual.deg_behind"
+                        "why_residual.deg_behind_one"
+                        if len(lag["behind"]) == 1
+                        else "why_residual.deg_behind"
                         if lag["contiguous"]
                         else "why_residual.deg_behind_scattered",
                         deep=t("why_residual.run_resnet", depth=lag["deep"]),
@@ -369,7 +373,19 @@ else:
         )
     for line in removal_reading(rm_summaries, removal["depth"]):
         st.markdown(line)
-    st.markdown(t("why_residual.rm_reading"))
+    means = {
+        ("plain" if k.startswith("plain") else "resnet"): v["mean_rise"] for k, v in rm_summaries.items()
+    }
+    if means.get("resnet", 0.0) < means.get("plain", 0.0):
+        st.markdown(t("why_residual.rm_reading"))
+    else:
+        st.markdown(
+            t(
+                "why_residual.rm_reading_not",
+                res_mean=f"{100 * means.get('resnet', 0.0):+.1f}",
+                plain_mean=f"{100 * means.get('plain', 0.0):+.1f}",
+            )
+        )
     depth = removal["depth"]
     names = list(removal["nets"][f"resnet-{depth}"]["blocks"])
     name = st.selectbox(

@@ -177,8 +177,16 @@ def test_shipped_degradation_comparisons() -> None:
         finals = {}
         for depth in (cmp["shallow"], cmp["deep"]):
             runs = [r for r in data["runs"] if r["plain"] == cmp["plain"] and r["depth"] == depth]
-            finals[depth] = sum(r["train_error"][cmp["epoch"] - 1] for r in runs) / len(runs)
+            # one curve per seed: the per-seed curves where the file has them, else each run's own
+            curves = [
+                c for r in runs for c in (r.get("per_seed") or {}).get("train_error") or [r["train_error"]]
+            ]
+            finals[depth] = sum(c[cmp["epoch"] - 1] for c in curves) / len(curves)
+            assert cmp["seeds"] <= len(curves)
         assert cmp["deep_train"] == pytest.approx(finals[cmp["deep"]])
+        # the file's own mean curve agrees to its rounding
+        deep_run = next(r for r in data["runs"] if r["plain"] == cmp["plain"] and r["depth"] == cmp["deep"])
+        assert cmp["deep_train"] == pytest.approx(deep_run["train_error"][cmp["epoch"] - 1], abs=1e-4)
         diff = finals[cmp["deep"]] - finals[cmp["shallow"]]
         assert cmp["order"] == ("level" if abs(diff) < 0.005 else "higher" if diff > 0 else "lower")
 
@@ -216,3 +224,14 @@ def test_stage_growth_and_bn_elementwise() -> None:
     row, elements = counting.bn_elementwise(tr)
     assert row.macs == 2 * row.output_shape[0]  # torchinfo's convention, which the totals follow
     assert elements == math.prod(row.output_shape)
+
+
+def test_mean_runs_reads_per_seed_curves() -> None:
+    """The multi-seed file keeps the mean in ``train_error`` and each seed's curve under ``per_seed``."""
+    run = _run(False, 20, [0.5, 0.25])
+    run["per_seed"] = {"train_error": [[0.6, 0.3], [0.4, 0.2]], "test_error": [[0.5, 0.3], [0.5, 0.1]]}
+    data = {"seeds": [3, 4], "runs": [run]}
+    (r,) = S.mean_runs(data)
+    assert r["seeds"] == 2 and r["train_error"] == pytest.approx([0.5, 0.25])
+    assert r["final_train_spread"] == pytest.approx(0.1) and r["final_test_spread"] == pytest.approx(0.2)
+    assert S.shipped_seeds(data) == [3, 4]

@@ -140,6 +140,13 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str) 
         assert f"{100 * plain['rest_min']:.1f}%" in text and f"{100 * plain['rest_max']:.1f}%" in text
     for name, rise in zip(res["worst_blocks"], res["worst_rises"]):
         assert f"{name} ({100 * rise:+.1f} pp)" in text
+    hardly = 2 * res["small"] >= res["blocks"]  # "hardly notices" only where most deletions cost < 2 points
+    chosen, rejected = ("rm_res_reading", "rm_res_reading_hurt")[:: 1 if hardly else -1]
+    assert (
+        tr(f"why_residual.{chosen}", net="", small="", blocks="", thr="", worst="").split("{")[0][:20] in text
+    )
+    veit = tr("why_residual.rm_reading")
+    assert (veit in text) == (res["mean_rise"] < plain["mean_rise"])
     first_block = next(iter(rm["nets"][f"resnet-{rm['depth']}"]["blocks"]))
     if (
         first_block not in res["worst_blocks"]

@@ -27,9 +27,9 @@ def mean_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
     """One record per network (plain/residual × depth), in file order: the per-epoch training and test error
     averaged over the seeds that trained it, cut to the epochs every seed finished, with ``seeds`` (how many) and
     ``final_train_spread`` / ``final_test_spread`` (largest − smallest final error over the seeds; 0 for one seed).
-    Runs without a ``seed`` field each count as their own network (the single-seed file)."""
+    Runs with ``per_seed`` curves are split into their seeds first; a run without either counts as one seed."""
     groups: dict[tuple[bool, int], list[dict[str, Any]]] = {}
-    for run in data.get("runs", []):
+    for run in _seed_runs(data):
         if not run.get("train_error"):
             continue
         groups.setdefault((bool(run["plain"]), int(run["depth"])), []).append(run)
@@ -58,9 +58,25 @@ def mean_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _seed_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record per network and seed. A run with ``per_seed`` curves (``{"train_error": [seed0, seed1, …], …}``,
+    the file scripts/make_curves.py writes for several seeds) is split into its seeds; any other run is one."""
+    out = []
+    for run in data.get("runs", []):
+        per_seed = run.get("per_seed")
+        if not per_seed or not per_seed.get("train_error"):
+            out.append(run)
+            continue
+        for i, (train, test) in enumerate(zip(per_seed["train_error"], per_seed.get("test_error", []))):
+            out.append({**run, "seed": i, "train_error": train, "test_error": test})
+    return out
+
+
 def shipped_seeds(data: dict[str, Any]) -> list[int]:
     """The random seeds of a degradation record: the runs' ``seed`` fields where they carry one, else the
     settings' ``seeds`` list or single ``seed``."""
+    if data.get("seeds"):
+        return [int(x) for x in data["seeds"]]
     seeds = sorted({int(r["seed"]) for r in data.get("runs", []) if "seed" in r})
     if seeds:
         return seeds
