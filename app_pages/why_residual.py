@@ -240,8 +240,15 @@ why_training.render(t, s)
 
 # ---------------------------------------------------------------- 4. degradation
 st.header(t("why_residual.deg_header"))
-st.markdown(t("why_residual.deg_intro"))
 shipped = _load_json(paths.DEGRADATION_FILE)
+dataset = (shipped or {}).get("settings", {}).get("dataset", "shapes")
+dataset = dataset if dataset in ex.DATASETS else "shapes"
+st.markdown(
+    t(
+        "why_residual.deg_intro",
+        dataset=t(f"why_residual.deg_data_{dataset}", classes=ex.DATASETS[dataset]),
+    )
+)
 if shipped is None or not shipped.get("runs"):
     st.warning(t("why_residual.deg_missing"))
 else:
