@@ -80,7 +80,7 @@ st.caption(t("shapes.keep_size", n=tr.stages[0].output_shape[1]))
 st.subheader(t("shapes.chart_header"))
 every_layer = st.toggle(t("shapes.table_every_layer"), key="rv_shapes_every_layer",
                         help=t("shapes.table_every_layer_help"))  # fmt: skip
-st.plotly_chart(shape_walk_figure(tr, t, every_layer=every_layer), width="stretch")
+ui_state.figure(shape_walk_figure(tr, t, every_layer=every_layer), width="stretch")
 
 # --- the trace table
 st.subheader(t("shapes.table_header"))

@@ -138,7 +138,7 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
         with col:
             st.image(steps["display"][key], caption=caption, width="stretch", output_format="JPEG")
     crop = steps["settings"]["crop"]
-    st.caption(t("feature_maps.pipeline_weights") if prep.from_weights else
+    ui_state.dev_caption(t("feature_maps.pipeline_weights") if prep.from_weights else
                t("feature_maps.pipeline_sidebar", size=crop))  # fmt: skip
     return steps
 
@@ -203,10 +203,22 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
         k = st.slider(t("feature_maps.k_label"), 1, max(k_max, 2), key="fm_k",
                       disabled=show == "all" or k_max < 2)  # fmt: skip
     grid_png, index = ui_state.cached_grid_png(
-        key, layer, mode, cmap, None if show == "all" else k, None, 720, maps, cap.global_range
+        key,
+        layer,
+        mode,
+        cmap,
+        None if show == "all" else k,
+        None,
+        1200 if ui_state.presenting() else 720,
+        maps,
+        cap.global_range,
     )
     # PNG: st.image would re-encode "auto" as a JPEG
-    st.image(grid_png, caption=names.grid_caption(layer, maps, index, t), output_format="PNG")
+    # Presenter mode: the grid at the page's full width (square pixels are upscaled with nearest neighbour first).
+    st.image(
+        grid_png, caption=names.grid_caption(layer, maps, index, t), output_format="PNG",
+        width="stretch" if ui_state.presenting() else "content",
+    )  # fmt: skip
     st.download_button(
         t("feature_maps.download_grid"), data=grid_png, file_name=f"{s.arch}_{layer}_{mode}_{cmap}.png",
         mime="image/png", key="fm_download", on_click="ignore",
@@ -264,7 +276,7 @@ def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
                 st.caption(t(f"feature_maps.explain_{term}", h=arr.shape[0], w=arr.shape[1]))
     st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
     figure = fm.ratio_figure(cap.residuals, names, t)
-    st.plotly_chart(figure, key="fm_ratio_chart", config={"displayModeBar": False})
+    ui_state.figure(figure, key="fm_ratio_chart", config={"displayModeBar": False})
     st.caption(t("feature_maps.ratio_caption"))
 
 

@@ -107,7 +107,7 @@ with tab_where:
         t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{level}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
-    st.plotly_chart(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
+    ui_state.figure(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
     stage_rows = [r for r in counting.count_table(tr, "stage") if r.kind == "stage"]
     heaviest = max(stage_rows, key=lambda r: r.params)
     busiest = max(stage_rows, key=lambda r: r.macs)
@@ -119,7 +119,7 @@ with tab_where:
             blocks=sum(1 for b in tr.blocks if b.name.startswith(heaviest.name + ".")),
         )  # fmt: skip
     )
-    st.plotly_chart(
+    ui_state.figure(
         figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None
     )
     growth = ", ".join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
@@ -144,11 +144,11 @@ with tab_depth:
     # at their own 224 otherwise (a CIFAR network's 32 would say little about them).
     dash_size = s.input_size if spec.family == "imagenet" else 224
     stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=stride_in)
-    st.plotly_chart(
+    ui_state.figure(
         figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
         width="stretch", config=PLOTLY_CONFIG, theme=None,
     )  # fmt: skip
-    st.caption(t("parameters.dash_caption", size=dash_size, batch=batch))
+    ui_state.dev_caption(t("parameters.dash_caption", size=dash_size, batch=batch))
     by_arch = {d.arch: d for d in stats}
     r34, r50 = by_arch["resnet34"], by_arch["resnet50"]
     st.markdown(

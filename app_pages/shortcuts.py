@@ -36,7 +36,7 @@ def export(dot_text: str, stem: str) -> None:
         row.download_button(t("diagrams.download_png"), lambda: dot.render(dot_text, "png"), file_name=f"{stem}.png",
                             mime="image/png", key=f"dl_png_{stem}", on_click="ignore")  # fmt: skip
     else:
-        st.caption(t("diagrams.no_dot"))
+        ui_state.dev_caption(t("diagrams.no_dot"))
 
 
 # --- the whole network
@@ -74,7 +74,7 @@ live = dot.overview_dot(
     node_url=lambda name: "?" + urlencode(ui_state.view_params(block=name)),
 )  # fmt: skip
 st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
-st.graphviz_chart(live, width="content")
+ui_state.diagram(live, tall=True)
 overview = dot.overview_dot(tr, t, collapse=collapse)  # the download carries no app links
 export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 
@@ -141,7 +141,7 @@ marked_row = f"{chosen}.{marked}" + (".0" if marked == "downsample" else "") if 
 left, right = st.columns([3, 2])
 with left:  # the diagram keeps its natural size (graphviz text at 10 pt); the table sits beside it
     block_text = dot.block_dot(tr, chosen, t)
-    st.graphviz_chart(dot.block_dot(tr, chosen, t, highlight=marked_row), width="content")
+    ui_state.diagram(dot.block_dot(tr, chosen, t, highlight=marked_row))
 with right:
     st.dataframe(
         {
@@ -184,8 +184,7 @@ for tab, name in zip(st.tabs(tab_names), tab_names):
         if marked and not lines:
             st.caption(t("links.code_no_layer", layer=marked))
         st.html(code_view.code_html(source, lines, font_px=font))
-        if not ui_state.presenting():
-            st.caption(caption)
+        ui_state.dev_caption(caption)
 
 # --- every kind of block in this network, side by side
 st.subheader(t("diagrams.kinds_header", block=tr.block_class))
@@ -208,11 +207,11 @@ for tab, (kind, name) in zip(tabs, kinds.items()):
         b = by_name[name]
         st.markdown(t(f"diagrams.explain_{kind}", cin=b.input_shape[0], cout=b.output_shape[0],
                       shape_in=fmt_shape(b.input_shape), shape_out=fmt_shape(b.output_shape)))  # fmt: skip
-        st.graphviz_chart(dot.block_dot(tr, name, t), width="content")
+        ui_state.diagram(dot.block_dot(tr, name, t))
 
 # --- the paper's Figure 3
 st.subheader(t("diagrams.compare_header"))
 st.markdown(t("diagrams.compare_intro"))
 compare = dot.compare_dot(t)
-st.graphviz_chart(compare, width="content")
+ui_state.diagram(compare)
 export(compare, "figure3_vgg19_plain34_resnet34")

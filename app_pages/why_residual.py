@@ -159,7 +159,7 @@ else:
             typical=f"{typical:.3g}",
         )
     )
-    st.plotly_chart(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
+    ui_state.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
     with st.expander(t("why_residual.id_table")):
         st.dataframe(
             [
@@ -196,7 +196,7 @@ if st.button(t("why_residual.grad_run"), key="rvw_grad_run", type="primary"):
 flows = st.session_state.get("rvw_grad_result")
 if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     flow = flows[0]
-    st.plotly_chart(fr.gradient_flow_figure(flow, t), width="stretch")
+    ui_state.figure(fr.gradient_flow_figure(flow, t), width="stretch")
     st.markdown(
         t(
             "why_residual.grad_summary",
@@ -223,7 +223,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
         )
     )
     st.markdown(t("why_residual.grad_reading"))
-    st.caption(
+    ui_state.dev_caption(
         t(
             "why_residual.grad_method",
             batch=flow.batch_size,
@@ -254,7 +254,7 @@ if shipped is None or not shipped.get("runs"):
 else:
     cfg = shipped["settings"]
     seeds = ex.shipped_seeds(shipped)
-    st.plotly_chart(fr.degradation_figure(shipped, t), width="stretch")
+    ui_state.figure(fr.degradation_figure(shipped, t), width="stretch")
     st.caption(
         t(
             "why_residual.deg_caption",
@@ -352,7 +352,7 @@ else:
         horizontal=True,
         key="rvw_rm_metric",
     )
-    st.plotly_chart(fr.removal_figure(removal, t, metric), width="stretch")
+    ui_state.figure(fr.removal_figure(removal, t, metric), width="stretch")
     rm_summaries = ex.removal_summary(removal, metric)
     for label, summary in rm_summaries.items():
         kind = "plain" if label.startswith("plain") else "resnet"
@@ -426,7 +426,7 @@ else:
                 delta_color="inverse",
             )
         classes = ex.DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
-        st.caption(
+        ui_state.dev_caption(
             t(
                 "why_residual.rm_live_caption",
                 n_test=removal["settings"]["n_test"],
@@ -499,7 +499,7 @@ with live_box:
     if live and any(run["test_error"] for run in live["runs"]):
         if not st.session_state.get("rvw_live_done"):
             st.warning(t("why_residual.live_stopped"))
-        st.plotly_chart(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
+        ui_state.figure(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
         st.caption(t("why_residual.live_caption"))
         took = st.session_state.get("rvw_live_seconds")
         if took and st.session_state.get("rvw_live_done"):

@@ -157,8 +157,7 @@ def sidebar() -> Settings:
         )
         present = st.session_state.get(PRESENT_KEY, st.session_state.get(_LINK_DEFAULTS, {}).get("present"))
         st.toggle(t("links.present"), value=bool(present), key=PRESENT_KEY, help=t("links.present_help"))
-        if not presenting():
-            st.caption(t("common.device", device=describe_device(device())))
+        dev_caption(t("common.device", device=describe_device(device())))
     settings = current()
     _check_selection(settings, t)
     _show_link_problems(t)
@@ -356,6 +355,36 @@ def presenting() -> bool:
     )
 
 
+def dev_caption(text: str) -> None:
+    """A caption for the curious reader (where a number comes from, the method, the device, which file): shown
+    normally, left out in presenter mode, where a projector has room only for what the class reads. Pages call
+    this instead of ``st.caption`` for such notes; a caption that teaches stays an ``st.caption``."""
+    if not presenting():
+        st.caption(text)
+
+
+def diagram(dot_text: str, *, tall: bool = False) -> None:
+    """Draw one of ``resnet_viz.render.dot``'s diagrams. In presenter mode: Okabe–Ito colours, larger text and
+    thicker lines (:func:`~resnet_viz.render.dot.presenter_dot`), and the full width of the page; a ``tall``
+    diagram (the whole network, drawn top to bottom) keeps its natural width, which already fills a 720-pixel
+    high screen, instead of growing to many screens of height."""
+    from resnet_viz.render import dot
+
+    if presenting():
+        st.graphviz_chart(dot.presenter_dot(dot_text), width="content" if tall else "stretch")
+    else:
+        st.graphviz_chart(dot_text, width="content")
+
+
+def figure(fig: Any, **kwargs: Any) -> None:
+    """Draw a plotly figure at the page's width; in presenter mode restyled for the projector
+    (:func:`~resnet_viz.render.style.presenter_figure`)."""
+    from resnet_viz.render.style import presenter_figure
+
+    kwargs.setdefault("width", "stretch")
+    st.plotly_chart(presenter_figure(fig) if presenting() else fig, **kwargs)
+
+
 def page_param(name: str) -> object | None:
     """A page's own parameter (``sample``, ``step``) from the address that opened it, or None."""
     entry = st.session_state.get(_PAGE_PARAMS) or {}
@@ -410,8 +439,7 @@ def sync_address(page_path: str) -> None:
         st.code(url, language=None, wrap_lines=True)
         st.caption(t("links.copy_caption"))
         st.image(links.qr_png(url), caption=t("links.qr_caption"), width=220 if presenting() else 160)
-        if not presenting():
-            st.caption(t("links.share_help"))
+        dev_caption(t("links.share_help"))
     if presenting():
         st.html(f"<style>{PRESENTER_CSS}</style>")
 

@@ -16,6 +16,7 @@ shortcuts can be counted on the text: identity shortcuts are solid, projection (
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from resnet_viz.architecture.catalogue import VGG19_LAYERS
 from resnet_viz.architecture.trace import Row, Trace, trace
 from resnet_viz.formatting import fmt_shape
 from resnet_viz.i18n import Translator, arch_title
-from resnet_viz.render.style import DOT_FONT
+from resnet_viz.render.style import DOT_FONT, PRESENTER_DOT_SCALE, presenter_colour
 
 #: Above this many blocks the overview collapses each stage's repeated blocks by default (resnet56/101/110/152).
 COLLAPSE_ABOVE_BLOCKS = 24
@@ -32,6 +33,39 @@ VIEWS = ("overview", "block", "compare")
 FORMATS = ("dot", "svg", "png")
 
 _BLUE, _GREEN, _ORANGE, _GREY, _RED = "#dbe8f8", "#e3f2e1", "#fde6c8", "#f2f2f2", "#c0392b"
+
+
+# ------------------------------------------------------------------------------------------------ presenter mode
+
+_COLOUR_ATTR = re.compile(r'\b(color|fillcolor|fontcolor)="([^"]*)"')
+_FONTSIZE = re.compile(r"\bfontsize=([0-9.]+)")
+_PENWIDTH = re.compile(r"\bpenwidth=([0-9.]+)")
+_FIXED_SIZE = re.compile(r"\b(width|height)=([0-9.]+)(?=.*fixedsize=\"true\")")
+
+
+def presenter_dot(dot_text: str) -> str:
+    """Any of this module's diagrams restyled for the projector: Okabe–Ito colours (``style.PRESENTER_MAP``),
+    black text and outlines, text 1.4× larger and lines thicker. Line styles are kept, so a shortcut's kind is
+    still solid vs dashed, not only a colour. A pure rewrite of the attributes, so every diagram gets it the same."""
+
+    def line(text: str) -> str:
+        text = _COLOUR_ATTR.sub(
+            lambda m: f'{m[1]}="{"#000000" if m[1] == "fontcolor" else presenter_colour(m[2])}"', text
+        )
+        text = _FONTSIZE.sub(lambda m: f"fontsize={float(m[1]) * PRESENTER_DOT_SCALE:g}", text)
+        text = _PENWIDTH.sub(lambda m: f"penwidth={max(2.0, float(m[1]) * 1.5):g}", text)
+        if 'fixedsize="true"' in text:  # the "+" circles grow with their text
+            text = _FIXED_SIZE.sub(lambda m: f"{m[1]}={float(m[2]) * PRESENTER_DOT_SCALE:g}", text)
+        stripped = text.lstrip()
+        if stripped.startswith("node ["):
+            text = text.replace("node [", 'node [color="#000000", fontcolor="#000000", penwidth=1.5, ', 1)
+        elif stripped.startswith("edge ["):
+            text = text.replace("edge [", 'edge [fontcolor="#000000", penwidth=2, ', 1)
+        elif stripped.startswith("graph [") and "rankdir" in text:
+            text = text.replace("graph [", 'graph [fontcolor="#000000", bgcolor="#FFFFFF", ', 1)
+        return text
+
+    return "\n".join(line(x) for x in dot_text.split("\n"))
 
 
 # ----------------------------------------------------------------------------------------------------- the writer
