@@ -3,6 +3,7 @@ and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT t
 
 from urllib.parse import urlencode
 
+import pandas as pd
 import streamlit as st
 
 from resnet_viz import links, ui_state
@@ -120,6 +121,47 @@ layer_options = [name for name in code_view.LAYERS if name in row_names or f"{na
 if st.session_state.get(CODE_KEY) not in layer_options:
     st.session_state[CODE_KEY] = layer_options[0]
 
+# The listings shown below, one tab each: (tab name, table key, source, whether it is the notes' listing, caption).
+cls = tr.block_class
+if tr.plain:
+    import torchvision
+
+    listings = [
+        (t("links.code_plain", cls=f"Plain{cls}"), "plain", code_view.plain_source(tr.block), False,
+         t("links.code_plain_caption")),
+        (t("links.code_torchvision", cls=cls), "torchvision", code_view.torchvision_source(tr.block), False,
+         t("links.code_torchvision_caption", version=torchvision.__version__)),
+    ]  # fmt: skip
+else:
+    import torchvision
+
+    listings = [
+        (t("links.code_torchvision", cls=cls), "torchvision", code_view.torchvision_source(tr.block), False,
+         t("links.code_torchvision_caption", version=torchvision.__version__)),
+        (t("links.code_notes"), "notes", code_view.notes_source() if tr.block == "basic" else None, True,
+         t("links.code_notes_caption", file=code_view.NOTES_FILE)),
+    ]  # fmt: skip
+
+
+def _code_key(kind: str) -> str:
+    return f"rv_code_lines_{kind}_{tr.block}"
+
+
+# A click on a line of a listing (a one-row selection of its table) selects that line's layer. It is read here,
+# before the pills, diagram and table that show the layer are drawn, and only when the selection changed (a line
+# stays selected in its table while the pills or the block's table pick another layer).
+for _name, kind, source, notes, _caption in listings:
+    if source is None:
+        continue
+    event = st.session_state.get(_code_key(kind))
+    picked = list(event["selection"]["rows"]) if event else []
+    seen_key = _code_key(kind) + "_seen"
+    if picked != st.session_state.get(seen_key):
+        st.session_state[seen_key] = picked
+        line_layer = code_view.line_layers(source, notes=notes)
+        if picked and picked[0] < len(line_layer) and line_layer[picked[0]] in layer_options:
+            st.session_state[CODE_KEY] = line_layer[picked[0]]
+
 
 def _layer_of(short: str) -> str | None:
     """A table row's layer: conv2 → conv2, bn2 → conv2, downsample.1 → downsample (None for the ReLU)."""
@@ -158,32 +200,28 @@ export(block_text, f"{tr.arch}_{chosen}")
 # --- the code beside the picture
 st.markdown("#### " + t("links.code_header", block=f"{block.paper_name} · {chosen}"))
 st.pills(t("links.code_layer"), layer_options, key=CODE_KEY, help=t("links.code_layer_help"))
-font = 17 if ui_state.presenting() else 13
-cls = tr.block_class
-if tr.plain:
-    tab_names = [t("links.code_plain", cls=f"Plain{cls}"), t("links.code_torchvision", cls=cls)]
-else:
-    tab_names = [t("links.code_torchvision", cls=cls), t("links.code_notes")]
-for tab, name in zip(st.tabs(tab_names), tab_names):
+row_px = 30 if ui_state.presenting() else 24
+for tab, (_name, kind, source, notes, caption) in zip(st.tabs([x[0] for x in listings]), listings):
     with tab:
-        if name == t("links.code_notes"):
-            if tr.block != "basic":
-                st.info(t("links.code_notes_bottleneck", block=chosen))
-                continue
-            source, notes = code_view.notes_source(), True
-            caption = t("links.code_notes_caption", file=code_view.NOTES_FILE)
-        elif tr.plain and name == tab_names[0]:
-            source, notes = code_view.plain_source(tr.block), False
-            caption = t("links.code_plain_caption")
-        else:
-            import torchvision
-
-            source, notes = code_view.torchvision_source(tr.block), False
-            caption = t("links.code_torchvision_caption", version=torchvision.__version__)
+        if source is None:
+            st.info(t("links.code_notes_bottleneck", block=chosen))
+            continue
         lines = code_view.layer_lines(source, marked, notes=notes) if marked else []
         if marked and not lines:
             st.caption(t("links.code_no_layer", layer=marked))
-        st.html(code_view.code_html(source, lines, font_px=font))
+        table = pd.DataFrame(code_view.code_table(source, lines))
+        # The marked lines: a ▶ in the first column and a yellow background (a sign, not colour alone).
+        styled = table.style.apply(
+            lambda row: ["background-color:#fff3b0;font-weight:600" if row.iloc[0] else ""] * len(row), axis=1
+        )
+        st.dataframe(
+            styled, hide_index=True, width="stretch", key=_code_key(kind), on_select="rerun",
+            selection_mode="single-row", row_height=row_px, height=(len(table) + 1) * row_px + 3,
+            column_config={
+                "": st.column_config.TextColumn("", width=28), "#": st.column_config.NumberColumn("#", width=44),
+                "code": st.column_config.TextColumn(t("links.code_col"), width="large"),
+            },
+        )  # fmt: skip
         ui_state.dev_caption(caption)
 
 # --- every kind of block in this network, side by side

@@ -47,9 +47,14 @@ def test_code_html_marks_lines_without_colour_alone_and_escapes() -> None:
     assert out.count("▶") == 1 and "a &lt; b" in out and "rv-marked" in out
 
 
+def _listing(at: AppTest, index: int = 0):
+    """The code table of the listing in tab ``index`` (columns: mark, line number, code)."""
+    return [df for df in at.dataframe if df.key and df.key.startswith("rv_code_lines_")][index].value
+
+
 def _marked(at: AppTest) -> list[str]:
-    body = at.get("html")[0].proto.body
-    return [part for part in body.split("</div>") if "rv-marked" in part]
+    table = _listing(at)
+    return [code for mark, code in zip(table[""], table["code"]) if mark == "▶"]
 
 
 def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code() -> None:
@@ -68,5 +73,52 @@ def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code() -> None:
         .startswith('"layer2.0.downsample.0"')
     )
     at.toggle(key="rv_plain").set_value(True).run()  # a plain twin shows our forward first
-    assert not at.exception and "self.conv2(out)" in at.get("html")[0].proto.body
-    assert "+=" not in at.get("html")[0].proto.body.split("def forward")[1]
+    code = "\n".join(_listing(at)["code"])
+    assert not at.exception and "self.conv2(out)" in code
+    assert "+=" not in code.split("def forward")[1]
+
+
+def test_line_layers_map_each_line_to_its_layer() -> None:
+    source = code_view.torchvision_source("bottleneck")
+    by_line = dict(zip(source.splitlines(), code_view.line_layers(source)))
+    assert by_line["        out = self.bn2(out)"] == "conv2"  # a BatchNorm belongs to its conv
+    assert by_line["        out = self.conv3(out)"] == "conv3"
+    assert by_line["            identity = self.downsample(x)"] == "downsample"
+    assert by_line["        out = self.relu(out)"] is None
+    notes = code_view.notes_source()
+    pairs = [
+        (line.strip(), layer)
+        for line, layer in zip(notes.splitlines(), code_view.line_layers(notes, notes=True))
+    ]
+    assert [layer for line, layer in pairs if line.startswith("nn.BatchNorm2d")] == [
+        "conv1",
+        "conv2",
+        "downsample",
+    ]
+    table = code_view.code_table("a\nb\nc", [2])
+    assert table == {"": ["", "▶", ""], "#": [1, 2, 3], "code": ["a", "b", "c"]}
+
+
+def test_clicking_a_code_line_selects_its_layer_in_the_diagram() -> None:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params.update({"net": "resnet50", "block": "layer2.0", "lang": "en"})
+    at.switch_page("app_pages/shortcuts.py").run()
+    assert not at.exception and at.session_state["rv_code_layer"] == "conv1"
+    code = list(_listing(at)["code"])
+    row = code.index("        out = self.bn3(out)")  # a click on conv3's BatchNorm line
+    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"rows": [row], "columns": []}}
+    at.run()
+    assert not at.exception and at.session_state["rv_code_layer"] == "conv3"
+    assert at.pills(key="rv_code_layer").value == "conv3"
+    marked = " ".join(_marked(at))
+    assert "self.conv3(out)" in marked and "self.conv1(x)" not in marked
+    diagram = at.get("graphviz_chart")[1].proto.spec
+    (thick,) = [ln.lstrip() for ln in diagram.splitlines() if "penwidth=3.5" in ln]
+    assert thick.startswith('"layer2.0.conv3"')
+    # the line stays selected in its table: picking another layer with the pills is not undone by it
+    at.pills(key="rv_code_layer").set_value("downsample").run()
+    assert at.session_state["rv_code_layer"] == "downsample"
+    # a line outside any layer selects nothing new
+    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    assert not at.exception and at.session_state["rv_code_layer"] == "downsample"

@@ -82,3 +82,38 @@ def code_html(source: str, marked: list[int], *, font_px: int = 13) -> str:
         + "".join(rows)
         + "</div>"
     )
+
+
+_BN = re.compile(r"self\.bn(\d)\b")
+
+
+def line_layers(source: str, *, notes: bool = False) -> list[str | None]:
+    """For each line of ``source`` (0-based), the layer of :data:`LAYERS` it builds or calls, or None.
+
+    A line of a layer's BatchNorm belongs to that layer's convolution (``bn2`` → ``conv2``), as in the block's
+    table; in the notes' listing, where layers are unnamed, that is the ``nn.BatchNorm2d`` right after the conv.
+    Clicking a line of the listing selects the layer given here."""
+    lines = source.splitlines()
+    out: list[str | None] = [None] * len(lines)
+    for layer in LAYERS:
+        for number in layer_lines(source, layer, notes=notes):
+            out[number - 1] = out[number - 1] or layer
+    for i, line in enumerate(lines):
+        if out[i] is not None or line.lstrip().startswith("#"):
+            continue
+        if not notes and (m := _BN.search(line)) and f"conv{m[1]}" in LAYERS:
+            out[i] = f"conv{m[1]}"
+        elif notes and i and out[i - 1] and "BatchNorm2d" in line:
+            out[i] = out[i - 1]
+    return out
+
+
+def code_table(source: str, marked: list[int], mark_label: str = "▶") -> dict[str, list[object]]:
+    """The listing as the columns of a one-row-per-line table: the mark (``mark_label`` on the ``marked`` lines,
+    so a marked line is told by a sign, not colour alone), the line number, and the line itself."""
+    lines = source.splitlines()
+    return {
+        "": [mark_label if i in marked else "" for i in range(1, len(lines) + 1)],
+        "#": list(range(1, len(lines) + 1)),
+        "code": lines,
+    }
