@@ -147,14 +147,14 @@ def _code_key(kind: str) -> str:
     return f"rv_code_lines_{kind}_{tr.block}"
 
 
-# A click on a line of a listing (a one-row selection of its table) selects that line's layer. It is read here,
+# A click on a line of a listing (a cell of its table: a click anywhere on the line) selects that line's layer. It is read here,
 # before the pills, diagram and table that show the layer are drawn, and only when the selection changed (a line
 # stays selected in its table while the pills or the block's table pick another layer).
 for _name, kind, source, notes, _caption in listings:
     if source is None:
         continue
-    event = st.session_state.get(_code_key(kind))
-    picked = list(event["selection"]["rows"]) if event else []
+    selection = (st.session_state.get(_code_key(kind)) or {}).get("selection") or {}
+    picked = [int(cell[0]) for cell in selection.get("cells", [])]  # (line, column) of the clicked cell
     seen_key = _code_key(kind) + "_seen"
     if picked != st.session_state.get(seen_key):
         st.session_state[seen_key] = picked
@@ -180,8 +180,10 @@ def _on_row() -> None:
 short_names = [r.name.removeprefix(chosen + ".") for r in rows]
 marked = st.session_state[CODE_KEY]
 marked_row = f"{chosen}.{marked}" + (".0" if marked == "downsample" else "") if marked else None
-left, right = st.columns([3, 2])
-with left:  # the diagram keeps its natural size (graphviz text at 10 pt); the table sits beside it
+# The diagram keeps its natural size (graphviz text at 10 pt) with the table beside it; in presenter mode it takes
+# the page's full width and the table goes below it.
+left, right = (st.container(), st.container()) if ui_state.presenting() else st.columns([3, 2])
+with left:
     block_text = dot.block_dot(tr, chosen, t)
     ui_state.diagram(dot.block_dot(tr, chosen, t, highlight=marked_row))
 with right:
@@ -216,10 +218,11 @@ for tab, (_name, kind, source, notes, caption) in zip(st.tabs([x[0] for x in lis
         )
         st.dataframe(
             styled, hide_index=True, width="stretch", key=_code_key(kind), on_select="rerun",
-            selection_mode="single-row", row_height=row_px, height=(len(table) + 1) * row_px + 3,
+            selection_mode="single-cell", row_height=row_px, height=(len(table) + 1) * row_px + 3,
             column_config={
-                "": st.column_config.TextColumn("", width=28), "#": st.column_config.NumberColumn("#", width=44),
-                "code": st.column_config.TextColumn(t("links.code_col"), width="large"),
+                "mark": st.column_config.TextColumn(" ", width=32),
+                "line": st.column_config.NumberColumn("#", width=48),
+                "code": st.column_config.TextColumn(t("links.code_col"), width=2000),
             },
         )  # fmt: skip
         ui_state.dev_caption(caption)
@@ -251,5 +254,5 @@ for tab, (kind, name) in zip(tabs, kinds.items()):
 st.subheader(t("diagrams.compare_header"))
 st.markdown(t("diagrams.compare_intro"))
 compare = dot.compare_dot(t)
-ui_state.diagram(compare)
+ui_state.diagram(compare, tall=True)
 export(compare, "figure3_vgg19_plain34_resnet34")

@@ -363,15 +363,23 @@ def dev_caption(text: str) -> None:
         st.caption(text)
 
 
+#: The box a presenter-mode diagram is scaled to fit (inches of 72 pt; a browser draws 1 pt as 4/3 px): 9 × 7.5 in is
+#: 864 × 720 px, the page's width beside the sidebar and one 720-pixel high screen once scrolled to. (A 518-px box,
+#: what is left under a heading, shrank a Bottleneck's text to 12 px: unreadable from the back of a room.)
+PRESENTER_DIAGRAM_INCHES = (9.0, 7.5)
+
+
 def diagram(dot_text: str, *, tall: bool = False) -> None:
     """Draw one of ``resnet_viz.render.dot``'s diagrams. In presenter mode: Okabe–Ito colours, larger text and
-    thicker lines (:func:`~resnet_viz.render.dot.presenter_dot`), and the full width of the page; a ``tall``
-    diagram (the whole network, drawn top to bottom) keeps its natural width, which already fills a 720-pixel
-    high screen, instead of growing to many screens of height."""
+    thicker lines (:func:`~resnet_viz.render.dot.presenter_dot`), scaled to fill the screen's free area; a ``tall``
+    diagram (the whole network, Figure 3: drawn top to bottom, many screens high) keeps its natural size with the
+    larger text instead of shrinking to one screen."""
     from resnet_viz.render import dot
 
     if presenting():
-        st.graphviz_chart(dot.presenter_dot(dot_text), width="content" if tall else "stretch")
+        # "stretch" would scale a diagram to the page's width whatever its height: graphviz fits it instead.
+        fit = None if tall else PRESENTER_DIAGRAM_INCHES
+        st.graphviz_chart(dot.presenter_dot(dot_text, fit=fit), width="content")
     else:
         st.graphviz_chart(dot_text, width="content")
 
@@ -448,10 +456,12 @@ def sync_address(page_path: str) -> None:
 #: washes out. The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
 PRESENTER_CSS = """
 html { font-size: 20px; }
-[data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"] svg { display: none !important; }
-[data-testid="stMain"] .block-container { padding-top: 1.5rem; max-width: 100%; }
+[data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"]:has(> button:only-child > svg:only-child) {
+  display: none !important;
+}
+[data-testid="stMain"] .block-container { padding: 1.5rem 2rem 4rem; max-width: 100%; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; color: #000; }
-[data-testid="stCaptionContainer"] { color: #222 !important; font-size: 0.95rem; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000 !important; opacity: 1; }
 """
 
 

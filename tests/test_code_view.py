@@ -54,7 +54,7 @@ def _listing(at: AppTest, index: int = 0):
 
 def _marked(at: AppTest) -> list[str]:
     table = _listing(at)
-    return [code for mark, code in zip(table[""], table["code"]) if mark == "▶"]
+    return [code for mark, code in zip(table["mark"], table["code"]) if mark == "▶"]
 
 
 def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code() -> None:
@@ -96,7 +96,7 @@ def test_line_layers_map_each_line_to_its_layer() -> None:
         "downsample",
     ]
     table = code_view.code_table("a\nb\nc", [2])
-    assert table == {"": ["", "▶", ""], "#": [1, 2, 3], "code": ["a", "b", "c"]}
+    assert table == {"mark": ["", "▶", ""], "line": [1, 2, 3], "code": ["a", "b", "c"]}
 
 
 def test_clicking_a_code_line_selects_its_layer_in_the_diagram() -> None:
@@ -106,7 +106,7 @@ def test_clicking_a_code_line_selects_its_layer_in_the_diagram() -> None:
     assert not at.exception and at.session_state["rv_code_layer"] == "conv1"
     code = list(_listing(at)["code"])
     row = code.index("        out = self.bn3(out)")  # a click on conv3's BatchNorm line
-    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"rows": [row], "columns": []}}
+    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"cells": [[row, "code"]]}}
     at.run()
     assert not at.exception and at.session_state["rv_code_layer"] == "conv3"
     assert at.pills(key="rv_code_layer").value == "conv3"
@@ -119,6 +119,6 @@ def test_clicking_a_code_line_selects_its_layer_in_the_diagram() -> None:
     at.pills(key="rv_code_layer").set_value("downsample").run()
     assert at.session_state["rv_code_layer"] == "downsample"
     # a line outside any layer selects nothing new
-    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"rows": [0], "columns": []}}
+    at.session_state["rv_code_lines_torchvision_bottleneck"] = {"selection": {"cells": [[0, "line"]]}}
     at.run()
     assert not at.exception and at.session_state["rv_code_layer"] == "downsample"

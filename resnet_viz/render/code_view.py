@@ -113,7 +113,7 @@ def code_table(source: str, marked: list[int], mark_label: str = "▶") -> dict[
     so a marked line is told by a sign, not colour alone), the line number, and the line itself."""
     lines = source.splitlines()
     return {
-        "": [mark_label if i in marked else "" for i in range(1, len(lines) + 1)],
-        "#": list(range(1, len(lines) + 1)),
+        "mark": [mark_label if i in marked else "" for i in range(1, len(lines) + 1)],
+        "line": list(range(1, len(lines) + 1)),
         "code": lines,
     }

@@ -43,10 +43,14 @@ _PENWIDTH = re.compile(r"\bpenwidth=([0-9.]+)")
 _FIXED_SIZE = re.compile(r"\b(width|height)=([0-9.]+)(?=.*fixedsize=\"true\")")
 
 
-def presenter_dot(dot_text: str) -> str:
+def presenter_dot(dot_text: str, *, fit: tuple[float, float] | None = None) -> str:
     """Any of this module's diagrams restyled for the projector: Okabe–Ito colours (``style.PRESENTER_MAP``),
     black text and outlines, text 1.4× larger and lines thicker. Line styles are kept, so a shortcut's kind is
-    still solid vs dashed, not only a colour. A pure rewrite of the attributes, so every diagram gets it the same."""
+    still solid vs dashed, not only a colour. A pure rewrite of the attributes, so every diagram gets it the same.
+
+    ``fit`` (width, height in inches) scales the drawing up or down until it just fits that box (graphviz's
+    ``size="w,h!"``): the browser shows a graphviz chart at its natural size, so this is what makes a small block
+    diagram fill a projector's screen."""
 
     def line(text: str) -> str:
         text = _COLOUR_ATTR.sub(
@@ -62,7 +66,8 @@ def presenter_dot(dot_text: str) -> str:
         elif stripped.startswith("edge ["):
             text = text.replace("edge [", 'edge [fontcolor="#000000", penwidth=2, ', 1)
         elif stripped.startswith("graph [") and "rankdir" in text:
-            text = text.replace("graph [", 'graph [fontcolor="#000000", bgcolor="#FFFFFF", ', 1)
+            size = f'size="{fit[0]:g},{fit[1]:g}!", ' if fit else ""
+            text = text.replace("graph [", f'graph [{size}fontcolor="#000000", bgcolor="#FFFFFF", ', 1)
         return text
 
     return "\n".join(line(x) for x in dot_text.split("\n"))
