@@ -61,8 +61,13 @@ def test_presenter_dot_uses_only_the_palette_and_keeps_dashed_shortcuts(index: i
     assert min(float(x) for x in re.findall(r"penwidth=([0-9.]+)", shown)) >= 1.5
 
 
-def test_presenter_dot_is_still_valid_graphviz() -> None:
+def test_presenter_dot_is_still_valid_graphviz_and_fits_its_box() -> None:
     assert dot.render(dot.presenter_dot(_diagrams()[2]), "svg").startswith(b"<?xml")
+    for normal in _diagrams()[2:5]:  # resnet34's block diagrams: a small one is scaled up, a big one down
+        svg = dot.render(dot.presenter_dot(normal, fit=(9.0, 7.5)), "svg").decode()
+        width, height = map(float, re.search(r'width="([0-9.]+)pt" height="([0-9.]+)pt"', svg).groups())
+        assert width <= 9 * 72 + 1 and height <= 7.5 * 72 + 1
+        assert width >= 9 * 72 - 2 or height >= 7.5 * 72 - 2  # it touches the box: filled, not just capped
 
 
 def _colours(node: object, key: str | None = None) -> list[str]:

@@ -207,6 +207,18 @@ def test_the_whole_lesson(fresh_context, streamlit_server, screenshot_dir, lang)
     assert not page.page_errors, page.page_errors
 
 
+def _scroll_to(page, locator) -> None:
+    """Scroll the page so that ``locator``'s top is near the top of the screen (it may be taller than it)."""
+    locator.scroll_into_view_if_needed()
+    locator.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)
+
+
+#: Help buttons: a tooltip target holding only an icon (a widget's "?"; a button with help= holds its label).
+HELP_ICONS_SHOWN = """() => [...document.querySelectorAll('[data-testid="stTooltipHoverTarget"] button')]
+    .filter(b => !b.innerText.trim() && b.querySelector('svg') && b.getClientRects().length > 0).length"""
+
+
 @pytest.mark.parametrize(("path", "query"), [
     ("shortcuts", "net=resnet34&block=layer2.0&present=1"),
     ("lesson", "step=5&present=1&lang=zh&net=resnet34&block=layer2.0"),
@@ -218,10 +230,69 @@ def test_presenter_mode_screenshots(fresh_context, streamlit_server, screenshot_
     wait_images_loaded(page)
     # No help icons, no developer caption, larger text.
     assert page.locator('[data-testid="stTooltipIcon"]:visible').count() == 0
+    assert page.evaluate(HELP_ICONS_SHOWN) == 0
     assert (
         EN("common.device", device="").split(":")[0]
         not in page.locator('[data-testid="stSidebar"]').inner_text()
     )
+    captions = " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
+    for key in ("links.share_help", "feature_maps.pipeline_weights"):
+        assert EN(key) not in captions and ZH(key) not in captions, key
+    assert "inspect.getsource" not in captions  # the code listing's source note
     size = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert size >= 20
     page.screenshot(path=str(screenshot_dir / f"classroom_present_{path}.png"))
+    width = page.locator('[data-testid="stMain"] .block-container').evaluate(
+        "el => el.clientWidth - parseFloat(getComputedStyle(el).paddingLeft) - parseFloat(getComputedStyle(el).paddingRight)"
+    )
+    if path == "shortcuts":  # "Inside one block": the diagram fills one 1280×720 screen, in Okabe–Ito colours
+        chart = page.locator('[data-testid="stGraphVizChart"]').nth(1)
+        _scroll_to(page, chart)
+        box = chart.locator("svg").bounding_box()
+        assert box["width"] >= 0.75 * width or box["height"] >= 600, (box, width)
+        fills = set(chart.locator("svg").evaluate(
+            "svg => [...svg.querySelectorAll('g.node > path, g.node > polygon, g.node > ellipse')]"
+            ".map(e => e.getAttribute('fill').toUpperCase())"
+        ))  # fmt: skip
+        assert fills and fills <= {"#56B4E9", "#F0E442", "#E69F00", "#FFFFFF", "#000000"}, fills
+        page.screenshot(path=str(screenshot_dir / "classroom_present_shortcuts_block.png"))
+    if path == "feature_maps":  # the channel grid at the page's full width
+        grid = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').filter(
+            has_not=page.locator("xpath=ancestor::*[@data-testid='stColumn']")
+        )
+        widest = max(grid.all(), key=lambda img: img.bounding_box()["width"])
+        assert widest.bounding_box()["width"] >= 0.9 * width
+        _scroll_to(page, widest)
+        page.screenshot(path=str(screenshot_dir / "classroom_present_feature_maps_grid.png"))
+
+
+def test_click_a_code_line_selects_its_layer(fresh_context, streamlit_server, screenshot_dir):
+    """A click anywhere on a line of the code selects that line's layer: the pills and the diagram mark it."""
+    from resnet_viz.render import code_view
+
+    page = fresh_context(width=1280, height=900)
+    _open(page, streamlit_server.base_url, "shortcuts", "net=resnet50&block=layer2.0&lang=en")
+    row = code_view.torchvision_source("bottleneck").splitlines().index("        out = self.bn3(out)")
+    table = page.locator('[data-testid="stDataFrame"]').nth(1)
+    _scroll_to(page, table)
+    page.evaluate(  # then the line to the middle of the screen (the app scrolls in its main section)
+        """dy => { const all = document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]');
+            for (const el of [document.scrollingElement, ...all])
+                if (el && el.scrollHeight > el.clientHeight + 10) el.scrollBy(0, dy); }""",
+        24 * row - 400,
+    )
+    page.wait_for_timeout(500)
+    box = table.bounding_box()
+    y = box["y"] + 24 * (row + 1) + 12  # the header row, then 24-pixel rows
+    assert 0 < y < 900, (box, y)
+    page.screenshot(path=str(screenshot_dir / "classroom_code_before_click.png"))
+    page.mouse.click(box["x"] + 400, y)
+    expect(page.locator('[data-testid="stButtonGroup"] button[aria-checked="true"]')).to_have_text(
+        "conv3", timeout=SETTLE_TIMEOUT_MS
+    )
+    settle(page)
+    thick = page.locator('[data-testid="stGraphVizChart"]').nth(1).locator("g.node", has_text="conv3: 1×1")
+    assert float(thick.locator("path, polygon").first.get_attribute("stroke-width")) >= 3
+    _scroll_to(page, page.locator('[data-testid="stGraphVizChart"]').nth(1))
+    page.screenshot(path=str(screenshot_dir / "classroom_code_click.png"))
+    assert not page.page_errors, page.page_errors
