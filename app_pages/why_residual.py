@@ -503,4 +503,6 @@ with live_box:
         st.caption(t("why_residual.live_caption"))
         took = st.session_state.get("rvw_live_seconds")
         if took and st.session_state.get("rvw_live_done"):
-            st.caption(t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1]))
+            ui_state.dev_caption(
+                t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1])
+            )

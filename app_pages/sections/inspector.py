@@ -78,7 +78,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, set
             record.arrays["out"][shown_channel], min(row, h - 1), min(col, w - 1),
             title=t("inspector.map_title", layer=layer, ch=shown_channel, h=h, w=w),
         )  # fmt: skip
-        st.plotly_chart(
+        ui_state.figure(
             fig, key="ix_map", on_select=_on_pick, selection_mode="points", config={"displayModeBar": False}
         )
         st.caption(t("inspector.map_hint"))
@@ -161,11 +161,11 @@ def _conv(e: Explanation, record, t: Translator) -> None:
     a, b = st.columns([1, 2])
     with a:
         src = record.arrays["in"][top]
-        st.plotly_chart(
+        ui_state.figure(
             fx.source_figure(src, e, t, channel=top), key="ix_source", config={"displayModeBar": False}
         )
     with b:
-        st.plotly_chart(fx.window_figure(e, step, t), key="ix_window", config={"displayModeBar": False})
+        ui_state.figure(fx.window_figure(e, step, t), key="ix_window", config={"displayModeBar": False})
     st.caption(t("inspector.window_caption", ch=top, k=win.kernel, n=win.values.shape[0]))
     st.markdown(t("inspector.terms_title", n=min(8, win.values.shape[0])))
     _table(e, t)

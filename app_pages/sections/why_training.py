@@ -83,7 +83,7 @@ def render(t: Translator, settings: Any) -> None:
             width=cfg["width"],
         )
     )
-    st.plotly_chart(fr.gradient_steps_figure(shipped, t), width="stretch", key="rvw_steps_shipped")
+    ui_state.figure(fr.gradient_steps_figure(shipped, t), width="stretch", key="rvw_steps_shipped")
     st.markdown(_summary_text(t, shipped))
     st.markdown(t("why_residual_training.reading"))
     st.caption(
@@ -136,6 +136,6 @@ def render(t: Translator, settings: Any) -> None:
     live = st.session_state.get("rvw_steps_live")
     if live:
         record, seconds, device = live
-        st.plotly_chart(fr.gradient_steps_figure(record, t), width="stretch", key="rvw_steps_live_chart")
+        ui_state.figure(fr.gradient_steps_figure(record, t), width="stretch", key="rvw_steps_live_chart")
         st.markdown(_summary_text(t, record))
-        st.caption(t("why_residual_training.live_took", seconds=f"{seconds:.0f}", device=device))
+        ui_state.dev_caption(t("why_residual_training.live_took", seconds=f"{seconds:.0f}", device=device))

@@ -7,6 +7,7 @@ comma-separated family list.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 #: The font families, most wanted first.
@@ -69,6 +70,14 @@ PRESENTER_MAP: dict[str, str] = {
     "#3182bd": _O["sky_blue"],
     "#08519c": _O["blue"],
     "rgba(120,150,200,0.45)": _O["sky_blue"],
+    "#ff2d2d": _O["vermillion"],  # the receptive-field window outline
+    # the gradient-steps figure's depths: plain in warm shades, residual in blues (the family is kept)
+    "#fdd0a2": _O["yellow"],
+    "#fd8d3c": _O["orange"],
+    "#7f2704": _O["vermillion"],
+    "#c6dbef": _O["sky_blue"],
+    "#6baed6": _O["sky_blue"],
+    "#08306b": _O["blue"],
 }
 #: Presenter text sizes: plotly's base font, and the factor on DOT's font sizes.
 PRESENTER_FONT_PX = 20
@@ -77,9 +86,21 @@ PRESENTER_DOT_SCALE = 1.4
 _COLOUR_KEYS = frozenset({"color", "colors", "bgcolor", "bordercolor", "fillcolor", "linecolor", "gridcolor"})
 
 
+_RGBA = re.compile(r"rgba\((\d+),\s*(\d+),\s*(\d+),\s*([0-9.]+)\)")
+
+
 def presenter_colour(colour: str) -> str:
-    """The presenter-mode colour for one of our normal colours (a colour not in the map becomes black)."""
-    return PRESENTER_MAP.get(colour.strip().lower(), _O["black"])
+    """The presenter-mode colour for one of our normal colours; a translucent ``rgba()`` of one of them keeps its
+    transparency. A colour not in the map (a data colour, e.g. a colormap's) is kept."""
+    key = colour.strip().lower()
+    if key in PRESENTER_MAP:
+        return PRESENTER_MAP[key]
+    if m := _RGBA.fullmatch(key.replace(" ", "")):
+        base = "#{:02x}{:02x}{:02x}".format(*(int(x) for x in m.groups()[:3]))
+        if base in PRESENTER_MAP:
+            r, g, b = (int(PRESENTER_MAP[base][i : i + 2], 16) for i in (1, 3, 5))
+            return f"rgba({r},{g},{b},{m[4]})"
+    return colour
 
 
 def _recolour(node: object, key: str | None = None) -> object:
