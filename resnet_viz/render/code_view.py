@@ -4,8 +4,11 @@ Three sources, all real: torchvision's own ``BasicBlock`` / ``Bottleneck`` read 
 with :func:`inspect.getsource` (so it is the code this app runs), our plain twin's ``forward``
 (``resnet_viz.models.build``), and the notes' listing (``assets/notes_resblock_listing.txt``, shipped with the
 app). :func:`layer_lines` finds the lines of one layer (``conv1``, ``conv2``, ``conv3``, ``downsample``) in each;
-:func:`code_html` draws the listing with those lines marked (a background *and* a ▶, not colour alone).
-Written by hand because ``st.code`` cannot mark lines.
+:func:`code_table` gives the listing as table columns, one row per line, with those lines marked by a ▶ (the
+page adds a background): the page draws it as an ``st.dataframe`` whose cell selection makes every line
+clickable, and :func:`line_layers` says which layer a clicked line belongs to. Written by hand because
+``st.code`` can neither mark lines nor report clicks. (:func:`code_html`, the earlier static HTML listing, is no
+longer drawn by a page.)
 """
 
 from __future__ import annotations
