@@ -8,7 +8,7 @@ import time
 
 import streamlit as st
 
-from app_pages.sections import why_training
+from app_pages.sections import landscape, why_training
 from resnet_viz import experiments as ex
 from resnet_viz import paths, ui_state
 from resnet_viz.architecture.catalogue import get_spec
@@ -434,6 +434,9 @@ else:
                 chance5=_pct(ex.chance_error(classes, "top5_error")),
             )
         )
+
+# ---------------------------------------------------------------- 6. loss landscapes (Li et al. 2018)
+landscape.render(t, s)
 
 # ---------------------------------------------------------------- 4b. the live run (drawn in live_box above)
 with live_box:

@@ -7,7 +7,7 @@ sub-command, write its two functions here and add one row to the table.
 ``summary`` and ``params`` are pure arithmetic on the catalogue: their import path (this module,
 :mod:`resnet_viz.architecture`, :mod:`resnet_viz.formatting`) never imports torch, so they start in a fraction of a
 second (``python -m benchmarks --only cli``). ``diagram`` needs no torch either (graphviz's ``dot`` program only
-for SVG/PNG); ``download-weights`` imports torch and torchvision when it runs, and only then.
+for SVG/PNG); ``download-weights`` and ``landscape`` import torch (and torchvision) when they run, and only then.
 
 Every error is one line on stderr and exit status 2, never a traceback.
 """
@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from resnet_viz import paths
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace, trace
@@ -221,6 +222,43 @@ def _download_weights(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- landscape
+
+
+def _landscape_arguments(p: argparse.ArgumentParser) -> None:
+    nets = list(paths.TRAINED_NETS)
+    p.add_argument("--net", required=True, choices=nets, help=", ".join(nets))
+    p.add_argument("--dim", type=int, choices=(1, 2), default=1, help="1: a slice; 2: a grid (default 1)")
+    p.add_argument(
+        "--points", type=int, default=None, help="points per axis, 3–101 (default: the live slice's 41)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the random directions (default 0)")
+    p.add_argument(
+        "--batch", type=int, default=None, help="training images evaluated (default: the live 512)"
+    )
+    p.add_argument("--json", action="store_true", help="print the coordinates, losses and numbers as JSON")
+
+
+def _landscape(args: argparse.Namespace) -> int:
+    from resnet_viz.experiments import landscape as ls  # torch: only for this command
+
+    points = ls.LIVE_POINTS if args.points is None else args.points
+    ls.coordinates(points)  # a bad count is one line (ValueError) before any weights are loaded
+    land = ls.shipped_landscape(
+        args.net,
+        dim=args.dim,
+        points=points,
+        seed=ls.DEFAULT_SEED if args.seed is None else args.seed,
+        batch=ls.LIVE_BATCH if args.batch is None else args.batch,
+    )
+    summary = ls.summarise(land)
+    if args.json:
+        print(json.dumps({**land.to_dict(), "summary": summary}))
+    else:
+        print(ls.landscape_text(land, summary))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- the table
 
 
@@ -259,6 +297,12 @@ COMMANDS: tuple[Command, ...] = (
         "fill torch's hub cache with the pretrained ImageNet weights, for an offline classroom",
         _download_weights_arguments,
         _download_weights,
+    ),
+    Command(
+        "landscape",
+        "the loss around a shipped trained CIFAR net along filter-normalised random directions (Li et al. 2018)",
+        _landscape_arguments,
+        _landscape,
     ),
 )
 

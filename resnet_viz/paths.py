@@ -16,8 +16,23 @@ REMOVAL_FILE = "removal.json"
 GRADIENT_STEPS_FILE = "gradient_steps.json"
 
 
+#: The trained CIFAR nets ``scripts/make_curves.py`` may ship, by short name: (depth, plain). Here, torch-free,
+#: because the CLI lists them without importing torch.
+TRAINED_NETS: dict[str, tuple[int, bool]] = {
+    "resnet56": (56, False),
+    "plain56": (56, True),
+    "resnet20": (20, False),
+    "plain20": (20, True),
+}
+
+
 def trained_weights_path(kind: str, depth: int, folder: str | Path = CURVES_DIR) -> Path:
     """The trained CIFAR net saved by ``scripts/make_curves.py``: ``kind`` is ``"resnet"`` or ``"plain"``."""
     if kind not in ("resnet", "plain"):
         raise ValueError(f"kind must be 'resnet' or 'plain', not {kind!r}")
     return Path(folder) / f"{kind}{depth}.safetensors"
+
+
+def landscape_path(net: str, folder: str | Path = CURVES_DIR) -> Path:
+    """The loss surface of ``net`` (``"resnet56"``, ``"plain20"`` …) written by ``scripts/make_landscape.py``."""
+    return Path(folder) / f"landscape_{net}.json"
