@@ -22,6 +22,16 @@ from resnet_viz.models.seeding import seeded_build
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny nets and batches: a second intra-op thread gains nothing, and on a busy 2-core machine its barrier
+    waits made these tests 50× slower (as in test_why_residual_page). Restored afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _net(plain: bool, seed: int = 3) -> torch.nn.Module:
     """A small trained-looking net: random weights, BN statistics from a few train-mode batches."""
     model = seeded_build(seed, lambda: cifar_net(20, plain=plain, width=4))
@@ -173,6 +183,7 @@ def test_cli_errors_are_one_line_and_exit_2(argv: list[str], capsys: pytest.Capt
     assert len(captured.err.strip().splitlines()) == 1 and "error" in captured.err
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: seconds when idle, a minute on a busy 2-core machine
 def test_cli_error_in_a_real_process() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "resnet_viz", "landscape", "--net", "plain57", "--points", "5"],
@@ -213,6 +224,7 @@ def test_cli_grid_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert "plain-56" in out and "non-convex" in out and "of 1 interior points" in out
 
 
+@pytest.mark.slow  # a fresh interpreter, the training set generated, two nets' 25 points
 @needs_weights
 def test_make_landscape_quick_writes_a_small_complete_file(tmp_path: Path) -> None:
     proc = subprocess.run(

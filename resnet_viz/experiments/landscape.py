@@ -25,7 +25,7 @@ import functools
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +78,7 @@ def _is_direction_param(p: torch.Tensor) -> bool:
     return p.dim() > 1
 
 
-def random_directions(
-    model: nn.Module, count: int, seed: int, *, generator: torch.Generator | None = None
-) -> list[Direction]:
+def random_directions(model: nn.Module, count: int, seed: int) -> list[Direction]:
     """``count`` filter-normalised random directions for ``model``'s trained weights (Li et al. §4).
 
     For every conv/linear weight W, d = g / ‖g_i‖ · ‖W_i‖ filter by filter (i indexes output channels, dim 0),
@@ -88,7 +86,7 @@ def random_directions(
     depend only on the parameters' names, shapes and ``seed``, so two networks with the same parameter list get
     the same draws. Float64 for the rescaling; returned in each parameter's dtype, on the CPU.
     """
-    gen = generator if generator is not None else torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)  # a private stream: the global RNG is neither used nor moved
     params = [(name, p.detach().to("cpu", torch.float64)) for name, p in model.named_parameters()]
     out = []
     for _ in range(count):
@@ -102,7 +100,7 @@ def random_directions(
             g_norm = g.flatten(1).norm(dim=1)
             scale = w_norm / (g_norm + 1e-10)
             direction[name] = g * scale.view(-1, *([1] * (w.dim() - 1)))
-        dtypes = dict((n, p.dtype) for n, p in model.named_parameters())
+        dtypes = {n: p.dtype for n, p in model.named_parameters()}
         out.append({n: d.to(dtypes[n]) for n, d in direction.items()})
     return out
 
@@ -130,7 +128,6 @@ class Landscape:
     batch: int
     origin_loss: float
     stopped: bool = False
-    meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -160,7 +157,9 @@ def _perturbed_losses(
     losses are those of the points finished so far)."""
     clone = copy.deepcopy(model).eval()
     device = next(clone.parameters()).device
-    params = dict(clone.named_parameters())
+    # Only the parameters with a non-zero direction move (1-D ones are 0 in every direction and stay as trained).
+    moving = [n for n, _ in clone.named_parameters() if any(bool(d[n].any()) for d in directions)]
+    params = {n: p for n, p in clone.named_parameters() if n in moving}
     base = {n: p.detach().clone() for n, p in params.items()}
     dirs = [{n: d[n].to(device) for n in params} for d in directions]
     x, y = x.to(device), y.to(device)
