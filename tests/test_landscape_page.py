@@ -64,6 +64,7 @@ def test_landscape_section(monkeypatch: pytest.MonkeyPatch) -> None:
         summary = shipped[0]["summary"]
         assert f"{100 * summary['nonconvex_share']:.1f}%" in str(at.dataframe[-1].value.to_dict())
         at.toggle(key="rvl_3d").set_value(True).run()
+        assert_translated(at, "3-D")
         assert any(tr.get("type") == "surface" for f in _figures(at) for tr in f["data"])
     else:
         assert "make_landscape.py" in text and not contours
