@@ -112,7 +112,7 @@ def _reading(t: Callable[..., str], shown: list[dict]) -> None:
         diff = 100 * (p["nonconvex_share"] - r["nonconvex_share"])
         key = "as" if diff > _LEVEL_PP else "level" if diff >= -_LEVEL_PP else "unlike"
         st.markdown(t(f"landscape.paper_deep_{key}", diff=f"{abs(diff):.1f}", level=f"{_LEVEL_PP:g}"))
-    st.markdown(t("landscape.read_caveats", width=plain["settings"]["training"]["width"], paper_width=16))
+    st.markdown(t("landscape.read_caveats", width=plain["settings"]["training"]["width"], paper_width=ls.PAPER_WIDTH))
 
 
 def _shipped(t: Callable[..., str]) -> dict[str, dict]:
@@ -143,6 +143,7 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             step=f"{first['coords'][1] - first['coords'][0]:.3g}",
             minutes=round(sum(s.get("seconds", 0) for s in shown) / 60),
             threads=first.get("threads", 1),
+            device=first.get("device", "cpu"),
         )
     )
     stale = [fl.net_title(t, s["net"]) for s in shown if s.get("weights_sha256") != _weights_sha(s["net"])]

@@ -53,6 +53,8 @@ MIN_POINTS, MAX_POINTS = 3, 101
 CLEARLY_RATIO = 0.1
 #: Li et al. (Fig. 5) found the surface without shortcuts chaotic from this depth on (56 and 110; 20 was benign).
 PAPER_CHAOTIC_DEPTH = 56
+#: The first stage's channels of the paper's CIFAR nets (He et al. 2015 §4.2: 16, 32, 64), as Li et al. trained them.
+PAPER_WIDTH = 16
 
 Direction = dict[str, torch.Tensor]
 #: ``progress(done, total, loss)`` after every point, with that point's loss.
