@@ -112,7 +112,9 @@ def _reading(t: Callable[..., str], shown: list[dict]) -> None:
         diff = 100 * (p["nonconvex_share"] - r["nonconvex_share"])
         key = "as" if diff > _LEVEL_PP else "level" if diff >= -_LEVEL_PP else "unlike"
         st.markdown(t(f"landscape.paper_deep_{key}", diff=f"{abs(diff):.1f}", level=f"{_LEVEL_PP:g}"))
-    st.markdown(t("landscape.read_caveats", width=plain["settings"]["training"]["width"], paper_width=ls.PAPER_WIDTH))
+    st.markdown(
+        t("landscape.read_caveats", width=plain["settings"]["training"]["width"], paper_width=ls.PAPER_WIDTH)
+    )
 
 
 def _shipped(t: Callable[..., str]) -> dict[str, dict]:
