@@ -166,12 +166,14 @@ def _perturbed_losses(
     dirs = [{n: d[n].to(device) for n in params} for d in directions]
     x, y = x.to(device), y.to(device)
     guard = step_guard or contextlib.nullcontext
-    losses = []
+    losses: list[float] = []
+    origin: float | None = None  # the grid's own (0, 0) when it has one: the same weights, so one pass fewer
+    stopped = False
     with torch.inference_mode():
-        origin = float(F.cross_entropy(clone(x), y))
         for k, point in enumerate(points):
             if should_stop is not None and should_stop():
-                return losses, origin, True
+                stopped = True
+                break
             for name, p in params.items():
                 new = base[name].clone()
                 for a, d in zip(point, dirs):
@@ -180,9 +182,16 @@ def _perturbed_losses(
                 p.copy_(new)
             with guard():
                 losses.append(float(F.cross_entropy(clone(x), y)))
+            if all(a == 0.0 for a in point):
+                origin = losses[-1]
             if progress is not None:
                 progress(k + 1, len(points), losses[-1])
-    return losses, origin, False
+        if origin is None:
+            for name, p in params.items():
+                p.copy_(base[name])
+            with guard():
+                origin = float(F.cross_entropy(clone(x), y))
+    return losses, origin, stopped
 
 
 def loss_slice(
