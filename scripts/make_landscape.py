@@ -8,8 +8,8 @@ Li et al. (2018) §4: filter-normalised random directions (seeded, the same draw
 first --batch images of the training set the nets were trained on (settings from degradation.json), BN in eval
 mode. Each file holds the grid (losses rounded to 5 significant digits), the numbers the page reports (computed
 before rounding), the settings, seeds, the weights file's SHA-256, versions and timing; each is a few KB.
-Timing: one 25×25 grid of a width-8 56-layer net on 512 images is about 12 minutes of one CPU thread
-(≈ 1.2 s per forward pass), a 20-layer net about a third of that.
+Timing: one 25×25 grid of the shipped width-4 56-layer nets on 256 images took about 8 minutes of one CPU thread
+(the earlier width-8 nets: about 55 minutes on a busy machine); a 20-layer net is about a third of that.
 """
 
 from __future__ import annotations
