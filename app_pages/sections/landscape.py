@@ -133,10 +133,10 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             key="rvl_depth",
         )
     shown = pairs[depth]
-    st.plotly_chart(fl.contour_figure(shown, t), width="stretch", key="rvl_contours")
+    ui_state.figure(fl.contour_figure(shown, t), key="rvl_contours")
     first = shown[0]
     n = len(first["coords"])
-    st.caption(
+    ui_state.dev_caption(
         t(
             "landscape.grid_caption",
             n=n,
@@ -160,9 +160,7 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             key="rvl_3d_net",
         )
         chosen = next((s for s in shown if s["net"] == net3d), shown[0])
-        st.plotly_chart(
-            fl.surface_figure(chosen, t, fl.shared_range(shown)), width="stretch", key="rvl_surface"
-        )
+        ui_state.figure(fl.surface_figure(chosen, t, fl.shared_range(shown)), key="rvl_surface")
     st.subheader(t("landscape.numbers_header"))
     _numbers_table(t, shown)
     st.caption(
@@ -251,9 +249,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
         st.warning(t("landscape.live_stopped", done=len(live["losses"]), total=len(live["coords"])))
     # With seed 0 the slice's direction is the shipped grid's first direction: its row β = 0 is the same line.
     shipped = surfaces.get(net) if seed == surfaces.get(net, {}).get("seed") else None
-    st.plotly_chart(
-        fl.slice_figure(live["coords"], live["losses"], net, t, shipped), width="stretch", key="rvl_slice"
-    )
+    ui_state.figure(fl.slice_figure(live["coords"], live["losses"], net, t, shipped), key="rvl_slice")
     if not live["stopped"]:
         at = live["summary"]["at_distance"]
         st.markdown(

@@ -78,6 +78,8 @@ PRESENTER_MAP: dict[str, str] = {
     "#c6dbef": _O["sky_blue"],
     "#6baed6": _O["sky_blue"],
     "#08306b": _O["blue"],
+    # the loss-landscape contours: thin white lines over the colour scale
+    "rgba(255,255,255,0.6)": WHITE,
 }
 #: Presenter text sizes: plotly's base font, and the factor on DOT's font sizes.
 PRESENTER_FONT_PX = 20
