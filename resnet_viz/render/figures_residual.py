@@ -72,6 +72,29 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
+def _add_band(
+    fig: go.Figure, x: list, lo: list[float], hi: list[float], colour: str, alpha: float, group: str, col: int
+) -> None:
+    """The seeds' spread as a filled band from ``lo`` to ``hi`` (two invisible lines, the second filled down to
+    the first), in the legend group of the line it belongs to."""
+    for y, fill in ((lo, None), (hi, "tonexty")):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=y,
+                mode="lines",
+                line={"width": 0, "color": colour},
+                fill=fill,
+                fillcolor=_rgba(colour, alpha),
+                legendgroup=group,
+                showlegend=False,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=col,
+        )
+
+
 def degradation_figure(data: Mapping[str, Any], t: Translator) -> go.Figure:
     """The paper's Figure 1/6 layout: left the plain networks, right the residual ones; error (%) per epoch,
     dashed = training error, solid = test error, the deeper network in the darker colour. A record with several
@@ -99,22 +122,7 @@ def degradation_figure(data: Mapping[str, Any], t: Translator) -> go.Figure:
                 # The seeds' spread: a band from the lowest to the highest seed at every epoch.
                 lo = [100 * min(s[i] for s in per_seed[series]) for i in range(len(epochs))]
                 hi = [100 * max(s[i] for s in per_seed[series]) for i in range(len(epochs))]
-                for y, fill in ((lo, None), (hi, "tonexty")):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=epochs,
-                            y=y,
-                            mode="lines",
-                            line={"width": 0, "color": colour},
-                            fill=fill,
-                            fillcolor=_rgba(colour, 0.18),
-                            legendgroup=name,
-                            showlegend=False,
-                            hoverinfo="skip",
-                        ),
-                        row=1,
-                        col=col,
-                    )
+                _add_band(fig, epochs, lo, hi, colour, 0.18, name, col)
             fig.add_trace(
                 go.Scatter(
                     x=epochs,
@@ -239,22 +247,7 @@ def gradient_steps_figure(record: Mapping[str, Any], t: Translator) -> go.Figure
             if len(rows) > 1:
                 lo = [min(r[j] for r in rows) for j in range(len(layers))]
                 hi = [max(r[j] for r in rows) for j in range(len(layers))]
-                for y, fill in ((lo, None), (hi, "tonexty")):
-                    fig.add_trace(
-                        go.Scatter(
-                            x=x,
-                            y=y,
-                            mode="lines",
-                            line={"width": 0, "color": colour},
-                            fill=fill,
-                            fillcolor=_rgba(colour, 0.2),
-                            legendgroup=name,
-                            showlegend=False,
-                            hoverinfo="skip",
-                        ),
-                        row=1,
-                        col=col,
-                    )
+                _add_band(fig, x, lo, hi, colour, 0.2, name, col)
             fig.add_trace(
                 go.Scatter(
                     x=x,
