@@ -449,6 +449,7 @@ with live_box:
             n_train=live_cfg.n_train,
             epochs=live_cfg.epochs,
             device=s.device,
+            seconds=ex.LIVE_RUN_SECONDS_2_CORES,
         )
     )
     col_go, col_stop = st.columns(2)

@@ -23,7 +23,13 @@ from resnet_viz.experiments.block_removal import (
     removable,
     remove_block,
 )
-from resnet_viz.experiments.config import DATASETS, LIVE_CONFIG, TEST_SEED_OFFSET, TrainConfig
+from resnet_viz.experiments.config import (
+    DATASETS,
+    LIVE_CONFIG,
+    LIVE_RUN_SECONDS_2_CORES,
+    TEST_SEED_OFFSET,
+    TrainConfig,
+)
 from resnet_viz.experiments.data import (
     PAIR_CLASSES,
     SHAPE_CLASSES,
@@ -81,6 +87,7 @@ __all__ = [
     "GradientFlow",
     "GradientSteps",
     "LIVE_CONFIG",
+    "LIVE_RUN_SECONDS_2_CORES",
     "ProgressFn",
     "RunCurves",
     "PAIR_CLASSES",
