@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages.sections import inspector
+from app_pages.sections import inspector, weights_box
 from resnet_viz import ui_state
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
@@ -25,7 +25,6 @@ t = ui_state.translator()
 s = ui_state.current()
 ss = st.session_state
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
-CHECKPOINT_TYPES = ["pt", "pth", "safetensors", "bin", "ckpt"]
 SAMPLE_NAMES = ("chelsea", "coffee", "astronaut", "rocket")  # the bundled photos with a translated name
 INPUTS = ["sample", "upload", "webcam"]
 WIDGET_KEYS = ("fm_weights", "fm_input", "fm_layer", "fm_norm", "fm_cmap", "fm_show", "fm_k", "fm_channel",
@@ -36,58 +35,6 @@ st.title(t("feature_maps.title"))
 st.caption(t("feature_maps.intro"))
 
 ui_state.keep_widget_state(WIDGET_KEYS)  # the choices survive closed tabs and a language switch
-
-
-# ----------------------------------------------------------------------------------------------- weights
-def checkpoint_model():
-    """This session's uploaded checkpoint (model, source), or None; a refused file keeps the previous one."""
-    up = st.file_uploader(t("feature_maps.ckpt_upload"), type=CHECKPOINT_TYPES, key="fm_ckpt_file",
-                          help=t("feature_maps.ckpt_help"))  # fmt: skip
-    slot = ui_state.session_slot("fm_ckpt", sources.CheckpointSlot)
-    if up is not None:
-        slot.offer(
-            up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui_state.device()
-        )
-        if slot.error is not None:
-            name, err = slot.error
-            ui_state.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
-    kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
-    if kept is None:
-        st.info(t("feature_maps.ckpt_none", arch=s.arch))
-    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
-        bad = kept[1].checkpoint.nonfinite
-        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
-    elif up is not None and slot.error is not None:
-        st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
-    return kept
-
-
-def weights_box():
-    """The weights chooser: (model, source). Falls back to the seeded random weights whenever the choice
-    cannot be had (no pretrained weights for this network, offline, no checkpoint yet)."""
-    possible = sources.has_pretrained(s.arch, plain=s.plain, stride_in=s.stride_in)
-    if "fm_weights" not in ss or (ss["fm_weights"] == "pretrained" and not possible):
-        ss["fm_weights"] = "pretrained" if possible else "random"
-    with st.container(border=True):
-        choice = st.radio(
-            t("feature_maps.weights_label"), list(sources.SOURCE_KINDS), key="fm_weights", horizontal=True,
-            format_func=lambda k: t(f"feature_maps.weights_{k}"), help=t("feature_maps.weights_help"),
-        )  # fmt: skip
-        source = sources.shared_source(s.arch, plain=s.plain, stride_in=s.stride_in, choice=choice)
-        found = None
-        if source.kind == "pretrained":
-            model = ui_state.pretrained_model(source, t)
-            found = None if model is None else (model, source)
-        elif choice == "checkpoint":
-            found = checkpoint_model()
-        if found is None:
-            source = sources.random_source(s.arch, plain=s.plain, stride_in=s.stride_in)
-            found = (ui_state.shared_model(source, s.device), source)
-            if not possible and choice != "checkpoint":
-                st.info(t("feature_maps.no_pretrained", arch=s.arch))
-        kind, text = fm.source_banner(found[1], t)
-        getattr(st, kind)(text)
-    return found
 
 
 # ----------------------------------------------------------------------------------------------- input image
@@ -301,7 +248,7 @@ def predictions_tab(cap: Capture, source: ModelSource, steps: dict) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- the page
-model, source = weights_box()
+model, source = weights_box.render(t, s)
 picture = image_box()
 prep = source.preprocessing(s.input_size)
 steps = preprocessing_section(picture, prep)

@@ -1,0 +1,69 @@
+"""The Feature-maps page's weights chooser: pretrained, seeded random, or this session's uploaded checkpoint.
+
+Widgets only: which weights exist, the offline memory and the checkpoint slot are resolved in the core
+(``resnet_viz.models.sources``); the shared models come from ``ui_state``'s caches and are never mutated.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from resnet_viz import ui_state
+from resnet_viz.i18n import Translator
+from resnet_viz.models import sources
+from resnet_viz.render import figures_feature_maps as fm
+from resnet_viz.ui_state import Settings
+
+CHECKPOINT_TYPES = ["pt", "pth", "safetensors", "bin", "ckpt"]
+
+
+def checkpoint_model(t: Translator, s: Settings):
+    """This session's uploaded checkpoint (model, source), or None; a refused file keeps the previous one."""
+    up = st.file_uploader(t("feature_maps.ckpt_upload"), type=CHECKPOINT_TYPES, key="fm_ckpt_file",
+                          help=t("feature_maps.ckpt_help"))  # fmt: skip
+    slot = ui_state.session_slot("fm_ckpt", sources.CheckpointSlot)
+    if up is not None:
+        slot.offer(
+            up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui_state.device()
+        )
+        if slot.error is not None:
+            name, err = slot.error
+            ui_state.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
+    kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
+    if kept is None:
+        st.info(t("feature_maps.ckpt_none", arch=s.arch))
+    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
+        bad = kept[1].checkpoint.nonfinite
+        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
+    elif up is not None and slot.error is not None:
+        st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
+    return kept
+
+
+def render(t: Translator, s: Settings):
+    """The weights chooser: (model, source). Falls back to the seeded random weights whenever the choice
+    cannot be had (no pretrained weights for this network, offline, no checkpoint yet)."""
+    possible = sources.has_pretrained(s.arch, plain=s.plain, stride_in=s.stride_in)
+    ss = st.session_state
+    if "fm_weights" not in ss or (ss["fm_weights"] == "pretrained" and not possible):
+        ss["fm_weights"] = "pretrained" if possible else "random"
+    with st.container(border=True):
+        choice = st.radio(
+            t("feature_maps.weights_label"), list(sources.SOURCE_KINDS), key="fm_weights", horizontal=True,
+            format_func=lambda k: t(f"feature_maps.weights_{k}"), help=t("feature_maps.weights_help"),
+        )  # fmt: skip
+        source = sources.shared_source(s.arch, plain=s.plain, stride_in=s.stride_in, choice=choice)
+        found = None
+        if source.kind == "pretrained":
+            model = ui_state.pretrained_model(source, t)
+            found = None if model is None else (model, source)
+        elif choice == "checkpoint":
+            found = checkpoint_model(t, s)
+        if found is None:
+            source = sources.random_source(s.arch, plain=s.plain, stride_in=s.stride_in)
+            found = (ui_state.shared_model(source, s.device), source)
+            if not possible and choice != "checkpoint":
+                st.info(t("feature_maps.no_pretrained", arch=s.arch))
+        kind, text = fm.source_banner(found[1], t)
+        getattr(st, kind)(text)
+    return found
