@@ -16,34 +16,12 @@ except ImportError:  # the fixtures skip (or, with CI=true, fail) with the insta
     expect = None
 
 
+from test_pages import SETTLE_TIMEOUT_MS, settle, wait_images_loaded  # one definition of a settled page
+
 from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT, STEPS, answer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-
-SETTLE_TIMEOUT_MS = 90_000
-IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
-
-
-def settle(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
-    """Wait until the script run finished and every element belongs to the new run (as tests/e2e/test_pages.py)."""
-    page.wait_for_selector(IDLE, timeout=timeout_ms)
-    page.wait_for_function(
-        """() => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            return app && app.dataset.testScriptState === 'notRunning'
-                && !document.querySelector('[data-stale="true"]')
-                && !document.querySelector('[data-testid="stSkeleton"]');
-        }""",
-        timeout=timeout_ms,
-    )
-
-
-def wait_images_loaded(page, timeout_ms: int = SETTLE_TIMEOUT_MS) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stMain\"] img')].every(i => i.complete)",
-        timeout=timeout_ms,
-    )
 
 
 def main_text(page) -> str:
