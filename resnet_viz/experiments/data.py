@@ -86,17 +86,10 @@ def synthetic_shapes(
         mask[sel] = _shape_mask(cls, u[sel], v[sel], r[sel])
     mask = mask[:, None]  # (N, 1, H, W)
 
-    # Background: a sinusoidal grating of random orientation, frequency and phase between two random colours.
-    theta = rng.uniform(0, np.pi, n)[:, None, None]
-    freq = rng.uniform(2, 9, n)[:, None, None]
-    phase = rng.uniform(0, 2 * np.pi, n)[:, None, None]
-    grating = 0.5 + 0.5 * np.sin(2 * np.pi * freq * (np.cos(theta) * xs + np.sin(theta) * ys) + phase)
     # A light shape on a darker, faintly striped background, both in random tints: the shape is always visible,
     # the texture, tint and noise are distractions, and only the outline tells the class.
-    bg_a = rng.uniform(0.0, 0.35, (n, 3, 1, 1))
-    bg_b = np.clip(bg_a + rng.uniform(-0.15, 0.15, (n, 3, 1, 1)), 0, 1)
+    background = _background(rng, n, xs, ys)
     fg = rng.uniform(0.6, 1.0, (n, 3, 1, 1))
-    background = bg_a + (bg_b - bg_a) * grating[:, None]
     img = np.where(mask, fg, background) + rng.normal(0, noise, (n, 3, size, size))
     img = (np.clip(img, 0, 1) - _MEAN) / _STD
     return torch.from_numpy(img.astype(np.float32)), torch.from_numpy(label.astype(np.int64))
