@@ -431,6 +431,12 @@ def _write_address() -> None:
     st.session_state[_LINK_SEEN] = want
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def _qr_png(url: str) -> bytes:
+    """The share box's QR code: drawn on every rerun of every session, but the same few addresses come back."""
+    return links.qr_png(url)
+
+
 def sync_address(page_path: str) -> None:
     """After the sidebar, before the page: write the view into the address, and draw the "share" box.
 
@@ -446,7 +452,7 @@ def sync_address(page_path: str) -> None:
         url = share_url(page_path)
         st.code(url, language=None, wrap_lines=True)
         st.caption(t("links.copy_caption"))
-        st.image(links.qr_png(url), caption=t("links.qr_caption"), width=220 if presenting() else 160)
+        st.image(_qr_png(url), caption=t("links.qr_caption"), width=220 if presenting() else 160)
         dev_caption(t("links.share_help"))
     if presenting():
         st.html(f"<style>{PRESENTER_CSS}</style>")
