@@ -11,8 +11,9 @@ On a machine with CUDA it runs, each on the GPU and on the CPU with the same wei
 
 Each comparison reports the largest absolute difference and the largest relative one (absolute difference over
 the largest CPU magnitude of that array), and the timings (GPU times synchronised, median of a few runs). The
-GPU runs with PyTorch's defaults, as the app does: cuDNN convolutions may use TF32, so differences of ~1e-3
-relative are expected; the top-1 class must still agree. Without CUDA it prints one line and exits 0.
+GPU runs as the app does: ``models.device.exact_float32`` turns TF32 off (PyTorch's default lets cuDNN use it
+for float32 convolutions, ~1e-3 relative), so GPU and CPU should agree to float32 rounding; the top-1 class must
+agree too. ``--tf32`` runs with PyTorch's default instead, to see what TF32 would change. Without CUDA it prints one line and exits 0.
 
     python -m benchmarks.bench_gpu [--json FILE] [--quick]
 """
@@ -39,7 +40,8 @@ BATCHES = (1, 8, 32)
 #: Where "the GPU" side runs: "cuda"; ``BENCH_GPU_STAND_IN=cpu`` runs the whole script with the CPU standing in
 #: for the GPU (``--quick``), so that its code path can be checked on a machine without one (figures meaningless).
 DEVICE = "cuda"
-#: The relative difference allowed between a GPU and a CPU result (TF32 convolutions on by default).
+#: The relative difference allowed between a GPU and a CPU result (float32 with TF32 off: summation order only;
+#: 2e-2 leaves room for ``--tf32``, whose convolutions round to a 10-bit mantissa).
 REL_TARGET = 2e-2
 
 
@@ -264,7 +266,7 @@ def bench_batches(report: dict, arch: str = "resnet50") -> list[Result]:
     ]
 
 
-def run(quick: bool = False, json_path: str | None = None) -> list[Result]:
+def run(quick: bool = False, json_path: str | None = None, tf32: bool = False) -> list[Result]:
     global DEVICE
     stand_in = os.environ.get("BENCH_GPU_STAND_IN", "")
     if stand_in:
@@ -281,7 +283,12 @@ def run(quick: bool = False, json_path: str | None = None) -> list[Result]:
                 json.dump({"cuda": False, "message": line}, fh)
         return []
     from resnet_viz.architecture.catalogue import ARCHS
+    from resnet_viz.models.device import exact_float32
 
+    if tf32:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+    else:
+        exact_float32(torch.device(DEVICE))  # what select_device does for the app
     torch.set_num_threads(os.cpu_count() or 1)
     report: dict[str, Any] = {
         "cuda": True,
@@ -318,8 +325,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON to FILE")
     parser.add_argument("--quick", action="store_true", help="three networks instead of the whole catalogue")
+    parser.add_argument(
+        "--tf32", action="store_true", help="let cuDNN and matmuls use TF32 (the app does not)"
+    )
     args = parser.parse_args(argv)
-    results = run(quick=args.quick, json_path=args.json)
+    results = run(quick=args.quick, json_path=args.json, tf32=args.tf32)
     if results:
         print_table(results)
     return 0

@@ -138,3 +138,22 @@ def test_usable_cores_follows_the_affinity(monkeypatch) -> None:
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
     assert device_module.usable_cores() == 3
+
+
+def test_a_cuda_device_turns_tf32_off_and_the_cpu_leaves_the_flags_alone(
+    monkeypatch: pytest.MonkeyPatch, no_env: None
+) -> None:
+    """Single numbers are rebuilt from their terms to 1e-4 (explain_value); cuDNN's default TF32 would break that
+    on a GPU. Choosing CUDA turns it off for the process; choosing the CPU changes nothing."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = True
+        _set_available(monkeypatch, cuda=False, mps=False)
+        assert select_device() == torch.device("cpu")
+        assert torch.backends.cudnn.allow_tf32 and torch.backends.cuda.matmul.allow_tf32
+        _set_available(monkeypatch, cuda=True, mps=False)
+        assert select_device() == torch.device("cuda")
+        assert not torch.backends.cudnn.allow_tf32
+        assert not torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -223,6 +223,43 @@ def test_the_folded_effective_rf_is_the_gradient_through_the_model_itself():
         )
 
 
+def test_the_fold_cache_follows_the_weights_and_holds_one_model():
+    """effective_rf keeps one model's folded weights between calls; a change to the weights in place is seen (the
+    folds are made anew, not read stale), and a second model replaces the first instead of piling up."""
+    from resnet_viz.imaging import explain
+
+    model = copy.deepcopy(trained_like("resnet18", False, "3x3"))
+    x = _image(12, 64)
+
+    def through_modules() -> np.ndarray:
+        leaf = x.clone().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(model.layer3(model.layer2(model.layer1(
+                model.maxpool(torch.relu(model.bn1(model.conv1(leaf))))
+            )))[0, 2, 1, 1], leaf)  # fmt: skip
+        return grad[0].abs().sum(dim=0).numpy()
+
+    before = effective_rf(model, x, "layer3.1", 2, 1, 1)
+    np.testing.assert_allclose(before, through_modules(), rtol=1e-3, atol=1e-5 * before.max())
+    with torch.no_grad():
+        model.layer1[0].conv1.weight.mul_(-3.0)
+        model.layer2[0].bn1.running_var.mul_(4.0)
+    after = effective_rf(model, x, "layer3.1", 2, 1, 1)
+    expected = through_modules()
+    np.testing.assert_allclose(after, expected, rtol=1e-3, atol=1e-5 * expected.max())
+    assert not np.allclose(after, before, rtol=1e-2)
+
+    model = None  # the cached folds of a model nobody holds must go with it, not wait for eviction
+    other = copy.deepcopy(trained_like("resnet18", False, "3x3"))
+    effective_rf(other, x, "layer2.1", 0, 0, 0)
+    assert len(explain._fold_cache) == explain.FOLD_CACHE_MODELS == 1
+    del other
+    import gc
+
+    gc.collect()
+    assert len(explain._fold_cache) == 0  # a freed model frees its folded weights
+
+
 def test_grad_cam_at_the_last_stage_is_the_cam_and_earlier_stages_work():
     model = trained_like("resnet18", False, "3x3")
     x = _image(8, 64)

@@ -28,13 +28,27 @@ def select_device(preferred: str | None = None) -> torch.device:
     wanted = (preferred or os.environ.get(ENV_VAR, "")).strip().lower()
     if wanted:
         if wanted in ("cpu", "cuda", "mps") and _available(wanted):
-            return torch.device(wanted)
+            return exact_float32(torch.device(wanted))
         warnings.warn(f"device {wanted!r} is not available here; using the CPU", RuntimeWarning, stacklevel=2)
         return torch.device("cpu")
     for kind in ("cuda", "mps"):
         if _available(kind):
-            return torch.device(kind)
+            return exact_float32(torch.device(kind))
     return torch.device("cpu")
+
+
+def exact_float32(device: torch.device) -> torch.device:
+    """Turn TensorFloat-32 off for CUDA convolutions and matmuls, process-wide, and return ``device``.
+
+    PyTorch lets cuDNN run float32 convolutions in TF32 by default (10-bit mantissa, ~1e-3 relative error) on
+    Ampere and later GPUs. A teaching app shows single numbers and rebuilds them from their terms
+    (:func:`resnet_viz.explain_value` holds them to 1e-4 of the forward pass), and its GPU figures should be the
+    CPU's; full float32 costs little at the batch sizes a class sends. A global setting, set once at start-up
+    and never flipped back, so no concurrent forward sees it change under it."""
+    if device.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return device
 
 
 def describe_device(device: torch.device) -> str:
