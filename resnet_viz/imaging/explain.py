@@ -690,9 +690,11 @@ def effective_rf(
                 if name == owner:
                     break
                 h = _folded_block(folds, name, block, h)
-            terms = _block_terms(model.get_submodule(owner), h)
             short = layer[len(owner) + 1 :]
-            out = terms["out"] if short == "" else terms[short]
+            if short == "":  # a block's output: its own block folded too
+                out = _folded_block(folds, owner, model.get_submodule(owner), h)
+            else:
+                out = _block_terms(model.get_submodule(owner), h)[short]
         _check_position(tuple(out.shape[1:]), channel, row, col, layer)
         (grad,) = torch.autograd.grad(out[0, int(channel), int(row), int(col)], x)
     return grad[0].abs().sum(dim=0).to("cpu", torch.float32).numpy().copy()
