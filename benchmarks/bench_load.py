@@ -17,7 +17,8 @@ Peers measured in the same run: one session alone (the same steps) before the 30
 as a ratio to it (target ≤ 15×). The server bounds concurrent forward passes with ``ui_state.forward_gate()``, sets
 the torch thread count once (both derived from the cores, ``models.device.forward_budget``) and merges forwards of
 the same network arriving together into batches (``imaging.batching``; ``RESNET_VIZ_MAX_BATCH=1`` turns that off,
-the "before" figures); the server inherits this process's environment.
+the "before" figures; ``BENCH_LOAD_APP_DIR`` serves an older checkout); the server inherits this process's
+environment.
 
 The server alone (issue 16): the server process's own CPU-seconds (/proc, else psutil) per session up to its first
 grid, divided by the CPU-seconds of the work no server can avoid, measured in this process in the same run (one
@@ -174,8 +175,13 @@ def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
 
 
 def start_server() -> DevServer:
-    """`streamlit run app.py` on a free loopback port (this interpreter's Streamlit); the caller stops it."""
-    return DevServer(ROOT / "test-artifacts" / "load-server.log")
+    """`streamlit run app.py` on a free loopback port (this interpreter's Streamlit); the caller stops it.
+
+    ``BENCH_LOAD_APP_DIR`` serves another checkout's app instead (its own ``resnet_viz``), for a before/after pair
+    measured by the same benchmark: ``git worktree add /tmp/before <commit>`` and point this at it."""
+    app_dir = Path(os.environ.get("BENCH_LOAD_APP_DIR") or ROOT).resolve()
+    extra = {"PYTHONPATH": str(app_dir)} if app_dir != ROOT else None
+    return DevServer(ROOT / "test-artifacts" / "load-server.log", cwd=app_dir, extra_env=extra)
 
 
 # --------------------------------------------------------------------------- one student
@@ -378,6 +384,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
     offline_top1(uploads)
     report: dict = {"sessions": sessions, "arch": ARCH, "unavoidable": unavoidable_cpu_s(uploads)}
     report["server_env"] = {k: v for k, v in os.environ.items() if k.startswith("RESNET_VIZ_")}
+    report["app_dir"] = os.environ.get("BENCH_LOAD_APP_DIR") or str(ROOT)
     server = start_server()
     try:
         server.wait_healthy()

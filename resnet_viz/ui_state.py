@@ -8,8 +8,10 @@ on it, no ``.train()``, no ``.to()``, no ``load_state_dict``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -605,13 +607,53 @@ def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes
     }
 
 
-@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
-def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
-    """One forward pass per (weights, image, preprocessing, device); display changes never rerun it.
+@st.cache_resource
+def capture_store():
+    """The process's captures (``imaging.store.CaptureStore``): one read-only copy per (weights, image,
+    preprocessing, device) shared by every session showing it, at most ``$RESNET_VIZ_CAPTURE_MB`` (256) MB in
+    all, least recently used first out, and each freed when the last session using it ends."""
+    from resnet_viz.imaging.store import DEFAULT_MAX_MB, CaptureStore
 
-    Sessions asking for the same model at about the same time share one batched forward (:func:`batcher`)."""
-    # batched with other images of the same weights on the same device (the batcher adds the model and the size)
-    return batcher().submit((key.source.key, device_name), _model, torch.from_numpy(_tensor))
+    return CaptureStore(int(_env_number("RESNET_VIZ_CAPTURE_MB", DEFAULT_MAX_MB) * 2**20))
+
+
+_OWNER_KEY = "rv_store_owner"
+_owner_ids = itertools.count(1)
+
+
+class _SessionOwner:
+    """Lives in one session's state. Streamlit drops a session's state when the session ends (its websocket
+    closed and ``server.disconnectedSessionTTL`` passed, or the server closed it); the owner is then collected
+    and :func:`capture_store` releases what only this session used. No Streamlit internals: a weak reference."""
+
+    def __init__(self) -> None:
+        self.id = next(_owner_ids)
+        weakref.finalize(self, capture_store().release, self.id)
+
+
+def session_owner() -> int:
+    """This session's owner id in :func:`capture_store`."""
+    return session_slot(_OWNER_KEY, _SessionOwner).id
+
+
+def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
+    """One forward pass per (weights, image, preprocessing, device), kept in :func:`capture_store`; display
+    changes never rerun it. Sessions asking for the same model at about the same time share one batched forward
+    (:func:`batcher`). The capture is shared: read-only arrays, the same object for every session."""
+
+    def make():
+        # batched with other images of the same weights on the same device (the batcher adds the model and size)
+        return batcher().submit((key.source.key, device_name), _model, torch.from_numpy(_tensor))
+
+    return capture_store().get((_HASH_FUNCS[CaptureKey](key), device_name), session_owner(), make)
+
+
+def _env_number(name: str, default: float) -> float:
+    """A non-negative number from the environment; a bad value falls back to the default, never a traceback."""
+    try:
+        return max(0.0, float(os.environ.get(name, default)))
+    except ValueError:
+        return default
 
 
 @st.cache_resource
@@ -621,16 +663,8 @@ def batcher():
     from resnet_viz.imaging import capture
     from resnet_viz.imaging.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, ForwardBatcher
 
-    def setting(
-        name: str, default: float
-    ) -> float:  # a bad value falls back to the default, never a traceback
-        try:
-            return max(0.0, float(os.environ.get(name, default)))
-        except ValueError:
-            return default
-
-    window = setting("RESNET_VIZ_BATCH_MS", DEFAULT_WINDOW_MS)
-    largest = max(1, int(setting("RESNET_VIZ_MAX_BATCH", DEFAULT_MAX_BATCH)))
+    window = _env_number("RESNET_VIZ_BATCH_MS", DEFAULT_WINDOW_MS)
+    largest = max(1, int(_env_number("RESNET_VIZ_MAX_BATCH", DEFAULT_MAX_BATCH)))
     # (looked up on every call, so the page test can count the forwards whenever the batcher was made)
     return ForwardBatcher(
         lambda model, images: capture.capture_batch(model, images),

@@ -294,3 +294,38 @@ def test_cached_pretrained_weights_bring_their_class_names_and_their_own_preproc
     names = list(at.dataframe[-1].value[EN("feature_maps.col_class")])
     categories = tvm.ResNet18_Weights.DEFAULT.meta["categories"]
     assert names == [categories[i] for i in top5_indices(at)]
+
+
+def test_a_capture_is_shared_read_only_and_freed_when_its_sessions_end(page):
+    """Two sessions showing the same photo share one capture (one forward, the same read-only arrays); a photo
+    only one session showed is freed when that session ends (its state collected), the shared one when both have."""
+    import gc
+
+    from resnet_viz import ui_state
+
+    store = ui_state.capture_store()
+    gc.collect()  # earlier tests' sessions are gone before counting
+    before = store.stats()
+    first, second = page(), page()
+    sample = images.sample_images()["chelsea"].read_bytes()
+    upload(first, "chelsea.png", sample)
+    upload(second, "chelsea.png", sample)
+    upload(first, "coffee.png", images.sample_images()["coffee"].read_bytes())
+    after = store.stats()
+    assert after.made - before.made == 2 and after.hits - before.hits >= 1  # chelsea made once, for both
+    assert after.entries - before.entries == 2
+    assert all(not a.flags.writeable for a in _kept_arrays(store))
+    del first
+    gc.collect()
+    ended = store.stats()
+    assert ended.entries == after.entries - 1  # coffee, only the first session's, is gone; chelsea stays
+    assert ended.bytes < after.bytes
+    del second
+    gc.collect()
+    assert store.stats().entries == before.entries
+
+
+def _kept_arrays(store):
+    from resnet_viz.imaging.store import _arrays
+
+    return [a for entry in store._entries.values() for a in _arrays(entry.value)]

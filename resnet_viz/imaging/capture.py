@@ -13,6 +13,7 @@ registered on, moved, or switched on the model; everything kept is copied to num
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -183,13 +184,23 @@ class Capture:
 STAT_COLUMNS = ("mean", "max", "zero_fraction")
 
 
+def read_only_tensor(a: np.ndarray) -> torch.Tensor:
+    """A tensor over a kept (read-only, shared between sessions) array without copying it, for reading only.
+
+    ``torch.from_numpy`` warns on a read-only array because torch tensors cannot be marked read-only; every use
+    here only reads (and copies before any arithmetic that writes), so the warning is silenced for this call."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(a))
+
+
 def layer_stats(maps: np.ndarray) -> np.ndarray:
     """(C, 3) float32: per channel mean, max and fraction of values ≤ 0 (exact zeros after a ReLU).
 
     Computed from the kept float16 maps, outside the forward pass (the page caches it per layer); torch reads
     float16 directly, several times faster than numpy's float64 path over conv1's 800 k values.
     """
-    flat = torch.from_numpy(np.ascontiguousarray(maps)).flatten(1).float()
+    flat = read_only_tensor(maps).flatten(1).float()  # .float() copies: nothing writes into the kept maps
     cols = (flat.mean(dim=1), flat.amax(dim=1), (flat <= 0).float().mean(dim=1))
     return torch.stack(cols, dim=1).numpy().copy()
 
