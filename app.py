@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import memory, ui_state
 
 st.set_page_config(page_title="resnet-viz", page_icon=":material/stacks:", layout="wide")
+ui_state.warm_process()  # once per process: imports, then the collector's heap frozen (a full GC per rerun)
+memory.refreeze_if_due()  # every few minutes: what the frozen heap kept from ended sessions is collected
 
 settings = ui_state.sidebar()
 t = ui_state.translator()

@@ -50,11 +50,35 @@ class Settings:
 
 @st.cache_resource
 def _process_setup() -> threading.BoundedSemaphore:
-    """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
+    """Runs once per server process: one intra-op thread pool sized to the machine, the forward gate, and
+    glibc's arenas bounded (``resnet_viz.memory``: a session thread's freed memory is reused by the next)."""
+    from resnet_viz import memory
+
+    memory.limit_arenas()
     # Cores split between the concurrent forwards (see forward_budget for the measurement behind the rule).
     budget = forward_budget(usable_cores(), device().type)
     torch.set_num_threads(budget.threads)
     return threading.BoundedSemaphore(budget.max_concurrent)
+
+
+@st.cache_resource(show_spinner=False)
+def warm_process() -> int:
+    """Once per server process, on its first script run: import what every page may need (torch, torchvision's
+    models, the imaging and drawing modules), then freeze the collector's heap (``resnet_viz.memory``) so that
+    Streamlit's full collection after each rerun walks only what that rerun made: ~210 ms of CPU → ~1 ms per
+    rerun, measured with ``python -m benchmarks --only load``. Returns the number of objects frozen."""
+    import importlib
+
+    from resnet_viz import memory
+
+    for module in (
+        "torchvision.models", "plotly.graph_objects", "pandas", "pyarrow", "PIL.Image",
+        "resnet_viz.models.build", "resnet_viz.models.weights", "resnet_viz.imaging.capture",
+        "resnet_viz.imaging.images", "resnet_viz.imaging.explain", "resnet_viz.render.dot",
+        "resnet_viz.render.tiling",
+    ):  # fmt: skip
+        importlib.import_module(module)
+    return memory.freeze_heap()
 
 
 def forward_gate() -> threading.BoundedSemaphore:
@@ -660,14 +684,22 @@ def _env_number(name: str, default: float) -> float:
 def batcher():
     """The process's one forward batcher (``imaging.batching``): the window is ``$RESNET_VIZ_BATCH_MS`` (5 ms),
     the largest batch ``$RESNET_VIZ_MAX_BATCH`` (8); each batch runs inside :func:`forward_gate`."""
+    from resnet_viz import memory
     from resnet_viz.imaging import capture
     from resnet_viz.imaging.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, ForwardBatcher
 
     window = _env_number("RESNET_VIZ_BATCH_MS", DEFAULT_WINDOW_MS)
     largest = max(1, int(_env_number("RESNET_VIZ_MAX_BATCH", DEFAULT_MAX_BATCH)))
+
     # (looked up on every call, so the page test can count the forwards whenever the batcher was made)
+    def run_batch(model, images):
+        try:
+            return capture.capture_batch(model, images)
+        finally:  # the batch's activations (tens of MB) go back to the system, not into a thread's arena
+            memory.trim()
+
     return ForwardBatcher(
-        lambda model, images: capture.capture_batch(model, images),
+        run_batch,
         window_ms=window,
         max_batch=largest,
         gate=forward_gate,

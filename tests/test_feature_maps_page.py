@@ -298,13 +298,16 @@ def test_cached_pretrained_weights_bring_their_class_names_and_their_own_preproc
 
 def test_a_capture_is_shared_read_only_and_freed_when_its_sessions_end(page):
     """Two sessions showing the same photo share one capture (one forward, the same read-only arrays); a photo
-    only one session showed is freed when that session ends (its state collected), the shared one when both have."""
-    import gc
+    only one session showed is freed when that session ends (its state collected), the shared one when both have.
+    A session alive when the app froze the collector's heap (the first one of a process) is collected at the app's
+    periodic refreeze (memory.refreeze_if_due, called here as if its period had passed)."""
+    from resnet_viz import memory, ui_state
 
-    from resnet_viz import ui_state
+    def collect() -> None:
+        assert memory.refreeze_if_due(period_s=0)  # the app has frozen the heap on its first run
 
     store = ui_state.capture_store()
-    gc.collect()  # earlier tests' sessions are gone before counting
+    memory.freeze_heap()  # earlier tests' sessions are gone before counting
     before = store.stats()
     first, second = page(), page()
     sample = images.sample_images()["chelsea"].read_bytes()
@@ -316,12 +319,12 @@ def test_a_capture_is_shared_read_only_and_freed_when_its_sessions_end(page):
     assert after.entries - before.entries == 2
     assert all(not a.flags.writeable for a in _kept_arrays(store))
     del first
-    gc.collect()
+    collect()
     ended = store.stats()
     assert ended.entries == after.entries - 1  # coffee, only the first session's, is gone; chelsea stays
     assert ended.bytes < after.bytes
     del second
-    gc.collect()
+    collect()
     assert store.stats().entries == before.entries
 
 
