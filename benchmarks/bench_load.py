@@ -336,6 +336,14 @@ async def _crowd(
         try:
             # The peer: one session alone (it also builds the shared model and warms the caches).
             alone = await student(browser, server.base_url, uploads, sessions, t_of, server.cpu_s)
+            # A second lone session, on a warm server: where a session's server CPU goes, phase by phase.
+            warm = await student(browser, server.base_url, uploads, sessions + 1, t_of, server.cpu_s)
+            report["warm_alone"] = {
+                "page_and_clicks_cpu_s": warm.server_cpu_upload - warm.server_cpu_open,
+                "upload_to_first_grid_cpu_s": warm.server_cpu_first_grid - warm.server_cpu_upload,
+                "static_files_cpu_s": static_files_cpu_s(server),
+                "errors": warm.errors + warm.crosstalk,
+            }
             report["rss_before_mb"] = server.memory_mb()[0]
             sampler = asyncio.create_task(sample_memory())
             t0 = time.perf_counter()
@@ -365,6 +373,28 @@ async def _crowd(
     return alone, list(crowd)
 
 
+def static_files_cpu_s(server: DevServer) -> float:
+    """The server's CPU-seconds to serve the app's page and the static files it names (Streamlit's frontend, ~2 MB
+    of scripts and fonts), as a new browser fetches them once: the part of opening a page that nginx could serve
+    instead. The median of 3 fetches."""
+    import urllib.request
+
+    def get(path: str) -> bytes:
+        req = urllib.request.Request(server.base_url + path, headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.read()
+
+    assets = re.findall(r'(?:src|href)="\.?/?(static/[^"]+)"', get("/").decode("utf-8", "replace"))
+    costs = []
+    for _ in range(3):
+        c0 = server.cpu_s()
+        get("/")
+        for asset in assets:
+            get("/" + asset)
+        costs.append(server.cpu_s() - c0)
+    return sorted(costs)[1]
+
+
 def _percentile(values: list[float], q: float) -> float:
     values = sorted(v for v in values if v == v)
     if not values:
@@ -380,7 +410,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
     # A terminated run still stops its server and browser (the `finally` blocks run on KeyboardInterrupt).
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _raise_on_sigterm)
-    uploads = make_uploads(sessions + 1)  # the last one is the lone peer's
+    uploads = make_uploads(sessions + 2)  # the last two are the lone peers' (cold and warm)
     offline_top1(uploads)
     report: dict = {"sessions": sessions, "arch": ARCH, "unavoidable": unavoidable_cpu_s(uploads)}
     report["server_env"] = {k: v for k, v in os.environ.items() if k.startswith("RESNET_VIZ_")}
@@ -442,6 +472,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         overhead_ratio_alone=alone_cpu / need,
     )
     print("load test report:", json.dumps(report, indent=2, default=str), file=sys.stderr)
+    warm = report["warm_alone"]
     ratio = p95 / alone.first_grid_s if alone.first_grid_s == alone.first_grid_s else float("nan")
     overhead = report["overhead_ratio"]
     return [
@@ -454,6 +485,15 @@ def run(sessions: int = SESSIONS) -> list[Result]:
             f"server {per_session:.2f} CPU-s per session in the crowd ({crowd_cpu:.0f} CPU-s for {sessions}), "
             f"{alone_cpu:.2f} alone (×{report['overhead_ratio_alone']:.1f}); unavoidable = capture forward "
             f"{report['unavoidable']['forward_cpu_s']:.2f} + overview grids {report['unavoidable']['grids_cpu_s']:.2f}",
+        ),  # fmt: skip
+        Result(
+            "load: one session alone on a warm server, its server CPU",
+            warm["page_and_clicks_cpu_s"] + warm["upload_to_first_grid_cpu_s"],
+            "CPU-s",
+            "informs",
+            not warm["errors"],
+            f"opening the page and 3 clicks {warm['page_and_clicks_cpu_s']:.2f} (of which the static files "
+            f"{warm['static_files_cpu_s']:.2f}), upload to first grid {warm['upload_to_first_grid_cpu_s']:.2f}",
         ),  # fmt: skip
         Result(
             f"load: errors in {sessions} sessions",
