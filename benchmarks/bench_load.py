@@ -373,6 +373,31 @@ async def _crowd(
     return alone, list(crowd)
 
 
+def import_rss_mb() -> dict[str, float]:
+    """The RSS of a fresh interpreter after importing what every server process imports (torch, torchvision's
+    models, Streamlit) and after building the network on top: the floor under any replica's memory."""
+    import subprocess
+
+    code = (
+        "import torchvision.models, streamlit\n"
+        "def rss():\n"
+        "    fields = dict(l.split(':', 1) for l in open('/proc/self/status'))\n"
+        "    return [int(fields[k].split()[0]) / 1024 for k in ('VmRSS', 'RssAnon', 'RssFile')]\n"
+        "a = rss()\n"
+        "from resnet_viz.models.weights import load_random\n"
+        f"m = load_random({ARCH!r})\n"
+        "print(*a, *rss())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    v = [float(x) for x in out.stdout.split()] if out.returncode == 0 else [float("nan")] * 6
+    return {
+        "imports_rss_mb": v[0],
+        "imports_anon_mb": v[1],
+        "imports_file_mb": v[2],
+        "with_model_rss_mb": v[3],
+    }
+
+
 def static_files_cpu_s(server: DevServer) -> float:
     """The server's CPU-seconds to serve the app's page and the static files it names (Streamlit's frontend, ~2 MB
     of scripts and fonts), as a new browser fetches them once: the part of opening a page that nginx could serve
@@ -414,6 +439,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
     offline_top1(uploads)
     report: dict = {"sessions": sessions, "arch": ARCH, "unavoidable": unavoidable_cpu_s(uploads)}
     report["server_env"] = {k: v for k, v in os.environ.items() if k.startswith("RESNET_VIZ_")}
+    report["floor"] = import_rss_mb()
     report["app_dir"] = os.environ.get("BENCH_LOAD_APP_DIR") or str(ROOT)
     server = start_server()
     try:
@@ -536,7 +562,9 @@ def run(sessions: int = SESSIONS) -> list[Result]:
             f"≤ {RSS_TARGET_MB:,} MB",
             peak <= RSS_TARGET_MB,
             f"idle {report['rss_idle_mb']:.0f}, before {report['rss_before_mb']:.0f}, peak {peak:.0f}, "
-            f"after close {report['rss_after_mb']:.0f} MB",
+            f"after close {report['rss_after_mb']:.0f} MB; a bare process importing torch, torchvision and "
+            f"Streamlit {report['floor']['imports_rss_mb']:.0f} MB, with {ARCH} built "
+            f"{report['floor']['with_model_rss_mb']:.0f} MB",
         ),  # fmt: skip
     ]
 

@@ -35,6 +35,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import streamlit
+
 from benchmarks.bench_load import (
     FIRST_GRID_JS,
     IDLE_JS,
@@ -69,8 +71,12 @@ def render_conf(site: str, replica_ports: list[int], listen_port: int, prefix: P
         r"(upstream resnet_viz \{\n    hash \$rv_route consistent;\n)", r"\1" + servers, text
     )
     text, n_listen = re.subn(r"listen 80;", f"listen 127.0.0.1:{listen_port};", text)
-    if n_up != 1 or n_listen != 1:
-        raise RuntimeError(f"{SITE_CONF} no longer has the upstream/listen lines this benchmark rewrites")
+    static = Path(streamlit.__file__).parent / "static"  # this interpreter's Streamlit, the replicas' own
+    text, n_root = re.subn(r"root /opt/resnet-viz/\S+/streamlit/static;", f"root {static};", text)
+    if n_up != 1 or n_listen != 1 or n_root != 1:
+        raise RuntimeError(
+            f"{SITE_CONF} no longer has the upstream/listen/root lines this benchmark rewrites"
+        )
     (prefix / "resnet-viz.conf").write_text(text)
     temp = "\n".join(
         f"    {kind}_temp_path {prefix / kind};"
@@ -396,6 +402,9 @@ def run() -> list[Result]:
         report["survivor_exceptions"] = next(
             r for r in replicas if r.port == report["survivor_port"]
         ).logged_exceptions()
+        static = [(u, req) for _, u, req in nginx.access_log() if " /static/" in req]
+        report["static_requests"] = len(static)
+        report["static_from_replicas"] = [req for u, req in static if u not in ("", "-")]
         nginx_errors = [ln for ln in nginx.error_log().splitlines() if "[emerg]" in ln or "[crit]" in ln]
         report["nginx_emerg"] = nginx_errors
     finally:
@@ -448,6 +457,14 @@ def run() -> list[Result]:
             and report.get("victim_sessions_reconnected") == report.get("victim_sessions"),
             f"reconnected {report.get('victim_sessions_reconnected')}; "
             + "; ".join(report.get("victim_errors", []))[:200],
+        ),
+        Result(
+            "replicas: Streamlit's static files served by nginx from disk, not by a replica",
+            report.get("static_requests", 0) - len(report.get("static_from_replicas", [])),
+            f"of {report.get('static_requests', 0)}",
+            "all",
+            report.get("static_requests", 0) > 0 and not report.get("static_from_replicas"),
+            "; ".join(report.get("static_from_replicas", []))[:200],
         ),
         Result(
             "replicas: server-side exceptions",
