@@ -50,11 +50,7 @@ class Settings:
 
 @st.cache_resource
 def _process_setup() -> threading.BoundedSemaphore:
-    """Runs once per server process: one intra-op thread pool sized to the machine, the forward gate, and
-    glibc's arenas bounded (``resnet_viz.memory``: a session thread's freed memory is reused by the next)."""
-    from resnet_viz import memory
-
-    memory.limit_arenas()
+    """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
     # Cores split between the concurrent forwards (see forward_budget for the measurement behind the rule).
     budget = forward_budget(usable_cores(), device().type)
     torch.set_num_threads(budget.threads)
@@ -64,13 +60,15 @@ def _process_setup() -> threading.BoundedSemaphore:
 @st.cache_resource(show_spinner=False)
 def warm_process() -> int:
     """Once per server process, on its first script run: import what every page may need (torch, torchvision's
-    models, the imaging and drawing modules), then freeze the collector's heap (``resnet_viz.memory``) so that
-    Streamlit's full collection after each rerun walks only what that rerun made: ~210 ms of CPU → ~1 ms per
-    rerun, measured with ``python -m benchmarks --only load``. Returns the number of objects frozen."""
+    models, the imaging and drawing modules), bound glibc's arenas, then freeze the collector's heap
+    (``resnet_viz.memory``) so that Streamlit's full collection after each rerun walks only what that rerun made
+    (~210 ms of CPU before, per rerun of every session). ``python -m benchmarks --only load``: a session's
+    server CPU 2.38 → 1.09 CPU-s with the capture store. Returns the number of objects frozen."""
     import importlib
 
     from resnet_viz import memory
 
+    memory.limit_arenas()  # glibc: session threads share two arenas (a thread's freed memory serves the next)
     for module in (
         "torchvision.models", "plotly.graph_objects", "pandas", "pyarrow", "PIL.Image",
         "resnet_viz.models.build", "resnet_viz.models.weights", "resnet_viz.imaging.capture",
