@@ -79,6 +79,15 @@ def warm_process() -> int:
     return memory.freeze_heap()
 
 
+def device_name(t: Callable[..., str]) -> str:
+    """The device in the page's language: the GPU's own name, or the CPU with the cores this server may use."""
+    dev = device()
+    if dev.type != "cpu":
+        return describe_device(dev)
+    cores = usable_cores()
+    return t("common.device_cpu_one", cores=cores) if cores == 1 else t("common.device_cpu", cores=cores)
+
+
 def forward_gate() -> threading.BoundedSemaphore:
     """Hold this while running a forward or backward pass (``with forward_gate(): ...``)."""
     return _process_setup()
@@ -181,7 +190,7 @@ def sidebar() -> Settings:
         )
         present = st.session_state.get(PRESENT_KEY, st.session_state.get(_LINK_DEFAULTS, {}).get("present"))
         st.toggle(t("links.present"), value=bool(present), key=PRESENT_KEY, help=t("links.present_help"))
-        dev_caption(t("common.device", device=describe_device(device())))
+        dev_caption(t("common.device", device=device_name(t)))
     settings = current()
     _check_selection(settings, t)
     _show_link_problems(t)

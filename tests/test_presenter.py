@@ -107,7 +107,10 @@ def test_presenter_page_drops_developer_captions_and_draws_palette_diagrams() ->
     assert not at.exception
     captions = [c.value for c in at.caption]
     assert any("torchvision" in c for c in captions)  # the code's source, named normally
-    assert any(c.startswith("Computing on:") for c in captions)  # the device caption
+    from resnet_viz.models.device import usable_cores
+
+    cores = usable_cores()  # the device caption, in words: "CPU (2 cores)", never "(1 threads)"
+    assert f"Computing on: CPU ({cores} core{'s' if cores > 1 else ''})" in captions
     at.toggle(key="rv_present").set_value(True).run()
     assert not at.exception
     left = [c.value for c in at.caption]
