@@ -72,19 +72,11 @@ def synthetic_shapes(
         raise ValueError("need n >= 1 images of size >= 8")
     rng = np.random.default_rng(seed)
     label = rng.permutation(np.arange(n) % len(SHAPE_CLASSES))
-    ys, xs = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
-    ys, xs = ys[None] / size - 0.5, xs[None] / size - 0.5  # image coordinates in [-0.5, 0.5]
-    r = rng.uniform(0.22, 0.38, n)[:, None, None]
-    cy, cx = (rng.uniform(-0.42, 0.42, (2, n)) * (0.5 - r[:, 0, 0]) / 0.5)[:, :, None, None]
-    angle = np.deg2rad(rng.uniform(-20, 20, n))[:, None, None]
-    dy, dx = ys - cy, xs - cx
-    u = np.cos(angle) * dx + np.sin(angle) * dy
-    v = -np.sin(angle) * dx + np.cos(angle) * dy
-    mask = np.zeros(u.shape, dtype=bool)
-    for cls in range(len(SHAPE_CLASSES)):
-        sel = label == cls
-        mask[sel] = _shape_mask(cls, u[sel], v[sel], r[sel])
-    mask = mask[:, None]  # (N, 1, H, W)
+    ys, xs = _grid(size)
+    r = rng.uniform(0.22, 0.38, n)
+    cy, cx = rng.uniform(-0.42, 0.42, (2, n)) * (0.5 - r) / 0.5
+    angle = np.deg2rad(rng.uniform(-20, 20, n))
+    mask = _masks(label, r, cy, cx, angle, xs, ys)[:, None]  # (N, 1, H, W)
 
     # A light shape on a darker, faintly striped background, both in random tints: the shape is always visible,
     # the texture, tint and noise are distractions, and only the outline tells the class.
@@ -97,6 +89,12 @@ def synthetic_shapes(
 
 #: Class ids of :func:`shape_pairs`: the large shape, and whether the small one is the same shape (``_pair``).
 PAIR_CLASSES: tuple[str, ...] = SHAPE_CLASSES + tuple(f"{name}_pair" for name in SHAPE_CLASSES)
+
+
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel-centre coordinates (1, size, size) in [-0.5, 0.5]: rows (y) and columns (x)."""
+    ys, xs = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
+    return ys[None] / size - 0.5, xs[None] / size - 0.5
 
 
 def _background(rng: np.random.Generator, n: int, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -160,8 +158,7 @@ def _pairs_chunk(
     n = len(label)
     big, same = label % k, label >= k
     small = np.where(same, big, (big + rng.integers(1, k, n)) % k)  # a different kind, uniformly
-    ys, xs = np.meshgrid(np.arange(size) + 0.5, np.arange(size) + 0.5, indexing="ij")
-    ys, xs = ys[None] / size - 0.5, xs[None] / size - 0.5
+    ys, xs = _grid(size)
     r_big = rng.uniform(0.19, 0.26, n)
     r_small = rng.uniform(0.13, 0.16, n)
     # Centres: the large shape anywhere it fits, the small one on a random bearing, far enough that they never
