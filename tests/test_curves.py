@@ -15,12 +15,8 @@ from resnet_viz import paths
 CURVES = Path(__file__).resolve().parent.parent / "assets" / "curves"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _json(name: str) -> dict:

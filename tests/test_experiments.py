@@ -17,14 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CURVES = ROOT / "assets" / "curves"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are tiny (width 4–16, batches of 4–64): a second intra-op thread gains nothing, and on a busy
-    2-core machine its barrier waits made a 1 s test take 45 s. Restored afterwards for the rest of the suite."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _make_curves_module():

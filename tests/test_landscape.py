@@ -22,14 +22,8 @@ from resnet_viz.models.seeding import seeded_build
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets and batches: a second intra-op thread gains nothing, and on a busy 2-core machine its barrier
-    waits made these tests 50× slower (as in test_why_residual_page). Restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _net(plain: bool, seed: int = 3) -> torch.nn.Module:

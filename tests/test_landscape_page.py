@@ -19,12 +19,8 @@ APP = ROOT / "app.py"
 PAGE = "app_pages/why_residual.py"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _page(lang: str) -> AppTest:
