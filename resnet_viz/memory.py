@@ -73,22 +73,30 @@ _frozen_at: float | None = None
 def freeze_heap() -> int:
     """Collect once, then freeze every object the collector tracks (``gc.freeze``); returns how many are frozen.
     Call it when start-up is done (the heavy modules imported): later full collections skip them."""
-    global _frozen_at
     with _freeze_lock:
-        gc.unfreeze()  # what an earlier freeze held is collected now if it has become garbage since
-        gc.collect()
-        gc.freeze()
-        _frozen_at = time.monotonic()
-        return gc.get_freeze_count()
+        return _refreeze()
+
+
+def _refreeze() -> int:  # with _freeze_lock held
+    global _frozen_at
+    gc.unfreeze()  # what an earlier freeze held is collected now if it has become garbage since
+    gc.collect()
+    gc.freeze()
+    _frozen_at = time.monotonic()
+    return gc.get_freeze_count()
 
 
 def refreeze_if_due(period_s: float = REFREEZE_S) -> bool:
     """:func:`freeze_heap` again if it last ran ``period_s`` or more ago (never if it has not run at all).
-    Cheap to call on every rerun; only one thread refreezes at a time. True if it refroze."""
+    Cheap to call on every rerun; one thread refreezes, the others go on without waiting. True if it refroze."""
     if _frozen_at is None or time.monotonic() - _frozen_at < period_s:
         return False
     if not _freeze_lock.acquire(blocking=False):
         return False
-    _freeze_lock.release()  # (freeze_heap takes it again; a second caller arriving now only collects twice)
-    freeze_heap()
-    return True
+    try:  # checked again: another thread may have refrozen between the first check and the lock
+        if time.monotonic() - _frozen_at < period_s:
+            return False
+        _refreeze()
+        return True
+    finally:
+        _freeze_lock.release()
