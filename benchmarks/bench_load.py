@@ -187,6 +187,22 @@ def start_server() -> DevServer:
 # --------------------------------------------------------------------------- one student
 
 
+async def own_preview(page, context, base_url: str, uploads: list[Upload], index: int) -> tuple[str, str]:
+    """Is the "original" preview the server sent this session its own upload? Finds the preview by its caption
+    (the upload's name), fetches the image the page shows and matches it to the nearest of all uploads.
+    Returns ``(error, crosstalk)``, each "" when there is none (also used by ``bench_replicas``)."""
+    mine = uploads[index]
+    original = page.locator('[data-testid="stImage"]').filter(has_text=mine.name).first
+    if not await original.count():
+        return "", f"no preview captioned {mine.name}"
+    src = await original.locator("img").get_attribute("src")
+    resp = await context.request.get(src if src.startswith("http") else f"{base_url}{src}")
+    if not resp.ok:
+        return f"preview {src} answered HTTP {resp.status}", ""
+    match = nearest_upload(Image.open(io.BytesIO(await resp.body())), uploads)
+    return "", (f"preview shows {uploads[match].name}, not {mine.name}" if match != index else "")
+
+
 @dataclass
 class Outcome:
     index: int
@@ -276,16 +292,9 @@ async def student(
         if await page.locator('[data-testid="stException"]').count():
             out.errors.append("an exception box is shown")
         # Cross-talk 1: the preview the server sends back is this session's own image.
-        original = page.locator('[data-testid="stImage"]').filter(has_text=mine.name).first
-        if not await original.count():
-            out.crosstalk.append(f"no preview captioned {mine.name}")
-        else:
-            src = await original.locator("img").get_attribute("src")
-            resp = await context.request.get(src if src.startswith("http") else f"{base_url}{src}")
-            shown = Image.open(io.BytesIO(await resp.body()))
-            match = nearest_upload(shown, uploads)
-            if match != index:
-                out.crosstalk.append(f"preview shows {uploads[match].name}, not {mine.name}")
+        error, crosstalk = await own_preview(page, context, base_url, uploads, index)
+        out.errors += [error] if error else []
+        out.crosstalk += [crosstalk] if crosstalk else []
         # Cross-talk 2: the prediction is the one computed offline for this image.
         texts = await page.locator('[data-testid="stMarkdownContainer"]').all_text_contents()
         cam = next((t for t in texts if t.startswith(cam_title)), "")

@@ -42,8 +42,8 @@ from benchmarks.bench_load import (
     IDLE_JS,
     Upload,
     make_uploads,
-    nearest_upload,
     offline_top1,
+    own_preview,
 )
 from benchmarks.common import Result, print_table
 from devtools.devserver import CHROMIUM_ARGS, DevServer, chromium_path, free_port, is_healthy
@@ -224,22 +224,12 @@ async def check_own(s: Session, base_url: str, uploads: list[Upload], t_of) -> N
     page, mine = s.page, uploads[s.index]
     if await page.locator('[data-testid="stException"]').count():
         s.errors.append("an exception box is shown")
-    original = page.locator('[data-testid="stImage"]').filter(has_text=mine.name).first
-    if not await original.count():
-        s.crosstalk.append(f"no preview captioned {mine.name}")
-    else:
-        from io import BytesIO
-
-        from PIL import Image
-
-        src = await original.locator("img").get_attribute("src")
-        resp = await s.context.request.get(src if src.startswith("http") else f"{base_url}{src}")
-        if not resp.ok:
-            s.errors.append(f"preview {src} answered HTTP {resp.status}")
-            return
-        match = nearest_upload(Image.open(BytesIO(await resp.body())), uploads)
-        if match != s.index:
-            s.crosstalk.append(f"preview shows {uploads[match].name}, not {mine.name}")
+    error, crosstalk = await own_preview(page, s.context, base_url, uploads, s.index)
+    if error:
+        s.errors.append(error)
+        return
+    if crosstalk:
+        s.crosstalk.append(crosstalk)
     texts = await page.locator('[data-testid="stMarkdownContainer"]').all_text_contents()
     cam = next((t for t in texts if t.startswith(_cam_title(t_of))), "")
     if f"“{t_of('feature_maps.class_n', n=mine.top1)}”" not in cam:
