@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from apptest_helpers import missing_keys, page_texts
-from streamlit.testing.v1 import AppTest
 
 
 def _every_element_kind() -> None:
@@ -54,8 +53,8 @@ WORDS = [
 ]  # fmt: skip
 
 
-def test_page_texts_reads_every_element_kind() -> None:
-    at = AppTest.from_function(_every_element_kind, default_timeout=60).run()
+def test_page_texts_reads_every_element_kind(app_test) -> None:
+    at = app_test(script=_every_element_kind, timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     joined = "\n".join(page_texts(at))
     assert [w for w in WORDS if w not in joined] == []

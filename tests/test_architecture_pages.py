@@ -7,8 +7,6 @@ the seed notes (conv3_1: [56, 56, 64] → [28, 28, 128]).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
@@ -16,15 +14,18 @@ from streamlit.testing.v1 import AppTest
 from resnet_viz import ARCHS, CATALOGUE
 from resnet_viz.render.dot import count_shortcut_edges
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 SHAPES = "app_pages/architecture.py"
 SHORTCUTS = "app_pages/shortcuts.py"
 
 
-def _app(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["rv_lang"] = lang
-    return at.run()
+@pytest.fixture
+def open_app(app_test):
+    """A fresh session in ``lang``, run once (on the home page)."""
+
+    def open_(lang: str = "en") -> AppTest:
+        return app_test(timeout=60, state={"rv_lang": lang}).run()
+
+    return open_
 
 
 def _text(at: AppTest) -> str:
@@ -43,8 +44,8 @@ def _ok(at: AppTest, where: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_both_pages_open_for_every_network(lang: str) -> None:
-    at = _app(lang)
+def test_both_pages_open_for_every_network(lang: str, open_app) -> None:
+    at = open_app(lang)
     for page in (SHAPES, SHORTCUTS):
         at.switch_page(page).run()
         for arch in ARCHS:
@@ -58,8 +59,8 @@ def test_both_pages_open_for_every_network(lang: str) -> None:
         at.toggle(key="rv_plain").set_value(False).run()
 
 
-def test_shape_walk_resnet34_at_224_shows_the_paper_walk_and_the_arithmetic() -> None:
-    at = _app()
+def test_shape_walk_resnet34_at_224_shows_the_paper_walk_and_the_arithmetic(open_app) -> None:
+    at = open_app()
     at.switch_page(SHAPES).run()
     at.selectbox(key="rv_arch").set_value("resnet34").run()
     text = _text(at)
@@ -79,8 +80,8 @@ def test_shape_walk_resnet34_at_224_shows_the_paper_walk_and_the_arithmetic() ->
     assert "layer2.0.downsample.0" in at.dataframe[0].value.iloc[:, 1].str.strip().tolist()
 
 
-def test_shape_walk_follows_the_input_size_and_the_cifar_networks() -> None:
-    at = _app()
+def test_shape_walk_follows_the_input_size_and_the_cifar_networks(open_app) -> None:
+    at = open_app()
     at.switch_page(SHAPES).run()
     at.selectbox(key="rv_arch").set_value("resnet34").run()
     at.number_input(key="rv_input_size").set_value(32).run()
@@ -93,8 +94,8 @@ def test_shape_walk_follows_the_input_size_and_the_cifar_networks() -> None:
     assert "32 → 16 → 8 → 4 → 1" in text and "keeps its 32×32" in text
 
 
-def test_playground_fills_in_the_formula_and_refuses_impossible_settings() -> None:
-    at = _app()
+def test_playground_fills_in_the_formula_and_refuses_impossible_settings(open_app) -> None:
+    at = open_app()
     at.switch_page(SHAPES).run()
     assert "= ⌊223/2⌋ + 1 = **112**" in "\n".join(s.value for s in at.success)  # defaults: conv1 of ResNet
     for key, value in (("rv_play_in", 56), ("rv_play_k", 3), ("rv_play_s", 1), ("rv_play_p", 1)):
@@ -109,8 +110,8 @@ def test_playground_fills_in_the_formula_and_refuses_impossible_settings() -> No
     assert "larger than the padded input" in at.warning[0].value
 
 
-def test_shortcuts_page_diagrams_follow_the_choices() -> None:
-    at = _app()
+def test_shortcuts_page_diagrams_follow_the_choices(open_app) -> None:
+    at = open_app()
     at.switch_page(SHORTCUTS).run()
     at.selectbox(key="rv_arch").set_value("resnet34").run()
     assert count_shortcut_edges(_charts(at)[0]) == {"solid": 13, "dashed": 3}

@@ -13,8 +13,8 @@ import ast
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "resnet_viz"
 TORCH = {"torch", "torchvision", "torchinfo", "torchview"}
 

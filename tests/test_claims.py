@@ -16,15 +16,14 @@ from __future__ import annotations
 import importlib
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 import tomllib
+from repo import ROOT
 
 from resnet_viz import cli
 from resnet_viz.i18n import LANGUAGES
 
-ROOT = Path(__file__).resolve().parent.parent
 I18N = ROOT / "resnet_viz" / "i18n"
 REGISTER = tomllib.loads((I18N / "claims.toml").read_text(encoding="utf-8"))
 SEEDS = ROOT.parent / "shared" / "seeds"

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz.render import code_view
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def test_torchvision_source_is_the_installed_code() -> None:
@@ -57,9 +54,8 @@ def _marked(at: AppTest) -> list[str]:
     return [code for mark, code in zip(table["mark"], table["code"]) if mark == "▶"]
 
 
-def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params.update({"net": "resnet34", "block": "layer2.0", "lang": "en"})
+def test_shortcuts_page_marks_the_same_layer_in_diagram_and_code(app_test) -> None:
+    at = app_test(query={"net": "resnet34", "block": "layer2.0", "lang": "en"})
     at.switch_page("app_pages/shortcuts.py").run()
     assert not at.exception
     assert at.session_state["rv_code_layer"] == "conv1"
@@ -99,9 +95,8 @@ def test_line_layers_map_each_line_to_its_layer() -> None:
     assert table == {"mark": ["", "▶", ""], "line": [1, 2, 3], "code": ["a", "b", "c"]}
 
 
-def test_clicking_a_code_line_selects_its_layer_in_the_diagram() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params.update({"net": "resnet50", "block": "layer2.0", "lang": "en"})
+def test_clicking_a_code_line_selects_its_layer_in_the_diagram(app_test) -> None:
+    at = app_test(query={"net": "resnet50", "block": "layer2.0", "lang": "en"})
     at.switch_page("app_pages/shortcuts.py").run()
     assert not at.exception and at.session_state["rv_code_layer"] == "conv1"
     code = list(_listing(at)["code"])

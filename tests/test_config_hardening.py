@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 import tomllib
 from PIL import Image, ImageFile
+from repo import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / ".streamlit" / "config.toml"
 #: The code that runs in the server: the package, the pages and the router.
 SOURCE_FILES = sorted(

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from repo import ROOT
 
 from resnet_viz import experiments as ex
 from resnet_viz import paths
 
-CURVES = Path(__file__).resolve().parent.parent / "assets" / "curves"
+CURVES = ROOT / "assets" / "curves"
 
 
 # Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from repo import ROOT
 from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
@@ -23,7 +24,7 @@ from resnet_viz.cli import main as cli_main
 from resnet_viz.i18n import translator
 from resnet_viz.render import dot as rdot
 
-GOLDEN = Path(__file__).parent / "golden" / "resnet34_overview_en.dot"
+GOLDEN = ROOT / "tests" / "golden" / "resnet34_overview_en.dot"
 EN = translator("en")
 HAS_DOT = shutil.which("dot") is not None
 NEEDS_DOT = pytest.mark.skipif(

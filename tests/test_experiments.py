@@ -5,15 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from repo import ROOT
 
 from resnet_viz import experiments as ex
 from resnet_viz.experiments.data import _shape_mask as shape_mask
 
-ROOT = Path(__file__).resolve().parent.parent
 CURVES = ROOT / "assets" / "curves"
 
 

@@ -8,7 +8,6 @@ weights with its message (which is itself checked)."""
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import struct
 import zlib
@@ -25,23 +24,14 @@ from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images
 from resnet_viz.models import weights
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = "app_pages/feature_maps.py"
 EN = translator("en")
 
 
 @pytest.fixture
-def page(monkeypatch, tmp_path):
-    monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-
+def page(app_test, offline):
     def open_page(arch: str = "resnet18", size: int = 64, lang: str = "en", **state) -> AppTest:
-        at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=240)
-        at.session_state["rv_lang"] = lang
-        at.session_state["rv_arch"] = arch
-        at.session_state["rv_input_size"] = size
-        for k, v in state.items():
-            at.session_state[k] = v
+        at = app_test(timeout=240, state={"rv_lang": lang, "rv_arch": arch, "rv_input_size": size, **state})
         at.run()
         at.switch_page(PAGE).run()
         ok(at)

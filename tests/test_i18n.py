@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import tomllib
 from apptest_helpers import assert_translated, page_texts
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.i18n import LANGUAGES, MISSING, catalogue, tr
 
-ROOT = Path(__file__).resolve().parent.parent
 I18N = ROOT / "resnet_viz" / "i18n"
 PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "app_pages").glob("*.py"))
 MARKER = MISSING.format("")[0]  # "⟦"
@@ -132,8 +132,8 @@ def test_every_page_is_in_the_navigation() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
-def test_page_renders_in_both_languages_without_missing_keys(page: str) -> None:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+def test_page_renders_in_both_languages_without_missing_keys(page: str, app_test) -> None:
+    at = app_test(timeout=180)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     at.switch_page(page).run()

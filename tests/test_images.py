@@ -11,17 +11,15 @@ import re
 import struct
 import warnings
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageFile, ImageOps
 from PIL.PngImagePlugin import PngImageFile
+from repo import ROOT
 
 from resnet_viz.imaging import images
 from resnet_viz.imaging.images import ERROR_CODES, ImageError, load_image
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:

@@ -4,8 +4,6 @@ receptive field and Grad-CAM parts work in both languages. Offline (random weigh
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import streamlit as st
 import torch
@@ -15,15 +13,12 @@ from resnet_viz import trace
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import explain
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGE = "app_pages/feature_maps.py"
 EN = translator("en")
 
 
 @pytest.fixture
-def page(monkeypatch, tmp_path):
-    monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+def page(monkeypatch, app_test, offline):
     # Every record the page makes, with the model and input it used (to check the value shown against the core).
     seen: list[tuple] = []
     real = explain.record_layer
@@ -35,11 +30,10 @@ def page(monkeypatch, tmp_path):
     monkeypatch.setattr(explain, "record_layer", spy)
 
     def open_page(arch: str = "resnet18", size: int = 64, lang: str = "en", **state) -> AppTest:
-        at = AppTest.from_file(os.path.join(ROOT, "app.py"), default_timeout=240)
-        at.session_state["rv_lang"] = lang
-        at.session_state["rv_arch"] = arch
-        at.session_state["rv_input_size"] = size
-        at.session_state["fm_weights"] = "random"
+        at = app_test(
+            timeout=240,
+            state={"rv_lang": lang, "rv_arch": arch, "rv_input_size": size, "fm_weights": "random"},
+        )
         at.run()
         at.switch_page(PAGE).run()
         at.session_state["fm_tab"] = translator(lang)("inspector.tab")

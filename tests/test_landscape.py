@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from repo import ROOT
 
 from resnet_viz import paths
 from resnet_viz.cli import main
 from resnet_viz.experiments import cifar_net, synthetic_shapes
 from resnet_viz.experiments import landscape as ls
 from resnet_viz.models.seeding import seeded_build
-
-ROOT = Path(__file__).resolve().parent.parent
-
 
 # Tiny nets and batches: one intra-op thread (see conftest.one_torch_thread).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

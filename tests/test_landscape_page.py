@@ -4,7 +4,6 @@ colour scale, the 3-D view on request, the numbers, and a (shortened) live slice
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,8 +13,6 @@ from streamlit.testing.v1 import AppTest
 from resnet_viz import paths
 from resnet_viz.experiments import landscape as ls
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
 PAGE = "app_pages/why_residual.py"
 
 
@@ -23,12 +20,16 @@ PAGE = "app_pages/why_residual.py"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _page(lang: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=300)
-    at.session_state["rv_lang"] = lang
-    at.session_state["rv_arch"] = "resnet20"
-    at.run()
-    return at.switch_page(PAGE).run()
+@pytest.fixture
+def open_page(app_test):
+    """A fresh session in ``lang`` on the Why residual page."""
+
+    def open_(lang: str) -> AppTest:
+        at = app_test(timeout=300, state={"rv_lang": lang, "rv_arch": "resnet20"})
+        at.run()
+        return at.switch_page(PAGE).run()
+
+    return open_
 
 
 def _text(at: AppTest) -> str:
@@ -43,12 +44,12 @@ def _figures(at: AppTest) -> list[dict]:
 
 @pytest.mark.slow  # page reruns plus a 5-point slice of a trained 56-layer net: ~30–90 s on 2 busy cores
 @pytest.mark.skipif(not ls.available_nets(), reason="no trained weights shipped")
-def test_landscape_section(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_landscape_section(monkeypatch: pytest.MonkeyPatch, open_page) -> None:
     monkeypatch.setattr(
         ls, "LIVE_POINTS", 5
     )  # the page reads these at run time; the real ones are benchmarked
     monkeypatch.setattr(ls, "LIVE_BATCH", 16)
-    at = _page("en")
+    at = open_page("en")
     text = _text(at)
     assert_translated(at, "open")
     shipped = [s for net in ls.LANDSCAPE_NETS if (s := ls.load_landscape(net))]

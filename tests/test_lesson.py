@@ -4,10 +4,7 @@ both languages, through AppTest: every step, one right and one wrong answer."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from resnet_viz import ARCHS
 from resnet_viz.architecture.trace import conv_out
@@ -15,7 +12,6 @@ from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT, STEPS, answer, check, parse_reply
 
 BY_KEY = {s.key: s for s in STEPS}
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def test_the_notes_figures_at_resnet34_224() -> None:
@@ -77,10 +73,9 @@ def test_replies_are_read_leniently_and_never_crash() -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_lesson_page_in_both_languages(lang: str) -> None:
+def test_the_lesson_page_in_both_languages(lang: str, app_test) -> None:
     t = translator(lang)
-    at = AppTest.from_file(str(APP), default_timeout=240)
-    at.query_params.update({"lang": lang})
+    at = app_test(timeout=240, query={"lang": lang})
     at.switch_page("app_pages/lesson.py").run()
     for n, step in enumerate(STEPS, start=1):
         assert not at.exception, [e.value for e in at.exception]

@@ -6,14 +6,11 @@ its default while the other values still apply; the address is rewritten from th
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz.i18n import translator
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGES = {
     "home": "app_pages/home.py",
     "architecture": "app_pages/architecture.py",
@@ -25,21 +22,23 @@ PAGES = {
 ZH, EN = translator("zh"), translator("en")
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("RESNET_VIZ_OFFLINE", "1")  # the Feature maps page falls back to random weights
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+# Offline: the Feature maps page falls back to random weights.
+pytestmark = pytest.mark.usefixtures("offline")
 
 
-def _open(page: str, query: dict[str, str]) -> AppTest:
+@pytest.fixture
+def open_page(app_test):
     """A fresh session opening ``page`` at an address with ``query``."""
-    at = AppTest.from_file(str(APP), default_timeout=240)
-    at.query_params.update(query)
-    if page != "home":
-        at.switch_page(PAGES[page])
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+
+    def open_(page: str, query: dict[str, str]) -> AppTest:
+        at = app_test(timeout=240, query=query)
+        if page != "home":
+            at.switch_page(PAGES[page])
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_
 
 
 def _warnings(at: AppTest) -> list[str]:
@@ -53,7 +52,7 @@ def _notice(at: AppTest, t) -> str:
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_a_shared_address_shows_its_view_on_first_load(page: str) -> None:
+def test_a_shared_address_shows_its_view_on_first_load(page: str, open_page) -> None:
     # A small input keeps the Feature maps page's forward pass short; every other value is a non-default.
     query = {
         "lang": "zh",
@@ -65,7 +64,7 @@ def test_a_shared_address_shows_its_view_on_first_load(page: str) -> None:
     }
     if page == "feature_maps":
         query["sample"] = "coffee"
-    at = _open(page, query)
+    at = open_page(page, query)
     ss = at.session_state
     assert (ss["rv_lang"], ss["rv_arch"], ss["rv_input_size"]) == ("zh", "resnet50", 64)
     assert (ss["rv_stride_in"], ss["rv_plain"], ss["rv_block"]) == ("1x1", True, "layer3.1")
@@ -80,10 +79,10 @@ def test_a_shared_address_shows_its_view_on_first_load(page: str) -> None:
 
 
 @pytest.mark.parametrize("page", list(PAGES))
-def test_bad_values_get_one_notice_and_their_defaults(page: str) -> None:
+def test_bad_values_get_one_notice_and_their_defaults(page: str, open_page) -> None:
     query = {"lang": "zh", "net": "resnet18", "size": "abc", "block": "layer9.9", "colour": "red",
              "stride": "x" * 5000, "plain": "maybe"}  # fmt: skip
-    at = _open(page, query)
+    at = open_page(page, query)
     ss = at.session_state
     assert (ss["rv_lang"], ss["rv_arch"]) == ("zh", "resnet18")  # the valid values still apply
     assert ss["rv_input_size"] == 224 and ss["rv_plain"] is False and ss["rv_block"] == "layer2.0"  # defaults
@@ -125,9 +124,9 @@ def test_bad_values_get_one_notice_and_their_defaults(page: str) -> None:
     ],
 )
 def test_each_parameter_good_and_bad(
-    query: dict[str, str], expected: dict[str, object], noticed: str | None
+    query: dict[str, str], expected: dict[str, object], noticed: str | None, open_page
 ) -> None:
-    at = _open("home", {"lang": "en", **query} if "lang" not in query else query)
+    at = open_page("home", {"lang": "en", **query} if "lang" not in query else query)
     for key, value in expected.items():
         assert at.session_state[key] == value, (key, query)
     notices = [w for w in _warnings(at) if w.startswith(EN("links.notice"))]
@@ -137,8 +136,8 @@ def test_each_parameter_good_and_bad(
         assert notices[0].count("\n- ") == 1  # and nothing else
 
 
-def test_block_falls_back_to_the_nearest_when_the_network_changes() -> None:
-    at = _open("shortcuts", {"net": "resnet50", "block": "layer3.5", "lang": "en"})
+def test_block_falls_back_to_the_nearest_when_the_network_changes(open_page) -> None:
+    at = open_page("shortcuts", {"net": "resnet50", "block": "layer3.5", "lang": "en"})
     at.selectbox(key="rv_arch").set_value("resnet18").run()
     assert at.session_state["rv_block"] == "layer3.1"
     assert any(
@@ -152,8 +151,8 @@ def test_block_falls_back_to_the_nearest_when_the_network_changes() -> None:
     assert not at.exception
 
 
-def test_widgets_update_the_address() -> None:
-    at = _open("architecture", {})
+def test_widgets_update_the_address(open_page) -> None:
+    at = open_page("architecture", {})
     at.selectbox(key="rv_arch").set_value("resnet101").run()
     assert at.query_params["net"] == "resnet101" and at.query_params["size"] == "224"
     at.number_input(key="rv_input_size").set_value(96).run()

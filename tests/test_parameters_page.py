@@ -7,15 +7,12 @@ to seconds). Reference figures: seed 002 (1,179,648 vs 69,632 at 256 channels; a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import ARCHS, CATALOGUE
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "app_pages/parameters.py"
 FORMULAS = (
     "18 = 1 + 2×(2+2+2+2) + 1",
@@ -26,11 +23,16 @@ FORMULAS = (
 )
 
 
-def _page(lang: str = "en") -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["rv_lang"] = lang
-    at.run()
-    return at.switch_page(PAGE).run()
+@pytest.fixture(scope="module")
+def open_page(app_test):
+    """A fresh session in ``lang`` on the Parameters page."""
+
+    def open_(lang: str = "en") -> AppTest:
+        at = app_test(timeout=60, state={"rv_lang": lang})
+        at.run()
+        return at.switch_page(PAGE).run()
+
+    return open_
 
 
 def _text(at: AppTest) -> str:
@@ -46,8 +48,8 @@ def _ok(at: AppTest, where: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def en() -> AppTest:
-    return _page("en")
+def en(open_page) -> AppTest:
+    return open_page("en")
 
 
 def _basic(c: int) -> int:  # two 3×3 convs, C → C
@@ -65,8 +67,8 @@ def _fmt(n: int) -> str:
 
 @pytest.mark.slow  # every network in two languages: ~10 s on 2 cores
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_page_opens_for_every_network(lang: str) -> None:
-    at = _page(lang)
+def test_page_opens_for_every_network(lang: str, open_page) -> None:
+    at = open_page(lang)
     for arch in ARCHS:
         at.selectbox(key="rv_arch").set_value(arch).run()
         text = _ok(at, f"{arch} {lang}")

@@ -7,13 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from resnet_viz.architecture.trace import trace
 from resnet_viz.i18n import translator
 from resnet_viz.render import dot, figures_params, figures_shapes, style
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 RENDER = Path(style.__file__).resolve().parent
 _ATTR = re.compile(r'\b(color|fillcolor|fontcolor|bgcolor)="([^"]*)"')
 
@@ -100,9 +98,8 @@ def test_presenter_figures_use_the_palette_and_leave_the_original_alone() -> Non
                 assert tr_["line"]["width"] >= 3
 
 
-def test_presenter_page_drops_developer_captions_and_draws_palette_diagrams() -> None:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.query_params.update({"net": "resnet34", "block": "layer2.0", "lang": "en"})
+def test_presenter_page_drops_developer_captions_and_draws_palette_diagrams(app_test) -> None:
+    at = app_test(query={"net": "resnet34", "block": "layer2.0", "lang": "en"})
     at.switch_page("app_pages/shortcuts.py").run()
     assert not at.exception
     captions = [c.value for c in at.caption]

@@ -6,14 +6,13 @@ import ast
 import re
 import sys
 from importlib import metadata
-from pathlib import Path
 
 import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from repo import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 FENCE = re.compile(r"^```[a-z]*\n(.*?)^```", re.S | re.M)
 
 

@@ -5,8 +5,6 @@ made here from the trace, in both languages."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from apptest_helpers import assert_translated
 from streamlit.testing.v1 import AppTest
@@ -16,31 +14,32 @@ from resnet_viz.architecture import counting
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import translator
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
+@pytest.fixture
+def open_page(app_test):
+    """A fresh session in ``lang`` with ``arch`` (plain or not) on ``page``: the app and the page's text."""
 
-def _open(page: str, lang: str, arch: str, plain: bool = False) -> tuple[AppTest, str]:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["rv_lang"] = lang
-    at.session_state["rv_arch"] = arch
-    at.session_state["rv_plain"] = plain
-    at.run()
-    at.switch_page(page).run()
-    assert_translated(at, f"{page} {lang} {arch}")
-    parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.info]
-    parts += [x.value for x in at.subheader]
-    text = "\n".join(str(p) for p in parts)
-    return at, text
+    def open_(page: str, lang: str, arch: str, plain: bool = False) -> tuple[AppTest, str]:
+        at = app_test(state={"rv_lang": lang, "rv_arch": arch, "rv_plain": plain})
+        at.run()
+        at.switch_page(page).run()
+        assert_translated(at, f"{page} {lang} {arch}")
+        parts = [m.value for m in at.markdown] + [c.value for c in at.caption] + [e.value for e in at.info]
+        parts += [x.value for x in at.subheader]
+        text = "\n".join(str(p) for p in parts)
+        return at, text
+
+    return open_
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_plain_overview_states_the_parameter_difference(lang: str) -> None:
-    _, text = _open("app_pages/shortcuts.py", lang, "resnet34", plain=True)
+def test_plain_overview_states_the_parameter_difference(lang: str, open_page) -> None:
+    _, text = open_page("app_pages/shortcuts.py", lang, "resnet34", plain=True)
     plain, res = trace("resnet34", 224, plain=True).total_params, trace("resnet34", 224).total_params
     assert res > plain  # the projection shortcuts' 1×1 convs
     for n in (plain, res, res - plain):
         assert fmt_int(n) in text
-    _, text = _open("app_pages/shortcuts.py", lang, "resnet56", plain=True)
+    _, text = open_page("app_pages/shortcuts.py", lang, "resnet56", plain=True)
     assert trace("resnet56", 32, plain=True).total_params == trace("resnet56", 32).total_params  # option A
     assert fmt_int(trace("resnet56", 32).total_params) in text
     # the CIFAR networks get their own kinds text: zero-padding, no conv5_x
@@ -48,13 +47,13 @@ def test_plain_overview_states_the_parameter_difference(lang: str) -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_parameters_page_quotes_the_listing_bn_convention_and_stage_growth(lang: str) -> None:
-    _, text = _open("app_pages/parameters.py", lang, "resnet34_cifar")
+def test_parameters_page_quotes_the_listing_bn_convention_and_stage_growth(lang: str, open_page) -> None:
+    _, text = open_page("app_pages/parameters.py", lang, "resnet34_cifar")
     tr = trace("resnet34_cifar", 32)
     convs, biases = counting.listing_conv_biases(tr)
     assert fmt_int(tr.total_params + biases) in text and fmt_int(biases) in text
     assert "seed" not in text.lower()
-    _, text = _open("app_pages/parameters.py", lang, "resnet34")
+    _, text = open_page("app_pages/parameters.py", lang, "resnet34")
     tr = trace("resnet34", 224)
     growth = counting.stage_param_growth(tr)
     assert ", ".join(f"×{g:.1f}" for g in growth) in text
@@ -63,7 +62,7 @@ def test_parameters_page_quotes_the_listing_bn_convention_and_stage_growth(lang:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_receptive_field_caption_says_it_can_exceed_the_image(lang: str) -> None:
-    _, text = _open("app_pages/architecture.py", lang, "resnet34")
+def test_receptive_field_caption_says_it_can_exceed_the_image(lang: str, open_page) -> None:
+    _, text = open_page("app_pages/architecture.py", lang, "resnet34")
     biggest = max(r.receptive_field for r in trace("resnet34", 224).rows)
     assert biggest > 224 and translator(lang)("shapes.table_caption", max_rf=biggest, size=224) in text

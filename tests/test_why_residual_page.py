@@ -4,16 +4,14 @@ experiment runs from its button, a (tiny) live training run completes, and delet
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from apptest_helpers import assert_translated
+from repo import ROOT
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import experiments as ex
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
 PAGE = "app_pages/why_residual.py"
 
 
@@ -21,12 +19,17 @@ PAGE = "app_pages/why_residual.py"
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _page(lang: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["rv_lang"] = lang
-    at.session_state["rv_arch"] = "resnet20"  # the identity-at-init section measures the sidebar's network
-    at.run()
-    return at.switch_page(PAGE).run()
+@pytest.fixture
+def open_page(app_test):
+    """A fresh session in ``lang`` on the Why residual page."""
+
+    def open_(lang: str) -> AppTest:
+        # resnet20: the identity-at-init section measures the sidebar's network
+        at = app_test(state={"rv_lang": lang, "rv_arch": "resnet20"})
+        at.run()
+        return at.switch_page(PAGE).run()
+
+    return open_
 
 
 def _text(at: AppTest) -> str:
@@ -45,8 +48,8 @@ def _figures(at: AppTest) -> list[dict]:
 
 
 @pytest.mark.slow  # a few AppTest reruns with real forward/backward passes: ~20–60 s on 2 busy cores
-def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch):
-    at = _page("en")
+def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch, open_page):
+    at = open_page("en")
     _ok(at, "open")
     assert len(at.get("latex")) >= 4  # the gradient product, the 4 forward equations, H(x) = F(x) + x, ∂/∂x
     before = len(_figures(at))
@@ -72,14 +75,14 @@ def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch):
     assert at.session_state["rvw_live_done"]
 
 
-def test_page_opens_in_chinese():
-    at = _page("zh")
+def test_page_opens_in_chinese(open_page):
+    at = open_page("zh")
     _ok(at, "zh")
     assert "退化问题" in _text(at) and "梯度消失" in _text(at)
 
 
 @pytest.mark.slow  # one AppTest page run plus a (shrunk) live run
-def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(monkeypatch):
+def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(monkeypatch, open_page):
     real = ex.gradient_steps
 
     def small(depth, **kwargs):  # the page's own call, on a network small enough for a test
@@ -87,7 +90,7 @@ def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(mo
         return real(20, **kwargs)
 
     monkeypatch.setattr(ex, "gradient_steps", small)
-    at = _page("en")
+    at = open_page("en")
     _ok(at, "open")
     text = _text(at)
     shipped = json.loads((ROOT / "assets" / "curves" / "gradient_steps.json").read_text(encoding="utf-8"))
@@ -102,7 +105,7 @@ def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(mo
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str) -> None:
+def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str, open_page) -> None:
     """Every number the degradation and deletion readings quote is on the page as the shipped files give it, and
     the sentence that states a comparison is the one the data calls for (its alternatives are absent)."""
     from resnet_viz.i18n import translator
@@ -113,7 +116,7 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str) 
         pytest.skip("the shipped curves are not in this checkout")
     data = json.loads(curves.read_text(encoding="utf-8"))
     rm = json.loads(removal.read_text(encoding="utf-8"))
-    at = _page(lang)
+    at = open_page(lang)
     _ok(at, lang)
     text = _text(at)
     for cmp in ex.depth_comparison(data):

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from repo import ROOT
 
 from devtools.devserver import CHROMIUM_ARGS, CHROMIUM_ENV, DevServer, chromium_path
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 SERVER_LOG = ROOT / "test-artifacts" / "e2e-server.log"
 INSTALL_HINT = (

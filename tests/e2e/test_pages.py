@@ -21,11 +21,12 @@ try:
 except ImportError:  # the fixtures skip (or, with CI=true, fail) with the install command
     expect = None
 
+from repo import ROOT
+
 from resnet_viz.i18n import translator
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "assets"
 EN = translator("en")
 ZH = translator("zh")
