@@ -25,6 +25,16 @@ INSTALL_HINT = (
 )
 #: The server, its Chromium discovery, health check and log scanning: one helper shared with the benchmarks.
 StreamlitServer = DevServer
+E2E = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects: `-m "not e2e"` must leave out every test in this folder
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in tests/e2e/ is an e2e test (and slow), whether or not its module says so."""
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
 
 
 def require_browser() -> str:
