@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import pytest
@@ -13,8 +12,6 @@ from streamlit.testing.v1 import AppTest
 from resnet_viz import links
 from resnet_viz.architecture.trace import trace
 from resnet_viz.links import View
-
-APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def test_a_view_is_frozen_and_writes_its_address_in_the_fixed_order() -> None:
@@ -68,7 +65,9 @@ def test_the_defaults_live_in_links() -> None:
     )
 
 
-def _counting_app(monkeypatch: pytest.MonkeyPatch) -> tuple[AppTest, list[View]]:
+@pytest.fixture
+def counting_app(monkeypatch: pytest.MonkeyPatch, app_test) -> tuple[AppTest, list[View]]:
+    """A fresh AppTest of app.py, and the list of every View resolved while it runs."""
     from resnet_viz.ui import resolve as ui_view
 
     resolved: list[View] = []
@@ -80,11 +79,11 @@ def _counting_app(monkeypatch: pytest.MonkeyPatch) -> tuple[AppTest, list[View]]
         return v
 
     monkeypatch.setattr(ui_view, "_resolve", counting)
-    return AppTest.from_file(str(APP), default_timeout=120), resolved
+    return app_test(), resolved
 
 
-def test_the_view_is_resolved_once_per_rerun_and_the_page_reads_that_one(monkeypatch) -> None:
-    at, resolved = _counting_app(monkeypatch)
+def test_the_view_is_resolved_once_per_rerun_and_the_page_reads_that_one(counting_app) -> None:
+    at, resolved = counting_app
     at.query_params.update({"net": "resnet50", "block": "layer3.1", "lang": "en"})
     at.run()
     assert not at.exception
@@ -96,8 +95,8 @@ def test_the_view_is_resolved_once_per_rerun_and_the_page_reads_that_one(monkeyp
     assert len(resolved) == 2 and resolved[1].plain and resolved[1].arch == "resnet50"
 
 
-def test_a_new_network_starts_at_its_own_size_through_the_widgets(monkeypatch) -> None:
-    at, resolved = _counting_app(monkeypatch)
+def test_a_new_network_starts_at_its_own_size_through_the_widgets(counting_app) -> None:
+    at, resolved = counting_app
     at.run()
     at.sidebar.selectbox(key="rv_arch").set_value("resnet56").run()
     assert not at.exception

@@ -25,10 +25,11 @@ INSTALL_HINT = (
 )
 #: The server, its Chromium discovery, health check and log scanning: one helper shared with the benchmarks.
 StreamlitServer = DevServer
-E2E = Path(__file__).resolve().parent
+E2E = ROOT / "tests" / "e2e"
 
 
-@pytest.hookimpl(tryfirst=True)  # before -m deselects: `-m "not e2e"` must leave out every test in this folder
+# tryfirst: before -m deselects, so that `-m "not e2e"` leaves out every test in this folder.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test in tests/e2e/ is an e2e test (and slow), whether or not its module says so."""
     for item in items:
