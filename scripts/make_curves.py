@@ -42,7 +42,7 @@ from resnet_viz import paths
 #: The settings of the shipped curves: the 20-class relational "pairs" data set (20,000 training images, up to two
 #: occluding strokes each), width 4 (a quarter of the paper's 16/32/64 channels: narrow enough that ResNet-20 cannot
 #: fit the task and depth pays), batches of 128 as in the paper, 12 epochs (1,884 steps per network) with the
-#: paper's two learning-rate drops. Chosen from five candidate settings tried on a GPU (see the README), as the one
+#: paper's two learning-rate drops. Chosen from five candidate settings tried on a GPU (see docs/experiments.md), as the one
 #: where the curves show both halves of the paper's Figure 6.
 SHIPPED = ex.TrainConfig(
     depths=(20, 56),
