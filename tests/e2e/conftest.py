@@ -63,7 +63,10 @@ def chromium_executable() -> str:
 
 @pytest.fixture(scope="session")
 def streamlit_server(chromium_executable: str) -> Iterator[DevServer]:
-    server = DevServer(SERVER_LOG)
+    # Never the network: a page that would download pretrained weights (resnet50's are 100 MB) or wait for a
+    # firewall to time out falls back to random weights at once, as it does on a machine without a connection.
+    # Weights already in the cache are still used. No browser test depends on pretrained weights.
+    server = DevServer(SERVER_LOG, extra_env={"RESNET_VIZ_OFFLINE": "1"})
     try:
         server.wait_healthy()
         yield server

@@ -48,7 +48,17 @@ SHOWS_SELECTED = {"architecture", "shortcuts", "parameters"}
 
 
 def _open(page, base_url: str, path: str, query: str) -> None:
-    page.goto(f"{base_url}/{path}?{query}")
+    _start(page, base_url, path, query)
+    _wait_open(page)
+
+
+def _start(page, base_url: str, path: str, query: str) -> None:
+    """Start loading the page at the address and return at once (its session starts while others load)."""
+    page.goto(f"{base_url}/{path}?{query}", wait_until="commit")
+
+
+def _wait_open(page) -> None:
+    """Wait until the page started by :func:`_start` drew its sidebar and finished its first run."""
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.wait_for(
         timeout=SETTLE_TIMEOUT_MS
     )
@@ -84,9 +94,14 @@ def fresh_context(browser, streamlit_server):
 
 def test_a_shared_address_opens_the_same_view_on_every_page(fresh_context, streamlit_server):
     base = streamlit_server.base_url
+    # A class opening the shared link at once: every page in its own fresh context (a fresh session each), all
+    # loading together, then each checked in turn.
+    pages = {path: fresh_context(locale="en-US") for path in PAGES}  # English browsers: lang=zh must win
+    for path, page in pages.items():
+        _start(page, base, path, "net=resnet50&block=layer3.1&lang=zh&size=160")
     for path, nav_key in PAGES.items():
-        page = fresh_context(locale="en-US")  # an English browser: the address's lang=zh must win
-        _open(page, base, path, "net=resnet50&block=layer3.1&lang=zh&size=160")
+        page = pages[path]
+        _wait_open(page)
         where = path or "home"
         expect(network_input(page)).to_have_value("ResNet-50", timeout=SETTLE_TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
@@ -103,6 +118,7 @@ def test_a_shared_address_opens_the_same_view_on_every_page(fresh_context, strea
             assert "layer3.1 (conv4_2)" in main_text(page)  # the channel grid is the selected block's
         assert "Traceback" not in page.locator("body").inner_text(), where
         assert not page.page_errors, (where, page.page_errors)
+        page.close()  # its session's reruns stop taking the CPU from the pages still to check
 
 
 def test_a_bad_address_gets_one_notice(fresh_context, streamlit_server):
@@ -185,11 +201,26 @@ def test_the_whole_lesson(fresh_context, streamlit_server, screenshot_dir, lang)
     assert not page.page_errors, page.page_errors
 
 
+#: True once no scroll offset and no element size changes between two animation frames.
+_STILL = """() => new Promise(resolve => {
+    const els = [document.scrollingElement,
+                 ...document.querySelectorAll('[data-testid="stMain"], [data-testid="stAppViewContainer"]')];
+    const state = () => els.map(e => e ? `${e.scrollTop},${e.scrollHeight}` : "").join(";");
+    const before = state();
+    requestAnimationFrame(() => requestAnimationFrame(() => resolve(state() === before)));
+})"""
+
+
+def _still(page) -> None:
+    """Wait until the page stopped scrolling and resizing (instead of sleeping a fixed time)."""
+    page.wait_for_function(_STILL, timeout=SETTLE_TIMEOUT_MS)
+
+
 def _scroll_to(page, locator) -> None:
     """Scroll the page so that ``locator``'s top is near the top of the screen (it may be taller than it)."""
     locator.scroll_into_view_if_needed()
     locator.evaluate("el => el.scrollIntoView({block: 'start'})")
-    page.wait_for_timeout(500)
+    _still(page)
 
 
 #: Help buttons: a tooltip target holding only an icon (a widget's "?"; a button with help= holds its label).
@@ -259,7 +290,7 @@ def test_click_a_code_line_selects_its_layer(fresh_context, streamlit_server, sc
                 if (el && el.scrollHeight > el.clientHeight + 10) el.scrollBy(0, dy); }""",
         24 * row - 400,
     )
-    page.wait_for_timeout(500)
+    _still(page)
     box = table.bounding_box()
     y = box["y"] + 24 * (row + 1) + 12  # the header row, then 24-pixel rows
     assert 0 < y < 900, (box, y)

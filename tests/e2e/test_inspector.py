@@ -120,7 +120,21 @@ def test_webcam_with_chromiums_fake_camera(browser, chromium_executable, streaml
                 .some(v => v.readyState >= 2 && v.videoWidth > 0)""",
             timeout=SETTLE_TIMEOUT_MS,
         )
-        pg.wait_for_timeout(1000)  # a few frames in: the first ones of the fake stream can be blank
+        # The first frames of the fake stream can be blank: wait for one whose pixels vary (not a fixed sleep).
+        pg.wait_for_function(
+            """() => {
+                const v = document.querySelector('[data-testid="stCameraInput"] video');
+                if (!v || !v.videoWidth) return false;
+                const c = document.createElement('canvas');
+                c.width = v.videoWidth; c.height = v.videoHeight;
+                const ctx = c.getContext('2d'); ctx.drawImage(v, 0, 0);
+                const d = ctx.getImageData(0, 0, c.width, c.height).data;
+                let lo = 255, hi = 0;
+                for (let i = 0; i < d.length; i += 4) { lo = Math.min(lo, d[i + 1]); hi = Math.max(hi, d[i + 1]); }
+                return hi - lo > 30;
+            }""",
+            timeout=SETTLE_TIMEOUT_MS,
+        )
         shoot.first.click()
         name = EN("feature_maps.webcam_name")
         pg.get_by_text(re.compile(re.escape(f"“{name}”"))).first.wait_for(timeout=SETTLE_TIMEOUT_MS)
