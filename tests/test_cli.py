@@ -137,6 +137,7 @@ print(statuses, len(out.getvalue()) > 0, sorted(m for m in sys.modules if m.spli
 """
 
 
+@pytest.mark.slow  # two fresh interpreters, one of which imports torch: seconds, more on busy cores
 def test_summary_params_and_diagram_run_without_importing_torch() -> None:
     """The arithmetic sub-commands never load torch (the start-up cost is in benchmarks/bench_cli.py)."""
     commands = [["summary", "resnet50"], ["params", "resnet50", "--by", "block"], ["diagram", "resnet34"]]

@@ -193,6 +193,7 @@ needs_weights = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow  # a 56-layer net evaluated at 5 points and again at the origin: ~4 s on 2 cores
 @needs_weights
 def test_cli_json_on_the_shipped_net(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["landscape", "--net", "resnet56", "--points", "5", "--batch", "8", "--json"]) == 0
@@ -209,6 +210,7 @@ def test_cli_json_on_the_shipped_net(capsys: pytest.CaptureFixture[str]) -> None
     )
 
 
+@pytest.mark.slow  # a 56-layer net evaluated on a 3×3 grid: ~4 s on 2 cores
 @needs_weights
 def test_cli_grid_as_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["landscape", "--net", "plain56", "--dim", "2", "--points", "3", "--batch", "4"]) == 0

@@ -14,6 +14,7 @@ import pytest
 from resnet_viz import memory
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch and torchvision: seconds, more on busy cores
 def test_freezing_leaves_a_full_collection_only_the_new_objects() -> None:
     """In a fresh interpreter with torch and torchvision loaded (hundreds of thousands of tracked objects), a full
     collection after freeze_heap walks only what was made after it."""

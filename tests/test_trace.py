@@ -150,7 +150,11 @@ _STRUCTURAL = (nn.Conv2d, nn.BatchNorm2d, nn.Linear, nn.MaxPool2d, nn.AdaptiveAv
 
 @pytest.mark.parametrize(
     ("arch", "plain", "stride_in", "sizes"),
-    [(*config, SIZES) for config in ALL_CONFIGS]
+    [
+        # resnet152: a second and more per configuration (building it is most of that), the others a fraction
+        pytest.param(*config, SIZES, marks=[pytest.mark.slow] if config[0] == "resnet152" else [])
+        for config in ALL_CONFIGS
+    ]
     + [
         ("resnet18", False, "3x3", [(97, 64)]),
         ("resnet50", True, "1x1", [(160, 33)]),
