@@ -18,6 +18,7 @@ import pytest
 from PIL import Image, ImageFile, ImageOps
 from PIL.PngImagePlugin import PngImageFile
 
+from resnet_viz.architecture import catalogue
 from resnet_viz.imaging import images
 from resnet_viz.imaging.images import ERROR_CODES, ImageError, load_image
 
@@ -374,7 +375,11 @@ def test_preprocess_matches_torchvision_weights_transforms():
 
 def test_preprocess_for_cifar_nets():
     steps = images.preprocess_steps(
-        images.load_sample("rocket"), resize=32, crop=32, mean=images.CIFAR10_MEAN, std=images.CIFAR10_STD
+        images.load_sample("rocket"),
+        resize=32,
+        crop=32,
+        mean=catalogue.CIFAR10_MEAN,
+        std=catalogue.CIFAR10_STD,
     )
     assert tuple(steps["tensor"].shape) == (1, 3, 32, 32)
     assert steps["resized"].size[1] == 32

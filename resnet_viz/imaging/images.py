@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnet_viz import paths
+from resnet_viz.architecture.catalogue import IMAGENET
 from resnet_viz.errors import UserError
 
 if TYPE_CHECKING:
@@ -47,14 +48,6 @@ MAX_BYTES: int = 64 * 1024 * 1024
 
 # Transparent pixels are shown on white: the fixed background a student expects from a document or a browser.
 BACKGROUND_RGB: tuple[int, int, int] = (255, 255, 255)
-
-# ImageNet statistics (torchvision's weights' transforms use exactly these).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-# CIFAR-10 per-channel statistics of the training set (the per-pixel std; the often-copied 0.2023/0.1994/0.2010
-# is the std of per-image means). Our CIFAR networks have no published weights, so these only set the scale.
-CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
 
 # Every code an ImageError can carry (the page's i18n section needs a message for each: images.error_<code>).
 ERROR_CODES: tuple[str, ...] = (
@@ -432,8 +425,8 @@ def preprocess_steps(
     *,
     resize: int = 256,
     crop: int = 224,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
+    mean: Sequence[float] = IMAGENET.mean,
+    std: Sequence[float] = IMAGENET.std,
     transforms: Any = None,
     interpolation: str = "bilinear",
 ) -> dict[str, Any]:
@@ -443,7 +436,7 @@ def preprocess_steps(
     normalize with ``mean``/``std``. With ``transforms=weights.transforms()`` (torchvision's ``ImageClassification``),
     its ``resize_size``, ``crop_size``, ``mean``, ``std`` and ``interpolation`` are used instead, so the page shows
     exactly what the pretrained weights expect (e.g. 232 → 224 for ResNet50 V2 weights). CIFAR nets: resize=32,
-    crop=32 and the CIFAR statistics. :func:`preprocess` takes these numbers from a model source's
+    crop=32 and the CIFAR statistics (``catalogue.CIFAR10``). :func:`preprocess` takes these numbers from a model source's
     :class:`~resnet_viz.models.sources.Preprocessing`.
 
     Returns ``original``, ``resized``, ``cropped`` (PIL images), ``normalized_preview`` (PIL: the normalized tensor

@@ -31,10 +31,10 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from resnet_viz.architecture.catalogue import pretrained_problem
 from resnet_viz.errors import UserError
 from resnet_viz.models.build import build_model
 from resnet_viz.models.seeding import seeded_build, unseeded_build
-from resnet_viz.models.sources import pretrained_problem
 
 #: Set to 1 to never try the network (a classroom behind a firewall that hangs instead of refusing).
 OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
@@ -75,7 +75,7 @@ class CheckpointError(UserError):
 def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> tvm.WeightsEnum:
     """torchvision's default ImageNet weights for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V2``).
 
-    Only the residual v1.5 ImageNet networks have them (the one rule: :func:`.sources.pretrained_problem`);
+    Only the residual v1.5 ImageNet networks have them (the one rule: :func:`resnet_viz.architecture.catalogue.pretrained_problem`);
     anything else raises ``WeightsError("no_pretrained")``.
     """
     problem = pretrained_problem(arch, plain=plain, stride_in=stride_in)
