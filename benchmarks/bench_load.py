@@ -147,8 +147,9 @@ def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
     import torch
 
     from resnet_viz.imaging import images
-    from resnet_viz.imaging.capture import capture, grid_png
+    from resnet_viz.imaging.capture import capture
     from resnet_viz.models import weights
+    from resnet_viz.render.tiling import grid_png
 
     torch.set_num_threads(1)
     model = weights.load_random(ARCH)

@@ -23,7 +23,6 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz.models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
-from resnet_viz.render import tiling
 
 #: dtype of the feature maps kept for display (half the memory of float32; plenty for pictures).
 MAP_DTYPE = np.float16
@@ -319,63 +318,3 @@ def class_labels(probs_index: list[int], categories: list[str] | None) -> list[s
     if not categories:
         return [None for _ in probs_index]
     return [categories[i] if 0 <= i < len(categories) else None for i in probs_index]
-
-
-def grid_png(
-    maps: np.ndarray,
-    *,
-    mode: str = "channel",
-    cmap: str = "viridis",
-    k: int | None = None,
-    global_range: tuple[float, float] | None = None,
-    cols: int | None = None,
-    min_width: int = 0,
-) -> tuple[bytes, list[int]]:
-    """One layer's channel grid as a *palette* PNG, and the channel shown in each tile.
-
-    The page's entry point to :func:`resnet_viz.render.tiling.render_grid_png` (the ``k`` most active channels, capped at
-    ``MAX_GRID_CHANNELS``; per channel / layer / global normalization): the grid is kept as colormap indices and
-    written as an 8-bit palette PNG, a third of the bytes of an RGB PNG to compress, so resnet50's conv1 grid
-    (64×112×112) encodes in under 50 ms and 500 KB, and :func:`recolor_png` can change its colormap without
-    re-encoding. ``min_width`` enlarges small tiles with square pixels.
-    """
-
-    png, index = tiling.render_grid_png(
-        maps,
-        mode=mode,
-        cmap=cmap,
-        k=k,
-        global_range=global_range,
-        cols=cols,
-        min_width=min_width,  # type: ignore[arg-type]
-    )
-    return png, [int(i) for i in index]
-
-
-def recolor_png(png: bytes, cmap: str) -> bytes:
-    """The palette PNG from :func:`grid_png` in another colormap: only its PLTE chunk is rewritten.
-
-    The pixels of a palette PNG are colormap indices, so a change of colormap leaves the compressed image data
-    as it is: rewriting the 768-byte palette costs microseconds where re-encoding conv1's grid costs tens of
-    milliseconds. (Pillow has no call for this; the PNG chunk layout is length, type, data, CRC-32.)
-    """
-    import struct
-    import zlib
-
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    out = [png[:8]]
-    pos = 8
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind = png[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if kind == b"PLTE":
-            data = tiling.palette_bytes(cmap)
-            out.append(
-                struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-            )
-        else:
-            out.append(png[pos:end])
-        pos = end
-    return b"".join(out)
