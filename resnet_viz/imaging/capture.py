@@ -311,10 +311,3 @@ def cam_heat(c: Capture) -> np.ndarray:
     heat = np.maximum(c.cam, 0.0)
     peak = float(heat.max())
     return heat / peak if peak > 0 else heat
-
-
-def class_labels(probs_index: list[int], categories: list[str] | None) -> list[str | None]:
-    """The class names from the weights' metadata, or None where there are none (random or 10-class nets)."""
-    if not categories:
-        return [None for _ in probs_index]
-    return [categories[i] if 0 <= i < len(categories) else None for i in probs_index]

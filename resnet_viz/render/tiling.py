@@ -228,12 +228,6 @@ def tile(
     return np.ascontiguousarray(grid)
 
 
-def tile_origin(index: int, tile_hw: tuple[int, int], *, cols: int, pad: int = 1) -> tuple[int, int]:
-    """(top, left) pixel of the ``index``-th tile in a grid made by :func:`tile` (for labels or click lookup)."""
-    row, col = divmod(index, cols)
-    return row * (tile_hw[0] + pad), col * (tile_hw[1] + pad)
-
-
 def colorize(gray01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """Values in [0, 1] of any shape (…) → uint8 colours (…, 3) through a 256-level lookup table."""
     lut = colormap_lut(cmap)
