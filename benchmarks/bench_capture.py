@@ -21,14 +21,14 @@ from benchmarks.common import Result, median_time, print_table
 
 
 def _bench_capture() -> list[Result]:
-    from resnet_viz.imaging import images
+    from resnet_viz.imaging import images, preprocessing
     from resnet_viz.imaging.capture import capture
     from resnet_viz.models.weights import load_random
     from resnet_viz.render.tiling import grid_png
 
     model = load_random("resnet50")
     # A real photo through the page's own preprocessing: noise would make the PNG figures meaningless.
-    x = images.preprocess_steps(images.load_sample("chelsea"))["tensor"]
+    x = preprocessing.preprocess_steps(images.load_sample("chelsea")).tensor
 
     def plain() -> None:
         with torch.inference_mode():

@@ -12,7 +12,7 @@ from torchvision import models as tvm
 
 from resnet_viz.architecture import catalogue
 from resnet_viz.architecture.catalogue import ARCHS
-from resnet_viz.imaging import images
+from resnet_viz.imaging import images, preprocessing
 from resnet_viz.models import build_model, sources, weights
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing
 
@@ -63,9 +63,9 @@ def test_pretrained_preprocessing_is_the_weights_own_and_matches_their_transform
     assert prep == Preprocessing(232, 224, catalogue.IMAGENET_MEAN, catalogue.IMAGENET_STD, "bilinear", True)
     assert sources.pretrained_source("resnet18").preprocessing(64).resize == 256  # V1 weights: 256 → 224
     img = images.load_sample("coffee")
-    ours = images.preprocess(img, prep)
-    theirs = images.preprocess_steps(img, transforms=tvm.ResNet50_Weights.DEFAULT.transforms())
-    assert torch.equal(ours["tensor"], theirs["tensor"]) and ours["settings"] == theirs["settings"]
+    ours = preprocessing.preprocess(img, prep)
+    theirs = preprocessing.preprocess_steps(img, transforms=tvm.ResNet50_Weights.DEFAULT.transforms())
+    assert torch.equal(ours.tensor, theirs.tensor) and ours.settings == theirs.settings
 
 
 def test_sidebar_preprocessing_follows_the_network_family():

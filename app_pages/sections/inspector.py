@@ -47,7 +47,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings:
     cropped: Image.Image = steps["cropped"]
     capture_key = key
     arch, plain, stride_in = settings.arch, settings.plain, settings.stride_in
-    tr = ui.cached_trace(arch, steps["settings"]["crop"], plain, stride_in)
+    tr = ui.cached_trace(arch, steps["settings"].crop, plain, stride_in)
     st.markdown(t("inspector.intro"))
     names = layer_names(model)
     if ss.get("ix_layer") not in names:

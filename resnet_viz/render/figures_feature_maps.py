@@ -7,8 +7,7 @@ the tables are pandas frames with translated column names. The grids of whole la
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,6 +20,7 @@ from PIL import Image
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
+from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import tiling
 from resnet_viz.render.style import FONT
@@ -94,18 +94,18 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     return "warning", t("feature_maps.using_random")
 
 
-def step_captions(settings: Mapping[str, Any], name: str, t: Translator) -> list[str]:
+def step_captions(settings: PreprocessSettings, name: str, t: Translator) -> list[str]:
     """The captions of the four preprocessing pictures (original, resized, cropped, normalized), from the
-    numbers the pipeline used (``preprocess_steps(...)["settings"]``)."""
-    (ow, oh), (rw, rh) = settings["original_size"], settings["resized_size"]
+    numbers the pipeline used (``preprocess_steps(...).settings``)."""
+    (ow, oh), (rw, rh) = settings.original_size, settings.resized_size
     return [
         t("feature_maps.step_original", name=name, w=ow, h=oh),
-        t("feature_maps.step_resized", size=settings["resize"], w=rw, h=rh),
-        t("feature_maps.step_cropped", size=settings["crop"]),
+        t("feature_maps.step_resized", size=settings.resize, w=rw, h=rh),
+        t("feature_maps.step_cropped", size=settings.crop),
         t(
             "feature_maps.step_normalized",
-            mean=", ".join(f"{m:.3f}" for m in settings["mean"]),
-            std=", ".join(f"{v:.3f}" for v in settings["std"]),
+            mean=", ".join(f"{m:.3f}" for m in settings.mean),
+            std=", ".join(f"{v:.3f}" for v in settings.std),
         ),
     ]
 
