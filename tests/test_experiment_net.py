@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from resnet_viz import paths
 from resnet_viz.architecture.experiment_net import ExperimentNet
 
 RES56, PLAIN56 = ExperimentNet(56, plain=False), ExperimentNet(56, plain=True)
@@ -87,3 +88,15 @@ def test_frozen_and_ordered() -> None:
         RES56.depth = 20  # type: ignore[misc]
     nets = sorted([RES56, ExperimentNet(20, plain=True), PLAIN56, ExperimentNet(20, plain=False)])
     assert [n.key for n in nets] == ["resnet20", "plain20", "resnet56", "plain56"]
+
+
+def test_the_shipped_file_names_come_from_the_key() -> None:
+    assert [n.key for n in paths.TRAINED_NETS] == ["resnet56", "plain56", "resnet20", "plain20"]
+    assert paths.net_weights_path(PLAIN56).name == "plain56.safetensors"
+    assert paths.trained_weights_path("plain", 56) == paths.net_weights_path(PLAIN56)
+    assert (
+        paths.landscape_path("plain-56") == paths.landscape_path(PLAIN56) == paths.landscape_path("plain56")
+    )
+    assert paths.landscape_path(RES56).name == "landscape_resnet56.json"
+    with pytest.raises(ValueError):
+        paths.trained_weights_path("vgg", 56)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import paths
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.experiments.data import test_data
 from resnet_viz.experiments.identity import _stages
@@ -82,18 +84,28 @@ def block_removal_sweep(
     return out
 
 
-def delete_block_experiment(folder: str | Path, config: TrainConfig, depth: int, name: str) -> dict[str, Any]:
-    """On the trained ``depth``-layer nets saved in ``folder``: test errors intact and with block ``name`` deleted.
+@dataclass(frozen=True)
+class BlockDeletion:
+    """One trained net's test errors (``top1_error``, ``top5_error``) intact and with one block deleted;
+    ``deleted`` is None where the block cannot go (a plain block that changes the shape)."""
 
-    Returns ``{"resnet-56": {"intact": {...}, "deleted": {...}}, "plain-56": {... "deleted": None if the plain
-    block changes the shape}}``. Fresh models every call; raises ``FileNotFoundError`` without the weights.
-    """
+    net: ExperimentNet
+    intact: dict[str, float]
+    deleted: dict[str, float] | None
+
+
+def delete_block_experiment(
+    folder: str | Path, config: TrainConfig, depth: int, name: str
+) -> list[BlockDeletion]:
+    """On the trained ``depth``-layer nets saved in ``folder``: test errors intact and with block ``name`` deleted,
+    the residual net first, then the plain one. Fresh models every call; raises ``FileNotFoundError`` without the
+    weights."""
     images, labels = test_data(config)
-    out: dict[str, Any] = {}
-    for kind, plain in (("resnet", False), ("plain", True)):
+    out = []
+    for net in (ExperimentNet(depth, plain=False), ExperimentNet(depth, plain=True)):
         model = load_trained(
-            paths.trained_weights_path(kind, depth, folder), depth=depth, width=config.width, plain=plain
+            paths.net_weights_path(net, folder), depth=depth, width=config.width, plain=net.plain
         )
         deleted = evaluate(remove_block(model, name), images, labels) if removable(model, name) else None
-        out[f"{kind}-{depth}"] = {"intact": evaluate(model, images, labels), "deleted": deleted}
+        out.append(BlockDeletion(net, intact=evaluate(model, images, labels), deleted=deleted))
     return out
