@@ -9,7 +9,7 @@ import streamlit as st
 
 from app_pages.sections import landscape, why_training
 from resnet_viz import experiments as ex
-from resnet_viz import paths, ui_state
+from resnet_viz import paths, ui
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import readings
@@ -18,8 +18,8 @@ from resnet_viz.formatting import fmt_list, fmt_percent, fmt_signed_points
 from resnet_viz.i18n import Sentence, say
 from resnet_viz.render import figures_residual as fr
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 CURVES = paths.CURVES_DIR
 GRAD_ARCHS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"]
 #: The ImageNet pair runs at a small input so that one backward pass stays a second or two on a CPU.
@@ -66,17 +66,15 @@ st.subheader(t("why_residual.id_header"))
 id_arch = s.arch
 id_spec = get_spec(id_arch)
 id_size = id_spec.default_input if id_spec.family != "imagenet" else GRAD_IMAGENET_SIZE
-st.markdown(
-    t("why_residual.id_intro", net=ui_state.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH)
-)
+st.markdown(t("why_residual.id_intro", net=ui.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH))
 try:
-    rows_zero = ui_state.cached_identity_at_init(id_arch, id_size, True)
-    rows_default = ui_state.cached_identity_at_init(id_arch, id_size, False)
+    rows_zero = ui.cached_identity_at_init(id_arch, id_size, True)
+    rows_default = ui.cached_identity_at_init(id_arch, id_size, False)
 except (RuntimeError, ValueError) as err:
     st.error(t("common.error", message=err))
 else:
     st.markdown(_say(readings.identity_sentence(rows_zero, rows_default)))
-    ui_state.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
+    ui.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
     with st.expander(t("why_residual.id_table")):
         st.dataframe(
             [
@@ -101,23 +99,23 @@ grad_arch = st.selectbox(
     t("why_residual.grad_pick"),
     GRAD_ARCHS,
     index=GRAD_ARCHS.index("resnet56"),
-    format_func=lambda a: ui_state.arch_title(a, s.lang),
+    format_func=lambda a: ui.arch_title(a, s.lang),
     key="rvw_grad_arch",
 )
 grad_size = GRAD_IMAGENET_SIZE if get_spec(grad_arch).family == "imagenet" else 32
 if st.button(t("why_residual.grad_run"), key="rvw_grad_run", type="primary"):
     with st.spinner(t("why_residual.grad_running")):
         st.session_state["rvw_grad_result"] = [
-            ui_state.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
+            ui.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
         ]
 flows = st.session_state.get("rvw_grad_result")
 if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     flow = flows[0]
-    ui_state.figure(fr.gradient_flow_figure(flow, t), width="stretch")
-    for sentence in readings.gradient_flow_sentences(flows, ui_state.arch_title(grad_arch)):
+    ui.figure(fr.gradient_flow_figure(flow, t), width="stretch")
+    for sentence in readings.gradient_flow_sentences(flows, ui.arch_title(grad_arch)):
         st.markdown(_say(sentence))
     st.markdown(t("why_residual.grad_reading"))
-    ui_state.dev_caption(_say(readings.gradient_method(flows)))
+    ui.dev_caption(_say(readings.gradient_method(flows)))
 else:
     st.info(t("why_residual.grad_hint"))
 why_training.render(t, s)
@@ -133,7 +131,7 @@ if shipped is None or not shipped.get("runs"):
     st.warning(t("why_residual.deg_missing"))
 else:
     cfg = shipped["settings"]
-    ui_state.figure(fr.degradation_figure(shipped, t), width="stretch")
+    ui.figure(fr.degradation_figure(shipped, t), width="stretch")
     st.caption(_say(readings.degradation_caption(shipped)))
     st.dataframe(
         [
@@ -172,7 +170,7 @@ else:
         horizontal=True,
         key="rvw_rm_metric",
     )
-    ui_state.figure(fr.removal_figure(removal, t, metric), width="stretch")
+    ui.figure(fr.removal_figure(removal, t, metric), width="stretch")
     for sentence in readings.removal_sentences(ex.removal_summary(removal, metric)):
         st.markdown(_say(sentence))
     depth = removal["depth"]
@@ -187,7 +185,7 @@ else:
         try:
             st.session_state["rvw_rm_result"] = (
                 name,
-                ui_state.cached_delete_block(str(CURVES), removal["settings"], depth, name),
+                ui.cached_delete_block(str(CURVES), removal["settings"], depth, name),
             )
         except (OSError, RuntimeError, ValueError) as err:
             st.error(t("common.error", message=err))
@@ -206,7 +204,7 @@ else:
                 delta=f"{fmt_signed_points(after - before)} pp",
                 delta_color="inverse",
             )
-        ui_state.dev_caption(_say(readings.deletion_caption(removal)))
+        ui.dev_caption(_say(readings.deletion_caption(removal)))
 
 # ---------------------------------------------------------------- 6. loss landscapes (Li et al. 2018)
 landscape.render(t, s)
@@ -221,7 +219,7 @@ with live_box:
             width=live_cfg.width,
             n_train=live_cfg.n_train,
             epochs=live_cfg.epochs,
-            device=s.device,
+            device=str(ui.device()),
             seconds=ex.LIVE_RUN_SECONDS_2_CORES,
         )
     )
@@ -231,7 +229,7 @@ with live_box:
     # next call (here the progress bar, after every batch). The epochs finished so far were kept by _keep.
     col_stop.button(t("why_residual.live_stop"), key="rvw_live_stop")
     if start:
-        slot = ui_state.training_slot()
+        slot = ui.training_slot()
         if not slot.acquire(blocking=False):
             st.info(t("why_residual.live_busy"))
         else:
@@ -258,9 +256,9 @@ with live_box:
             try:
                 result = ex.train_degradation(
                     live_cfg,
-                    device=ui_state.device(),
+                    device=ui.device(),
                     progress=_progress,
-                    step_guard=ui_state.forward_gate,
+                    step_guard=ui.forward_gate,
                     on_epoch=_keep,
                 )
                 st.session_state["rvw_live"] = result.to_dict()
@@ -275,10 +273,8 @@ with live_box:
     if live and any(run["test_error"] for run in live["runs"]):
         if not st.session_state.get("rvw_live_done"):
             st.warning(t("why_residual.live_stopped"))
-        ui_state.figure(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
+        ui.figure(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
         st.caption(t("why_residual.live_caption"))
         took = st.session_state.get("rvw_live_seconds")
         if took and st.session_state.get("rvw_live_done"):
-            ui_state.dev_caption(
-                t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1])
-            )
+            ui.dev_caption(t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1]))

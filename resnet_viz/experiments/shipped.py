@@ -4,7 +4,7 @@
 Each reader returns the record as the file holds it (a dict, the file's own spellings of the networks kept), or
 ``None`` where the file is absent or unreadable, so a page can say what is missing; the readers of the training
 settings raise instead, for the commands that cannot go on without them. No torch, no caching: the pages cache
-what they need through ``resnet_viz.ui_state``.
+what they need through ``resnet_viz.ui``.
 """
 
 from __future__ import annotations
