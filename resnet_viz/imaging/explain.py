@@ -31,10 +31,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import Bottleneck
 
 from resnet_viz.architecture.trace import Trace
-from resnet_viz.models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
+from resnet_viz.models.blocks import BlockLayer, named_blocks, walk_block
 from resnet_viz.models.seeding import seeded_build
 
 #: How many input channels a conv's dot product is broken into (the rest are summed into one term).
@@ -116,49 +115,32 @@ class LayerRecord:
 
 # --------------------------------------------------------------------------------------------- the walk
 def _blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    out = []
-    for stage in ("layer1", "layer2", "layer3", "layer4"):
-        if hasattr(model, stage):
-            out += [(f"{stage}.{i}", b) for i, b in enumerate(getattr(model, stage))]
-    return out
+    return named_blocks(model)
 
 
 def _has_maxpool(model: nn.Module) -> bool:
     return isinstance(getattr(model, "maxpool", None), nn.Module)
 
 
-def _is_plain(block: nn.Module) -> bool:
-    return isinstance(block, (PlainBasicBlock, PlainBottleneck))
-
-
-def _convs(block: nn.Module) -> list[str]:
-    return ["conv1", "conv2", "conv3"] if isinstance(block, Bottleneck) else ["conv1", "conv2"]
-
-
 def _block_terms(block: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Every intermediate of one block on ``x``, nothing in place (names relative to the block)."""
+    """Every intermediate of one block on ``x``, nothing in place (names relative to the block: conv1, bn1,
+    relu1, …, main, the shortcut's layers, shortcut, sum, out)."""
+    layout = walk_block(block)
     terms: dict[str, torch.Tensor] = {}
     h = x
-    convs = _convs(block)
-    for i, conv in enumerate(convs, start=1):
-        terms[f"conv{i}"] = z = getattr(block, conv)(h)
-        terms[f"bn{i}"] = h = getattr(block, f"bn{i}")(z)
-        if i < len(convs):
-            terms[f"relu{i}"] = h = F.relu(h)
+    for layer in layout.branch:
+        terms[layer.step] = h = F.relu(h) if layer.kind == "relu" else layer.module(h)
     terms["main"] = h
-    ds = getattr(block, "downsample", None)
-    if _is_plain(block):
+    if layout.shortcut == "none":
         total = h
-    elif ds is None:
-        terms["shortcut"] = x
-        total = h + x
-    elif isinstance(ds, ZeroPadShortcut):
-        terms["shortcut"] = terms["downsample"] = ds(x)
-        total = h + terms["shortcut"]
     else:
-        terms["downsample.0"] = d0 = ds[0](x)
-        terms["shortcut"] = terms["downsample.1"] = terms["downsample"] = ds[1](d0)
-        total = h + terms["shortcut"]
+        s = x
+        for layer in layout.shortcut_layers:
+            terms[layer.step] = s = layer.module(s)
+        if layout.shortcut_layers:
+            terms["downsample"] = s
+        terms["shortcut"] = s
+        total = h + s
     terms["sum"] = total
     terms["out"] = F.relu(total)
     return terms
@@ -168,13 +150,10 @@ def layer_names(model: nn.Module) -> list[str]:
     """Every layer :func:`explain_value` can explain, in network order (torchvision's module names)."""
     names = ["conv1", "bn1", "relu"] + (["maxpool"] if _has_maxpool(model) else [])
     for name, block in _blocks(model):
-        for i, _ in enumerate(_convs(block), start=1):
-            names += [f"{name}.conv{i}", f"{name}.bn{i}"]
-        ds = getattr(block, "downsample", None)
-        if isinstance(ds, ZeroPadShortcut):
-            names.append(f"{name}.downsample")
-        elif ds is not None and not _is_plain(block):
-            names += [f"{name}.downsample.0", f"{name}.downsample.1"]
+        layout = walk_block(block)
+        for conv, bn in layout.convs:
+            names += [f"{name}.{conv.name}", f"{name}.{bn.name}"]
+        names += [f"{name}.{layer.name}" for layer in layout.shortcut_layers]
         names.append(name)
     return names
 
@@ -254,26 +233,23 @@ def record_layer(model: nn.Module, image: torch.Tensor, layer: str) -> LayerReco
         parent = model.get_submodule(owner) if owner else model
         arrays: dict[str, np.ndarray] = {}
         params: dict = {}
-        if owner and short == "":  # a whole block
-            block = parent
+        layout = walk_block(parent) if owner else None
+        if layout is not None and short == "":  # a whole block
             kind = "block"
             for key in ("main", "shortcut", "out"):
                 if key in terms:
                     arrays[key] = _np(terms[key])
             arrays["in"] = _np(x)
             arrays["out"] = _np(terms["out"])
-            ds = getattr(block, "downsample", None)
-            params["shortcut"] = (
-                "none" if _is_plain(block) else "identity" if ds is None
-                else "zero_pad" if isinstance(ds, ZeroPadShortcut) else "projection"
-            )  # fmt: skip
-            params["last_bn"] = f"{layer}.bn{len(_convs(block))}"
-            if params["shortcut"] == "projection":
-                params.update(_conv_params(ds[0]))
-                params.update(_bn_params(ds[1]))
-                arrays["downsample.0"] = _np(terms["downsample.0"])
-            elif params["shortcut"] == "zero_pad":
-                params.update(stride=int(ds.stride), pad_front=(ds.out_channels - ds.in_channels) // 2)
+            params["shortcut"] = layout.shortcut
+            params["last_bn"] = f"{layer}.{layout.convs[-1][1].name}"
+            if layout.shortcut == "projection":
+                conv, bn = layout.shortcut_layers
+                params.update(_conv_params(conv.module))
+                params.update(_bn_params(bn.module))
+                arrays[conv.name] = _np(terms[conv.step])
+            elif layout.shortcut == "zero_pad":
+                params.update(_zero_pad_params(layout.shortcut_module))
         elif short == "maxpool":
             kind = "maxpool"
             k, s, p = (module.kernel_size, module.stride, module.padding)
@@ -282,11 +258,9 @@ def record_layer(model: nn.Module, image: torch.Tensor, layer: str) -> LayerReco
                 raise ValueError("a dilated max pool is not explained")
             params.update(kernel=int(k), stride=int(s), padding=int(p), source="relu")
             arrays["in"], arrays["out"] = _np(terms["relu"]), _np(terms["maxpool"])
-        elif short == "downsample" and isinstance(module, ZeroPadShortcut):
+        elif layout is not None and short == "downsample" and layout.shortcut == "zero_pad":
             kind = "zero_pad"
-            params.update(
-                stride=int(module.stride), pad_front=(module.out_channels - module.in_channels) // 2
-            )
+            params.update(_zero_pad_params(module))
             params["source"] = _input_name(model, owner)
             arrays["in"], arrays["out"] = _np(x), _np(terms["downsample"])
         else:  # a conv chain: conv → BN (→ ReLU)
@@ -315,6 +289,11 @@ def record_layer(model: nn.Module, image: torch.Tensor, layer: str) -> LayerReco
     return LayerRecord(layer=layer, kind=kind, arrays=arrays, params=params)
 
 
+def _zero_pad_params(ds: nn.Module) -> dict[str, int]:
+    """Option A's stride and how many zero channels come before the input's."""
+    return {"stride": int(ds.stride), "pad_front": (ds.out_channels - ds.in_channels) // 2}
+
+
 def _full(owner: str, short: str) -> str:
     return f"{owner}.{short}" if owner else short
 
@@ -334,8 +313,7 @@ def _chain(model: nn.Module, owner: str, short: str) -> tuple[str, str, str | No
         return "conv1", "bn1", "relu", "image"
     if short.startswith("downsample"):
         return "downsample.0", "downsample.1", None, _input_name(model, owner)
-    block = model.get_submodule(owner)
-    n = len(_convs(block))
+    n = len(walk_block(model.get_submodule(owner)).convs)
     i = int(short[-1])
     relu = f"relu{i}" if i < n else None
     # conv2/conv3 read the ReLU of the BN before them (no module of its own: torchvision reuses one ReLU)
@@ -618,11 +596,8 @@ def _folds(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
     add("conv1", model.conv1, model.bn1)
     for name, block in _blocks(model):
-        for i, conv in enumerate(_convs(block), start=1):
-            add(f"{name}.{conv}", getattr(block, conv), getattr(block, f"bn{i}"))
-        ds = getattr(block, "downsample", None)
-        if isinstance(ds, nn.Sequential):
-            add(f"{name}.downsample.0", ds[0], ds[1])
+        for conv, bn in walk_block(block).conv_bn_pairs:  # the main branch's, then a projection's
+            add(f"{name}.{conv.name}", conv.module, bn.module)
 
     def forget(_ref: weakref.ref, key: tuple = key) -> None:
         with _fold_lock:
@@ -640,22 +615,26 @@ def _conv_bn(folds: dict, name: str, conv: nn.Conv2d, x: torch.Tensor) -> torch.
     return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
+def _folded_layers(folds: dict, name: str, layers: tuple[BlockLayer, ...], x: torch.Tensor) -> torch.Tensor:
+    """Run a block's layers in order with each BN folded into the conv before it (so the BN itself is skipped)."""
+    h = x
+    for layer in layers:
+        if layer.kind == "conv":
+            h = _conv_bn(folds, f"{name}.{layer.name}", layer.module, h)
+        elif layer.kind == "relu":
+            h = F.relu(h)
+        elif layer.kind != "bn":
+            h = layer.module(h)
+    return h
+
+
 def _folded_block(folds: dict, name: str, block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The block's output with every conv+BN pair folded into one conv (the same function in eval mode)."""
-    h = x
-    convs = _convs(block)
-    for i, conv in enumerate(convs, start=1):
-        h = _conv_bn(folds, f"{name}.{conv}", getattr(block, conv), h)
-        if i < len(convs):
-            h = F.relu(h)
-    if _is_plain(block):
+    layout = walk_block(block)
+    h = _folded_layers(folds, name, layout.branch, x)
+    if layout.shortcut == "none":
         return F.relu(h)
-    ds = getattr(block, "downsample", None)
-    if ds is None:
-        return F.relu(h + x)
-    if isinstance(ds, ZeroPadShortcut):
-        return F.relu(h + ds(x))
-    return F.relu(h + _conv_bn(folds, f"{name}.downsample.0", ds[0], x))
+    return F.relu(h + _folded_layers(folds, name, layout.shortcut_layers, x))
 
 
 def _foldable(model: nn.Module) -> bool:
