@@ -24,8 +24,9 @@ from torchvision.models.resnet import BasicBlock, Bottleneck
 from resnet_viz.models.build import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
 
 BlockKind = Literal["basic", "bottleneck"]
-#: As the trace names them: ``none`` is a plain block's missing shortcut.
-ShortcutKind = Literal["identity", "projection", "zero_pad", "none"]
+#: As the trace names them: ``none`` is a plain block's missing shortcut, then the paper's identity, option A
+#: (zero-padding) and option B (projection).
+ShortcutKind = Literal["none", "identity", "zero_pad", "projection"]
 LayerKind = Literal["conv", "bn", "relu", "zero_pad"]
 
 
