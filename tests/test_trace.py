@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import ARCHS, CIFAR_ARCHS, IMAGENET_ARCHS, build_model, get_spec, trace
+from resnet_viz.architecture.counting import projections
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, _trace, smallest_input
 from resnet_viz.models import ZeroPadShortcut
 
@@ -369,6 +370,10 @@ def test_resnet50_shortcut_params_alone_and_with_bn() -> None:
     ]  # fmt: skip
     model = meta_model("resnet50")
     assert t.shortcut_params == sum(p.numel() for n, p in model.named_parameters() if ".downsample." in n)
+    # the Parameters page's list of projections adds up to the same two numbers
+    real = projections(t)
+    assert sum(p.conv_params for p in real) == t.shortcut_conv_params
+    assert sum(p.conv_params + p.bn_params for p in real) == t.shortcut_params
 
 
 @pytest.mark.parametrize(("arch", "stride_in"), [("resnet18", "3x3"), ("resnet34", "3x3"), ("resnet50", "1x1"),
