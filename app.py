@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import memory, ui_state
+from resnet_viz import memory, ui
 
 st.set_page_config(page_title="resnet-viz", page_icon=":material/stacks:", layout="wide")
-ui_state.warm_process()  # once per process: imports, then the collector's heap frozen (a full GC per rerun)
+ui.warm_process()  # once per process: imports, then the collector's heap frozen (a full GC per rerun)
 memory.refreeze_if_due()  # every few minutes: what the frozen heap kept from ended sessions is collected
 
-settings = ui_state.sidebar()
-t = ui_state.translator()
+view = ui.sidebar()  # this rerun's one View: the address, then the widgets (ui.view() hands it to the page)
+t = ui.translator()
 
 PAGES = [
     st.Page("app_pages/home.py", title=t("nav.home"), icon=":material/home:", default=True),
@@ -23,5 +23,5 @@ PAGES = [
     st.Page("app_pages/lesson.py", title=t("lesson.nav"), icon=":material/school:"),
 ]
 page = st.navigation(PAGES)
-ui_state.sync_address(page.url_path)  # the view into the address bar, and the "share this view" box
+ui.sync_address(view, page.url_path)  # the view into the address bar, and the "share this view" box
 page.run()

@@ -2,19 +2,19 @@
 
 import streamlit as st
 
-from resnet_viz import links, ui_state
+from resnet_viz import links, ui
 from resnet_viz.architecture.trace import conv_out, smallest_input
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
 from resnet_viz.render.figures_shapes import down_steps, shape_walk_figure, spatial_walk, walk_rows
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 
 st.title(t("shapes.title"))
 st.markdown(t("shapes.intro"))
 
 try:
-    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+    tr = ui.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
 except ValueError:
     st.error(t("shapes.bad_input", arch=s.arch, size=s.input_size, smallest=smallest_input(s.arch)))
     st.stop()
@@ -42,7 +42,7 @@ else:
     st.markdown(t("shapes.before_stages_same", size_in=size_in, steps=steps_text))
 
 # --- the facts of the source notes, for ResNet-34 at 224 (computed, not typed in)
-ref = ui_state.cached_trace("resnet34", 224)
+ref = ui.cached_trace("resnet34", 224)
 with st.expander(t("shapes.seed_header"), expanded=s.arch == "resnet34"):
     conv1, pool, b = ref.row("conv1"), ref.row("maxpool"), ref.row("layer2.0")
     st.markdown("- " + t("shapes.seed_input"))
@@ -80,7 +80,7 @@ st.caption(t("shapes.keep_size", n=tr.stages[0].output_shape[1]))
 st.subheader(t("shapes.chart_header"))
 every_layer = st.toggle(t("shapes.table_every_layer"), key="rv_shapes_every_layer",
                         help=t("shapes.table_every_layer_help"))  # fmt: skip
-ui_state.figure(shape_walk_figure(tr, t, every_layer=every_layer), width="stretch")
+ui.figure(shape_walk_figure(tr, t, every_layer=every_layer), width="stretch")
 
 # --- the trace table
 st.subheader(t("shapes.table_header"))
@@ -88,7 +88,7 @@ cols = ("paper", "name", "kind", "input", "output", "params", "macs", "rf")
 rows = (
     walk_rows(tr, every_layer=every_layer) if not every_layer else [r for r in tr.rows if r.kind != "stage"]
 )
-selected = ui_state.selected_step()
+selected = ui.selected_step()
 table: dict[str, list] = {t(f"shapes.col_{c}"): [] for c in cols}
 for r in rows:
     indent = "\u2003" * (r.depth if every_layer else 0)
@@ -100,7 +100,7 @@ for r in rows:
 table[t("links.col_selected")] = ["◀" if links.row_holds(r.name, selected) else "" for r in rows]
 st.dataframe(
     table, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1), 600), key="rv_shapes_table",
-    on_select=ui_state.on_row_select("rv_shapes_table", [r.name for r in rows]), selection_mode="single-row",
+    on_select=ui.on_row_select("rv_shapes_table", [r.name for r in rows]), selection_mode="single-row",
 )  # fmt: skip
 st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
 max_rf = max(r.receptive_field for r in tr.rows)

@@ -5,7 +5,7 @@ Thin page: widgets and layout only. Which weights (a typed ``ModelSource``), the
 session's memories (offline server, uploaded checkpoint, chosen picture) are resolved in the core
 (``resnet_viz.models.sources``, ``resnet_viz.imaging.images``); every picture, figure and table comes from
 ``resnet_viz.render.figures_feature_maps``. One forward pass per (weights, image, preprocessing) in
-``ui_state.cached_capture``; every display choice below re-renders from the cached numpy arrays.
+``ui.cached_capture``; every display choice below re-renders from the cached numpy arrays.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages.sections import inspector, weights_box
-from resnet_viz import ui_state
+from resnet_viz import ui
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
 from resnet_viz.models import sources
@@ -21,8 +21,8 @@ from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import figures_feature_maps as fm
 from resnet_viz.render import tiling
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 ss = st.session_state
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 SAMPLE_NAMES = ("chelsea", "coffee", "astronaut", "rocket")  # the bundled photos with a translated name
@@ -34,17 +34,17 @@ WIDGET_KEYS = ("fm_weights", "fm_input", "fm_layer", "fm_norm", "fm_cmap", "fm_s
 st.title(t("feature_maps.title"))
 st.caption(t("feature_maps.intro"))
 
-ui_state.keep_widget_state(WIDGET_KEYS)  # the choices survive closed tabs and a language switch
+ui.keep_widget_state(WIDGET_KEYS)  # the choices survive closed tabs and a language switch
 
 
 # ----------------------------------------------------------------------------------------------- input image
 def image_box() -> images.ImageSlot:
     """The picture chooser (sample, upload, webcam): the session's picture, which a bad file never replaces."""
     samples = images.sample_images()
-    if ui_state.page_param("sample") in samples and "fm_sample" not in ss:  # a shared link's photo
-        ss["fm_sample"] = ui_state.page_param("sample")
+    if s.page_param("sample") in samples and "fm_sample" not in ss:  # a shared link's photo
+        ss["fm_sample"] = s.page_param("sample")
     first = next(iter(samples))
-    slot = ui_state.session_slot("fm_image", lambda: images.ImageSlot(first, samples[first].read_bytes()))
+    slot = ui.session_slot("fm_image", lambda: images.ImageSlot(first, samples[first].read_bytes()))
     with st.container(border=True):
         kind = st.radio(
             t("feature_maps.input_label"), INPUTS, key="fm_input", horizontal=True,
@@ -57,7 +57,7 @@ def image_box() -> images.ImageSlot:
                 format_func=lambda k: t(f"feature_maps.sample_{k}") if k in SAMPLE_NAMES else k,
             )  # fmt: skip
             incoming = (sample, samples[sample].read_bytes())
-            ui_state.set_page_param("sample", sample)
+            ui.set_page_param("sample", sample)
         elif kind == "upload":
             up = st.file_uploader(t("feature_maps.upload_label"), type=UPLOAD_TYPES, key="fm_upload",
                                   help=t("feature_maps.upload_help"))  # fmt: skip
@@ -70,14 +70,14 @@ def image_box() -> images.ImageSlot:
                 incoming = (t("feature_maps.webcam_name"), shot.getvalue())
         if incoming is not None and (problem := slot.offer(*incoming)) is not None:
             about, after = t("feature_maps.bad_image", name=incoming[0]), t("images.kept_previous")
-            ui_state.show_error(problem, t, about=about, after=after)
+            ui.show_error(problem, t, about=about, after=after)
     return slot
 
 
 # ----------------------------------------------------------------------------------------------- preprocessing
 def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing) -> dict:
     """The four preprocessing steps, as the network sees them; returns the cached steps."""
-    steps = ui_state.cached_preprocess(picture.sha, prep, picture.data)
+    steps = ui.cached_preprocess(picture.sha, prep, picture.data)
     st.subheader(t("feature_maps.preprocess_title"))
     shown = ("original", "resized", "cropped", "normalized_preview")
     captions = fm.step_captions(steps["settings"], picture.name, t)
@@ -85,19 +85,19 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
         with col:
             st.image(steps["display"][key], caption=caption, width="stretch", output_format="JPEG")
     crop = steps["settings"]["crop"]
-    ui_state.dev_caption(t("feature_maps.pipeline_weights") if prep.from_weights else
+    ui.dev_caption(t("feature_maps.pipeline_weights") if prep.from_weights else
                t("feature_maps.pipeline_sidebar", size=crop))  # fmt: skip
     return steps
 
 
 # ----------------------------------------------------------------------------------------------- overview
-def overview_section(key: ui_state.CaptureKey, cap: Capture, names: fm.LayerNames) -> None:
+def overview_section(key: ui.CaptureKey, cap: Capture, names: fm.LayerNames) -> None:
     st.subheader(t("feature_maps.overview_title"))
     st.caption(t("feature_maps.overview_caption"))
     shown = fm.overview_layers(cap)
     for col, (title, name) in zip(st.columns(len(shown)), shown):
         maps = cap.layers[name]
-        tiles_png, _ = ui_state.cached_grid_png(key, name, "channel", "viridis", 16, 4, 160, maps)
+        tiles_png, _ = ui.cached_grid_png(key, name, "channel", "viridis", 16, 4, 160, maps)
         with col:
             st.image(
                 tiles_png,
@@ -106,28 +106,28 @@ def overview_section(key: ui_state.CaptureKey, cap: Capture, names: fm.LayerName
                 output_format="PNG",
             )
             # A stage tile selects that stage's output (its last block) on every page.
-            mark = "▶ " if ui_state.selected_step() == name else ""
+            mark = "▶ " if ui.selected_step() == name else ""
             st.button(
                 f"{mark}{name}",
                 key=f"fm_tile_{name}",
-                on_click=ui_state.select,
+                on_click=ui.select,
                 args=(name,),
                 width="stretch",
             )
 
 
 # ----------------------------------------------------------------------------------------------- one layer's grid
-def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.LayerNames) -> None:
+def maps_tab(key: ui.CaptureKey, cap: Capture, steps: dict, names: fm.LayerNames) -> None:
     layers = list(cap.layers)
-    if ui_state.selected_step() in layers:  # the one selection, when it is a captured layer
-        ss["fm_layer"] = ui_state.selected_step()
+    if ui.selected_step() in layers:  # the one selection, when it is a captured layer
+        ss["fm_layer"] = ui.selected_step()
     if ss.get("fm_layer") not in layers:
         ss["fm_layer"] = cap.stage_of.get("layer1", layers[0])
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         layer = st.selectbox(
             t("feature_maps.layer_label"), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
-            on_change=lambda: ui_state.select(ss["fm_layer"]),
+            on_change=lambda: ui.select(ss["fm_layer"]),
         )  # fmt: skip
     with c2:
         mode = st.radio(
@@ -149,14 +149,14 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
         ss["fm_k"] = min(int(ss.get("fm_k", 16)), k_max)  # a default through session state, not value=
         k = st.slider(t("feature_maps.k_label"), 1, max(k_max, 2), key="fm_k",
                       disabled=show == "all" or k_max < 2)  # fmt: skip
-    grid_png, index = ui_state.cached_grid_png(
+    grid_png, index = ui.cached_grid_png(
         key,
         layer,
         mode,
         cmap,
         None if show == "all" else k,
         None,
-        1200 if ui_state.presenting() else 720,
+        1200 if ui.presenting() else 720,
         maps,
         cap.global_range,
     )
@@ -164,7 +164,7 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
     # Presenter mode: the grid at the page's full width (square pixels are upscaled with nearest neighbour first).
     st.image(
         grid_png, caption=names.grid_caption(layer, maps, index, t), output_format="PNG",
-        width="stretch" if ui_state.presenting() else "content",
+        width="stretch" if ui.presenting() else "content",
     )  # fmt: skip
     st.download_button(
         t("feature_maps.download_grid"), data=grid_png, file_name=f"{s.arch}_{layer}_{mode}_{cmap}.png",
@@ -172,7 +172,7 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
     )  # fmt: skip
 
     st.markdown(t("feature_maps.stats_title"))
-    stats = ui_state.cached_layer_stats(key, layer, maps)[index]  # once per layer, not on every rerun
+    stats = ui.cached_layer_stats(key, layer, maps)[index]  # once per layer, not on every rerun
     st.dataframe(
         fm.stats_table(index, stats, t),
         column_config={t("feature_maps.col_zeros"): st.column_config.NumberColumn(format="%.1f %%")},
@@ -202,13 +202,13 @@ def maps_tab(key: ui_state.CaptureKey, cap: Capture, steps: dict, names: fm.Laye
 def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
     st.markdown(t("feature_maps.residual_intro"))
     blocks = [r.block for r in cap.residuals]
-    if ui_state.selected_step() in blocks:  # the one selection, when it is a block
-        ss["fm_block"] = ui_state.selected_step()
+    if ui.selected_step() in blocks:  # the one selection, when it is a block
+        ss["fm_block"] = ui.selected_step()
     if ss.get("fm_block") not in blocks:
         ss["fm_block"] = blocks[0]
     block = st.selectbox(
         t("feature_maps.block_label"), blocks, key="fm_block", format_func=lambda n: names.label(n, t),
-        on_change=lambda: ui_state.select(ss["fm_block"]),
+        on_change=lambda: ui.select(ss["fm_block"]),
     )  # fmt: skip
     res = next(r for r in cap.residuals if r.block == block)
     st.caption(t(f"feature_maps.shortcut_{res.shortcut}"))
@@ -223,7 +223,7 @@ def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
                 st.caption(t(f"feature_maps.explain_{term}", h=arr.shape[0], w=arr.shape[1]))
     st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
     figure = fm.ratio_figure(cap.residuals, names, t)
-    ui_state.figure(figure, key="fm_ratio_chart", config={"displayModeBar": False})
+    ui.figure(figure, key="fm_ratio_chart", config={"displayModeBar": False})
     st.caption(t("feature_maps.ratio_caption"))
 
 
@@ -252,15 +252,15 @@ model, source = weights_box.render(t, s)
 picture = image_box()
 prep = source.preprocessing(s.input_size)
 steps = preprocessing_section(picture, prep)
-key = ui_state.CaptureKey(source, picture.sha, prep)
+key = ui.CaptureKey(source, picture.sha, prep)
 try:
-    cap, fell_back = ui_state.capture_with_fallback(key, model, steps["tensor"])
+    cap, fell_back = ui.capture_with_fallback(key, model, steps["tensor"])
 except RuntimeError as exc:  # e.g. an input too small for this network's pooling
     st.error(t("feature_maps.forward_failed", error=str(exc).splitlines()[0][:200]))
     st.stop()
 if fell_back:
     st.warning(t("feature_maps.oom_fallback"))
-names = fm.LayerNames(ui_state.cached_trace(s.arch, steps["settings"]["crop"], s.plain, s.stride_in), cap)
+names = fm.LayerNames(ui.cached_trace(s.arch, steps["settings"]["crop"], s.plain, s.stride_in), cap)
 
 overview_section(key, cap, names)
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not

@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import ui
 from resnet_viz.formatting import fmt_int
 
-t = ui_state.translator()
-s = ui_state.current()
-tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+t = ui.translator()
+s = ui.view()
+tr = ui.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
@@ -15,7 +15,7 @@ st.latex(r"y = \mathcal{F}(x) + x")
 st.info(
     t(
         "home.current",
-        title=ui_state.arch_title(s.arch),
+        title=ui.arch_title(s.arch),
         formula=tr.layer_count_formula,
         params=fmt_int(tr.total_params),
     )

@@ -3,32 +3,32 @@ that shows it, and asks a question whose answer resnet_viz.lesson works out from
 
 import streamlit as st
 
-from resnet_viz import lesson, ui_state
+from resnet_viz import lesson, ui
 from resnet_viz.architecture.catalogue import CATALOGUE
 from resnet_viz.formatting import fmt_int
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 ss = st.session_state
 STEP_KEY = "rv_lesson_step"
 PAGES = {"architecture", "shortcuts", "feature_maps", "parameters", "why_residual"}
 
 # First visit: the step from the address (or 1) and, unless the address set one, that step's view.
 if STEP_KEY not in ss:
-    ss[STEP_KEY] = int(ui_state.page_param("step") or 1)
+    ss[STEP_KEY] = int(s.page_param("step") or 1)
     first = lesson.STEPS[min(max(int(ss[STEP_KEY]), 1), lesson.STEP_COUNT) - 1]
-    if not (ui_state.link_gave("net") or ui_state.link_gave("block")):
-        ui_state.request_view(net=first.net, block=first.block)
+    if not (ui.link_gave("net") or ui.link_gave("block")):
+        ui.request_view(net=first.net, block=first.block)
 n = min(max(int(ss[STEP_KEY]), 1), lesson.STEP_COUNT)
 step = lesson.STEPS[n - 1]
-ui_state.set_page_param("step", n)
+s = ui.set_page_param("step", n)  # the view with this step in it
 
 
 def go(to: int) -> None:
     """Next/Back: the new step's view (network, its own input size, selected block), before the sidebar draws."""
     target = lesson.STEPS[to - 1]
     ss[STEP_KEY] = to
-    ui_state.set_view(net=target.net, block=target.block)
+    ui.set_view(net=target.net, block=target.block)
 
 
 def show(value: object) -> str:
@@ -42,7 +42,7 @@ def show(value: object) -> str:
 
 
 st.title(t("lesson.title"))
-if not ui_state.presenting():
+if not ui.presenting():
     st.caption(t("lesson.intro"))
 st.progress(n / lesson.STEP_COUNT)
 st.subheader(t("lesson.step_of", n=n, total=lesson.STEP_COUNT, title=t(f"lesson.{step.key}_title")))
@@ -50,7 +50,7 @@ st.markdown(t(f"lesson.{step.key}_text"))
 assert step.page in PAGES
 st.page_link(
     f"app_pages/{step.page}.py", label=t("lesson.open_page", page=t(f"nav.{step.page}")),
-    icon=":material/open_in_new:", query_params=ui_state.view_params(step=None),
+    icon=":material/open_in_new:", query_params=s.query(step=None),
 )  # fmt: skip
 
 right = lesson.answer(step, s.arch, s.input_size)
@@ -76,7 +76,7 @@ if checked:
         st.error(t("lesson.wrong", answer=show(right.value)) + " " + working, icon=":material/cancel:")
 if right.arch != s.arch:
     st.caption(t("lesson.about_other", title=CATALOGUE[right.arch].title))
-elif not ui_state.presenting():
+elif not ui.presenting():
     st.caption(t("lesson.about", title=CATALOGUE[right.arch].title, size=s.input_size))
 
 back, forward = st.columns(2)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from resnet_viz import links, ui_state
+from resnet_viz import links, ui
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
 from resnet_viz.render import figures_params
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 spec = get_spec(s.arch)
 # In the browser a radio whose option labels change with the language can come back empty for a rerun (seen
 # after switching English → 中文); fall back to the default rather than refuse to count.
@@ -27,9 +27,9 @@ st.title(t("parameters.title"))
 st.markdown(t("parameters.intro"))
 
 try:
-    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, stride_in)
+    tr = ui.cached_trace(s.arch, s.input_size, s.plain, stride_in)
 except ValueError:
-    st.error(t("parameters.bad_input", arch=ui_state.arch_title(s.arch), size=s.input_size))
+    st.error(t("parameters.bad_input", arch=ui.arch_title(s.arch), size=s.input_size))
     st.stop()
 
 m1, m2, m3, m4 = st.columns(4)
@@ -44,7 +44,7 @@ tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
 
 # ------------------------------------------------------------------ where the parameters are
 with tab_where:
-    st.subheader(t("parameters.where_heading", title=ui_state.arch_title(s.arch)))
+    st.subheader(t("parameters.where_heading", title=ui.arch_title(s.arch)))
     st.markdown(t("parameters.where_intro"))
     # One widget per language: Chromium showed the radio empty after a language switch (its option labels, and so
     # its identity, change); a fresh widget in the new language starts on the default instead.
@@ -54,7 +54,7 @@ with tab_where:
     )  # fmt: skip
     level = by if by in counting.LEVELS else "stage"
     rows = counting.count_table(tr, level)
-    selected = ui_state.selected_step()
+    selected = ui.selected_step()
     frame = pd.DataFrame(
         {
             t("parameters.col_paper"): [r.paper_name for r in rows],
@@ -69,7 +69,7 @@ with tab_where:
     st.dataframe(
         frame, hide_index=True, width="stretch", height=min(36 * (len(rows) + 1) + 4, 460),
         key=f"rv_params_table_{level}", selection_mode="single-row",
-        on_select=ui_state.on_row_select(f"rv_params_table_{level}", [r.name for r in rows]),
+        on_select=ui.on_row_select(f"rv_params_table_{level}", [r.name for r in rows]),
         column_config={
             t("parameters.col_params"): st.column_config.NumberColumn(format="localized"),
             t("parameters.col_share"): st.column_config.NumberColumn(format="percent"),
@@ -107,7 +107,7 @@ with tab_where:
         t("parameters.download_csv"), counting.table_to_csv(rows), file_name=f"{s.arch}_params_by_{level}.csv",
         mime="text/csv", on_click="ignore", icon=":material/download:",
     )  # fmt: skip
-    ui_state.figure(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
+    ui.figure(figures_params.params_treemap(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
     stage_rows = [r for r in counting.count_table(tr, "stage") if r.kind == "stage"]
     heaviest = max(stage_rows, key=lambda r: r.params)
     busiest = max(stage_rows, key=lambda r: r.macs)
@@ -119,9 +119,7 @@ with tab_where:
             blocks=sum(1 for b in tr.blocks if b.name.startswith(heaviest.name + ".")),
         )  # fmt: skip
     )
-    ui_state.figure(
-        figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None
-    )
+    ui.figure(figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
     growth = ", ".join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
     st.caption(
         t(
@@ -144,11 +142,11 @@ with tab_depth:
     # at their own 224 otherwise (a CIFAR network's 32 would say little about them).
     dash_size = s.input_size if spec.family == "imagenet" else 224
     stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=stride_in)
-    ui_state.figure(
+    ui.figure(
         figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
         width="stretch", config=PLOTLY_CONFIG, theme=None,
     )  # fmt: skip
-    ui_state.dev_caption(t("parameters.dash_caption", size=dash_size, batch=batch))
+    ui.dev_caption(t("parameters.dash_caption", size=dash_size, batch=batch))
     by_arch = {d.arch: d for d in stats}
     r34, r50 = by_arch["resnet34"], by_arch["resnet50"]
     st.markdown(
@@ -166,7 +164,7 @@ with tab_depth:
     st.dataframe(
         pd.DataFrame(
             {
-                t("parameters.col_network"): [ui_state.arch_title(d.arch) for d in stats],
+                t("parameters.col_network"): [ui.arch_title(d.arch) for d in stats],
                 t("parameters.col_depth"): [d.depth for d in stats],
                 t("parameters.col_params"): [d.params for d in stats],
                 t("parameters.col_macs"): [d.macs for d in stats],
@@ -199,7 +197,7 @@ with tab_rule:
             formula += f" &nbsp; ({counting.cifar_formula(other.layers[0])})"
         bold = "**" if name == s.arch else ""
         lines.append(
-            f"| {bold}{ui_state.arch_title(name)}{bold} | {other.block_class} "
+            f"| {bold}{ui.arch_title(name)}{bold} | {other.block_class} "
             f"| {' / '.join(map(str, other.layers))} | {bold}{formula}{bold} |"
         )
     st.markdown("\n".join(lines))
@@ -207,7 +205,7 @@ with tab_rule:
 
     rule = counting.layer_count_rule(s.arch)
     formula = rule.formula + (f" ({counting.cifar_formula(rule.cifar_n)})" if rule.cifar_n else "")
-    st.markdown(t("parameters.rule_list_heading", title=ui_state.arch_title(s.arch), formula=formula))
+    st.markdown(t("parameters.rule_list_heading", title=ui.arch_title(s.arch), formula=formula))
     legend = "\n".join(
         f"- :gray[{t(f'parameters.reason_{code}')}] — {t(f'parameters.why_{code}')}"
         for code in ("projection", "bn", "relu", "pool", "add", "identity", "zero_pad", "flatten", "softmax")
@@ -249,7 +247,7 @@ with tab_rule:
 
     st.markdown(line(t("parameters.group_stem"), stem_items))
     # The rule is about the residual network at its own input size, whatever the sidebar's plain toggle says.
-    full = ui_state.cached_trace(s.arch, spec.default_input)
+    full = ui.cached_trace(s.arch, spec.default_input)
     block_rows = full.blocks
     for stage_index, stage_name in enumerate(spec.stage_names):
         blocks = [b for b in block_rows if b.name.startswith(stage_name + ".")]
@@ -351,7 +349,7 @@ with tab_calc:
         st.markdown(
             t(
                 "parameters.projection_real",
-                title=ui_state.arch_title(s.arch),
+                title=ui.arch_title(s.arch),
                 total=fmt_int(total_proj),
                 share=f"{100 * total_proj / full.total_params:.1f}",
             )  # fmt: skip
@@ -359,7 +357,7 @@ with tab_calc:
             + "\n".join(items)
         )
     else:
-        st.markdown(t("parameters.projection_none", title=ui_state.arch_title(s.arch)))
+        st.markdown(t("parameters.projection_none", title=ui.arch_title(s.arch)))
 
     st.markdown("#### " + t("parameters.v15_heading"))
     v_arch = s.arch if spec.block == "bottleneck" else "resnet50"
@@ -368,7 +366,7 @@ with tab_calc:
     st.markdown(
         t(
             "parameters.v15_text",
-            title=ui_state.arch_title(v_arch),
+            title=ui.arch_title(v_arch),
             size=v_size,
             v1=fmt_macs(variants.v1_macs),
             v15=fmt_macs(variants.v15_macs),

@@ -1,24 +1,22 @@
 """Shortcuts & blocks: the network overview with solid/dashed shortcuts, one block's internals, the kinds of block,
 and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT text from resnet_viz.render.dot."""
 
-from urllib.parse import urlencode
-
 import pandas as pd
 import streamlit as st
 
-from resnet_viz import links, ui_state
+from resnet_viz import links, ui
 from resnet_viz.architecture.trace import smallest_input
 from resnet_viz.formatting import fmt_int, fmt_shape
 from resnet_viz.render import code_view, dot
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 
 st.title(t("diagrams.page_title"))
 st.markdown(t("diagrams.page_intro"))
 
 try:
-    tr = ui_state.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+    tr = ui.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
 except ValueError:
     st.error(t("shapes.bad_input", arch=s.arch, size=s.input_size, smallest=smallest_input(s.arch)))
     st.stop()
@@ -37,15 +35,15 @@ def export(dot_text: str, stem: str) -> None:
         row.download_button(t("diagrams.download_png"), lambda: dot.render(dot_text, "png"), file_name=f"{stem}.png",
                             mime="image/png", key=f"dl_png_{stem}", on_click="ignore")  # fmt: skip
     else:
-        ui_state.dev_caption(t("diagrams.no_dot"))
+        ui.dev_caption(t("diagrams.no_dot"))
 
 
 # --- the whole network
-st.subheader(t("diagrams.overview_header", title=ui_state.arch_title(s.arch)))
+st.subheader(t("diagrams.overview_header", title=ui.arch_title(s.arch)))
 counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
-    residual = ui_state.cached_trace(s.arch, s.input_size, False, s.stride_in)
+    residual = ui.cached_trace(s.arch, s.input_size, False, s.stride_in)
     res_params = residual.total_params
     if res_params == tr.total_params:
         st.markdown(t("diagrams.overview_plain_equal", n=len(blocks), params=fmt_int(tr.total_params)))
@@ -69,14 +67,14 @@ collapse = st.toggle(
     t("diagrams.collapse"), value=dot.default_collapse(tr), key=f"rv_dia_collapse_{s.arch}",
     help=t("diagrams.collapse_help"),
 )  # fmt: skip
-selected = ui_state.selected_step()
+selected = ui.selected_step()
 # Each node links to this page's address with that step selected: the click reloads the view from the address.
 live = dot.overview_dot(
     tr, t, collapse=collapse, highlight=selected,
-    node_url=lambda name: "?" + urlencode(ui_state.view_params(block=name)),
+    node_urls=s.step_links(links.selectable_steps(tr)),
 )  # fmt: skip
 st.caption(t("links.click_hint") + " " + t("links.selected", name=selected))
-ui_state.diagram(live, tall=True)
+ui.diagram(live, tall=True)
 overview = dot.overview_dot(tr, t, collapse=collapse)  # the download carries no app links
 export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 
@@ -84,7 +82,7 @@ export(overview, f"{tr.arch}{'_plain' if tr.plain else ''}_overview")
 if tr.block == "bottleneck" and not tr.plain:
     b0 = tr.row("layer1.0")
     st.info(
-        t("diagrams.why_first_dashed", title=ui_state.arch_title(s.arch), cin=b0.input_shape[0], cout=b0.output_shape[0],
+        t("diagrams.why_first_dashed", title=ui.arch_title(s.arch), cin=b0.input_shape[0], cout=b0.output_shape[0],
           h=b0.input_shape[1], shape_in=fmt_shape(b0.input_shape), shape_out=fmt_shape(b0.output_shape))
     )  # fmt: skip
 
@@ -106,7 +104,7 @@ if shown != selected:
 st.session_state["rv_block_pick"] = shown
 chosen = st.selectbox(
     t("diagrams.block_pick"), names, key="rv_block_pick", format_func=lambda n: f"{by_name[n].paper_name} · {n}",
-    on_change=lambda: ui_state.select(st.session_state["rv_block_pick"]),
+    on_change=lambda: ui.select(st.session_state["rv_block_pick"]),
 )  # fmt: skip
 block = by_name[chosen]
 kind = dot.block_kind(tr, block)
@@ -183,10 +181,10 @@ marked = st.session_state[CODE_KEY]
 marked_row = f"{chosen}.{marked}" + (".0" if marked == "downsample" else "") if marked else None
 # The diagram keeps its natural size (graphviz text at 10 pt) with the table beside it; in presenter mode it takes
 # the page's full width and the table goes below it.
-left, right = (st.container(), st.container()) if ui_state.presenting() else st.columns([3, 2])
+left, right = (st.container(), st.container()) if ui.presenting() else st.columns([3, 2])
 with left:
     block_text = dot.block_dot(tr, chosen, t)
-    ui_state.diagram(dot.block_dot(tr, chosen, t, highlight=marked_row))
+    ui.diagram(dot.block_dot(tr, chosen, t, highlight=marked_row))
 with right:
     st.dataframe(
         {
@@ -203,7 +201,7 @@ export(block_text, f"{tr.arch}_{chosen}")
 # --- the code beside the picture
 st.markdown("#### " + t("links.code_header", block=f"{block.paper_name} · {chosen}"))
 st.pills(t("links.code_layer"), layer_options, key=CODE_KEY, help=t("links.code_layer_help"))
-row_px = 30 if ui_state.presenting() else 24
+row_px = 30 if ui.presenting() else 24
 for tab, (_name, kind, source, notes, caption) in zip(st.tabs([x[0] for x in listings]), listings):
     with tab:
         if source is None:
@@ -226,15 +224,13 @@ for tab, (_name, kind, source, notes, caption) in zip(st.tabs([x[0] for x in lis
                 "code": st.column_config.TextColumn(t("links.code_col"), width=2000),
             },
         )  # fmt: skip
-        ui_state.dev_caption(caption)
+        ui.dev_caption(caption)
 
 # --- every kind of block in this network, side by side
 st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
 # The stages whose first block has a dashed shortcut, from the residual trace (the plain one has none).
-res_blocks = (
-    tr.blocks if not tr.plain else ui_state.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
-)
+res_blocks = tr.blocks if not tr.plain else ui.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
 dashed_stages = ", ".join(b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed)
 if tr.block == "bottleneck":
     st.markdown(t("diagrams.kinds_intro_bottleneck"))
@@ -247,11 +243,11 @@ for tab, (kind, name) in zip(tabs, kinds.items()):
         b = by_name[name]
         st.markdown(t(f"diagrams.explain_{kind}", cin=b.input_shape[0], cout=b.output_shape[0],
                       shape_in=fmt_shape(b.input_shape), shape_out=fmt_shape(b.output_shape)))  # fmt: skip
-        ui_state.diagram(dot.block_dot(tr, name, t))
+        ui.diagram(dot.block_dot(tr, name, t))
 
 # --- the paper's Figure 3
 st.subheader(t("diagrams.compare_header"))
 st.markdown(t("diagrams.compare_intro"))
 compare = dot.compare_dot(t)
-ui_state.diagram(compare, tall=True)
+ui.diagram(compare, tall=True)
 export(compare, "figure3_vgg19_plain34_resnet34")

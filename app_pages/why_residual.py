@@ -10,12 +10,12 @@ import streamlit as st
 
 from app_pages.sections import landscape, why_training
 from resnet_viz import experiments as ex
-from resnet_viz import paths, ui_state
+from resnet_viz import paths, ui
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.render import figures_residual as fr
 
-t = ui_state.translator()
-s = ui_state.current()
+t = ui.translator()
+s = ui.view()
 CURVES = paths.CURVES_DIR
 GRAD_ARCHS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"]
 #: The ImageNet pair runs at a small input so that one backward pass stays a second or two on a CPU.
@@ -138,12 +138,10 @@ st.subheader(t("why_residual.id_header"))
 id_arch = s.arch
 id_spec = get_spec(id_arch)
 id_size = id_spec.default_input if id_spec.family != "imagenet" else GRAD_IMAGENET_SIZE
-st.markdown(
-    t("why_residual.id_intro", net=ui_state.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH)
-)
+st.markdown(t("why_residual.id_intro", net=ui.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH))
 try:
-    rows_zero = ui_state.cached_identity_at_init(id_arch, id_size, True)
-    rows_default = ui_state.cached_identity_at_init(id_arch, id_size, False)
+    rows_zero = ui.cached_identity_at_init(id_arch, id_size, True)
+    rows_default = ui.cached_identity_at_init(id_arch, id_size, False)
 except (RuntimeError, ValueError) as err:
     st.error(t("common.error", message=err))
 else:
@@ -159,7 +157,7 @@ else:
             typical=f"{typical:.3g}",
         )
     )
-    ui_state.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
+    ui.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
     with st.expander(t("why_residual.id_table")):
         st.dataframe(
             [
@@ -184,19 +182,19 @@ grad_arch = st.selectbox(
     t("why_residual.grad_pick"),
     GRAD_ARCHS,
     index=GRAD_ARCHS.index("resnet56"),
-    format_func=lambda a: ui_state.arch_title(a, s.lang),
+    format_func=lambda a: ui.arch_title(a, s.lang),
     key="rvw_grad_arch",
 )
 grad_size = GRAD_IMAGENET_SIZE if get_spec(grad_arch).family == "imagenet" else 32
 if st.button(t("why_residual.grad_run"), key="rvw_grad_run", type="primary"):
     with st.spinner(t("why_residual.grad_running")):
         st.session_state["rvw_grad_result"] = [
-            ui_state.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
+            ui.cached_gradient_flow(grad_arch, grad_size, GRAD_BATCH, seed) for seed in GRAD_SEEDS
         ]
 flows = st.session_state.get("rvw_grad_result")
 if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     flow = flows[0]
-    ui_state.figure(fr.gradient_flow_figure(flow, t), width="stretch")
+    ui.figure(fr.gradient_flow_figure(flow, t), width="stretch")
     st.markdown(
         t(
             "why_residual.grad_summary",
@@ -214,7 +212,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
         t(
             "why_residual.grad_seeds",
             seeds=g["seeds"],
-            arch=ui_state.arch_title(grad_arch),
+            arch=ui.arch_title(grad_arch),
             first_ratio=ex.fmt_range(*g["first_ratio"]),
             growth=ex.fmt_range(*g["growth"], digits=3),
             plain_first_last=ex.fmt_range(*g["plain_first_last"]),
@@ -223,7 +221,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
         )
     )
     st.markdown(t("why_residual.grad_reading"))
-    ui_state.dev_caption(
+    ui.dev_caption(
         t(
             "why_residual.grad_method",
             batch=flow.batch_size,
@@ -254,7 +252,7 @@ if shipped is None or not shipped.get("runs"):
 else:
     cfg = shipped["settings"]
     seeds = ex.shipped_seeds(shipped)
-    ui_state.figure(fr.degradation_figure(shipped, t), width="stretch")
+    ui.figure(fr.degradation_figure(shipped, t), width="stretch")
     st.caption(
         t(
             "why_residual.deg_caption",
@@ -352,7 +350,7 @@ else:
         horizontal=True,
         key="rvw_rm_metric",
     )
-    ui_state.figure(fr.removal_figure(removal, t, metric), width="stretch")
+    ui.figure(fr.removal_figure(removal, t, metric), width="stretch")
     rm_summaries = ex.removal_summary(removal, metric)
     for label, summary in rm_summaries.items():
         kind = "plain" if label.startswith("plain") else "resnet"
@@ -405,7 +403,7 @@ else:
         try:
             st.session_state["rvw_rm_result"] = (
                 name,
-                ui_state.cached_delete_block(str(CURVES), removal["settings"], depth, name),
+                ui.cached_delete_block(str(CURVES), removal["settings"], depth, name),
             )
         except (OSError, RuntimeError, ValueError) as err:
             st.error(t("common.error", message=err))
@@ -426,7 +424,7 @@ else:
                 delta_color="inverse",
             )
         classes = ex.DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
-        ui_state.dev_caption(
+        ui.dev_caption(
             t(
                 "why_residual.rm_live_caption",
                 n_test=removal["settings"]["n_test"],
@@ -448,7 +446,7 @@ with live_box:
             width=live_cfg.width,
             n_train=live_cfg.n_train,
             epochs=live_cfg.epochs,
-            device=s.device,
+            device=str(ui.device()),
             seconds=ex.LIVE_RUN_SECONDS_2_CORES,
         )
     )
@@ -458,7 +456,7 @@ with live_box:
     # next call (here the progress bar, after every batch). The epochs finished so far were kept by _keep.
     col_stop.button(t("why_residual.live_stop"), key="rvw_live_stop")
     if start:
-        slot = ui_state.training_slot()
+        slot = ui.training_slot()
         if not slot.acquire(blocking=False):
             st.info(t("why_residual.live_busy"))
         else:
@@ -486,9 +484,9 @@ with live_box:
             try:
                 result = ex.train_degradation(
                     live_cfg,
-                    device=ui_state.device(),
+                    device=ui.device(),
                     progress=_progress,
-                    step_guard=ui_state.forward_gate,
+                    step_guard=ui.forward_gate,
                     on_epoch=_keep,
                 )
                 st.session_state["rvw_live"] = result.to_dict()
@@ -503,10 +501,8 @@ with live_box:
     if live and any(run["test_error"] for run in live["runs"]):
         if not st.session_state.get("rvw_live_done"):
             st.warning(t("why_residual.live_stopped"))
-        ui_state.figure(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
+        ui.figure(fr.degradation_figure(live, t), width="stretch", key="rvw_live_chart")
         st.caption(t("why_residual.live_caption"))
         took = st.session_state.get("rvw_live_seconds")
         if took and st.session_state.get("rvw_live_done"):
-            ui_state.dev_caption(
-                t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1])
-            )
+            ui.dev_caption(t("why_residual_training.deg_live_took", seconds=f"{took[0]:.0f}", device=took[1]))

@@ -25,7 +25,7 @@ NET = "resnet56"
 def run() -> list[Result]:
     if NET not in ls.available_nets():
         return [Result("live 1-D slice: no shipped weights", float("nan"), "", "≤ 60 s on 2 cores", False)]
-    threads = max(1, min(4, (os.cpu_count() or 1) // 2))  # as resnet_viz.ui_state._process_setup sets it
+    threads = max(1, min(4, (os.cpu_count() or 1) // 2))  # as resnet_viz.ui.process._process_setup sets it
     torch.set_num_threads(threads)
     config = ls.shipped_config()
     x, y = ls.eval_batch(config, ls.LIVE_BATCH)

@@ -2,11 +2,12 @@
 
 Two scripts run through Streamlit's AppTest in the same process, in interleaved rounds:
 
-* *with the round trip*: the real sidebar and ``ui_state.sync_address`` on an address that holds every
+* *with the round trip*: the real sidebar and ``ui.address.sync_address`` on an address that holds every
   parameter (one of them bad, so the notice is drawn too). The worst case on every rerun: the address is parsed
   again as if it had just changed, and the QR code is made again (its cache cleared);
-* *without*: the same sidebar with the round trip's four steps (read and check the address, keep the selection,
-  the notice, write the address and draw the share box) replaced by no-ops.
+* *without*: the same sidebar with the round trip's three steps (read and check the address, the notice, write
+  the address and draw the share box) replaced by no-ops. (Keeping the selection one of the network's steps is
+  part of resolving the view now, on both sides.)
 
 The figure is the difference of the median rerun times. AppTest's own overhead is the same on both sides.
 """
@@ -26,16 +27,17 @@ TARGET_MS = 20.0
 
 _SCRIPT = """
 import streamlit as st
-from resnet_viz import links, ui_state
+from resnet_viz import links
+from resnet_viz.ui import address, resolve
 
 if {baseline}:
-    for name in ("_read_address", "_check_selection", "_show_link_problems", "sync_address"):
-        setattr(ui_state, name, lambda *a, **k: None)
+    for name in ("_read_address", "_show_link_problems"):
+        setattr(resolve, name, lambda *a, **k: None)
+    address.sync_address = lambda v, page_path: v
 else:
     st.session_state.pop("rv_link_seen", None)  # as if the address had just changed
     links.qr_png.cache_clear()
-ui_state.sidebar()
-ui_state.sync_address("")
+address.sync_address(resolve.sidebar(), "")
 """
 QUERY = {"lang": "zh", "net": "resnet50", "size": "160", "stride": "1x1", "plain": "0", "block": "layer3.1",
          "present": "0", "colour": "red"}  # fmt: skip

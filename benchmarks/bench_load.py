@@ -14,7 +14,7 @@ session has (a bundled sample, cropped differently and tinted with its own hue).
   mark VmHWM), and after every session closed.
 
 Peers measured in the same run: one session alone (the same steps) before the 30, so the p95 under load is reported
-as a ratio to it (target ≤ 15×). The server bounds concurrent forward passes with ``ui_state.forward_gate()``, sets
+as a ratio to it (target ≤ 15×). The server bounds concurrent forward passes with ``ui.forward_gate()``, sets
 the torch thread count once (both derived from the cores, ``models.device.forward_budget``) and merges forwards of
 the same network arriving together into batches (``imaging.batching``; ``RESNET_VIZ_MAX_BATCH=1`` turns that off,
 the "before" figures; ``BENCH_LOAD_APP_DIR`` serves an older checkout); the server inherits this process's
@@ -141,7 +141,7 @@ def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
     """CPU-seconds of the work a session cannot avoid, measured in this process as the server does it: one
     capture forward of the network (1 torch thread, as each of the server's forwards on 2 cores) plus encoding
     that session's grids up to its first one (the overview: conv1, maxpool and every stage's output, as the page
-    asks ``ui_state.cached_grid_png`` for them). Median over ``repeat`` of the sessions' own images."""
+    asks ``ui.cached_grid_png`` for them). Median over ``repeat`` of the sessions' own images."""
     import statistics
 
     import torch

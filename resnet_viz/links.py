@@ -3,7 +3,8 @@
 A teacher shares "ResNet-50, block layer3.1, in Chinese" as ``/feature_maps?net=resnet50&block=layer3.1&lang=zh``.
 :func:`parse` turns whatever arrived in the address into typed values plus a list of :class:`Problem` (one per
 bad value: the value is dropped, so the default applies, and every other valid value still does);
-:func:`encode` writes the current view back. ``resnet_viz.ui_state`` is the only caller in the app.
+:func:`encode` writes the current view back. :class:`View` is the one typed view of a rerun: :func:`parse` is its
+only validator and :data:`DEFAULTS` its only defaults. ``resnet_viz.ui.resolve`` is the only caller in the app.
 
 The selected *step* (``block``) is a torchvision module name: ``conv1``, ``maxpool``, a block (``layer3.1``),
 ``avgpool`` or ``fc`` — the nodes of the whole-network diagram. Which steps exist depends on the network, so
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
 
 from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace
@@ -34,6 +36,12 @@ MAX_VALUE_LEN = 64
 SHOWN_LEN = 24
 #: The kinds of top-level trace row a reader can select, besides the blocks.
 _STEP_KINDS = ("conv", "maxpool", "avgpool", "fc")
+#: The view's defaults, the only ones: the network the notes walk through, torchvision's stride placement (v1.5),
+#: the residual net, no presenter mode. The input size defaults to the network's own (:func:`start_size`).
+DEFAULT_NET = "resnet34"
+DEFAULT_STRIDE = "3x3"
+#: The step selected when nothing chose one: the notes' conv3_1 (layer2.0), the first down-sampling block.
+DEFAULT_STEP = "layer2.0"
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,66 @@ class Link:
 
     values: dict[str, object] = field(default_factory=dict)
     problems: tuple[Problem, ...] = ()
+
+
+def start_size(net: str) -> int:
+    """The input size a network starts at when it is chosen: the one it was designed for (224 for ImageNet, 32
+    for CIFAR). The one place that says so: a new network never keeps the last network's size."""
+    return get_spec(net).default_input
+
+
+def default_step(steps: Sequence[str]) -> str:
+    """The step selected when nothing chose one: :data:`DEFAULT_STEP` where the network has it, else its first."""
+    return DEFAULT_STEP if DEFAULT_STEP in steps else steps[0]
+
+
+@dataclass(frozen=True)
+class View:
+    """What one rerun shows, resolved once (``resnet_viz.ui.resolve``) from the address, then the widgets, and
+    written back to the address: the language, the network and its input size, the stride placement, plain or
+    residual, the one selected step, presenter mode, and the page's own parameters (``sample``, ``step``)."""
+
+    lang: str
+    arch: str
+    input_size: int
+    stride_in: str = DEFAULT_STRIDE
+    plain: bool = False
+    step: str = DEFAULT_STEP
+    presenter: bool = False
+    page_params: tuple[tuple[str, object], ...] = ()
+
+    @property
+    def bottleneck(self) -> bool:
+        return get_spec(self.arch).block == "bottleneck"
+
+    def page_param(self, name: str) -> object | None:
+        """A page's own parameter (``sample``, ``step``), or None."""
+        return dict(self.page_params).get(name)
+
+    def with_page_param(self, name: str, value: object | None) -> View:
+        """This view with a page parameter set (``None`` removes it)."""
+        params = {k: v for k, v in self.page_params if k != name}
+        if value is not None:
+            params[name] = value
+        return replace(self, page_params=tuple(params.items()))
+
+    def values(self) -> dict[str, object]:
+        """The view as address values (the stride only where it matters: a bottleneck network)."""
+        return {
+            "lang": self.lang, "net": self.arch, "size": self.input_size,
+            "stride": self.stride_in if self.bottleneck else None, "plain": self.plain, "block": self.step,
+            "present": True if self.presenter else None, **dict(self.page_params),
+        }  # fmt: skip
+
+    def query(self, **changes: object) -> dict[str, str]:
+        """The query parameters of this view with ``changes`` applied (``block="layer3.1"``; ``None`` leaves a
+        parameter out)."""
+        return encode({**self.values(), **changes})
+
+    def step_links(self, steps: Sequence[str]) -> dict[str, str]:
+        """The address of this view with each of ``steps`` selected, all made in one call (a diagram's node links)."""
+        base = self.values()
+        return {name: "?" + urlencode(encode({**base, "block": name})) for name in steps}
 
 
 def selectable_steps(tr: Trace) -> list[str]:
@@ -169,9 +237,9 @@ def parse(
         elif steps_of is None:
             values["block"] = name
         else:
-            net = values.get("net") or "resnet34"
-            size = values.get("size") or get_spec(net).default_input  # type: ignore[arg-type]
-            stride = values.get("stride") or "3x3"
+            net = values.get("net") or DEFAULT_NET
+            size = values.get("size") or start_size(net)  # type: ignore[arg-type]
+            stride = values.get("stride") or DEFAULT_STRIDE
             try:
                 steps = steps_of(net, size, stride, bool(values.get("plain", False)))
             except ValueError:

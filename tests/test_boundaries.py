@@ -1,7 +1,7 @@
 """The layers' boundaries, read from the source with ``ast`` (the import statements themselves, not text that
 happens to look like one):
 
-* nothing in ``resnet_viz/`` but ``ui_state.py`` imports streamlit (the pages and ``app.py`` are outside it);
+* nothing in ``resnet_viz/`` but the ``ui/`` package imports streamlit (the pages and ``app.py`` are outside it);
 * ``resnet_viz/architecture/`` is pure arithmetic: no torch, torchvision, torchinfo or torchview, neither in its
   own files nor in any module its imports load, starting with the ``resnet_viz`` package itself;
 * the CLI's import path loads no torch at import time (``download-weights`` imports it inside its function).
@@ -111,7 +111,7 @@ def loaded_at_import(start: str) -> dict[str, tuple[str, int]]:
 
 
 def test_the_import_reader_sees_imports_and_tells_deferred_ones_apart() -> None:
-    found = imports(PKG / "ui_state.py")
+    found = imports(PKG / "ui" / "resolve.py")
     assert any(m == "streamlit" and at_import for m, _, at_import in found)
     cli = {m: at_import for m, _, at_import in imports(PKG / "cli.py")}
     assert cli["resnet_viz.architecture.trace"] is True
@@ -119,11 +119,11 @@ def test_the_import_reader_sees_imports_and_tells_deferred_ones_apart() -> None:
     assert "torch" in loaded_at_import("resnet_viz.models.build")  # the closure does reach torch
 
 
-def test_nothing_in_the_package_but_ui_state_imports_streamlit() -> None:
+def test_nothing_in_the_package_but_ui_imports_streamlit() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}:{line} imports {module}"
         for path in sorted(PKG.rglob("*.py"))
-        if path != PKG / "ui_state.py"
+        if PKG / "ui" not in path.parents
         for module, line, _ in imports(path)
         if module.split(".")[0] == "streamlit"
     ]

@@ -115,7 +115,7 @@ FORBIDDEN = {
 
 def test_source_files_found():
     names = {p.relative_to(ROOT).as_posix() for p in SOURCE_FILES}
-    assert "app.py" in names and "resnet_viz/ui_state.py" in names and len(names) >= 10
+    assert "app.py" in names and "resnet_viz/ui/resolve.py" in names and len(names) >= 10
 
 
 @pytest.mark.parametrize("path", SOURCE_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())

@@ -301,12 +301,12 @@ def test_a_capture_is_shared_read_only_and_freed_when_its_sessions_end(page):
     only one session showed is freed when that session ends (its state collected), the shared one when both have.
     A session alive when the app froze the collector's heap (the first one of a process) is collected at the app's
     periodic refreeze (memory.refreeze_if_due, called here as if its period had passed)."""
-    from resnet_viz import memory, ui_state
+    from resnet_viz import memory, ui
 
     def collect() -> None:
         assert memory.refreeze_if_due(period_s=0)  # the app has frozen the heap on its first run
 
-    store = ui_state.capture_store()
+    store = ui.capture_store()
     memory.freeze_heap()  # earlier tests' sessions are gone before counting
     before = store.stats()
     first, second = page(), page()

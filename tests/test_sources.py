@@ -164,29 +164,29 @@ def test_checkpoint_slot_loads_each_file_once_and_keeps_the_last_good_one(monkey
 
 
 def test_the_caches_tell_sources_images_and_pipelines_apart():
-    """ui_state hashes a source by its key (not its 1000 class names): still one hash per distinct value."""
+    """ui.feature_maps hashes a source by its key (not its 1000 class names): still one hash per distinct value."""
     import hashlib
 
     from streamlit.runtime.caching.cache_type import CacheType
     from streamlit.runtime.caching.hashing import update_hash
 
-    from resnet_viz import ui_state
+    from resnet_viz.ui import feature_maps as caches
 
     def digest(value) -> str:
         hasher = hashlib.new("md5")
-        update_hash(value, hasher, CacheType.DATA, hash_funcs=ui_state._HASH_FUNCS)
+        update_hash(value, hasher, CacheType.DATA, hash_funcs=caches._HASH_FUNCS)
         return hasher.hexdigest()
 
     pre, rnd = sources.pretrained_source("resnet50"), sources.random_source("resnet50")
     keys = [
-        ui_state.CaptureKey(pre, "a" * 64, pre.preprocessing(224)),
-        ui_state.CaptureKey(rnd, "a" * 64, rnd.preprocessing(224)),
-        ui_state.CaptureKey(rnd, "b" * 64, rnd.preprocessing(224)),
-        ui_state.CaptureKey(rnd, "a" * 64, rnd.preprocessing(96)),
-        ui_state.CaptureKey(sources.random_source("resnet50", plain=True), "a" * 64, rnd.preprocessing(224)),
+        caches.CaptureKey(pre, "a" * 64, pre.preprocessing(224)),
+        caches.CaptureKey(rnd, "a" * 64, rnd.preprocessing(224)),
+        caches.CaptureKey(rnd, "b" * 64, rnd.preprocessing(224)),
+        caches.CaptureKey(rnd, "a" * 64, rnd.preprocessing(96)),
+        caches.CaptureKey(sources.random_source("resnet50", plain=True), "a" * 64, rnd.preprocessing(224)),
     ]
     assert len({digest(k) for k in keys}) == len(keys)
-    assert digest(keys[0]) == digest(ui_state.CaptureKey(sources.pretrained_source("resnet50"), "a" * 64,
+    assert digest(keys[0]) == digest(caches.CaptureKey(sources.pretrained_source("resnet50"), "a" * 64,
                                                           pre.preprocessing(224)))  # fmt: skip
     assert len({digest(s) for s in (pre, rnd, sources.random_source("resnet18"))}) == 3
     assert digest(pre.preprocessing(1)) != digest(rnd.preprocessing(224))

@@ -2,7 +2,7 @@
 see how that one number was computed, where on the photo it looks, and where the network looks at every stage.
 
 Thin: widgets and layout. The arithmetic is :mod:`resnet_viz.imaging.explain`, the pictures
-:mod:`resnet_viz.render.figures_explain`, the caching :mod:`resnet_viz.ui_state`. A new position runs no network:
+:mod:`resnet_viz.render.figures_explain`, the caching :mod:`resnet_viz.ui.inspector`. A new position runs no network:
 it reads the layer's cached record (one forward up to the layer, made when the layer is chosen).
 """
 
@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from resnet_viz import ui_state
+from resnet_viz import ui
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
@@ -39,7 +39,7 @@ def _fmt(v: float) -> str:
     return f"{v:.4f}"
 
 
-def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, settings: ui_state.Settings,
+def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings: ui.View,
            t: Translator) -> None:  # fmt: skip
     """The tab: ``steps`` is the page's preprocessing (its ``tensor`` and ``cropped`` photo), ``key`` the
     capture's key (what the cached records depend on)."""
@@ -47,7 +47,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, set
     cropped: Image.Image = steps["cropped"]
     capture_key = key
     arch, plain, stride_in = settings.arch, settings.plain, settings.stride_in
-    tr = ui_state.cached_trace(arch, steps["settings"]["crop"], plain, stride_in)
+    tr = ui.cached_trace(arch, steps["settings"]["crop"], plain, stride_in)
     st.markdown(t("inspector.intro"))
     names = layer_names(model)
     if ss.get("ix_layer") not in names:
@@ -57,7 +57,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, set
         layer = st.selectbox(
             t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
         )
-    record = ui_state.cached_record(capture_key, layer, model, tensor)
+    record = ui.cached_record(capture_key, layer, model, tensor)
     n_ch, h, w = record.shape
     if ss.get("ix_shape_of") != (layer, record.shape):  # a new layer: keep the position inside its map
         ss["ix_shape_of"] = (layer, record.shape)
@@ -78,7 +78,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui_state.CaptureKey, set
             record.arrays["out"][shown_channel], min(row, h - 1), min(col, w - 1),
             title=t("inspector.map_title", layer=layer, ch=shown_channel, h=h, w=w),
         )  # fmt: skip
-        ui_state.figure(
+        ui.figure(
             fig, key="ix_map", on_select=_on_pick, selection_mode="points", config={"displayModeBar": False}
         )
         st.caption(t("inspector.map_hint"))
@@ -161,11 +161,9 @@ def _conv(e: Explanation, record, t: Translator) -> None:
     a, b = st.columns([1, 2])
     with a:
         src = record.arrays["in"][top]
-        ui_state.figure(
-            fx.source_figure(src, e, t, channel=top), key="ix_source", config={"displayModeBar": False}
-        )
+        ui.figure(fx.source_figure(src, e, t, channel=top), key="ix_source", config={"displayModeBar": False})
     with b:
-        ui_state.figure(fx.window_figure(e, step, t), key="ix_window", config={"displayModeBar": False})
+        ui.figure(fx.window_figure(e, step, t), key="ix_window", config={"displayModeBar": False})
     st.caption(t("inspector.window_caption", ch=top, k=win.kernel, n=win.values.shape[0]))
     st.markdown(t("inspector.terms_title", n=min(8, win.values.shape[0])))
     _table(e, t)
@@ -264,7 +262,7 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
                  jump=box.jump, input=size))  # fmt: skip
         return
-    erf = ui_state.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
+    erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
     peak = float(erf.max())
     heat = np.sqrt(erf / peak) if peak > 0 else erf  # square root: the tails stay visible
     extent = fx.effective_extent(erf, (box.center_row, box.center_col))
@@ -289,8 +287,8 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
         ss["ix_stage"] = stages[-1]
     stage = st.radio(t("inspector.stage_label"), stages, key="ix_stage", horizontal=True)
     device = str(next(model.parameters()).device)
-    rand = ui_state.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)
-    check = ui_state.cached_sanity_check(capture_key, stage, model, rand, tensor)
+    rand = ui.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)
+    check = ui.cached_sanity_check(capture_key, stage, model, rand, tensor)
     photo = cropped.convert("RGB")
     a, b = st.columns(2)
     cam_h, cam_w = check.trained.cam.shape

@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from resnet_viz import paths, ui_state
+from resnet_viz import paths, ui
 from resnet_viz.experiments import landscape as ls
 from resnet_viz.render import figures_landscape as fl
 
@@ -133,10 +133,10 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             key="rvl_depth",
         )
     shown = pairs[depth]
-    ui_state.figure(fl.contour_figure(shown, t), key="rvl_contours")
+    ui.figure(fl.contour_figure(shown, t), key="rvl_contours")
     first = shown[0]
     n = len(first["coords"])
-    ui_state.dev_caption(
+    ui.dev_caption(
         t(
             "landscape.grid_caption",
             n=n,
@@ -160,7 +160,7 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             key="rvl_3d_net",
         )
         chosen = next((s for s in shown if s["net"] == net3d), shown[0])
-        ui_state.figure(fl.surface_figure(chosen, t, fl.shared_range(shown)), key="rvl_surface")
+        ui.figure(fl.surface_figure(chosen, t, fl.shared_range(shown)), key="rvl_surface")
     st.subheader(t("landscape.numbers_header"))
     _numbers_table(t, shown)
     st.caption(
@@ -199,7 +199,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
     # (the progress bar, after every point). The points done so far were kept in the session by _progress.
     col_stop.button(t("landscape.live_stop"), key="rvl_live_stop")
     if start:
-        done = ui_state.landscape_result(key)
+        done = ui.landscape_result(key)
         if done is not None:
             st.session_state["rvl_live"] = done
         else:
@@ -217,12 +217,12 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
                 land = ls.shipped_landscape(
                     net,
                     dim=1,
-                    device=ui_state.device(),
+                    device=ui.device(),
                     points=ls.LIVE_POINTS,
                     seed=seed,
                     batch=ls.LIVE_BATCH,
                     progress=_progress,
-                    step_guard=ui_state.forward_gate,
+                    step_guard=ui.forward_gate,
                 )
             except (OSError, RuntimeError, ValueError) as err:
                 st.error(t("common.error", message=err))
@@ -238,7 +238,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
                     "seconds": time.perf_counter() - t0,
                     "stopped": False,
                 }
-                ui_state.keep_landscape_result(key, result)
+                ui.keep_landscape_result(key, result)
                 st.session_state["rvl_live"] = result
             bar.empty()
     live = st.session_state.get("rvl_live")
@@ -249,7 +249,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
         st.warning(t("landscape.live_stopped", done=len(live["losses"]), total=len(live["coords"])))
     # With seed 0 the slice's direction is the shipped grid's first direction: its row β = 0 is the same line.
     shipped = surfaces.get(net) if seed == surfaces.get(net, {}).get("seed") else None
-    ui_state.figure(fl.slice_figure(live["coords"], live["losses"], net, t, shipped), key="rvl_slice")
+    ui.figure(fl.slice_figure(live["coords"], live["losses"], net, t, shipped), key="rvl_slice")
     if not live["stopped"]:
         at = live["summary"]["at_distance"]
         st.markdown(
@@ -265,7 +265,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
     st.caption(t("landscape.live_caption", seed=seed, batch=ls.LIVE_BATCH))
 
 
-def render(t: Callable[..., str], settings: ui_state.Settings) -> None:
+def render(t: Callable[..., str], settings: ui.View) -> None:
     """The loss-landscape section: shipped contour plots (and 3-D on request), their numbers, a live slice."""
     st.header(t("landscape.header"))
     st.markdown(t("landscape.intro"))

@@ -1,34 +1,31 @@
 """The Feature-maps page's weights chooser: pretrained, seeded random, or this session's uploaded checkpoint.
 
 Widgets only: which weights exist, the offline memory and the checkpoint slot are resolved in the core
-(``resnet_viz.models.sources``); the shared models come from ``ui_state``'s caches and are never mutated.
+(``resnet_viz.models.sources``); the shared models come from ``resnet_viz.ui.feature_maps`` and are never mutated.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from resnet_viz import ui_state
+from resnet_viz import ui
 from resnet_viz.i18n import Translator
 from resnet_viz.models import sources
 from resnet_viz.render import figures_feature_maps as fm
-from resnet_viz.ui_state import Settings
 
 CHECKPOINT_TYPES = ["pt", "pth", "safetensors", "bin", "ckpt"]
 
 
-def checkpoint_model(t: Translator, s: Settings):
+def checkpoint_model(t: Translator, s: ui.View):
     """This session's uploaded checkpoint (model, source), or None; a refused file keeps the previous one."""
     up = st.file_uploader(t("feature_maps.ckpt_upload"), type=CHECKPOINT_TYPES, key="fm_ckpt_file",
                           help=t("feature_maps.ckpt_help"))  # fmt: skip
-    slot = ui_state.session_slot("fm_ckpt", sources.CheckpointSlot)
+    slot = ui.session_slot("fm_ckpt", sources.CheckpointSlot)
     if up is not None:
-        slot.offer(
-            up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui_state.device()
-        )
+        slot.offer(up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui.device())
         if slot.error is not None:
             name, err = slot.error
-            ui_state.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
+            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
@@ -40,7 +37,7 @@ def checkpoint_model(t: Translator, s: Settings):
     return kept
 
 
-def render(t: Translator, s: Settings):
+def render(t: Translator, s: ui.View):
     """The weights chooser: (model, source). Falls back to the seeded random weights whenever the choice
     cannot be had (no pretrained weights for this network, offline, no checkpoint yet)."""
     possible = sources.has_pretrained(s.arch, plain=s.plain, stride_in=s.stride_in)
@@ -55,13 +52,13 @@ def render(t: Translator, s: Settings):
         source = sources.shared_source(s.arch, plain=s.plain, stride_in=s.stride_in, choice=choice)
         found = None
         if source.kind == "pretrained":
-            model = ui_state.pretrained_model(source, t)
+            model = ui.pretrained_model(source, t)
             found = None if model is None else (model, source)
         elif choice == "checkpoint":
             found = checkpoint_model(t, s)
         if found is None:
             source = sources.random_source(s.arch, plain=s.plain, stride_in=s.stride_in)
-            found = (ui_state.shared_model(source, s.device), source)
+            found = (ui.shared_model(source, str(ui.device())), source)
             if not possible and choice != "checkpoint":
                 st.info(t("feature_maps.no_pretrained", arch=s.arch))
         kind, text = fm.source_banner(found[1], t)

@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from resnet_viz import experiments as ex
-from resnet_viz import paths, ui_state
+from resnet_viz import paths, ui
 from resnet_viz.i18n import Translator
 from resnet_viz.render import figures_residual as fr
 
@@ -83,7 +83,7 @@ def render(t: Translator, settings: Any) -> None:
             width=cfg["width"],
         )
     )
-    ui_state.figure(fr.gradient_steps_figure(shipped, t), width="stretch", key="rvw_steps_shipped")
+    ui.figure(fr.gradient_steps_figure(shipped, t), width="stretch", key="rvw_steps_shipped")
     st.markdown(_summary_text(t, shipped))
     st.markdown(t("why_residual_training.reading"))
     st.caption(
@@ -96,7 +96,7 @@ def render(t: Translator, settings: Any) -> None:
     )
 
     if st.button(t("why_residual_training.live_run", seed=LIVE_SEED), key="rvw_steps_run"):
-        slot = ui_state.training_slot()
+        slot = ui.training_slot()
         if not slot.acquire(blocking=False):
             st.info(t("why_residual_training.live_busy"))
         else:
@@ -120,13 +120,13 @@ def render(t: Translator, settings: Any) -> None:
                     weight_decay=cfg["weight_decay"],
                     dataset=cfg["dataset"],
                     image_size=cfg["image_size"],
-                    device=ui_state.device(),
+                    device=ui.device(),
                     progress=_progress,
                 )
                 st.session_state["rvw_steps_live"] = (
                     ex.gradient_steps_record([result]),
                     time.perf_counter() - start,
-                    str(ui_state.device()),
+                    str(ui.device()),
                 )
             except (RuntimeError, ValueError) as err:
                 st.error(t("common.error", message=err))
@@ -136,6 +136,6 @@ def render(t: Translator, settings: Any) -> None:
     live = st.session_state.get("rvw_steps_live")
     if live:
         record, seconds, device = live
-        ui_state.figure(fr.gradient_steps_figure(record, t), width="stretch", key="rvw_steps_live_chart")
+        ui.figure(fr.gradient_steps_figure(record, t), width="stretch", key="rvw_steps_live_chart")
         st.markdown(_summary_text(t, record))
-        ui_state.dev_caption(t("why_residual_training.live_took", seconds=f"{seconds:.0f}", device=device))
+        ui.dev_caption(t("why_residual_training.live_took", seconds=f"{seconds:.0f}", device=device))

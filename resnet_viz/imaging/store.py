@@ -14,7 +14,7 @@ and kept a capture long after the session that asked for it had gone. :class:`Ca
 * keeps the total under ``max_bytes``, evicting the least recently used captures first (a session whose capture
   was evicted makes it again on its next rerun: one forward pass).
 
-Plain threading, nothing of Streamlit (``ui_state`` owns one store per process and ties owners to sessions);
+Plain threading, nothing of Streamlit (``resnet_viz.ui.feature_maps`` owns one store per process and ties owners to sessions);
 tested in ``tests/test_store.py``. Why not ``functools.lru_cache`` or cachetools: neither bounds by bytes *and*
 tracks who still uses an entry.
 """

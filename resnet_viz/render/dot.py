@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from resnet_viz.architecture.catalogue import VGG19_LAYERS
@@ -251,15 +251,15 @@ def default_collapse(tr: Trace) -> bool:
 # ----------------------------------------------------------------------------------------------------- overview
 
 
-def _step_attrs(steps: Sequence[str], highlight: str | None, node_url: Callable[[str], str] | None) -> dict:
-    """Attributes that make a node selectable (an ``id`` and, with ``node_url``, a link to select its first step)
+def _step_attrs(steps: Sequence[str], highlight: str | None, node_urls: Mapping[str, str] | None) -> dict:
+    """Attributes that make a node selectable (an ``id`` and, with ``node_urls``, a link to select its first step)
     and, when it holds the ``highlight``-ed step, mark it: a thick black border, so the selection does not depend
     on colour."""
-    if highlight is None and node_url is None:
+    if highlight is None and node_urls is None:
         return {}  # the plain diagram (downloads, golden files) carries no app-only attributes
     attrs: dict[str, object] = {"id": f"step-{steps[0]}"}
-    if node_url is not None:
-        attrs.update(URL=node_url(steps[0]), target="_self", tooltip=steps[0])
+    if node_urls is not None and steps[0] in node_urls:
+        attrs.update(URL=node_urls[steps[0]], target="_self", tooltip=steps[0])
     if highlight is not None and highlight in steps:
         attrs.update(penwidth=3.5, color="#000000", style="rounded,filled,bold")
     return attrs
@@ -271,7 +271,7 @@ def overview_dot(
     *,
     collapse: bool | None = None,
     highlight: str | None = None,
-    node_url: Callable[[str], str] | None = None,
+    node_urls: Mapping[str, str] | None = None,
 ) -> str:
     """The whole network, top to bottom: input, stem, each stage's blocks with their shortcuts, avgpool, fc, softmax.
 
@@ -279,7 +279,8 @@ def overview_dot(
     "+" (solid: identity; dashed and labelled: 1×1 projection or zero-padding). Edges carry the tensor shapes.
     ``collapse`` (default: :func:`default_collapse`) draws runs of identical blocks as one "block × N" node with
     one shortcut edge. Plain networks have no "+" nodes and no shortcut edges. ``highlight`` (a step's module
-    name) gets a thick border; ``node_url(name)`` makes each step's node a link (the app selects by address).
+    name) gets a thick border; ``node_urls`` (a step's name → its address, made by the caller in one call) makes
+    each step's node a link (the app selects by address).
     """
     if collapse is None:
         collapse = default_collapse(tr)
@@ -294,7 +295,7 @@ def overview_dot(
         if row.depth != 0 or row.kind in ("bn", "relu", "flatten"):
             continue
         if row.kind == "stage":
-            _stage(g, tr, row, t, collapse, highlight, node_url)
+            _stage(g, tr, row, t, collapse, highlight, node_urls)
             continue
         label = {
             "conv": lambda r: t("diagrams.stem", name=r.name, k=r.kernel, c=r.output_shape[0], s=r.stride),
@@ -303,7 +304,7 @@ def overview_dot(
             "fc": lambda r: t("diagrams.fc", n=r.output_shape[0]),
             "softmax": lambda r: t("diagrams.softmax"),
         }[row.kind](row)
-        select = _step_attrs([row.name], highlight, node_url) if row.kind != "softmax" else {}
+        select = _step_attrs([row.name], highlight, node_urls) if row.kind != "softmax" else {}
         g.node(
             row.name, label=label, fillcolor=_GREEN if row.kind == "conv" else _GREY, group="main", **select
         )
@@ -331,7 +332,7 @@ def _stage(
     t: Translator,
     collapse: bool,
     highlight: str | None = None,
-    node_url: Callable[[str], str] | None = None,
+    node_urls: Mapping[str, str] | None = None,
 ) -> None:
     """One stage as a cluster of block nodes (each with its "+" and shortcut edge)."""
     blocks = [r for r in tr.blocks if r.parent == srow.name]
@@ -362,7 +363,7 @@ def _stage(
         members = [b.name for b in blocks][
             int(grp.first.name.rsplit(".", 1)[1]) : int(grp.last.name.rsplit(".", 1)[1]) + 1
         ]
-        g.node(node, label=lab, fillcolor=fill, group="main", **_step_attrs(members, highlight, node_url))
+        g.node(node, label=lab, fillcolor=fill, group="main", **_step_attrs(members, highlight, node_urls))
         if not tr.plain:
             g.node(node + ".add", label="+", shape="circle", width=0.22, height=0.22, fixedsize="true",
                    fillcolor="white", fontsize=11, group="main")  # fmt: skip

@@ -2,7 +2,7 @@
 
 Pictures are PNG bytes (square pixels: one activation stays one block); the ‖F(x)‖/‖x‖ chart is a plotly figure;
 the tables are pandas frames with translated column names. The grids of whole layers are
-:func:`resnet_viz.imaging.capture.grid_png` (cached in ``ui_state``).
+:func:`resnet_viz.imaging.capture.grid_png` (cached in ``resnet_viz.ui.feature_maps``).
 """
 
 from __future__ import annotations

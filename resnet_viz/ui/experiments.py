@@ -1,0 +1,46 @@
+"""The Why-residual page's caches (app_pages/why_residual.py and its sections).
+
+Every experiment builds its own fresh models (:mod:`resnet_viz.experiments`), so nothing here touches a shared
+model; results are plain dataclasses, keyed by plain values and bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from resnet_viz.ui.process import forward_gate
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_gradient_flow(arch: str, input_size: int, batch_size: int, seed: int):
+    """One backward pass at initialisation, plain vs residual (deterministic, so cached per settings)."""
+    from resnet_viz.experiments import gradient_flow
+
+    with forward_gate():
+        return gradient_flow(arch, input_size=input_size, batch_size=batch_size, seed=seed)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_identity_at_init(arch: str, input_size: int, zero_init_residual: bool):
+    """‖F(x)‖ of every block of a fresh ``arch`` on a batch of real images."""
+    from resnet_viz.experiments import identity_at_init
+
+    with forward_gate():
+        return identity_at_init(arch, zero_init_residual=zero_init_residual, input_size=input_size)
+
+
+@st.cache_resource
+def training_slot() -> threading.BoundedSemaphore:
+    """One live training run per server at a time: a class clicking "train" together would share 2 cores."""
+    return threading.BoundedSemaphore(1)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> dict:
+    """Test errors of the shipped trained nets with block ``name`` deleted (fresh copies; nothing shared)."""
+    from resnet_viz.experiments import TrainConfig, delete_block_experiment
+
+    with forward_gate():
+        return delete_block_experiment(folder, TrainConfig.from_dict(settings), depth, name)
