@@ -10,16 +10,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import paths
 from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.experiments.data import test_data
-from resnet_viz.experiments.identity import _stages
 from resnet_viz.experiments.nets import load_trained
 from resnet_viz.experiments.training import evaluate
-from resnet_viz.models.build import PlainBasicBlock, PlainBottleneck
+from resnet_viz.models.blocks import is_block, named_blocks, walk_block
 
 
 class ShortcutOnly(nn.Module):
@@ -34,7 +32,7 @@ class ShortcutOnly(nn.Module):
 
 
 def block_names(model: nn.Module) -> list[str]:
-    return [f"{s}.{i}" for s, stage in _stages(model) for i in range(len(stage))]
+    return [name for name, _ in named_blocks(model)]
 
 
 def removable(model: nn.Module, name: str) -> bool:
@@ -42,14 +40,13 @@ def removable(model: nn.Module, name: str) -> bool:
     for a plain block only where it keeps the shape (not the first block of a down-sampling stage)."""
     stage_name, idx = name.split(".")
     block = getattr(model, stage_name)[int(idx)]
-    if isinstance(block, PlainBasicBlock | PlainBottleneck):
-        return block.conv1.stride == (1, 1) and block.conv1.in_channels == _block_out_channels(block)
-    return isinstance(block, BasicBlock | Bottleneck)
-
-
-def _block_out_channels(block: nn.Module) -> int:
-    last = block.conv3 if hasattr(block, "conv3") else block.conv2
-    return last.out_channels
+    if not is_block(block):
+        return False
+    layout = walk_block(block)
+    if layout.plain:
+        first, last = layout.convs[0][0].module, layout.convs[-1][0].module
+        return first.stride == (1, 1) and first.in_channels == last.out_channels
+    return True
 
 
 def remove_block(model: nn.Module, name: str) -> nn.Module:
@@ -62,12 +59,8 @@ def remove_block(model: nn.Module, name: str) -> nn.Module:
         raise ValueError(f"block {name} changes the shape; deleting it would break the network")
     stage_name, idx = name.split(".")
     clone = copy.deepcopy(model)
-    block = getattr(clone, stage_name)[int(idx)]
-    replacement = (
-        nn.Identity()
-        if isinstance(block, PlainBasicBlock | PlainBottleneck)
-        else ShortcutOnly(block.downsample)
-    )
+    layout = walk_block(getattr(clone, stage_name)[int(idx)])
+    replacement = nn.Identity() if layout.plain else ShortcutOnly(layout.shortcut_module)
     getattr(clone, stage_name)[int(idx)] = replacement
     return clone
 

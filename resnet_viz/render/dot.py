@@ -202,11 +202,10 @@ def _shortcut_label(tr: Trace, block: Row, t: Translator) -> str | None:
 
 
 def _shortcut(
-    g: _Dot, tail: str, head: str, kind: str | None, label: str | None, *, penwidth: float = 1.6,
+    g: _Dot, tail: str, head: str, dashed: bool, label: str | None, *, penwidth: float = 1.6,
     ports: bool = False,
 ) -> None:  # fmt: skip
     """A shortcut edge: solid green for identity, dashed red for a projection or option-A zero-padding."""
-    dashed = kind in ("projection", "zero_pad")
     color = _RED if dashed else "#2e7d32"
     g.edge(
         tail, head, class_="shortcut", style="dashed" if dashed else "solid", color=color, penwidth=penwidth,
@@ -360,7 +359,7 @@ def _stage(
                 "diagrams.collapsed", first=grp.first.paper_name, last=grp.last.paper_name,
                 block=tr.block_class, n=grp.count, convs=convs,
             )  # fmt: skip
-        fill = _ORANGE if grp.first.shortcut in ("projection", "zero_pad") else _BLUE
+        fill = _ORANGE if grp.first.dashed else _BLUE
         members = [b.name for b in blocks][
             int(grp.first.name.rsplit(".", 1)[1]) : int(grp.last.name.rsplit(".", 1)[1]) + 1
         ]
@@ -376,7 +375,7 @@ def _stage(
         if not tr.plain:
             g.link(node + ".add")
             label = _shortcut_label(tr, grp.first, t)
-            _shortcut(g, block_in, node + ".add", grp.first.shortcut, label, ports=True)
+            _shortcut(g, block_in, node + ".add", grp.first.dashed, label, ports=True)
 
 
 # ----------------------------------------------------------------------------------------------- block internals
@@ -454,12 +453,12 @@ def block_dot(tr: Trace, block_name: str, t: Translator, *, highlight: str | Non
             g.node(conv.name, label=label, fillcolor=_ORANGE, **(mark if conv.name == highlight else {}))
             g.node(bn.name, label=t("diagrams.bn", name="downsample.1"), fillcolor=_GREY)
             g.close()
-            _shortcut(g, "x", conv.name, "projection", _shape(block.input_shape))
-            _shortcut(g, conv.name, bn.name, "projection", None)
-            _shortcut(g, bn.name, "add", "projection", _shape(conv.output_shape))
+            _shortcut(g, "x", conv.name, True, _shape(block.input_shape))
+            _shortcut(g, conv.name, bn.name, True, None)
+            _shortcut(g, bn.name, "add", True, _shape(conv.output_shape))
         else:
             label = _shortcut_label(tr, block, t) or t("diagrams.identity_label")
-            _shortcut(g, "x", "add", block.shortcut, label)
+            _shortcut(g, "x", "add", block.dashed, label)
     g.node("relu", label="ReLU", fillcolor=_GREY)
     g.link("relu", None if block.shortcut != "none" else _shape(block.output_shape))
     g.node(
@@ -543,7 +542,7 @@ def compare_dot(t: Translator, *, arch: str = "resnet34", input_size: int = 224)
                 last_conv = _block_convs(tr, block)[-1]
                 after = nodes[nodes.index(f"{prefix}_{last_conv.name}") + 1]
                 label = _shortcut_label(tr, block, t)
-                _shortcut(g, entry[block.name], after, block.shortcut, label, penwidth=1.2, ports=True)
+                _shortcut(g, entry[block.name], after, block.dashed, label, penwidth=1.2, ports=True)
     g.same_rank(*heads)  # the three columns side by side, in the paper's order
     return g.text()
 
