@@ -345,7 +345,7 @@ with tab_calc:
             + (f" + BN {fmt_int(p.bn_params)}" if include_bn else "")
             for p in real
         ]
-        total_proj = sum(p.conv_params + (p.bn_params if include_bn else 0) for p in real)
+        total_proj = full.shortcut_params if include_bn else full.shortcut_conv_params
         st.markdown(
             t(
                 "parameters.projection_real",

@@ -226,7 +226,7 @@ def _download_weights(args: argparse.Namespace) -> int:
 
 
 def _landscape_arguments(p: argparse.ArgumentParser) -> None:
-    nets = list(paths.TRAINED_NETS)
+    nets = [net.key for net in paths.TRAINED_NETS]
     p.add_argument("--net", required=True, choices=nets, help=", ".join(nets))
     p.add_argument("--dim", type=int, choices=(1, 2), default=1, help="1: a slice; 2: a grid (default 1)")
     p.add_argument(
@@ -253,7 +253,7 @@ def _landscape(args: argparse.Namespace) -> int:
     )
     summary = ls.summarise(land)
     if args.json:
-        print(json.dumps({**land.to_dict(), "summary": summary}))
+        print(json.dumps({**land.to_dict(), "summary": summary.to_dict()}))
     else:
         print(ls.landscape_text(land, summary))
     return 0

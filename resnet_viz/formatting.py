@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Collection, Iterable, Sequence
 
 
 def fmt_int(n: int) -> str:
@@ -44,3 +45,65 @@ def text_table(
         )
 
     return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+# --- the experiments' numbers (the Why residual page, its sections and the summaries) ---
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_percent(fraction: float) -> str:
+    """A fraction as a percentage, one decimal: 0.1234 → '12.3%'."""
+    return f"{100 * fraction:.1f}%"
+
+
+def fmt_points(fraction: float) -> str:
+    """A fraction as percentage points without the unit, one decimal: 0.02 → '2.0'."""
+    return f"{100 * fraction:.1f}"
+
+
+def fmt_signed_points(fraction: float) -> str:
+    """A change as signed percentage points without the unit: 0.054 → '+5.4', -0.001 → '-0.1'."""
+    return f"{100 * fraction:+.1f}"
+
+
+def fmt_sig3(value: float | None) -> str:
+    """Three significant digits, '—' for a missing value: 0.0653254 → '0.0653', 56927.5 → '5.69e+04'."""
+    return "—" if value is None else f"{value:.3g}"
+
+
+def fmt_magnitude(x: float) -> str:
+    """A positive number over many orders of magnitude: from 100 whole with separators ('12,346'), from 0.01 three
+    significant digits ('1.5'), below as a power of ten ('2.2×10⁻⁴')."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 0.01:
+        return f"{x:.3g}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
+def fmt_magnitude_span(lo_hi: tuple[float, float]) -> str:
+    """A (lowest, highest) pair in :func:`fmt_magnitude`: '946–10,645', or one figure where both read the same."""
+    lo, hi = (fmt_magnitude(v) for v in lo_hi)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def fmt_range(lo: float, hi: float, digits: int = 2) -> str:
+    """A range in ``digits`` significant digits without an exponent: '7.8–22', '950–11,000'; one figure where both
+    ends round the same ('3')."""
+    a, b = _plain_number(f"{lo:.{digits}g}"), _plain_number(f"{hi:.{digits}g}")
+    return a if a == b else f"{a}–{b}"
+
+
+def _plain_number(s: str) -> str:
+    """Significant-digit strings without an exponent: "1.1e+03" → "1,100"."""
+    value = float(s)
+    if "e" in s and math.isfinite(value):
+        return f"{value:,.0f}"
+    return s
+
+
+def fmt_list(values: Iterable[object]) -> str:
+    """Seeds, steps …: (0, 1, 2) → '0, 1, 2'."""
+    return ", ".join(str(v) for v in values)

@@ -112,7 +112,7 @@ def test_shipped_gradient_steps_schema():
         # Same initial weights: conv1's weight norm at init is the same in both networks.
         assert seed["plain"]["conv1_weight"][0] == pytest.approx(seed["residual"]["conv1_weight"][0])
     summary = ex.gradient_steps_summary(data)
-    assert summary["steps"] == [0, 1, 10, 100] and len(summary["plain"]["first_last"]) == 4
+    assert summary.steps == [0, 1, 10, 100] and len(summary.plain.first_last) == 4
 
 
 def test_shipped_gradient_steps_come_out_of_the_core_function():

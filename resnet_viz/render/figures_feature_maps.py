@@ -25,9 +25,6 @@ from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import tiling
 from resnet_viz.render.style import FONT
 
-#: Shortcuts that change the shape (the paper's dashed lines) are drawn red in the ratio chart.
-_RESHAPING = ("projection", "zero_pad")
-
 
 class LayerNames:
     """Our layer names with the paper's beside them (``layer3.0 (conv4_1)``), from the trace of the network."""
@@ -35,6 +32,7 @@ class LayerNames:
     def __init__(self, tr: Trace, cap: Capture) -> None:
         self._paper = {r.name: r.paper_name for r in tr.rows}
         self._stage_paper = {s.name: s.paper_name for s in tr.stages}
+        self._dashed = {b.name for b in tr.blocks if b.dashed}
         self._stage_of = cap.stage_of
 
     def paper(self, name: str) -> str:
@@ -43,6 +41,10 @@ class LayerNames:
         found = self._stage_paper.get(name) or self._paper.get(name, "")
         found = found.replace(" (pool)", "")
         return "" if found == name else found
+
+    def dashed(self, block: str) -> bool:
+        """Whether the block's shortcut changes the shape (the paper's dashed line), as the trace says."""
+        return block in self._dashed
 
     def row_paper(self, name: str) -> str:
         """The trace's paper name of one row, as it is (for chart axes)."""
@@ -172,7 +174,7 @@ def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator
             y=[r.ratio for r in residuals],
             mode="lines+markers",
             marker={
-                "color": ["#d62728" if r.shortcut in _RESHAPING else "#1f77b4" for r in residuals],
+                "color": ["#d62728" if names.dashed(r.block) else "#1f77b4" for r in residuals],
                 "size": 9,
             },
             hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",
