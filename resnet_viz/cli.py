@@ -26,7 +26,7 @@ from resnet_viz import paths
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace, trace
-from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape, text_table
+from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_shape, text_table
 from resnet_viz.i18n import translator
 from resnet_viz.render import dot
 
@@ -132,9 +132,9 @@ def params_table(tr: Trace, by: str) -> str:
             *text_table(header, lines, right={3, 4, 5}),
             "",
             f"total parameters: {fmt_int(tr.total_params)} "
-            f"({counting.fmt_bytes(counting.parameter_bytes(tr))} as float32)",
+            f"({fmt_bytes(counting.parameter_bytes(tr))} as float32)",
             f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
-            f"forward activations: {counting.fmt_bytes(counting.activation_bytes(tr))} per image (float32)",
+            f"forward activations: {fmt_bytes(counting.activation_bytes(tr))} per image (float32)",
             f"layers counted by the name: {tr.layer_count_formula}",
         ]
     )

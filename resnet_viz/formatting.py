@@ -1,4 +1,6 @@
-"""Human formatting of counts and shapes, shared by the CLI and the pages."""
+"""Human formatting of counts, sizes, values and shapes, shared by the CLI and the pages: every unit in one place.
+
+(The architecture floor below this one formats nothing: it counts, and the pages and the CLI print.)"""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+_SI: tuple[tuple[float, str], ...] = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
+_BINARY: tuple[tuple[float, str], ...] = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
 def fmt_macs(n: int) -> str:
     """Multiply-adds with an SI prefix: 1814083944 → '1.814 G'."""
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+    for div, unit in _SI:
         if n >= div:
             return f"{n / div:.3f} {unit}"
     return str(n)
@@ -31,6 +37,38 @@ def fmt_params(n: int) -> str:
 def fmt_shape(shape: tuple[int, ...]) -> str:
     """(64, 112, 112) → '64×112×112'; (1000,) → '1000'."""
     return "×".join(str(d) for d in shape)
+
+
+def fmt_bytes(n: int) -> str:
+    """Binary units, as the sizes of weight files are usually given: 46758048 → '44.6 MiB'; 512 → '512 B'."""
+    for div, unit in _BINARY:
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def _short(value: float, units: Sequence[tuple[float, str]]) -> str:
+    for div, unit in units:
+        if value >= div:
+            x = value / div
+            return f"{x:.3g} {unit}" if x < 1000 else f"{x:,.0f} {unit}"
+    return f"{value:,.0f}"
+
+
+def fmt_si_short(value: float) -> str:
+    """Three significant figures with an SI prefix, short enough for a bar label: 11_514_000_000 → '11.5 G',
+    1_814_083_944 → '1.81 G', 25_557_032 → '25.6 M', 950 → '950'."""
+    return _short(value, _SI)
+
+
+def fmt_bytes_short(n: float) -> str:
+    """Three significant figures in binary units, for a bar label: 661_651_456 → '631 MiB', 2**31 → '2 GiB'."""
+    return _short(n, _BINARY)
+
+
+def fmt_value(v: float) -> str:
+    """One activation, weight or term as the inspector prints it, four decimals: 0.123456 → '0.1235'."""
+    return f"{v:.4f}"
 
 
 def text_table(
