@@ -4,7 +4,8 @@ A source is resolved here, in the core, from (network, plain, stride placement, 
 
 * ``pretrained``: torchvision's ImageNet weights. Whether they exist is decided by one rule, the catalogue's
   :func:`~resnet_viz.architecture.catalogue.pretrained_problem` (the model builder and the weights loader ask
-  it). The source carries the weights' class names, their accuracy and their own preprocessing (``weights.transforms()``'s numbers).
+  it). The source carries the weights' class names, their accuracy and their own preprocessing
+  (``weights.transforms()``'s numbers).
 * ``random``: torchvision's initialisation under a fixed seed (:data:`resnet_viz.models.weights.RANDOM_SEED`).
 * ``checkpoint``: a user's file, loaded into a fresh model of one session (:class:`CheckpointSlot`).
 

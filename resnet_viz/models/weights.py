@@ -74,8 +74,9 @@ class CheckpointError(UserError):
 def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> tvm.WeightsEnum:
     """torchvision's default ImageNet weights for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V2``).
 
-    Only the residual v1.5 ImageNet networks have them (the one rule: :func:`resnet_viz.architecture.catalogue.pretrained_problem`);
-    anything else raises ``WeightsError("no_pretrained")``.
+    Only the residual v1.5 ImageNet networks have them (the one rule:
+    :func:`resnet_viz.architecture.catalogue.pretrained_problem`); anything else raises
+    ``WeightsError("no_pretrained")``.
     """
     problem = pretrained_problem(arch, plain=plain, stride_in=stride_in)
     if problem is not None:
