@@ -12,7 +12,7 @@ import streamlit as st
 from resnet_viz import links, ui
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
-from resnet_viz.formatting import fmt_int, fmt_macs, fmt_params
+from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_params
 from resnet_viz.render import figures_params
 
 t = ui.translator()
@@ -35,7 +35,7 @@ except ValueError:
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("parameters.total_params"), fmt_int(tr.total_params))
 m2.metric(t("parameters.total_macs", size=f"{s.input_size}×{s.input_size}"), fmt_macs(tr.total_macs))
-m3.metric(t("parameters.param_memory"), counting.fmt_bytes(counting.parameter_bytes(tr)))
+m3.metric(t("parameters.param_memory"), fmt_bytes(counting.parameter_bytes(tr)))
 m4.metric(t("parameters.layer_count"), str(spec.depth))
 
 tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
@@ -157,8 +157,8 @@ with tab_depth:
             growth=f"{100 * (r50.params / r34.params - 1):.0f}",
             m34=fmt_macs(r34.macs),
             m50=fmt_macs(r50.macs),
-            a34=counting.fmt_bytes(r34.activation_bytes),
-            a50=counting.fmt_bytes(r50.activation_bytes),
+            a34=fmt_bytes(r34.activation_bytes),
+            a50=fmt_bytes(r50.activation_bytes),
         )  # fmt: skip
     )
     st.dataframe(
@@ -168,10 +168,8 @@ with tab_depth:
                 t("parameters.col_depth"): [d.depth for d in stats],
                 t("parameters.col_params"): [d.params for d in stats],
                 t("parameters.col_macs"): [d.macs for d in stats],
-                t("parameters.dash_param_mem"): [counting.fmt_bytes(d.param_bytes) for d in stats],
-                t("parameters.dash_act_mem", batch=batch): [
-                    counting.fmt_bytes(d.activation_bytes) for d in stats
-                ],
+                t("parameters.dash_param_mem"): [fmt_bytes(d.param_bytes) for d in stats],
+                t("parameters.dash_act_mem", batch=batch): [fmt_bytes(d.activation_bytes) for d in stats],
             }
         ),
         hide_index=True,
@@ -345,7 +343,7 @@ with tab_calc:
             + (f" + BN {fmt_int(p.bn_params)}" if include_bn else "")
             for p in real
         ]
-        total_proj = sum(p.conv_params + (p.bn_params if include_bn else 0) for p in real)
+        total_proj = full.shortcut_params if include_bn else full.shortcut_conv_params
         st.markdown(
             t(
                 "parameters.projection_real",

@@ -43,7 +43,8 @@ st.subheader(t("diagrams.overview_header", title=ui.arch_title(s.arch)))
 counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
-    res_params = ui.cached_trace(s.arch, s.input_size, False, s.stride_in).total_params
+    residual = ui.cached_trace(s.arch, s.input_size, False, s.stride_in)
+    res_params = residual.total_params
     if res_params == tr.total_params:
         st.markdown(t("diagrams.overview_plain_equal", n=len(blocks), params=fmt_int(tr.total_params)))
     else:
@@ -53,11 +54,11 @@ if tr.plain:
                 n=len(blocks),
                 res_params=fmt_int(res_params),
                 plain_params=fmt_int(tr.total_params),
-                diff=fmt_int(res_params - tr.total_params),
+                diff=fmt_int(residual.shortcut_params),  # all the residual net has more: its shortcuts
             )
         )
 else:
-    dashed = [b for b in blocks if b.shortcut in ("projection", "zero_pad")]
+    dashed = [b for b in blocks if b.dashed]
     st.markdown(
         t("diagrams.overview_counts", n=len(blocks), solid=counts["solid"], dashed=counts["dashed"],
           dashed_names=", ".join(f"{b.paper_name} ({b.name})" for b in dashed))
@@ -230,9 +231,7 @@ st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
 # The stages whose first block has a dashed shortcut, from the residual trace (the plain one has none).
 res_blocks = tr.blocks if not tr.plain else ui.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
-dashed_stages = ", ".join(
-    b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.shortcut in ("projection", "zero_pad")
-)
+dashed_stages = ", ".join(b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed)
 if tr.block == "bottleneck":
     st.markdown(t("diagrams.kinds_intro_bottleneck"))
 else:

@@ -3,7 +3,6 @@ init, measured), gradient flow live, the degradation experiment (shipped curves 
 
 from __future__ import annotations
 
-import json
 import time
 
 import streamlit as st
@@ -12,6 +11,11 @@ from app_pages.sections import landscape, why_training
 from resnet_viz import experiments as ex
 from resnet_viz import paths, ui
 from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.architecture.experiment_net import ExperimentNet
+from resnet_viz.experiments import readings
+from resnet_viz.experiments import shipped as shipped_data
+from resnet_viz.formatting import fmt_list, fmt_percent, fmt_signed_points
+from resnet_viz.i18n import Sentence, say
 from resnet_viz.render import figures_residual as fr
 
 t = ui.translator()
@@ -25,84 +29,8 @@ GRAD_SEEDS = (0, 1, 2, 3)
 GRAD_BATCH = 16
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _pp(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def _seed_list(seeds: list[int] | tuple[int, ...]) -> str:
-    return ", ".join(str(s) for s in seeds)
-
-
-def _load_json(name: str) -> dict | None:
-    try:
-        return json.loads((CURVES / name).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def removal_reading(summaries: dict[str, dict], depth: int) -> list[str]:
-    """The reading of the block-deletion sweep, every count, range and block name taken from ``summaries``."""
-    lines = []
-    res = next((v for k, v in summaries.items() if not k.startswith("plain")), None)
-    plain = next((v for k, v in summaries.items() if k.startswith("plain")), None)
-    res_net = t("why_residual.run_resnet", depth=depth)
-    plain_net = t("why_residual.run_plain", depth=depth)
-    if res is not None:
-        if res["worst"]:
-            worst = ("、" if s.lang == "zh" else ", ").join(
-                f"{name} ({100 * rise:+.1f} pp)"
-                for name, rise in zip(res["worst_blocks"], res["worst_rises"])
-            )
-            lines.append(
-                t(
-                    "why_residual.rm_res_reading"
-                    if 2 * res["small"] >= res["blocks"]
-                    else "why_residual.rm_res_reading_hurt",
-                    net=res_net,
-                    small=res["small"],
-                    blocks=res["blocks"],
-                    thr=_pp(ex.summaries.SMALL_RISE),
-                    worst=worst,
-                )
-            )
-        else:
-            lines.append(t("why_residual.rm_res_reading_none", net=res_net, blocks=res["blocks"]))
-    if plain is not None:
-        text = t(
-            "why_residual.rm_plain_reading",
-            net=plain_net,
-            near=plain["near_chance"],
-            blocks=plain["blocks"],
-            margin=_pp(ex.summaries.NEAR_CHANCE_MARGIN),
-            chance=_pct(plain["chance"]),
-            mean=f"{100 * plain['mean_rise']:+.1f}",
-        )
-        if plain["rest_min"] is not None and plain["near_chance"] > 0:
-            text += ("" if s.lang == "zh" else " ") + t(
-                "why_residual.rm_plain_rest",
-                rest=plain["blocks"] - plain["near_chance"],
-                lo=_pct(plain["rest_min"]),
-                hi=_pct(plain["rest_max"]),
-            )
-        lines.append(text)
-    if (
-        res is not None
-        and plain is not None
-        and plain["baseline"] - res["baseline"] >= ex.summaries.LEVEL_TOLERANCE
-    ):
-        lines.append(
-            t(
-                "why_residual.rm_weaker",
-                plain=plain_net,
-                plain_base=_pct(plain["baseline"]),
-                res_base=_pct(res["baseline"]),
-            )
-        )
-    return lines
+def _say(sentence: Sentence) -> str:
+    return say(t, sentence, s.lang)
 
 
 st.title(t("why_residual.title"))
@@ -145,18 +73,7 @@ try:
 except (RuntimeError, ValueError) as err:
     st.error(t("common.error", message=err))
 else:
-    worst_f = max(r.residual_norm for r in rows_zero)
-    worst_out = max(r.output_minus_shortcut for r in rows_zero)
-    typical = sum(r.residual_norm for r in rows_default) / len(rows_default)
-    st.markdown(
-        t(
-            "why_residual.id_result",
-            blocks=len(rows_zero),
-            max_f=f"{worst_f:.3g}",
-            max_out=f"{worst_out:.3g}",
-            typical=f"{typical:.3g}",
-        )
-    )
+    st.markdown(_say(readings.identity_sentence(rows_zero, rows_default)))
     ui.figure(fr.identity_figure(rows_zero, rows_default, t), width="stretch")
     with st.expander(t("why_residual.id_table")):
         st.dataframe(
@@ -176,7 +93,7 @@ else:
 # ---------------------------------------------------------------- 3. gradient flow
 st.header(t("why_residual.grad_header"))
 st.markdown(
-    t("why_residual.grad_intro", batch=GRAD_BATCH, seeds=len(GRAD_SEEDS), seed_list=_seed_list(GRAD_SEEDS))
+    t("why_residual.grad_intro", batch=GRAD_BATCH, seeds=len(GRAD_SEEDS), seed_list=fmt_list(GRAD_SEEDS))
 )
 grad_arch = st.selectbox(
     t("why_residual.grad_pick"),
@@ -195,40 +112,10 @@ flows = st.session_state.get("rvw_grad_result")
 if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     flow = flows[0]
     ui.figure(fr.gradient_flow_figure(flow, t), width="stretch")
-    st.markdown(
-        t(
-            "why_residual.grad_summary",
-            seed=flow.seed,
-            plain_first=f"{flow.plain[0]:.3g}",
-            plain_last=f"{flow.plain[-1]:.3g}",
-            plain_spread=f"{max(flow.plain) / min(flow.plain):.3g}",
-            res_first=f"{flow.residual[0]:.3g}",
-            res_last=f"{flow.residual[-1]:.3g}",
-            res_spread=f"{max(flow.residual) / min(flow.residual):.3g}",
-        )
-    )
-    g = ex.gradient_summary(flows)
-    st.markdown(
-        t(
-            "why_residual.grad_seeds",
-            seeds=g["seeds"],
-            arch=ui.arch_title(grad_arch),
-            first_ratio=ex.fmt_range(*g["first_ratio"]),
-            growth=ex.fmt_range(*g["growth"], digits=3),
-            plain_first_last=ex.fmt_range(*g["plain_first_last"]),
-            plain_spread=ex.fmt_range(*g["plain_spread"]),
-            res_spread=ex.fmt_range(*g["res_spread"]),
-        )
-    )
+    for sentence in readings.gradient_flow_sentences(flows, ui.arch_title(grad_arch)):
+        st.markdown(_say(sentence))
     st.markdown(t("why_residual.grad_reading"))
-    ui.dev_caption(
-        t(
-            "why_residual.grad_method",
-            batch=flow.batch_size,
-            seed_list=_seed_list([f.seed for f in flows]),
-            size=flow.input_size,
-        )
-    )
+    ui.dev_caption(_say(readings.gradient_method(flows)))
 else:
     st.info(t("why_residual.grad_hint"))
 why_training.render(t, s)
@@ -238,95 +125,28 @@ why_training.render(t, s)
 
 # ---------------------------------------------------------------- 4. degradation
 st.header(t("why_residual.deg_header"))
-shipped = _load_json(paths.DEGRADATION_FILE)
-dataset = (shipped or {}).get("settings", {}).get("dataset", "shapes")
-dataset = dataset if dataset in ex.DATASETS else "shapes"
-st.markdown(
-    t(
-        "why_residual.deg_intro",
-        dataset=t(f"why_residual.deg_data_{dataset}", classes=ex.DATASETS[dataset]),
-    )
-)
+shipped = shipped_data.degradation()
+st.markdown(_say(readings.degradation_intro(shipped)))
 if shipped is None or not shipped.get("runs"):
     st.warning(t("why_residual.deg_missing"))
 else:
     cfg = shipped["settings"]
-    seeds = ex.shipped_seeds(shipped)
     ui.figure(fr.degradation_figure(shipped, t), width="stretch")
-    st.caption(
-        t(
-            "why_residual.deg_caption",
-            width=cfg["width"],
-            w2=2 * cfg["width"],
-            w4=4 * cfg["width"],
-            n_train=cfg["n_train"],
-            n_test=cfg["n_test"],
-            epochs=cfg["epochs"],
-            seed_list=_seed_list(seeds),
-            minutes=round(shipped.get("seconds", 0) / 60),
-            device=shipped.get("device", "cpu"),
-        )
-    )
+    st.caption(_say(readings.degradation_caption(shipped)))
     st.dataframe(
         [
             {
-                t("why_residual.col_net"): fr._label(t, run),
-                t("why_residual.col_train_final"): _pct(run["train_error"][-1]),
-                t("why_residual.col_test_final"): _pct(run["test_error"][-1]),
-                t("why_residual.col_train_best"): _pct(min(run["train_error"])),
+                t("why_residual.col_net"): _say(readings.net_name(run.net)),
+                t("why_residual.col_train_final"): fmt_percent(run.train_error[-1]),
+                t("why_residual.col_test_final"): fmt_percent(run.test_error[-1]),
+                t("why_residual.col_train_best"): fmt_percent(min(run.train_error)),
             }
             for run in ex.mean_runs(shipped)
         ],
         hide_index=True,
     )
-    comparisons = ex.depth_comparison(shipped)
-    for cmp in comparisons:
-        kind = "plain" if cmp["plain"] else "resnet"
-        diff = cmp["deep_train"] - cmp["shallow_train"]
-        # Under half a percentage point is reported as level, not as "0.0 percentage points lower".
-        template = "why_residual.deg_compare_level" if cmp["order"] == "level" else "why_residual.deg_compare"
-        direction = "why_residual.higher" if diff > 0 else "why_residual.lower"
-        st.markdown(
-            t(
-                template,
-                epoch=cmp["epoch"],
-                deep=t(f"why_residual.run_{kind}", depth=cmp["deep"]),
-                shallow=t(f"why_residual.run_{kind}", depth=cmp["shallow"]),
-                diff=f"{abs(100 * diff):.1f}",
-                direction=t(direction),
-                deep_train=_pct(cmp["deep_train"]),
-                shallow_train=_pct(cmp["shallow_train"]),
-                deep_test=_pct(cmp["deep_test"]),
-                shallow_test=_pct(cmp["shallow_test"]),
-            )
-        )
-        st.markdown(t(f"why_residual.deg_meaning_{kind}_{cmp['order']}"))
-        if not cmp["plain"]:
-            lag = ex.behind_epochs(shipped, plain=False)
-            if lag and lag["behind"]:
-                st.markdown(
-                    t(
-                        "why_residual.deg_behind_one"
-                        if len(lag["behind"]) == 1
-                        else "why_residual.deg_behind"
-                        if lag["contiguous"]
-                        else "why_residual.deg_behind_scattered",
-                        deep=t("why_residual.run_resnet", depth=lag["deep"]),
-                        shallow=t("why_residual.run_resnet", depth=lag["shallow"]),
-                        first=lag["behind"][0],
-                        last=lag["behind"][-1],
-                        count=len(lag["behind"]),
-                        epochs=lag["epochs"],
-                        worst=lag["worst_epoch"],
-                        deep_err=_pct(lag["worst_deep"]),
-                        shallow_err=_pct(lag["worst_shallow"]),
-                    )
-                )
-    if comparisons and comparisons[0]["seeds"] > 1:
-        spread = max(c["spread"] for c in comparisons)
-        st.markdown(t("why_residual.deg_spread", seeds=comparisons[0]["seeds"], spread=_pp(spread)))
-    elif comparisons:
-        st.markdown(t("why_residual.deg_one_seed"))
+    for sentence in readings.degradation_sentences(shipped):
+        st.markdown(_say(sentence))
     st.markdown(t("why_residual.deg_reading", width=cfg["width"], steps=f"{ex.train_steps(cfg):,}"))
     with st.expander(t("why_residual.deg_settings")):
         st.markdown(t("why_residual.deg_reproduce"))
@@ -339,8 +159,8 @@ live_box = st.container()
 # ---------------------------------------------------------------- 5. deleting one block
 st.header(t("why_residual.rm_header"))
 st.markdown(t("why_residual.rm_intro"))
-removal = _load_json(paths.REMOVAL_FILE)
-if removal is None or not paths.trained_weights_path("resnet", removal["depth"]).exists():
+removal = shipped_data.removal()
+if removal is None or not paths.net_weights_path(ExperimentNet(removal["depth"], plain=False)).exists():
     st.info(t("why_residual.rm_needs_training"))
 else:
     metric = st.radio(
@@ -351,48 +171,10 @@ else:
         key="rvw_rm_metric",
     )
     ui.figure(fr.removal_figure(removal, t, metric), width="stretch")
-    rm_summaries = ex.removal_summary(removal, metric)
-    for label, summary in rm_summaries.items():
-        kind = "plain" if label.startswith("plain") else "resnet"
-        net = t(f"why_residual.run_{kind}", depth=removal["depth"])
-        if not summary["worst"]:
-            st.markdown(
-                t(
-                    "why_residual.rm_summary_none",
-                    net=net,
-                    blocks=summary["blocks"],
-                    base=_pct(summary["baseline"]),
-                )
-            )
-            continue
-        st.markdown(
-            t(
-                "why_residual.rm_summary",
-                net=net,
-                mean=f"{100 * summary['mean_rise']:+.1f}",
-                max=f"{100 * summary['max_rise']:+.1f}",
-                worst=summary["worst"],
-                blocks=summary["blocks"],
-                base=_pct(summary["baseline"]),
-            )
-        )
-    for line in removal_reading(rm_summaries, removal["depth"]):
-        st.markdown(line)
-    means = {
-        ("plain" if k.startswith("plain") else "resnet"): v["mean_rise"] for k, v in rm_summaries.items()
-    }
-    if means.get("resnet", 0.0) < means.get("plain", 0.0):
-        st.markdown(t("why_residual.rm_reading"))
-    else:
-        st.markdown(
-            t(
-                "why_residual.rm_reading_not",
-                res_mean=f"{100 * means.get('resnet', 0.0):+.1f}",
-                plain_mean=f"{100 * means.get('plain', 0.0):+.1f}",
-            )
-        )
+    for sentence in readings.removal_sentences(ex.removal_summary(removal, metric)):
+        st.markdown(_say(sentence))
     depth = removal["depth"]
-    names = list(removal["nets"][f"resnet-{depth}"]["blocks"])
+    names = list(removal["nets"][ExperimentNet(depth, plain=False).label]["blocks"])
     name = st.selectbox(
         t("why_residual.rm_pick"),
         names,
@@ -410,28 +192,19 @@ else:
     done = st.session_state.get("rvw_rm_result")
     if done and done[0] == name:
         cols = st.columns(2)
-        for col, (label, res) in zip(cols, done[1].items()):
-            kind = "plain" if label.startswith("plain") else "resnet"
-            title = t(f"why_residual.run_{kind}", depth=depth)
-            if res["deleted"] is None:
+        for col, res in zip(cols, done[1]):
+            title = _say(readings.net_name(res.net))
+            if res.deleted is None:
                 col.metric(title, t("why_residual.rm_impossible"))
                 continue
-            before, after = res["intact"][metric], res["deleted"][metric]
+            before, after = res.intact[metric], res.deleted[metric]
             col.metric(
                 t("why_residual.rm_metric_label", net=title, block=name),
-                _pct(after),
-                delta=f"{100 * (after - before):+.1f} pp",
+                fmt_percent(after),
+                delta=f"{fmt_signed_points(after - before)} pp",
                 delta_color="inverse",
             )
-        classes = ex.DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
-        ui.dev_caption(
-            t(
-                "why_residual.rm_live_caption",
-                n_test=removal["settings"]["n_test"],
-                classes=classes,
-                chance5=_pct(ex.chance_error(classes, "top5_error")),
-            )
-        )
+        ui.dev_caption(_say(readings.deletion_caption(removal)))
 
 # ---------------------------------------------------------------- 6. loss landscapes (Li et al. 2018)
 landscape.render(t, s)
@@ -465,12 +238,11 @@ with live_box:
             bar = st.progress(0.0, text=t("why_residual.live_preparing"))
 
             def _progress(done: int, total: int, label: str, epoch: int) -> None:
-                kind, depth = label.split("-")
                 bar.progress(
                     done / total,
                     text=t(
                         "why_residual.live_progress",
-                        net=t(f"why_residual.run_{kind}", depth=depth),
+                        net=_say(readings.net_name(ExperimentNet.parse(label))),
                         epoch=epoch + 1,
                         epochs=live_cfg.epochs,
                         pct=round(100 * done / total),

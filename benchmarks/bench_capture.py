@@ -21,13 +21,14 @@ from benchmarks.common import Result, median_time, print_table
 
 
 def _bench_capture() -> list[Result]:
-    from resnet_viz.imaging import images
-    from resnet_viz.imaging.capture import capture, grid_png
+    from resnet_viz.imaging import images, preprocessing
+    from resnet_viz.imaging.capture import capture
     from resnet_viz.models.weights import load_random
+    from resnet_viz.render.tiling import grid_png
 
     model = load_random("resnet50")
     # A real photo through the page's own preprocessing: noise would make the PNG figures meaningless.
-    x = images.preprocess_steps(images.load_sample("chelsea"))["tensor"]
+    x = preprocessing.preprocess_steps(images.load_sample("chelsea")).tensor
 
     def plain() -> None:
         with torch.inference_mode():
@@ -54,7 +55,7 @@ def _bench_capture() -> list[Result]:
     maps = cap.layers["conv1"]
 
     def render():
-        # The page's grid path without its cache: normalize, tile, palette PNG (capture.grid_png).
+        # The page's grid path without its cache: normalize, tile, palette PNG (tiling.grid_png).
         return grid_png(maps, mode="channel", cmap="viridis", min_width=448)
 
     data, _ = render()

@@ -30,13 +30,13 @@ def _interleaved(fns: dict, rounds: int = 7) -> dict[str, float]:
 
 
 def run() -> list[Result]:
-    from resnet_viz.imaging import images
+    from resnet_viz.imaging import images, preprocessing
     from resnet_viz.imaging.explain import effective_rf, explain_at, grad_cam, record_layer
     from resnet_viz.models.weights import load_random
     from resnet_viz.render import figures_explain
 
     model = load_random("resnet50")
-    x = images.preprocess_steps(images.load_sample("chelsea"))["tensor"]
+    x = preprocessing.preprocess_steps(images.load_sample("chelsea")).tensor
 
     def plain() -> None:
         with torch.inference_mode():

@@ -17,9 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import Result, median_time, print_table
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import landscape as ls
 
-NET = "resnet56"
+NET = ExperimentNet(56, plain=False)
 
 
 def run() -> list[Result]:

@@ -9,7 +9,7 @@ session has (a bundled sample, cropped differently and tinted with its own hue).
 * cross-talk (target 0): the page must show this session's own image and result. The "original" preview the server
   sends back is downloaded and matched against all 30 uploads (nearest by pixels: it must be its own), its caption
   must name its own file, and the top-1 class named above the class activation map must be the one computed offline
-  for that image with the same core functions (``weights.load_random`` → ``images.preprocess_steps`` → ``capture``);
+  for that image with the same core functions (``weights.load_random`` → ``preprocessing.preprocess_steps`` → ``capture``);
 * server memory: RSS of the server process before the sessions, at the peak (sampled, and the kernel's high-water
   mark VmHWM), and after every session closed.
 
@@ -125,7 +125,7 @@ def offline_top1(uploads: list[Upload]) -> None:
     """What the page must predict for each image: the same core functions, in this process."""
     import torch
 
-    from resnet_viz.imaging import images
+    from resnet_viz.imaging import images, preprocessing
     from resnet_viz.imaging.capture import capture
     from resnet_viz.models import weights
 
@@ -133,8 +133,8 @@ def offline_top1(uploads: list[Upload]) -> None:
     model = weights.load_random(ARCH)
     with torch.inference_mode():
         for u in uploads:
-            steps = images.preprocess_steps(images.load_image(u.data), resize=256, crop=224)
-            u.top1 = capture(model, steps["tensor"]).top(1)[0][0]
+            steps = preprocessing.preprocess_steps(images.load_image(u.data), resize=256, crop=224)
+            u.top1 = capture(model, steps.tensor).top(1)[0][0]
 
 
 def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
@@ -146,15 +146,16 @@ def unavoidable_cpu_s(uploads: list[Upload], repeat: int = 5) -> dict:
 
     import torch
 
-    from resnet_viz.imaging import images
-    from resnet_viz.imaging.capture import capture, grid_png
+    from resnet_viz.imaging import images, preprocessing
+    from resnet_viz.imaging.capture import capture
     from resnet_viz.models import weights
+    from resnet_viz.render.tiling import grid_png
 
     torch.set_num_threads(1)
     model = weights.load_random(ARCH)
     forward, grids = [], []
     for u in uploads[: repeat + 1]:
-        x = images.preprocess_steps(images.load_image(u.data), resize=256, crop=224)["tensor"]
+        x = preprocessing.preprocess_steps(images.load_image(u.data), resize=256, crop=224).tensor
         c0 = time.process_time()
         cap = capture(model, x)
         c1 = time.process_time()

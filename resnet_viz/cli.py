@@ -26,7 +26,7 @@ from resnet_viz import paths
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace, trace
-from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape, text_table
+from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_shape, text_table
 from resnet_viz.i18n import translator
 from resnet_viz.render import dot
 
@@ -132,9 +132,9 @@ def params_table(tr: Trace, by: str) -> str:
             *text_table(header, lines, right={3, 4, 5}),
             "",
             f"total parameters: {fmt_int(tr.total_params)} "
-            f"({counting.fmt_bytes(counting.parameter_bytes(tr))} as float32)",
+            f"({fmt_bytes(counting.parameter_bytes(tr))} as float32)",
             f"total multiply-adds: {fmt_macs(tr.total_macs)} ({fmt_int(tr.total_macs)})",
-            f"forward activations: {counting.fmt_bytes(counting.activation_bytes(tr))} per image (float32)",
+            f"forward activations: {fmt_bytes(counting.activation_bytes(tr))} per image (float32)",
             f"layers counted by the name: {tr.layer_count_formula}",
         ]
     )
@@ -226,7 +226,7 @@ def _download_weights(args: argparse.Namespace) -> int:
 
 
 def _landscape_arguments(p: argparse.ArgumentParser) -> None:
-    nets = list(paths.TRAINED_NETS)
+    nets = [net.key for net in paths.TRAINED_NETS]
     p.add_argument("--net", required=True, choices=nets, help=", ".join(nets))
     p.add_argument("--dim", type=int, choices=(1, 2), default=1, help="1: a slice; 2: a grid (default 1)")
     p.add_argument(
@@ -253,7 +253,7 @@ def _landscape(args: argparse.Namespace) -> int:
     )
     summary = ls.summarise(land)
     if args.json:
-        print(json.dumps({**land.to_dict(), "summary": summary}))
+        print(json.dumps({**land.to_dict(), "summary": summary.to_dict()}))
     else:
         print(ls.landscape_text(land, summary))
     return 0

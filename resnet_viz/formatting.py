@@ -1,8 +1,11 @@
-"""Human formatting of counts and shapes, shared by the CLI and the pages."""
+"""Human formatting of counts, sizes, values and shapes, shared by the CLI and the pages: every unit in one place.
+
+(The architecture floor below this one formats nothing: it counts, and the pages and the CLI print.)"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import math
+from collections.abc import Collection, Iterable, Sequence
 
 
 def fmt_int(n: int) -> str:
@@ -10,9 +13,13 @@ def fmt_int(n: int) -> str:
     return f"{n:,}"
 
 
+_SI: tuple[tuple[float, str], ...] = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
+_BINARY: tuple[tuple[float, str], ...] = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
+
+
 def fmt_macs(n: int) -> str:
     """Multiply-adds with an SI prefix: 1814083944 → '1.814 G'."""
-    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+    for div, unit in _SI:
         if n >= div:
             return f"{n / div:.3f} {unit}"
     return str(n)
@@ -32,6 +39,38 @@ def fmt_shape(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape)
 
 
+def fmt_bytes(n: int) -> str:
+    """Binary units, as the sizes of weight files are usually given: 46758048 → '44.6 MiB'; 512 → '512 B'."""
+    for div, unit in _BINARY:
+        if n >= div:
+            return f"{n / div:.1f} {unit}"
+    return f"{n} B"
+
+
+def _short(value: float, units: Sequence[tuple[float, str]]) -> str:
+    for div, unit in units:
+        if value >= div:
+            x = value / div
+            return f"{x:.3g} {unit}" if x < 1000 else f"{x:,.0f} {unit}"
+    return f"{value:,.0f}"
+
+
+def fmt_si_short(value: float) -> str:
+    """Three significant figures with an SI prefix, short enough for a bar label: 11_514_000_000 → '11.5 G',
+    1_814_083_944 → '1.81 G', 25_557_032 → '25.6 M', 950 → '950'."""
+    return _short(value, _SI)
+
+
+def fmt_bytes_short(n: float) -> str:
+    """Three significant figures in binary units, for a bar label: 661_651_456 → '631 MiB', 2**31 → '2 GiB'."""
+    return _short(n, _BINARY)
+
+
+def fmt_value(v: float) -> str:
+    """One activation, weight or term as the inspector prints it, four decimals: 0.123456 → '0.1235'."""
+    return f"{v:.4f}"
+
+
 def text_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Collection[int] = ()
 ) -> list[str]:
@@ -44,3 +83,65 @@ def text_table(
         )
 
     return [line(header), line(["-" * w for w in widths]), *(line(row) for row in rows)]
+
+
+# --- the experiments' numbers (the Why residual page, its sections and the summaries) ---
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_percent(fraction: float) -> str:
+    """A fraction as a percentage, one decimal: 0.1234 → '12.3%'."""
+    return f"{100 * fraction:.1f}%"
+
+
+def fmt_points(fraction: float) -> str:
+    """A fraction as percentage points without the unit, one decimal: 0.02 → '2.0'."""
+    return f"{100 * fraction:.1f}"
+
+
+def fmt_signed_points(fraction: float) -> str:
+    """A change as signed percentage points without the unit: 0.054 → '+5.4', -0.001 → '-0.1'."""
+    return f"{100 * fraction:+.1f}"
+
+
+def fmt_sig3(value: float | None) -> str:
+    """Three significant digits, '—' for a missing value: 0.0653254 → '0.0653', 56927.5 → '5.69e+04'."""
+    return "—" if value is None else f"{value:.3g}"
+
+
+def fmt_magnitude(x: float) -> str:
+    """A positive number over many orders of magnitude: from 100 whole with separators ('12,346'), from 0.01 three
+    significant digits ('1.5'), below as a power of ten ('2.2×10⁻⁴')."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 0.01:
+        return f"{x:.3g}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa}×10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
+def fmt_magnitude_span(lo_hi: tuple[float, float]) -> str:
+    """A (lowest, highest) pair in :func:`fmt_magnitude`: '946–10,645', or one figure where both read the same."""
+    lo, hi = (fmt_magnitude(v) for v in lo_hi)
+    return lo if lo == hi else f"{lo}–{hi}"
+
+
+def fmt_range(lo: float, hi: float, digits: int = 2) -> str:
+    """A range in ``digits`` significant digits without an exponent: '7.8–22', '950–11,000'; one figure where both
+    ends round the same ('3')."""
+    a, b = _plain_number(f"{lo:.{digits}g}"), _plain_number(f"{hi:.{digits}g}")
+    return a if a == b else f"{a}–{b}"
+
+
+def _plain_number(s: str) -> str:
+    """Significant-digit strings without an exponent: "1.1e+03" → "1,100"."""
+    value = float(s)
+    if "e" in s and math.isfinite(value):
+        return f"{value:,.0f}"
+    return s
+
+
+def fmt_list(values: Iterable[object]) -> str:
+    """Seeds, steps …: (0, 1, 2) → '0, 1, 2'."""
+    return ", ".join(str(v) for v in values)

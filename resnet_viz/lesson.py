@@ -98,7 +98,7 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         return Answer(tr.layer_count, {"formula": tr.layer_count_formula}, tr.arch)
     if key in ("solid", "dashed"):
         block = tr.row("layer1.0" if key == "solid" else "layer2.0")
-        value = "dashed" if block.shortcut in ("projection", "zero_pad") else "solid"
+        value = "dashed" if block.dashed else "solid"
         working = {
             "block": block.name, "paper": block.paper_name, "shape_in": _shape_text(_hwc(block.input_shape)),
             "shape_out": _shape_text(_hwc(block.output_shape)), "shortcut": block.shortcut,

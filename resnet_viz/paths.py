@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from resnet_viz.architecture.experiment_net import ExperimentNet
+
 #: The repository's ``assets/`` folder (sample photos and their licence, ``curves/``).
 ASSETS_DIR: Path = Path(__file__).resolve().parent.parent / "assets"
 #: The precomputed "Why residual" data written by ``scripts/make_curves.py``.
@@ -16,23 +18,28 @@ REMOVAL_FILE = "removal.json"
 GRADIENT_STEPS_FILE = "gradient_steps.json"
 
 
-#: The trained CIFAR nets ``scripts/make_curves.py`` may ship, by short name: (depth, plain). Here, torch-free,
+#: The trained CIFAR nets ``scripts/make_curves.py`` may ship, in the command line's order. Here, torch-free,
 #: because the CLI lists them without importing torch.
-TRAINED_NETS: dict[str, tuple[int, bool]] = {
-    "resnet56": (56, False),
-    "plain56": (56, True),
-    "resnet20": (20, False),
-    "plain20": (20, True),
-}
+TRAINED_NETS: tuple[ExperimentNet, ...] = (
+    ExperimentNet(56, plain=False),
+    ExperimentNet(56, plain=True),
+    ExperimentNet(20, plain=False),
+    ExperimentNet(20, plain=True),
+)
+
+
+def net_weights_path(net: ExperimentNet, folder: str | Path = CURVES_DIR) -> Path:
+    """The trained CIFAR net saved by ``scripts/make_curves.py``: ``resnet56.safetensors``, ``plain56…``."""
+    return Path(folder) / f"{net.key}.safetensors"
 
 
 def trained_weights_path(kind: str, depth: int, folder: str | Path = CURVES_DIR) -> Path:
-    """The trained CIFAR net saved by ``scripts/make_curves.py``: ``kind`` is ``"resnet"`` or ``"plain"``."""
+    """:func:`net_weights_path` by kind and depth: ``kind`` is ``"resnet"`` or ``"plain"``."""
     if kind not in ("resnet", "plain"):
         raise ValueError(f"kind must be 'resnet' or 'plain', not {kind!r}")
-    return Path(folder) / f"{kind}{depth}.safetensors"
+    return net_weights_path(ExperimentNet(depth, plain=kind == "plain"), folder)
 
 
-def landscape_path(net: str, folder: str | Path = CURVES_DIR) -> Path:
+def landscape_path(net: ExperimentNet | str, folder: str | Path = CURVES_DIR) -> Path:
     """The loss surface of ``net`` (``"resnet56"``, ``"plain20"`` …) written by ``scripts/make_landscape.py``."""
-    return Path(folder) / f"landscape_{net}.json"
+    return Path(folder) / f"landscape_{ExperimentNet.parse(net).key}.json"

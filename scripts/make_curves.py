@@ -38,6 +38,7 @@ import torch
 
 from resnet_viz import experiments as ex
 from resnet_viz import paths
+from resnet_viz.architecture.experiment_net import ExperimentNet
 
 #: The settings of the shipped curves: the 20-class relational "pairs" data set (20,000 training images, up to two
 #: occluding strokes each), width 4 (a quarter of the paper's 16/32/64 channels: narrow enough that ResNet-20 cannot
@@ -227,13 +228,12 @@ def make_curves(
     # Block deletion on the first seed's 56-layer nets, on that seed's test set.
     x_test, y_test = ex.test_data(config)
     removal: dict = {"settings": config.to_dict(), "depth": depth, "width": config.width, "nets": {}}
-    for kind, plain in (("resnet", False), ("plain", True)):
-        label = f"{kind}-{depth}"
-        target = paths.trained_weights_path(kind, depth, out)
-        target.write_bytes((tmp / f"{label}.safetensors").read_bytes())
-        model = ex.load_trained(target, depth=depth, width=config.width, plain=plain).to(device)
-        removal["nets"][label] = ex.block_removal_sweep(model, x_test, y_test)
-        log(f"{label}: block removal sweep done")
+    for net in (ExperimentNet(depth, plain=False), ExperimentNet(depth, plain=True)):
+        target = paths.net_weights_path(net, out)
+        target.write_bytes((tmp / f"{net.label}.safetensors").read_bytes())
+        model = ex.load_trained(target, depth=depth, width=config.width, plain=net.plain).to(device)
+        removal["nets"][net.label] = ex.block_removal_sweep(model, x_test, y_test)
+        log(f"{net.label}: block removal sweep done")
     write_json(out / paths.REMOVAL_FILE, removal)
 
     if grads:

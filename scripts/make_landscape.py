@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from resnet_viz import paths
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import landscape as ls
 
 DEFAULT_POINTS = 25
@@ -39,7 +40,7 @@ def _round(x: float, digits: int = 5) -> float | None:
 
 
 def make_one(
-    net: str,
+    net: ExperimentNet | str,
     *,
     points: int,
     batch: int,
@@ -50,6 +51,7 @@ def make_one(
     log=print,
 ) -> dict:
     """Compute ``net``'s 2-D surface and write ``out/landscape_<net>.json``; returns what was written."""
+    net = ExperimentNet.parse(net)
     start = time.perf_counter()
     last = [start]
 
@@ -62,19 +64,18 @@ def make_one(
     land = ls.shipped_landscape(
         net, dim=2, points=points, seed=seed, batch=batch, folder=weights, device=device, progress=progress
     )
-    depth, plain = ls.LANDSCAPE_NETS[net]
-    wpath = paths.trained_weights_path("plain" if plain else "resnet", depth, weights)
+    wpath = paths.net_weights_path(net, weights)
     summary = ls.summarise(land)
     data = {
-        "net": net,
-        "label": ls.net_label(net),
+        "net": net.key,
+        "label": net.label,
         "dim": 2,
         "coords": land.coords,
         "losses": [[_round(v) for v in row] for row in land.losses],
         "seed": seed,
         "batch": land.batch,
         "origin_loss": land.origin_loss,
-        "summary": summary,
+        "summary": summary.to_dict(),
         "settings": {
             "method": "filter-normalised random directions (Li et al. 2018, section 4); 1-D parameters "
             "(BN weights/biases, biases) are 0 in the directions",
@@ -98,10 +99,10 @@ def make_one(
     out.mkdir(parents=True, exist_ok=True)
     target = paths.landscape_path(net, out)
     target.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
-    at = ", ".join(f"{k}: {v:.4g}" for k, v in summary["at_distance"].items() if v is not None)
+    at = ", ".join(f"{k}: {v:.4g}" for k, v in summary.at_distance.items() if v is not None)
     log(
-        f"{net}: origin {land.origin_loss:.4g}, at distance {at}; non-convex {100 * summary['nonconvex_share']:.1f}% "
-        f"of {summary['points_tested']} points; {data['seconds']:.0f} s; {target} ({target.stat().st_size} bytes)"
+        f"{net}: origin {land.origin_loss:.4g}, at distance {at}; non-convex {100 * summary.nonconvex_share:.1f}% "
+        f"of {summary.points_tested} points; {data['seconds']:.0f} s; {target} ({target.stat().st_size} bytes)"
     )
     return data
 
@@ -109,7 +110,7 @@ def make_one(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--nets", nargs="+", choices=list(ls.LANDSCAPE_NETS), help="default: all with weights"
+        "--nets", nargs="+", choices=[n.key for n in ls.LANDSCAPE_NETS], help="default: all with weights"
     )
     parser.add_argument("--points", type=int, default=DEFAULT_POINTS, help="grid points per axis (25)")
     parser.add_argument("--batch", type=int, default=DEFAULT_BATCH, help="evaluation images (256)")

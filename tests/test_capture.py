@@ -174,8 +174,8 @@ def test_palette_grid_png_shows_what_render_grid_shows(mode):
 
     from PIL import Image
 
-    from resnet_viz.imaging.capture import grid_png
     from resnet_viz.render import tiling
+    from resnet_viz.render.tiling import grid_png
 
     c = capture(load_random("resnet18"), _image(9, 64))
     maps = c.layers["layer1.0"]
@@ -211,7 +211,7 @@ def test_recolored_png_equals_a_grid_encoded_in_that_colormap():
 
     from PIL import Image
 
-    from resnet_viz.imaging.capture import grid_png, recolor_png
+    from resnet_viz.render.tiling import grid_png, recolor_png
 
     maps = capture(load_random("resnet20"), _image(12, 32)).layers["layer2.0"]
     viridis, _ = grid_png(maps, cmap="viridis", k=8)

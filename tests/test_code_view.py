@@ -39,11 +39,6 @@ def test_the_notes_listing_ships_and_parses() -> None:
     assert code_view.layer_lines(notes, "conv3", notes=True) == []  # a BasicBlock has two convolutions
 
 
-def test_code_html_marks_lines_without_colour_alone_and_escapes() -> None:
-    out = code_view.code_html("a < b\nc", [1])
-    assert out.count("▶") == 1 and "a &lt; b" in out and "rv-marked" in out
-
-
 def _listing(at: AppTest, index: int = 0):
     """The code table of the listing in tab ``index`` (columns: mark, line number, code)."""
     return [df for df in at.dataframe if df.key and df.key.startswith("rv_code_lines_")][index].value

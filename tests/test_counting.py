@@ -27,7 +27,6 @@ from resnet_viz.architecture.counting import (
     bottleneck_cost,
     count_table,
     depth_scaling,
-    fmt_bytes,
     layer_count_rule,
     parameter_bytes,
     projection_cost,
@@ -36,7 +35,7 @@ from resnet_viz.architecture.counting import (
     table_to_csv,
 )
 from resnet_viz.architecture.trace import trace
-from resnet_viz.formatting import fmt_int, fmt_macs
+from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs
 from resnet_viz.models import ZeroPadShortcut
 
 #: torchvision.models.resnetNN(): sum(p.numel() for p in model.parameters()).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from repo import ROOT
@@ -112,7 +113,7 @@ def test_shipped_gradient_steps_schema():
         # Same initial weights: conv1's weight norm at init is the same in both networks.
         assert seed["plain"]["conv1_weight"][0] == pytest.approx(seed["residual"]["conv1_weight"][0])
     summary = ex.gradient_steps_summary(data)
-    assert summary["steps"] == [0, 1, 10, 100] and len(summary["plain"]["first_last"]) == 4
+    assert summary.steps == [0, 1, 10, 100] and len(summary.plain.first_last) == 4
 
 
 def test_shipped_gradient_steps_come_out_of_the_core_function():
@@ -133,10 +134,25 @@ def test_shipped_gradient_steps_come_out_of_the_core_function():
     )
     assert list(run.layers) == data["layers"]
     shipped = data["per_seed"][0]
-    for kind in ("plain", "residual"):
-        for i in range(2):
-            assert run.grads[kind][i] == pytest.approx(shipped[kind]["grad"][i], rel=1e-3)
-            assert run.conv1_weight[kind][i] == pytest.approx(shipped[kind]["conv1_weight"][i], rel=1e-4)
+
+    # Bounds measured across ATEN_CPU_CAPABILITY=default|avx2|avx512 and 1-2 threads (largest relative deviation
+    # from the shipped floats, per layer): plain-56 amplifies rounding through 55 layers, so one CPU's kernels
+    # are no property of the code (an AMD EPYC missed rel=1e-3 by 1.75%). What is stable is compared tightly,
+    # the chaotic net by its order of magnitude, each bound about 5x the worst deviation measured.
+    #   step 0 (init): residual 5.9e-4, plain 2.1e-2; conv1's weight 5.9e-7 (both nets start the same)
+    #   step 1: residual 7.1e-2; plain up to a factor 2.44 (|log10| 0.39); conv1's weight residual 1.7e-5,
+    #   plain 1.8e-2 (its 36x growth in one step, 35.67x shipped)
+    def rel(kind: str, i: int) -> np.ndarray:
+        ours, theirs = np.array(run.grads[kind][i]), np.array(shipped[kind]["grad"][i])
+        return np.abs(ours - theirs) / np.abs(theirs)
+
+    assert rel("residual", 0).max() < 5e-3 and rel("plain", 0).max() < 0.1
+    assert rel("residual", 1).max() < 0.35
+    ratio = np.array(run.grads["plain"][1]) / np.array(shipped["plain"]["grad"][1])
+    assert np.all(np.abs(np.log10(ratio)) < 1.0)  # the same order of magnitude in every layer
+    for kind, tolerance in (("plain", 0.1), ("residual", 1e-4)):
+        assert run.conv1_weight[kind][0] == pytest.approx(shipped[kind]["conv1_weight"][0], rel=5e-6)
+        assert run.conv1_weight[kind][1] == pytest.approx(shipped[kind]["conv1_weight"][1], rel=tolerance)
 
 
 def test_gradient_steps_record_and_checkpoints():

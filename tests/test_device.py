@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from resnet_viz import describe_device, select_device
-from resnet_viz.models.device import ENV_VAR
+from resnet_viz.settings import DEVICE_ENV as ENV_VAR
 
 
 def _set_available(monkeypatch: pytest.MonkeyPatch, *, cuda: bool, mps: bool) -> None:

@@ -260,8 +260,8 @@ def test_summaries_compare_the_deepest_with_the_shallowest_and_find_the_worst_de
     }
     data = {"runs": [run(20, True, [0.5, 0.3]), run(56, True, [0.6]), run(20, False, [0.5, 0.3])]}
     (cmp,) = ex.depth_comparison(data)  # the residual family has one finished run only
-    assert (cmp["shallow"], cmp["deep"], cmp["epoch"]) == (20, 56, 1)
-    assert (cmp["shallow_train"], cmp["deep_train"]) == (0.5, 0.6)
+    assert (cmp.shallow, cmp.deep, cmp.epoch) == (20, 56, 1)
+    assert (cmp.shallow_train, cmp.deep_train) == (0.5, 0.6)
     removal = {
         "nets": {
             "resnet-56": {
@@ -271,5 +271,5 @@ def test_summaries_compare_the_deepest_with_the_shallowest_and_find_the_worst_de
         }
     }
     summary = ex.removal_summary(removal)["resnet-56"]
-    assert summary["worst"] == "layer2.0" and summary["blocks"] == 2
-    assert summary["mean_rise"] == pytest.approx(0.075) and summary["max_rise"] == pytest.approx(0.1)
+    assert summary.worst == "layer2.0" and summary.blocks == 2
+    assert summary.mean_rise == pytest.approx(0.075) and summary.max_rise == pytest.approx(0.1)

@@ -21,7 +21,7 @@ from torchvision import models as tvm
 from resnet_viz import build_model
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
-from resnet_viz.imaging import images
+from resnet_viz.imaging import images, preprocessing
 from resnet_viz.models import weights
 
 PAGE = "app_pages/feature_maps.py"
@@ -207,8 +207,8 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
     ok(at)
     assert not at.error
     assert any("your checkpoint" in i.value and "mine.pt" in i.value for i in at.info)
-    steps = images.preprocess_steps(images.load_sample("chelsea"), resize=73, crop=64)
-    want = [i for i, _ in capture_module.capture(source, steps["tensor"]).top(5)]
+    steps = preprocessing.preprocess_steps(images.load_sample("chelsea"), resize=73, crop=64)
+    want = [i for i, _ in capture_module.capture(source, steps.tensor).top(5)]
     assert top5_indices(at) == want
 
     with torch.random.fork_rng(devices=[]):

@@ -18,7 +18,8 @@ from PIL import Image, ImageFile, ImageOps
 from PIL.PngImagePlugin import PngImageFile
 from repo import ROOT
 
-from resnet_viz.imaging import images
+from resnet_viz.architecture import catalogue
+from resnet_viz.imaging import images, preprocessing
 from resnet_viz.imaging.images import ERROR_CODES, ImageError, load_image
 
 
@@ -210,18 +211,18 @@ def test_one_pixel_image():
 def test_extreme_aspect_ratio_is_accepted_and_preprocessed():
     strip = Image.fromarray(np.tile(np.arange(10_000, dtype=np.uint16) % 256, (8, 1)).astype(np.uint8), "L")
     img = expect_rgb(encode(strip, "PNG"), (10_000, 8))
-    steps = images.preprocess_steps(img)
-    assert tuple(steps["tensor"].shape) == (1, 3, 224, 224)
-    assert steps["settings"]["resized_size"] == (320_000, 256)
-    assert max(steps["resized"].size) <= 4096  # a preview, not the 82-megapixel intermediate
+    steps = preprocessing.preprocess_steps(img)
+    assert tuple(steps.tensor.shape) == (1, 3, 224, 224)
+    assert steps.settings.resized_size == (320_000, 256)
+    assert max(steps.resized.size) <= 4096  # a preview, not the 82-megapixel intermediate
 
 
 def test_budget_path_matches_resize_then_crop(monkeypatch):
     # The path that skips the huge intermediate must compute what resize-then-centre-crop computes.
     img = noise_rgb(300, 40, seed=3).resize((900, 120), Image.Resampling.BILINEAR)
-    normal = images.preprocess_steps(img)["tensor"]
-    monkeypatch.setattr(images, "_RESIZED_PIXEL_BUDGET", 0)
-    direct = images.preprocess_steps(img)["tensor"]
+    normal = preprocessing.preprocess_steps(img).tensor
+    monkeypatch.setattr(preprocessing, "_RESIZED_PIXEL_BUDGET", 0)
+    direct = preprocessing.preprocess_steps(img).tensor
     assert normal.shape == direct.shape
     # Interpolation at the crop's edge differs by a few levels at most; the picture is the same.
     assert float((normal - direct).abs().mean()) < 0.02
@@ -344,15 +345,15 @@ def test_bundled_samples_load_and_are_licensed():
 
 def test_preprocess_steps_shapes_and_preview():
     img = images.load_sample("chelsea")  # 451 × 300
-    steps = images.preprocess_steps(img)
-    assert steps["original"].size == (451, 300)
-    assert steps["resized"].size == (384, 256)  # shorter side 256, as torchvision's Resize(256)
-    assert steps["cropped"].size == (224, 224)
-    assert steps["normalized_preview"].size == (224, 224) and steps["normalized_preview"].mode == "RGB"
-    tensor = steps["tensor"]
+    steps = preprocessing.preprocess_steps(img)
+    assert steps.original.size == (451, 300)
+    assert steps.resized.size == (384, 256)  # shorter side 256, as torchvision's Resize(256)
+    assert steps.cropped.size == (224, 224)
+    assert steps.normalized_preview.size == (224, 224) and steps.normalized_preview.mode == "RGB"
+    tensor = steps.tensor
     assert tuple(tensor.shape) == (1, 3, 224, 224) and str(tensor.dtype) == "torch.float32"
     # The preview is an increasing function of the normalized values, channel by channel.
-    preview = np.asarray(steps["normalized_preview"], dtype=np.float64)
+    preview = np.asarray(steps.normalized_preview, dtype=np.float64)
     for c in range(3):
         corr = np.corrcoef(preview[..., c].ravel(), tensor[0, c].numpy().ravel())[0, 1]
         assert corr > 0.999
@@ -364,23 +365,27 @@ def test_preprocess_matches_torchvision_weights_transforms():
     img = images.load_sample("coffee")
     for weights in (ResNet50_Weights.IMAGENET1K_V1, ResNet50_Weights.IMAGENET1K_V2):
         transforms = weights.transforms()
-        steps = images.preprocess_steps(img, transforms=transforms)
+        steps = preprocessing.preprocess_steps(img, transforms=transforms)
         reference = transforms(img).unsqueeze(0)
-        assert steps["settings"]["resize"] == transforms.resize_size[0]  # 256 for V1, 232 for V2
-        assert float((steps["tensor"] - reference).abs().max()) < 1e-5
+        assert steps.settings.resize == transforms.resize_size[0]  # 256 for V1, 232 for V2
+        assert float((steps.tensor - reference).abs().max()) < 1e-5
 
 
 def test_preprocess_for_cifar_nets():
-    steps = images.preprocess_steps(
-        images.load_sample("rocket"), resize=32, crop=32, mean=images.CIFAR10_MEAN, std=images.CIFAR10_STD
+    steps = preprocessing.preprocess_steps(
+        images.load_sample("rocket"),
+        resize=32,
+        crop=32,
+        mean=catalogue.CIFAR10_MEAN,
+        std=catalogue.CIFAR10_STD,
     )
-    assert tuple(steps["tensor"].shape) == (1, 3, 32, 32)
-    assert steps["resized"].size[1] == 32
+    assert tuple(steps.tensor.shape) == (1, 3, 32, 32)
+    assert steps.resized.size[1] == 32
 
 
 def test_preprocess_one_pixel_image_is_a_flat_colour():
     img = load_image(encode(Image.new("RGB", (1, 1), (10, 200, 30)), "PNG"))
-    tensor = images.preprocess_steps(img)["tensor"]
+    tensor = preprocessing.preprocess_steps(img).tensor
     assert tuple(tensor.shape) == (1, 3, 224, 224)
     assert float(tensor.std(dim=(2, 3)).max()) < 1e-5
 

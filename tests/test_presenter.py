@@ -24,7 +24,7 @@ def test_okabe_ito_palette() -> None:
 def test_every_colour_our_figures_use_has_a_presenter_colour() -> None:
     """A new colour in a figure or diagram must be given its presenter colour (else it would silently be black)."""
     used = set()
-    for path in [RENDER / "dot.py", *RENDER.glob("figures_*.py")]:
+    for path in [*(RENDER / "dot").glob("*.py"), *RENDER.glob("figures_*.py")]:
         used |= {c.lower() for c in re.findall(r'"(#[0-9a-fA-F]{6}|rgba\([0-9., ]*\))"', path.read_text())}
     assert used and not used - set(style.PRESENTER_MAP)
     assert style.presenter_colour("rgba(31,119,180,0.2)") == "rgba(0,114,178,0.2)"  # #1f77b4, translucent

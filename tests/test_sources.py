@@ -10,8 +10,9 @@ import pytest
 import torch
 from torchvision import models as tvm
 
+from resnet_viz.architecture import catalogue
 from resnet_viz.architecture.catalogue import ARCHS
-from resnet_viz.imaging import images
+from resnet_viz.imaging import images, preprocessing
 from resnet_viz.models import build_model, sources, weights
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing
 
@@ -21,13 +22,13 @@ def test_one_rule_decides_where_pretrained_weights_exist():
     for arch in ARCHS:
         for plain in (False, True):
             for stride_in in ("3x3", "1x1"):
-                has = sources.has_pretrained(arch, plain=plain, stride_in=stride_in)
+                has = catalogue.has_pretrained(arch, plain=plain, stride_in=stride_in)
                 try:
                     weights.pretrained_weights(arch, plain=plain, stride_in=stride_in)
                     loader_has = True
                 except weights.WeightsError as err:
                     loader_has = False
-                    assert err.code == "no_pretrained" and str(err) == sources.pretrained_problem(
+                    assert err.code == "no_pretrained" and str(err) == catalogue.pretrained_problem(
                         arch, plain=plain, stride_in=stride_in
                     )
                 assert has == loader_has, (arch, plain, stride_in)
@@ -37,7 +38,7 @@ def test_one_rule_decides_where_pretrained_weights_exist():
                 elif not plain and stride_in == "3x3":
                     offered.append(arch)
     assert offered == ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-    assert sources.has_pretrained("resnet18", stride_in="1x1")  # BasicBlock nets have no stride placement
+    assert catalogue.has_pretrained("resnet18", stride_in="1x1")  # BasicBlock nets have no stride placement
 
 
 def test_sources_are_frozen_hashable_values():
@@ -59,20 +60,20 @@ def test_sources_are_frozen_hashable_values():
 def test_pretrained_preprocessing_is_the_weights_own_and_matches_their_transforms():
     src = sources.pretrained_source("resnet50")
     prep = src.preprocessing(64)  # the sidebar's size does not matter for pretrained weights
-    assert prep == Preprocessing(232, 224, images.IMAGENET_MEAN, images.IMAGENET_STD, "bilinear", True)
+    assert prep == Preprocessing(232, 224, catalogue.IMAGENET_MEAN, catalogue.IMAGENET_STD, "bilinear", True)
     assert sources.pretrained_source("resnet18").preprocessing(64).resize == 256  # V1 weights: 256 → 224
     img = images.load_sample("coffee")
-    ours = images.preprocess(img, prep)
-    theirs = images.preprocess_steps(img, transforms=tvm.ResNet50_Weights.DEFAULT.transforms())
-    assert torch.equal(ours["tensor"], theirs["tensor"]) and ours["settings"] == theirs["settings"]
+    ours = preprocessing.preprocess(img, prep)
+    theirs = preprocessing.preprocess_steps(img, transforms=tvm.ResNet50_Weights.DEFAULT.transforms())
+    assert torch.equal(ours.tensor, theirs.tensor) and ours.settings == theirs.settings
 
 
 def test_sidebar_preprocessing_follows_the_network_family():
     assert sources.random_source("resnet18").preprocessing(64) == Preprocessing(
-        73, 64, images.IMAGENET_MEAN, images.IMAGENET_STD
+        73, 64, catalogue.IMAGENET_MEAN, catalogue.IMAGENET_STD
     )
     assert sources.random_source("resnet20").preprocessing(32) == Preprocessing(
-        32, 32, images.CIFAR10_MEAN, images.CIFAR10_STD
+        32, 32, catalogue.CIFAR10_MEAN, catalogue.CIFAR10_STD
     )
     assert not sources.random_source("resnet20").preprocessing(32).from_weights
 

@@ -14,6 +14,7 @@ from resnet_viz import paths, trace
 from resnet_viz.architecture import counting
 from resnet_viz.experiments import summaries as S
 from resnet_viz.experiments.config import DATASETS
+from resnet_viz.formatting import fmt_range
 
 
 def _run(
@@ -37,12 +38,12 @@ def test_mean_runs_averages_over_seeds_and_reports_the_spread() -> None:
             _run(False, 56, [0.8, 0.1, 0.05], seed=0),
         ]
     }
-    by_depth = {r["depth"]: r for r in S.mean_runs(data)}
+    by_depth = {r.depth: r for r in S.mean_runs(data)}
     r20 = by_depth[20]
-    assert r20["seeds"] == 3 and len(r20["train_error"]) == 2
-    assert r20["train_error"] == pytest.approx([0.6, 0.3])
-    assert r20["final_train_spread"] == pytest.approx(0.4 - 0.2)
-    assert by_depth[56]["seeds"] == 1 and by_depth[56]["final_train_spread"] == 0
+    assert r20.seeds == 3 and len(r20.train_error) == 2
+    assert r20.train_error == pytest.approx([0.6, 0.3])
+    assert r20.final_train_spread == pytest.approx(0.4 - 0.2)
+    assert by_depth[56].seeds == 1 and by_depth[56].final_train_spread == 0
     assert S.shipped_seeds(data) == [0, 1, 2]
 
 
@@ -50,8 +51,8 @@ def test_single_seed_file_reads_as_before() -> None:
     data = {"settings": {"seed": 7}, "runs": [_run(True, 20, [0.3, 0.1]), _run(True, 56, [0.5, 0.4])]}
     assert S.shipped_seeds(data) == [7]
     (cmp,) = S.depth_comparison(data)
-    assert (cmp["shallow"], cmp["deep"], cmp["epoch"], cmp["seeds"]) == (20, 56, 2, 1)
-    assert cmp["order"] == "higher" and cmp["deep_train"] == 0.4 and cmp["shallow_train"] == 0.1
+    assert (cmp.shallow, cmp.deep, cmp.epoch, cmp.seeds) == (20, 56, 2, 1)
+    assert cmp.order == "higher" and cmp.deep_train == 0.4 and cmp.shallow_train == 0.1
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_single_seed_file_reads_as_before() -> None:
 )
 def test_depth_comparison_picks_the_sentence_from_the_data(deep_final: float, order: str) -> None:
     data = {"runs": [_run(False, 20, [0.4, 0.1]), _run(False, 56, [0.6, deep_final])]}
-    assert S.depth_comparison(data)[0]["order"] == order
+    assert S.depth_comparison(data)[0].order == order
 
 
 def test_behind_epochs_finds_where_the_deeper_net_trails() -> None:
@@ -70,10 +71,10 @@ def test_behind_epochs_finds_where_the_deeper_net_trails() -> None:
         ]
     }
     lag = S.behind_epochs(data)
-    assert lag["behind"] == [1, 2, 3] and lag["contiguous"] and lag["epochs"] == 5
-    assert lag["worst_epoch"] == 2 and (lag["worst_deep"], lag["worst_shallow"]) == (0.45, 0.20)
+    assert lag.behind == [1, 2, 3] and lag.contiguous and lag.epochs == 5
+    assert lag.worst_epoch == 2 and (lag.worst_deep, lag.worst_shallow) == (0.45, 0.20)
     data["runs"][1]["train_error"] = [0.7, 0.1, 0.12, 0.01, 0.02]
-    assert S.behind_epochs(data)["behind"] == [1, 3] and not S.behind_epochs(data)["contiguous"]
+    assert S.behind_epochs(data).behind == [1, 3] and not S.behind_epochs(data).contiguous
     assert S.behind_epochs({"runs": data["runs"][:1]}) is None
 
 
@@ -101,23 +102,21 @@ def test_removal_summary_counts_near_chance_and_names_only_blocks_that_hurt() ->
     }
     top1 = S.removal_summary(removal)
     res, plain = top1["resnet-8"], top1["plain-8"]
-    assert res["worst"] == "b" and res["worst_blocks"] == [
+    assert res.worst == "b" and res.worst_blocks == [
         "b",
         "c",
     ]  # "a" changed nothing: not named as damage
-    assert res["worst_rises"] == pytest.approx([0.05, 0.01]) and res["small"] == 2
-    assert plain["near_chance"] == 2 and plain["rest_min"] == plain["rest_max"] == 0.5
-    assert plain["mean_rise"] == pytest.approx((0.7 + 0.68 + 0.3) / 3) and plain["chance"] == pytest.approx(
-        0.9
-    )
+    assert res.worst_rises == pytest.approx([0.05, 0.01]) and res.small == 2
+    assert plain.near_chance == 2 and plain.rest_min == plain.rest_max == 0.5
+    assert plain.mean_rise == pytest.approx((0.7 + 0.68 + 0.3) / 3) and plain.chance == pytest.approx(0.9)
     top5 = S.removal_summary(removal, "top5_error")
     assert (
-        top5["resnet-8"]["worst"] is None
-        and top5["resnet-8"]["worst_blocks"] == []
-        and top5["resnet-8"]["max_rise"] == 0
+        top5["resnet-8"].worst is None
+        and top5["resnet-8"].worst_blocks == []
+        and top5["resnet-8"].max_rise == 0
     )  # the page then says "unchanged"
-    assert top5["plain-8"]["chance"] == pytest.approx(0.5)
-    assert S.removal_summary(removal, num_classes=100)["plain-8"]["chance"] == pytest.approx(0.99)
+    assert top5["plain-8"].chance == pytest.approx(0.5)
+    assert S.removal_summary(removal, num_classes=100)["plain-8"].chance == pytest.approx(0.99)
 
 
 def test_gradient_summary_ranges_over_seeds() -> None:
@@ -126,20 +125,20 @@ def test_gradient_summary_ranges_over_seeds() -> None:
         SimpleNamespace(plain=(27.0, 9.0, 3.0), residual=(0.5, 0.25, 1.0)),
     ]
     g = S.gradient_summary(flows)
-    assert g["seeds"] == 2 and g["layers"] == 3
-    assert g["first_ratio"] == (8.0, 54.0)
-    assert g["plain_first_last"] == (4.0, 9.0)
-    assert g["growth"] == pytest.approx((2.0, 3.0))  # (first ÷ last) ** (1 / (layers − 1))
-    assert g["res_spread"] == (2.0, 4.0) and g["plain_spread"] == (4.0, 9.0)
+    assert g.seeds == 2 and g.layers == 3
+    assert g.first_ratio == (8.0, 54.0)
+    assert g.plain_first_last == (4.0, 9.0)
+    assert g.growth == pytest.approx((2.0, 3.0))  # (first ÷ last) ** (1 / (layers − 1))
+    assert g.res_spread == (2.0, 4.0) and g.plain_spread == (4.0, 9.0)
     with pytest.raises(ValueError):
         S.gradient_summary([])
 
 
 def test_fmt_range() -> None:
-    assert S.fmt_range(7.82, 21.94) == "7.8–22"
-    assert S.fmt_range(110.2, 570.6) == "110–570"
-    assert S.fmt_range(3.01, 3.04) == "3"
-    assert S.fmt_range(946.0, 10645.0) == "950–11,000"
+    assert fmt_range(7.82, 21.94) == "7.8–22"
+    assert fmt_range(110.2, 570.6) == "110–570"
+    assert fmt_range(3.01, 3.04) == "3"
+    assert fmt_range(946.0, 10645.0) == "950–11,000"
 
 
 def test_train_steps() -> None:
@@ -163,32 +162,32 @@ def test_shipped_removal_counts() -> None:
         sweep = removal["nets"][label]
         base = sweep["baseline"]["top1_error"]
         errors = [b["top1_error"] for b in sweep["blocks"].values()]
-        assert got["blocks"] == len(errors)
-        assert got["near_chance"] == sum(e >= (1 - 1 / classes) - S.NEAR_CHANCE_MARGIN for e in errors)
-        assert got["small"] == sum(e - base < S.SMALL_RISE for e in errors)
-        assert got["mean_rise"] == pytest.approx(sum(errors) / len(errors) - base)
-        if got["worst"]:
-            assert sweep["blocks"][got["worst"]]["top1_error"] == max(errors)
+        assert got.blocks == len(errors)
+        assert got.near_chance == sum(e >= (1 - 1 / classes) - S.NEAR_CHANCE_MARGIN for e in errors)
+        assert got.small == sum(e - base < S.SMALL_RISE for e in errors)
+        assert got.mean_rise == pytest.approx(sum(errors) / len(errors) - base)
+        if got.worst:
+            assert sweep["blocks"][got.worst]["top1_error"] == max(errors)
 
 
 def test_shipped_degradation_comparisons() -> None:
     data = _shipped("degradation.json")
     for cmp in S.depth_comparison(data):
         finals = {}
-        for depth in (cmp["shallow"], cmp["deep"]):
-            runs = [r for r in data["runs"] if r["plain"] == cmp["plain"] and r["depth"] == depth]
+        for depth in (cmp.shallow, cmp.deep):
+            runs = [r for r in data["runs"] if r["plain"] == cmp.plain and r["depth"] == depth]
             # one curve per seed: the per-seed curves where the file has them, else each run's own
             curves = [
                 c for r in runs for c in (r.get("per_seed") or {}).get("train_error") or [r["train_error"]]
             ]
-            finals[depth] = sum(c[cmp["epoch"] - 1] for c in curves) / len(curves)
-            assert cmp["seeds"] <= len(curves)
-        assert cmp["deep_train"] == pytest.approx(finals[cmp["deep"]])
+            finals[depth] = sum(c[cmp.epoch - 1] for c in curves) / len(curves)
+            assert cmp.seeds <= len(curves)
+        assert cmp.deep_train == pytest.approx(finals[cmp.deep])
         # the file's own mean curve agrees to its rounding
-        deep_run = next(r for r in data["runs"] if r["plain"] == cmp["plain"] and r["depth"] == cmp["deep"])
-        assert cmp["deep_train"] == pytest.approx(deep_run["train_error"][cmp["epoch"] - 1], abs=1e-4)
-        diff = finals[cmp["deep"]] - finals[cmp["shallow"]]
-        assert cmp["order"] == ("level" if abs(diff) < 0.005 else "higher" if diff > 0 else "lower")
+        deep_run = next(r for r in data["runs"] if r["plain"] == cmp.plain and r["depth"] == cmp.deep)
+        assert cmp.deep_train == pytest.approx(deep_run["train_error"][cmp.epoch - 1], abs=1e-4)
+        diff = finals[cmp.deep] - finals[cmp.shallow]
+        assert cmp.order == ("level" if abs(diff) < 0.005 else "higher" if diff > 0 else "lower")
 
 
 # --- the architecture numbers other pages quote
@@ -232,6 +231,6 @@ def test_mean_runs_reads_per_seed_curves() -> None:
     run["per_seed"] = {"train_error": [[0.6, 0.3], [0.4, 0.2]], "test_error": [[0.5, 0.3], [0.5, 0.1]]}
     data = {"seeds": [3, 4], "runs": [run]}
     (r,) = S.mean_runs(data)
-    assert r["seeds"] == 2 and r["train_error"] == pytest.approx([0.5, 0.25])
-    assert r["final_train_spread"] == pytest.approx(0.1) and r["final_test_spread"] == pytest.approx(0.2)
+    assert r.seeds == 2 and r.train_error == pytest.approx([0.5, 0.25])
+    assert r.final_train_spread == pytest.approx(0.1) and r.final_test_spread == pytest.approx(0.2)
     assert S.shipped_seeds(data) == [3, 4]

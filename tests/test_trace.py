@@ -19,6 +19,7 @@ from torch import nn
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import ARCHS, CIFAR_ARCHS, IMAGENET_ARCHS, build_model, get_spec, trace
+from resnet_viz.architecture.counting import projections
 from resnet_viz.architecture.trace import MAX_INPUT_SIZE, _trace, smallest_input
 from resnet_viz.models import ZeroPadShortcut
 
@@ -360,6 +361,43 @@ def test_cifar_zero_pad_shortcuts(arch: str) -> None:
         assert t.row(f"{name}.downsample").params == 0
         assert b.params == sum(r.params for r in t.children(name))
     assert all(b.shortcut == "identity" for b in t.blocks if b.name not in zero_pad)
+
+
+def test_resnet50_shortcut_params_alone_and_with_bn() -> None:
+    t = trace("resnet50", 224)
+    # the four 1×1 projections: 64·256 + 256·512 + 512·1024 + 1024·2048
+    assert t.shortcut_conv_params == 16_384 + 131_072 + 524_288 + 2_097_152 == 2_768_896
+    # and their BNs, 2·(256 + 512 + 1024 + 2048) = 7,680
+    assert t.shortcut_params == 2_768_896 + 7_680 == 2_776_576
+    assert [(b.name, b.shortcut_params) for b in t.blocks if b.dashed] == [
+        ("layer1.0", 16_896), ("layer2.0", 132_096), ("layer3.0", 526_336), ("layer4.0", 2_101_248)
+    ]  # fmt: skip
+    model = meta_model("resnet50")
+    assert t.shortcut_params == sum(p.numel() for n, p in model.named_parameters() if ".downsample." in n)
+    # the Parameters page's list of projections adds up to the same two numbers
+    real = projections(t)
+    assert sum(p.conv_params for p in real) == t.shortcut_conv_params
+    assert sum(p.conv_params + p.bn_params for p in real) == t.shortcut_params
+
+
+@pytest.mark.parametrize(("arch", "stride_in"), [("resnet18", "3x3"), ("resnet34", "3x3"), ("resnet50", "1x1"),
+                                                 ("resnet20", "3x3"), ("resnet110", "3x3")])  # fmt: skip
+def test_dashed_and_shortcut_params_are_facts_of_the_trace(arch: str, stride_in: str) -> None:
+    size = 32 if get_spec(arch).family == "cifar" else 224
+    res, plain = trace(arch, size, stride_in=stride_in), trace(arch, size, plain=True, stride_in=stride_in)
+    # all a residual network has more than its plain counterpart is its shortcuts' own parameters
+    assert res.total_params - plain.total_params == res.shortcut_params
+    assert plain.shortcut_params == plain.shortcut_conv_params == 0
+    for b in res.blocks:
+        assert b.dashed == (b.shortcut != "identity")
+        # a projection's conv and BN; option A's subsample-and-pad has none
+        assert b.shortcut_params == (res.row(f"{b.name}.downsample").params if b.dashed else 0)
+    assert not any(b.dashed for b in plain.blocks)
+    assert all(r.shortcut_params == 0 for r in res.rows if r.kind != "block")
+    # the dashed line itself (a shortcut row) is dashed as its block is; no other step is
+    assert all(r.dashed == res.row(r.parent).dashed for r in res.rows if r.kind == "shortcut")
+    assert not any(r.dashed for r in res.rows if r.kind not in ("block", "shortcut"))
+    assert res.to_dict()["rows"][res.rows.index(res.blocks[0])]["dashed"] == res.blocks[0].dashed
 
 
 # ------------------------------------------------------------------------------------------------ errors

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import save as save_safetensors
 from torchvision import models as tvm
 
-from resnet_viz import build_model, cli
+from resnet_viz import build_model, cli, settings
 from resnet_viz.imaging.capture import capture
 from resnet_viz.models import weights
 from resnet_viz.models.weights import CheckpointError, WeightsError, load_checkpoint
@@ -176,7 +176,7 @@ def empty_hub(tmp_path, monkeypatch):
 
 
 def test_offline_with_an_empty_cache_fails_fast_without_downloading(empty_hub, monkeypatch):
-    monkeypatch.setenv(weights.OFFLINE_ENV, "1")
+    monkeypatch.setenv(settings.OFFLINE_ENV, "1")
 
     def no_download(*a, **k):
         raise AssertionError("must not download")

@@ -94,7 +94,7 @@ def test_gradients_over_training_section_shows_the_shipped_data_and_runs_live(mo
     _ok(at, "open")
     text = _text(at)
     shipped = json.loads((ROOT / "assets" / "curves" / "gradient_steps.json").read_text(encoding="utf-8"))
-    low, high = ex.gradient_steps_summary(shipped)["init_plain_over_residual"]
+    low, high = ex.gradient_steps_summary(shipped).init_plain_over_residual
     assert f"{low:,.0f}–{high:,.0f}×" in text  # the shipped range over seeds, formatted at render time
     assert "He et al., 2015, §4.1" in text and "Yang et al., 2019" in text
     at.button(key="rvw_steps_run").click().run()
@@ -120,31 +120,29 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str, 
     _ok(at, lang)
     text = _text(at)
     for cmp in ex.depth_comparison(data):
-        kind = "plain" if cmp["plain"] else "resnet"
-        assert tr(f"why_residual.deg_meaning_{kind}_{cmp['order']}") in text
-        for other in {"higher", "level", "lower"} - {cmp["order"]}:
+        kind = "plain" if cmp.plain else "resnet"
+        assert tr(f"why_residual.deg_meaning_{kind}_{cmp.order}") in text
+        for other in {"higher", "level", "lower"} - {cmp.order}:
             assert tr(f"why_residual.deg_meaning_{kind}_{other}") not in text
-        assert f"{100 * cmp['deep_train']:.1f}%" in text and f"{100 * cmp['shallow_train']:.1f}%" in text
+        assert f"{100 * cmp.deep_train:.1f}%" in text and f"{100 * cmp.shallow_train:.1f}%" in text
     lag = ex.behind_epochs(data, plain=False)
-    if lag and lag["behind"]:
-        assert f"{100 * lag['worst_deep']:.1f}%" in text and f"{100 * lag['worst_shallow']:.1f}%" in text
+    if lag and lag.behind:
+        assert f"{100 * lag.worst_deep:.1f}%" in text and f"{100 * lag.worst_shallow:.1f}%" in text
     summaries = ex.removal_summary(rm)
     plain = next(v for k, v in summaries.items() if k.startswith("plain"))
     res = next(v for k, v in summaries.items() if not k.startswith("plain"))
-    assert f"{100 * plain['mean_rise']:+.1f}" in text
-    if plain["near_chance"] and plain["rest_min"] is not None:
-        assert f"{100 * plain['rest_min']:.1f}%" in text and f"{100 * plain['rest_max']:.1f}%" in text
-    for name, rise in zip(res["worst_blocks"], res["worst_rises"]):
+    assert f"{100 * plain.mean_rise:+.1f}" in text
+    if plain.near_chance and plain.rest_min is not None:
+        assert f"{100 * plain.rest_min:.1f}%" in text and f"{100 * plain.rest_max:.1f}%" in text
+    for name, rise in zip(res.worst_blocks, res.worst_rises):
         assert f"{name} ({100 * rise:+.1f} pp)" in text
-    hardly = 2 * res["small"] >= res["blocks"]  # "hardly notices" only where most deletions cost < 2 points
+    hardly = 2 * res.small >= res.blocks  # "hardly notices" only where most deletions cost < 2 points
     chosen, rejected = ("rm_res_reading", "rm_res_reading_hurt")[:: 1 if hardly else -1]
     assert (
         tr(f"why_residual.{chosen}", net="", small="", blocks="", thr="", worst="").split("{")[0][:20] in text
     )
     veit = tr("why_residual.rm_reading")
-    assert (veit in text) == (res["mean_rise"] < plain["mean_rise"])
+    assert (veit in text) == (res.mean_rise < plain.mean_rise)
     first_block = next(iter(rm["nets"][f"resnet-{rm['depth']}"]["blocks"]))
-    if (
-        first_block not in res["worst_blocks"]
-    ):  # a block whose deletion costs nothing is not named as the damage
+    if first_block not in res.worst_blocks:  # a block whose deletion costs nothing is not named as the damage
         assert f"{first_block} (" not in text

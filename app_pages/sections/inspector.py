@@ -16,6 +16,7 @@ from PIL import Image
 
 from resnet_viz import ui
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.formatting import fmt_value
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
 from resnet_viz.render import figures_explain as fx
@@ -35,10 +36,6 @@ def _on_pick() -> None:
         ss["ix_row"], ss["ix_col"] = int(round(points[0]["y"])), int(round(points[0]["x"]))
 
 
-def _fmt(v: float) -> str:
-    return f"{v:.4f}"
-
-
 def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings: ui.View,
            t: Translator) -> None:  # fmt: skip
     """The tab: ``steps`` is the page's preprocessing (its ``tensor`` and ``cropped`` photo), ``key`` the
@@ -47,7 +44,7 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings:
     cropped: Image.Image = steps["cropped"]
     capture_key = key
     arch, plain, stride_in = settings.arch, settings.plain, settings.stride_in
-    tr = ui.cached_trace(arch, steps["settings"]["crop"], plain, stride_in)
+    tr = ui.cached_trace(arch, steps["settings"].crop, plain, stride_in)
     st.markdown(t("inspector.intro"))
     names = layer_names(model)
     if ss.get("ix_layer") not in names:
@@ -90,11 +87,11 @@ def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings:
         return
     e = explain_at(record, int(channel), row, col)
     with right:
-        st.metric(t("inspector.value_label"), _fmt(e.value))
+        st.metric(t("inspector.value_label"), fmt_value(e.value))
         st.caption(
             t(
                 "inspector.value_caption",
-                rebuilt=_fmt(e.reconstructed),
+                rebuilt=fmt_value(e.reconstructed),
                 diff=f"{abs(e.value - e.reconstructed):.1e}",
             )
         )
@@ -167,13 +164,13 @@ def _conv(e: Explanation, record, t: Translator) -> None:
     st.caption(t("inspector.window_caption", ch=top, k=win.kernel, n=win.values.shape[0]))
     st.markdown(t("inspector.terms_title", n=min(8, win.values.shape[0])))
     _table(e, t)
-    st.markdown(t("inspector.conv_total", total=_fmt(conv.value)))
+    st.markdown(t("inspector.conv_total", total=fmt_value(conv.value)))
     for term in (*e.steps, *e.then):
         if term.key == "bn":
             st.markdown(t("inspector.bn_title", name=record.params["bn_name"]))
             st.latex(_bn_latex(term.numbers, term.value))
         elif term.key == "relu":
-            st.markdown(t("inspector.relu_line", x=_fmt(term.numbers["input"]), y=_fmt(term.value)))
+            st.markdown(t("inspector.relu_line", x=fmt_value(term.numbers["input"]), y=fmt_value(term.value)))
     if e.then:
         st.caption(t("inspector.then_caption", layer=e.layer))
 
@@ -195,7 +192,7 @@ def _maxpool(e: Explanation, t: Translator) -> None:
         hide_index=True,
     )
     st.markdown(
-        t("inspector.pool_max", value=_fmt(best.value), row=best.numbers["row"], col=best.numbers["col"])
+        t("inspector.pool_max", value=fmt_value(best.value), row=best.numbers["row"], col=best.numbers["col"])
     )
 
 
@@ -207,14 +204,19 @@ def _addition(e: Explanation, t: Translator) -> None:
     main, total, out = get["main"], get["sum"], get["out"]
     if e.shortcut == "none":
         st.markdown(
-            t("inspector.plain_line", main=_fmt(main.value), y=_fmt(out.value), last=main.numbers["layer"])
+            t(
+                "inspector.plain_line",
+                main=fmt_value(main.value),
+                y=fmt_value(out.value),
+                last=main.numbers["layer"],
+            )
         )
         return
     sc = total.numbers["shortcut"]
     st.markdown(t(f"inspector.shortcut_{e.shortcut}"))
     st.markdown(
-        t("inspector.addition_line", main=_fmt(main.value), shortcut=_fmt(float(sc)), total=_fmt(total.value),
-          y=_fmt(out.value), last=main.numbers["layer"])
+        t("inspector.addition_line", main=fmt_value(main.value), shortcut=fmt_value(float(sc)), total=fmt_value(total.value),
+          y=fmt_value(out.value), last=main.numbers["layer"])
     )  # fmt: skip
     _shortcut_detail(e, t)
 
@@ -229,11 +231,11 @@ def _shortcut_detail(e: Explanation, t: Translator) -> None:
     elif "sample" in get and "projection" not in get:
         n = get["sample"].numbers
         st.markdown(t("inspector.sample_line", ch=n["channel"], row=n["row"], col=n["col"], stride=n["stride"],
-                      value=_fmt(get["sample"].value)))  # fmt: skip
+                      value=fmt_value(get["sample"].value)))  # fmt: skip
     elif "identity" in get:
         n = get["identity"].numbers
         st.markdown(t("inspector.identity_line", ch=n["channel"], row=n["row"], col=n["col"],
-                      value=_fmt(get["identity"].value)))  # fmt: skip
+                      value=fmt_value(get["identity"].value)))  # fmt: skip
     if "projection" in get:
         sample, proj = get["sample"].numbers, get["projection"].numbers
         st.markdown(t("inspector.projection_line", row=sample["row"], col=sample["col"], stride=sample["stride"],
@@ -248,7 +250,7 @@ def _shortcut_detail(e: Explanation, t: Translator) -> None:
             ),
             hide_index=True,
         )
-        st.markdown(t("inspector.projection_total", z=_fmt(get["projection"].value)))
+        st.markdown(t("inspector.projection_total", z=fmt_value(get["projection"].value)))
         st.latex(_bn_latex(get["shortcut_bn"].numbers, get["shortcut_bn"].value))
 
 

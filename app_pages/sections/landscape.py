@@ -6,119 +6,53 @@ the numbers from :mod:`resnet_viz.experiments.landscape`, the figures from :mod:
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
 
-from resnet_viz import paths, ui
+from resnet_viz import ui
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import landscape as ls
+from resnet_viz.experiments import readings
+from resnet_viz.experiments import shipped as shipped_data
+from resnet_viz.formatting import fmt_percent, fmt_sig3
+from resnet_viz.i18n import say
 from resnet_viz.render import figures_landscape as fl
 
-#: Percentage points within which two non-convex shares count as level.
-_LEVEL_PP = 5.0
 
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _num(x: float | None) -> str:
-    return "—" if x is None else f"{x:.3g}"
-
-
-def _weights_sha(net: str) -> str | None:
-    depth, plain = ls.LANDSCAPE_NETS[net]
-    path = paths.trained_weights_path("plain" if plain else "resnet", depth)
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-def _pairs(surfaces: dict[str, dict]) -> dict[int, list[dict]]:
+def _pairs(surfaces: dict[ExperimentNet, dict]) -> dict[int, list[dict]]:
     """Shipped surfaces by depth, plain first: {56: [plain56, resnet56], …}."""
     out: dict[int, list[dict]] = {}
-    for net, (depth, _plain) in sorted(ls.LANDSCAPE_NETS.items(), key=lambda kv: (kv[1][0], not kv[1][1])):
-        if net in surfaces:
-            out.setdefault(depth, []).append(surfaces[net])
+    for net in sorted(surfaces, key=lambda n: (n.depth, not n.plain)):
+        out.setdefault(net.depth, []).append(surfaces[net])
     return out
 
 
 def _numbers_table(t: Callable[..., str], shown: list[dict]) -> None:
     rows = []
     for s in shown:
-        summ = s["summary"]
+        summ = ls.LandscapeSummary.from_dict(s["summary"])
         rows.append(
             {
                 t("landscape.col_net"): fl.net_title(t, s["net"]),
-                t("landscape.col_origin"): _num(summ["origin_loss"]),
+                t("landscape.col_origin"): fmt_sig3(summ.origin_loss),
                 **{
-                    t("landscape.col_at", r=r): _num(summ["at_distance"].get(r))
+                    t("landscape.col_at", r=r): fmt_sig3(summ.at_distance.get(r))
                     for r in (f"{d:g}" for d in ls.DISTANCES)
                 },
-                t("landscape.col_nonconvex"): _pct(summ["nonconvex_share"]),
-                t("landscape.col_clearly", ratio=f"{ls.CLEARLY_RATIO:g}"): _pct(
-                    summ["clearly_nonconvex_share"]
+                t("landscape.col_nonconvex"): fmt_percent(summ.nonconvex_share),
+                t("landscape.col_clearly", ratio=f"{ls.CLEARLY_RATIO:g}"): fmt_percent(
+                    summ.clearly_nonconvex_share
                 ),
             }
         )
     st.dataframe(rows, hide_index=True)
 
 
-def _reading(t: Callable[..., str], shown: list[dict]) -> None:
-    """What the numbers show for our pair, worded by comparing them (never a claim typed into a translation)."""
-    by_kind = {("plain" if s["net"].startswith("plain") else "resnet"): s for s in shown}
-    if set(by_kind) != {"plain", "resnet"}:
-        return
-    plain, res = by_kind["plain"], by_kind["resnet"]
-    p, r = plain["summary"], res["summary"]
-    names = {"plain": fl.net_title(t, plain["net"]), "resnet": fl.net_title(t, res["net"])}
-    d = f"{ls.DISTANCES[1]:g}"
-    p_at, r_at = p["at_distance"].get(d), r["at_distance"].get(d)
-    if p_at is not None and r_at is not None:
-        steeper = "plain" if p_at > r_at else "resnet"
-        flatter = "resnet" if steeper == "plain" else "plain"
-        st.markdown(
-            t(
-                "landscape.read_rise",
-                r=d,
-                steeper=names[steeper],
-                flatter=names[flatter],
-                steep_loss=_num(max(p_at, r_at)),
-                flat_loss=_num(min(p_at, r_at)),
-                ratio=f"{max(p_at, r_at) / min(p_at, r_at):.2g}",
-                p_origin=_num(p["origin_loss"]),
-                r_origin=_num(r["origin_loss"]),
-            )
-        )
-    st.markdown(
-        t(
-            "landscape.read_convex",
-            plain=names["plain"],
-            resnet=names["resnet"],
-            p_share=_pct(p["nonconvex_share"]),
-            r_share=_pct(r["nonconvex_share"]),
-            p_clear=_pct(p["clearly_nonconvex_share"]),
-            r_clear=_pct(r["clearly_nonconvex_share"]),
-        )
-    )
-    depth = ls.LANDSCAPE_NETS[plain["net"]][0]
-    if depth < ls.PAPER_CHAOTIC_DEPTH:
-        st.markdown(t("landscape.paper_shallow", depth=depth))
-    else:
-        diff = 100 * (p["nonconvex_share"] - r["nonconvex_share"])
-        key = "as" if diff > _LEVEL_PP else "level" if diff >= -_LEVEL_PP else "unlike"
-        st.markdown(t(f"landscape.paper_deep_{key}", diff=f"{abs(diff):.1f}", level=f"{_LEVEL_PP:g}"))
-    st.markdown(
-        t("landscape.read_caveats", width=plain["settings"]["training"]["width"], paper_width=ls.PAPER_WIDTH)
-    )
-
-
-def _shipped(t: Callable[..., str]) -> dict[str, dict]:
-    surfaces = {net: s for net in ls.LANDSCAPE_NETS if (s := ls.load_landscape(net)) is not None}
+def _shipped(t: Callable[..., str], lang: str) -> dict[ExperimentNet, dict]:
+    surfaces = shipped_data.landscapes()
     if not surfaces:
         st.info(t("landscape.missing"))
         return {}
@@ -148,7 +82,11 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             device=first.get("device", "cpu"),
         )
     )
-    stale = [fl.net_title(t, s["net"]) for s in shown if s.get("weights_sha256") != _weights_sha(s["net"])]
+    stale = [
+        fl.net_title(t, s["net"])
+        for s in shown
+        if s.get("weights_sha256") != shipped_data.weights_sha256(s["net"])
+    ]
     if stale:
         st.warning(t("landscape.stale", nets=", ".join(stale)))
     if st.toggle(t("landscape.show_3d"), key="rvl_3d"):
@@ -172,13 +110,14 @@ def _shipped(t: Callable[..., str]) -> dict[str, dict]:
             ratio=f"{ls.CLEARLY_RATIO:g}",
         )
     )
-    _reading(t, shown)
+    for sentence in readings.landscape_sentences(shown):
+        st.markdown(say(t, sentence, lang))
     return surfaces
 
 
-def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
+def _live(t: Callable[..., str], surfaces: dict[ExperimentNet, dict]) -> None:
     st.subheader(t("landscape.live_header"))
-    nets = ls.available_nets()
+    nets = [net.key for net in ls.available_nets()]
     if not nets:
         st.info(t("landscape.missing"))
         return
@@ -192,7 +131,7 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
             t("landscape.live_seed"), min_value=0, max_value=999, value=0, step=1, key="rvl_seed"
         )
     )
-    key = (net, seed, ls.LIVE_POINTS, ls.LIVE_BATCH, _weights_sha(net))
+    key = (net, seed, ls.LIVE_POINTS, ls.LIVE_BATCH, shipped_data.weights_sha256(net))
     col_go, col_stop = st.columns(2)
     start = col_go.button(t("landscape.live_start"), key="rvl_live_start", type="primary")
     # "Stop" needs no handler: a click reruns the script, and Streamlit stops the running one at its next call
@@ -248,16 +187,17 @@ def _live(t: Callable[..., str], surfaces: dict[str, dict]) -> None:
     if live["stopped"]:
         st.warning(t("landscape.live_stopped", done=len(live["losses"]), total=len(live["coords"])))
     # With seed 0 the slice's direction is the shipped grid's first direction: its row β = 0 is the same line.
-    shipped = surfaces.get(net) if seed == surfaces.get(net, {}).get("seed") else None
+    grid = surfaces.get(ExperimentNet.parse(net), {})
+    shipped = grid if grid and seed == grid.get("seed") else None
     ui.figure(fl.slice_figure(live["coords"], live["losses"], net, t, shipped), key="rvl_slice")
     if not live["stopped"]:
-        at = live["summary"]["at_distance"]
+        at = live["summary"].at_distance
         st.markdown(
             t(
                 "landscape.live_result",
                 net=fl.net_title(t, net),
-                origin=_num(live["origin_loss"]),
-                **{f"l{i}": _num(at.get(f"{d:g}")) for i, d in enumerate(ls.DISTANCES)},
+                origin=fmt_sig3(live["origin_loss"]),
+                **{f"l{i}": fmt_sig3(at.get(f"{d:g}")) for i, d in enumerate(ls.DISTANCES)},
                 **{f"d{i}": f"{d:g}" for i, d in enumerate(ls.DISTANCES)},
                 seconds=f"{live['seconds']:.0f}",
             )
@@ -272,5 +212,5 @@ def render(t: Callable[..., str], settings: ui.View) -> None:
     st.latex(r"f(\alpha, \beta) = L(\theta^{*} + \alpha\,\delta + \beta\,\eta),\qquad "
              r"\delta_{i} \leftarrow \frac{\delta_{i}}{\lVert\delta_{i}\rVert}\,\lVert\theta^{*}_{i}\rVert")  # fmt: skip
     st.markdown(t("landscape.method"))
-    surfaces = _shipped(t)
+    surfaces = _shipped(t, settings.lang)
     _live(t, surfaces)

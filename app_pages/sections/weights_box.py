@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from resnet_viz import ui
+from resnet_viz.architecture import catalogue
 from resnet_viz.i18n import Translator
 from resnet_viz.models import sources
 from resnet_viz.render import figures_feature_maps as fm
@@ -40,7 +41,7 @@ def checkpoint_model(t: Translator, s: ui.View):
 def render(t: Translator, s: ui.View):
     """The weights chooser: (model, source). Falls back to the seeded random weights whenever the choice
     cannot be had (no pretrained weights for this network, offline, no checkpoint yet)."""
-    possible = sources.has_pretrained(s.arch, plain=s.plain, stride_in=s.stride_in)
+    possible = catalogue.has_pretrained(s.arch, plain=s.plain, stride_in=s.stride_in)
     ss = st.session_state
     if "fm_weights" not in ss or (ss["fm_weights"] == "pretrained" and not possible):
         ss["fm_weights"] = "pretrained" if possible else "random"

@@ -4,6 +4,10 @@ Like torchvision's ``models/resnet.py``, a network is a block kind (with its ``e
 per stage and the stage widths; the stem and the shortcut option complete it. Everything else (shapes, parameters,
 multiply-adds, receptive fields, layer counts) is derived from these few numbers by :mod:`resnet_viz.architecture.trace`, and
 :mod:`resnet_viz.models` builds the same network on torchvision's own classes.
+
+The data a network expects is part of its entry too, as timm keeps mean, std and crop in each model's config:
+the data set whose statistics normalise its input (:attr:`ArchSpec.dataset`), and whether torchvision ships
+pretrained weights for it (:func:`pretrained_problem`, the one rule the model builder and the weights loader ask).
 """
 
 from __future__ import annotations
@@ -20,6 +24,25 @@ EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4}
 CONVS_PER_BLOCK: dict[str, int] = {"basic": 2, "bottleneck": 3}
 #: The block's name as torchvision's class is called, the label every page and diagram uses for it.
 BLOCK_CLASS: dict[str, str] = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
+
+
+@dataclass(frozen=True)
+class DatasetStats:
+    """A data set's per-channel statistics (RGB, on pixels scaled to [0, 1]): what a network's input is
+    normalised with, ``(x - mean) / std``."""
+
+    name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+#: ImageNet statistics (torchvision's weights' transforms use exactly these).
+IMAGENET = DatasetStats("ImageNet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+#: CIFAR-10 per-channel statistics of the training set (the per-pixel std; the often-copied 0.2023/0.1994/0.2010
+#: is the std of per-image means). Our CIFAR networks have no published weights, so these only set the scale.
+CIFAR10 = DatasetStats("CIFAR-10", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+IMAGENET_MEAN, IMAGENET_STD = IMAGENET.mean, IMAGENET.std
+CIFAR10_MEAN, CIFAR10_STD = CIFAR10.mean, CIFAR10.std
 
 
 @dataclass(frozen=True)
@@ -50,6 +73,12 @@ class ArchSpec:
     @property
     def expansion(self) -> int:
         return EXPANSION[self.block]
+
+    @property
+    def dataset(self) -> DatasetStats:
+        """The statistics its input is normalised with: ImageNet's for the ImageNet networks, CIFAR-10's for the
+        32×32 ones (the paper's CIFAR nets and the notes' ten-class ResNet-34)."""
+        return IMAGENET if self.family == "imagenet" else CIFAR10
 
     @property
     def block_class(self) -> str:
@@ -195,6 +224,24 @@ def get_spec(arch: str) -> ArchSpec:
         return CATALOGUE[arch]
     except (KeyError, TypeError):
         raise ValueError(f"unknown architecture {arch!r}; choose one of: {', '.join(ARCHS)}") from None
+
+
+def pretrained_problem(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> str | None:
+    """Why torchvision has no pretrained weights for this network (English), or None when it has them.
+
+    Only the residual v1.5 ImageNet ResNets (18-152) have them: torchvision trained exactly those layouts.
+    """
+    spec = get_spec(arch)
+    if spec.family != "imagenet":
+        return f"{arch} has no pretrained weights in torchvision; only the ImageNet ResNets (18-152) do"
+    if plain or (stride_in != "3x3" and spec.block == "bottleneck"):
+        return f"pretrained weights exist only for the residual v1.5 {arch} torchvision ships"
+    return None
+
+
+def has_pretrained(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> bool:
+    """Whether torchvision ships pretrained weights for this network (see :func:`pretrained_problem`)."""
+    return pretrained_problem(arch, plain=plain, stride_in=stride_in) is None
 
 
 def check_stride_in(stride_in: str) -> StrideIn:

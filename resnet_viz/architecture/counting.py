@@ -169,14 +169,6 @@ def activation_bytes(tr: Trace, batch_size: int = 1) -> int:
     return activation_elements(tr) * BYTES_PER_FLOAT32 * batch_size
 
 
-def fmt_bytes(n: int) -> str:
-    """Binary units, as the sizes of weight files are usually given: 46758048 → '44.6 MiB'."""
-    for div, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{n} B"
-
-
 @dataclass(frozen=True)
 class DepthStats:
     arch: str

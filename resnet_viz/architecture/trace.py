@@ -21,6 +21,8 @@ from resnet_viz.architecture.catalogue import BLOCK_CLASS, ArchSpec, check_strid
 
 #: Above this, the pages' images and maps stop making sense; the arithmetic itself would go on.
 MAX_INPUT_SIZE = 4096
+#: The shortcuts drawn dashed in the paper's Figure 3: they change the shape (the only place this rule is written).
+DASHED_SHORTCUTS = frozenset({"projection", "zero_pad"})
 
 
 def conv_out(size: int, kernel: int, stride: int, padding: int) -> int:
@@ -53,6 +55,13 @@ class Row:
     shortcut_reason: str | None = (
         None  # blocks with a non-identity shortcut: stride, channels, stride and channels
     )
+    shortcut_params: int = 0  # blocks: the shortcut's own parameters, its BN included (a projection's only)
+
+    @property
+    def dashed(self) -> bool:
+        """A block whose shortcut changes the shape (the paper's dashed line: a projection or option A), and
+        that shortcut's own row."""
+        return self.shortcut in DASHED_SHORTCUTS
 
 
 @dataclass(frozen=True)
@@ -108,6 +117,19 @@ class Trace:
     def leaves(self) -> list[Row]:
         return [r for r in self.rows if r.leaf]
 
+    @property
+    def shortcut_params(self) -> int:
+        """Every shortcut's own parameters, the projections' BNs included: all a residual network has more than
+        its plain counterpart (0 with option A, identity shortcuts only, or in a plain network)."""
+        return sum(b.shortcut_params for b in self.blocks)
+
+    @property
+    def shortcut_conv_params(self) -> int:
+        """The projection shortcuts' 1×1 convs alone, without their BNs."""
+        return sum(
+            self.row(f"{b.name}.downsample.0").params for b in self.blocks if b.shortcut == "projection"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: lists for tuples, one dict per row."""
         return {
@@ -126,7 +148,12 @@ class Trace:
             "layer_count_formula": self.layer_count_formula,
             "stages": [{**asdict(s), "output_shape": list(s.output_shape)} for s in self.stages],
             "rows": [
-                {**asdict(r), "input_shape": list(r.input_shape), "output_shape": list(r.output_shape)}
+                {
+                    **asdict(r),
+                    "input_shape": list(r.input_shape),
+                    "output_shape": list(r.output_shape),
+                    "dashed": r.dashed,
+                }
                 for r in self.rows
             ],
         }
@@ -259,6 +286,7 @@ def _block(
     macs = sum(row.macs for row in w.rows[first + 1 :])
 
     needs_change = stride != 1 or in_ch != out_ch
+    sp = 0  # the shortcut's own parameters (a projection's conv and BN)
     reason = None
     if needs_change:
         reason = " and ".join(p for p, on in (("stride", stride != 1), ("channels", in_ch != out_ch)) if on)
@@ -306,7 +334,7 @@ def _block(
         name=name, kind="block", paper_name=paper_name, depth=1, parent=name.rsplit(".", 1)[0], input_shape=shape,
         output_shape=x, params=params, macs=macs, receptive_field=r, jump=j, leaf=False, stride=stride,
         detail=f"{'plain ' if plain else ''}{spec.block_class}, {in_ch}→{out_ch}, stride {stride}",
-        shortcut=kind, shortcut_reason=reason,
+        shortcut=kind, shortcut_reason=reason, shortcut_params=sp,
     )  # fmt: skip
     return x, r, j
 

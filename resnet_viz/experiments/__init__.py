@@ -12,10 +12,12 @@
 
 One module each: :mod:`.data` (the data set), :mod:`.nets`, :mod:`.gradient_flow`, :mod:`.identity`,
 :mod:`.config` and :mod:`.training` (degradation), :mod:`.block_removal`, :mod:`.summaries` (what the page reads
-off the shipped records). Every function builds its own fresh models, so no shared (cached) model is ever touched.
+off the shipped records, as typed records), :mod:`.readings` (the sentences those records call for) and
+:mod:`.shipped` (the one reader of the shipped files). Every function builds its own fresh models, so no shared (cached) model is ever touched.
 """
 
 from resnet_viz.experiments.block_removal import (
+    BlockDeletion,
     ShortcutOnly,
     block_names,
     block_removal_sweep,
@@ -56,10 +58,15 @@ from resnet_viz.experiments.identity import (
 )
 from resnet_viz.experiments.nets import cifar_net, load_trained, main_path_convs
 from resnet_viz.experiments.summaries import (
+    BehindEpochs,
+    DepthComparison,
+    GradientStepsSummary,
+    GradientSummary,
+    MeanRun,
+    RemovalSummary,
     behind_epochs,
     chance_error,
     depth_comparison,
-    fmt_range,
     gradient_steps_summary,
     gradient_summary,
     mean_runs,
@@ -80,7 +87,14 @@ from resnet_viz.experiments.training import (
 )
 
 __all__ = [
+    "BehindEpochs",
+    "BlockDeletion",
     "BlockIdentity",
+    "DepthComparison",
+    "GradientStepsSummary",
+    "GradientSummary",
+    "MeanRun",
+    "RemovalSummary",
     "DATASETS",
     "DegradationResult",
     "DEFAULT_STEPS",
@@ -104,7 +118,6 @@ __all__ = [
     "behind_epochs",
     "chance_error",
     "depth_comparison",
-    "fmt_range",
     "gradient_summary",
     "mean_runs",
     "shipped_seeds",

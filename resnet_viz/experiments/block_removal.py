@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz import paths
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.experiments.data import test_data
-from resnet_viz.experiments.identity import _stages
 from resnet_viz.experiments.nets import load_trained
 from resnet_viz.experiments.training import evaluate
-from resnet_viz.models.build import PlainBasicBlock, PlainBottleneck
+from resnet_viz.models.blocks import is_block, named_blocks, walk_block
 
 
 class ShortcutOnly(nn.Module):
@@ -32,7 +32,7 @@ class ShortcutOnly(nn.Module):
 
 
 def block_names(model: nn.Module) -> list[str]:
-    return [f"{s}.{i}" for s, stage in _stages(model) for i in range(len(stage))]
+    return [name for name, _ in named_blocks(model)]
 
 
 def removable(model: nn.Module, name: str) -> bool:
@@ -40,14 +40,13 @@ def removable(model: nn.Module, name: str) -> bool:
     for a plain block only where it keeps the shape (not the first block of a down-sampling stage)."""
     stage_name, idx = name.split(".")
     block = getattr(model, stage_name)[int(idx)]
-    if isinstance(block, PlainBasicBlock | PlainBottleneck):
-        return block.conv1.stride == (1, 1) and block.conv1.in_channels == _block_out_channels(block)
-    return isinstance(block, BasicBlock | Bottleneck)
-
-
-def _block_out_channels(block: nn.Module) -> int:
-    last = block.conv3 if hasattr(block, "conv3") else block.conv2
-    return last.out_channels
+    if not is_block(block):
+        return False
+    layout = walk_block(block)
+    if layout.plain:
+        first, last = layout.convs[0][0].module, layout.convs[-1][0].module
+        return first.stride == (1, 1) and first.in_channels == last.out_channels
+    return True
 
 
 def remove_block(model: nn.Module, name: str) -> nn.Module:
@@ -60,12 +59,8 @@ def remove_block(model: nn.Module, name: str) -> nn.Module:
         raise ValueError(f"block {name} changes the shape; deleting it would break the network")
     stage_name, idx = name.split(".")
     clone = copy.deepcopy(model)
-    block = getattr(clone, stage_name)[int(idx)]
-    replacement = (
-        nn.Identity()
-        if isinstance(block, PlainBasicBlock | PlainBottleneck)
-        else ShortcutOnly(block.downsample)
-    )
+    layout = walk_block(getattr(clone, stage_name)[int(idx)])
+    replacement = nn.Identity() if layout.plain else ShortcutOnly(layout.shortcut_module)
     getattr(clone, stage_name)[int(idx)] = replacement
     return clone
 
@@ -82,18 +77,28 @@ def block_removal_sweep(
     return out
 
 
-def delete_block_experiment(folder: str | Path, config: TrainConfig, depth: int, name: str) -> dict[str, Any]:
-    """On the trained ``depth``-layer nets saved in ``folder``: test errors intact and with block ``name`` deleted.
+@dataclass(frozen=True)
+class BlockDeletion:
+    """One trained net's test errors (``top1_error``, ``top5_error``) intact and with one block deleted;
+    ``deleted`` is None where the block cannot go (a plain block that changes the shape)."""
 
-    Returns ``{"resnet-56": {"intact": {...}, "deleted": {...}}, "plain-56": {... "deleted": None if the plain
-    block changes the shape}}``. Fresh models every call; raises ``FileNotFoundError`` without the weights.
-    """
+    net: ExperimentNet
+    intact: dict[str, float]
+    deleted: dict[str, float] | None
+
+
+def delete_block_experiment(
+    folder: str | Path, config: TrainConfig, depth: int, name: str
+) -> list[BlockDeletion]:
+    """On the trained ``depth``-layer nets saved in ``folder``: test errors intact and with block ``name`` deleted,
+    the residual net first, then the plain one. Fresh models every call; raises ``FileNotFoundError`` without the
+    weights."""
     images, labels = test_data(config)
-    out: dict[str, Any] = {}
-    for kind, plain in (("resnet", False), ("plain", True)):
+    out = []
+    for net in (ExperimentNet(depth, plain=False), ExperimentNet(depth, plain=True)):
         model = load_trained(
-            paths.trained_weights_path(kind, depth, folder), depth=depth, width=config.width, plain=plain
+            paths.net_weights_path(net, folder), depth=depth, width=config.width, plain=net.plain
         )
         deleted = evaluate(remove_block(model, name), images, labels) if removable(model, name) else None
-        out[f"{kind}-{depth}"] = {"intact": evaluate(model, images, labels), "deleted": deleted}
+        out.append(BlockDeletion(net, intact=evaluate(model, images, labels), deleted=deleted))
     return out

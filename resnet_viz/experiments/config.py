@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from resnet_viz.architecture.experiment_net import ExperimentNet
+
 #: The generated data sets a run can use (``resnet_viz.experiments.data.generate``) and their number of classes.
 DATASETS: dict[str, int] = {"shapes": 10, "pairs": 20}
 
@@ -55,7 +57,7 @@ class TrainConfig:
     @property
     def runs(self) -> list[tuple[str, int, bool]]:
         """(label, depth, plain) of every network trained, plain ones first."""
-        return [(f"{'plain' if p else 'resnet'}-{d}", d, p) for p in (True, False) for d in self.depths]
+        return [(ExperimentNet(d, p).label, d, p) for p in (True, False) for d in self.depths]
 
 
 #: A live run that fits in about 3 minutes on 2 CPU cores: the easier 10-class "shapes" data set (the 20-class

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.experiments.data import synthetic_shapes
+from resnet_viz.models.blocks import named_blocks, walk_block
 from resnet_viz.models.build import build_model
 from resnet_viz.models.seeding import seeded_build
 
@@ -28,30 +27,19 @@ class BlockIdentity:
 
 def residual_branch(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """F(x) of a torchvision block: its main branch up to (not including) the addition and the last ReLU."""
-    if isinstance(block, BasicBlock):
-        return block.bn2(block.conv2(block.relu(block.bn1(block.conv1(x)))))
-    if isinstance(block, Bottleneck):
-        out = block.relu(block.bn1(block.conv1(x)))
-        out = block.relu(block.bn2(block.conv2(out)))
-        return block.bn3(block.conv3(out))
-    raise TypeError(f"not a residual block: {type(block).__name__}")
+    return walk_block(block).run_branch(x)
 
 
 def shortcut_branch(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    return x if block.downsample is None else block.downsample(x)
+    """What the block adds to F(x): x, or its downsample of x (x for a plain block, which adds nothing)."""
+    shortcut = walk_block(block).run_shortcut(x)
+    return x if shortcut is None else shortcut
 
 
 def _stem(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     x = model.relu(model.bn1(model.conv1(x)))
     maxpool = getattr(model, "maxpool", None)
     return maxpool(x) if maxpool is not None else x
-
-
-def _stages(model: nn.Module) -> Iterator[tuple[str, nn.Sequential]]:
-    for i in range(1, 5):
-        stage = getattr(model, f"layer{i}", None)
-        if stage is not None:
-            yield f"layer{i}", stage
 
 
 #: How many generated images :func:`identity_at_init` measures by default (the page quotes it).
@@ -79,18 +67,17 @@ def identity_at_init(
     rows: list[BlockIdentity] = []
     with torch.inference_mode():
         x = _stem(model, images)
-        for stage_name, stage in _stages(model):
-            for i, block in enumerate(stage):
-                f = residual_branch(block, x)
-                s = shortcut_branch(block, x)
-                out = block(x)
-                rows.append(
-                    BlockIdentity(
-                        name=f"{stage_name}.{i}",
-                        input_norm=float(x.norm()),
-                        residual_norm=float(f.norm()),
-                        output_minus_shortcut=float((out - F.relu(s)).norm()),
-                    )
+        for name, block in named_blocks(model):
+            f = residual_branch(block, x)
+            s = shortcut_branch(block, x)
+            out = block(x)
+            rows.append(
+                BlockIdentity(
+                    name=name,
+                    input_norm=float(x.norm()),
+                    residual_norm=float(f.norm()),
+                    output_minus_shortcut=float((out - F.relu(s)).norm()),
                 )
-                x = out
+            )
+            x = out
     return rows

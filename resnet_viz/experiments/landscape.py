@@ -22,10 +22,9 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
-import json
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +34,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from resnet_viz import paths
+from resnet_viz.architecture.experiment_net import ExperimentNet
+from resnet_viz.experiments import shipped
 from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.experiments.data import make_data
 from resnet_viz.experiments.nets import load_trained
 
-#: The networks with shipped trained weights, by CLI name: (depth, plain).
-LANDSCAPE_NETS: dict[str, tuple[int, bool]] = paths.TRAINED_NETS
+#: The networks with shipped trained weights, in the command line's order.
+LANDSCAPE_NETS: tuple[ExperimentNet, ...] = paths.TRAINED_NETS
 #: The distances along the directions whose losses the page reports (grid and slice points fall on them when
 #: the number of points is 4k+1, e.g. 25 or 41).
 DISTANCES: tuple[float, ...] = (0.25, 0.5, 1.0)
@@ -59,12 +60,6 @@ PAPER_WIDTH = 16
 Direction = dict[str, torch.Tensor]
 #: ``progress(done, total, loss)`` after every point, with that point's loss.
 ProgressFn = Callable[[int, int, float], None]
-
-
-def net_label(net: str) -> str:
-    """``"plain56"`` → ``"plain-56"`` (the labels of the degradation curves)."""
-    depth, plain = LANDSCAPE_NETS[net]
-    return f"{'plain' if plain else 'resnet'}-{depth}"
 
 
 def coordinates(points: int, extent: float = 1.0) -> np.ndarray:
@@ -237,35 +232,40 @@ def loss_slice(
     )
 
 
-def shipped_config(folder: str | Path = paths.CURVES_DIR) -> TrainConfig:
-    """The training settings recorded beside the shipped weights (``degradation.json``)."""
-    data = json.loads((Path(folder) / paths.DEGRADATION_FILE).read_text(encoding="utf-8"))
-    return TrainConfig.from_dict(data["settings"])
+#: The training settings recorded beside the shipped weights (``degradation.json``); raises without it.
+shipped_config = shipped.training_config
+#: The networks of :data:`LANDSCAPE_NETS` whose trained weights are in a folder.
+available_nets = shipped.trained_nets
+#: The shipped surface of a network as written by ``scripts/make_landscape.py``, or None if absent/unreadable.
+load_landscape = shipped.landscape
 
 
-def available_nets(folder: str | Path = paths.CURVES_DIR) -> list[str]:
-    """The networks of :data:`LANDSCAPE_NETS` whose trained weights are in ``folder``."""
-    return [
-        net
-        for net, (depth, plain) in LANDSCAPE_NETS.items()
-        if paths.trained_weights_path("plain" if plain else "resnet", depth, folder).exists()
-    ]
+def _shipped_net(net: ExperimentNet | str) -> ExperimentNet:
+    """``net`` (any spelling) if it is one of :data:`LANDSCAPE_NETS`; ``ValueError`` otherwise."""
+    choices = ", ".join(n.key for n in LANDSCAPE_NETS)
+    try:
+        found = ExperimentNet.parse(net)
+    except ValueError:
+        found = None
+    if found not in LANDSCAPE_NETS:
+        raise ValueError(f"unknown network {net!r}; choose one of {choices}")
+    return found
 
 
-def load_net(net: str, folder: str | Path = paths.CURVES_DIR, config: TrainConfig | None = None) -> nn.Module:
+def load_net(
+    net: ExperimentNet | str, folder: str | Path = paths.CURVES_DIR, config: TrainConfig | None = None
+) -> nn.Module:
     """A fresh copy of the shipped trained ``net`` (eval mode, CPU); ``FileNotFoundError`` without weights."""
-    if net not in LANDSCAPE_NETS:
-        raise ValueError(f"unknown network {net!r}; choose one of {', '.join(LANDSCAPE_NETS)}")
-    depth, plain = LANDSCAPE_NETS[net]
+    net = _shipped_net(net)
     config = config or shipped_config(folder)
-    path = paths.trained_weights_path("plain" if plain else "resnet", depth, folder)
+    path = paths.net_weights_path(net, folder)
     if not path.exists():
         raise FileNotFoundError(f"no trained weights for {net} ({path.name}); run scripts/make_curves.py")
-    return load_trained(path, depth=depth, width=config.width, plain=plain)
+    return load_trained(path, depth=net.depth, width=config.width, plain=net.plain)
 
 
 def shipped_landscape(
-    net: str,
+    net: ExperimentNet | str,
     *,
     dim: int,
     points: int,
@@ -287,7 +287,7 @@ def shipped_landscape(
         y,
         points=points,
         seed=seed,
-        net=net,
+        net=_shipped_net(net).key,
         dim=dim,
         progress=progress,
         should_stop=should_stop,
@@ -352,33 +352,56 @@ def curvature_stats(land: Landscape) -> dict[str, float]:
     }
 
 
-def summarise(land: Landscape) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LandscapeSummary:
+    """The numbers the page and the CLI report about a slice or a grid (a shipped surface holds its own, as
+    :meth:`to_dict` writes it)."""
+
+    origin_loss: float
+    #: the mean loss at each distance of :data:`DISTANCES` ("0.25" …; None where it is not a grid coordinate)
+    at_distance: dict[str, float | None]
+    max_loss: float
+    #: the curvature test of a 2-D grid (:func:`curvature_stats`); None on a slice
+    nonconvex_share: float | None = None
+    clearly_nonconvex_share: float | None = None
+    points_tested: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (the curvature numbers only for a grid)."""
+        out = {k: v for k, v in asdict(self).items() if v is not None or k == "at_distance"}
+        out["at_distance"] = dict(self.at_distance)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LandscapeSummary:
+        return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
+
+
+def summarise(land: Landscape) -> LandscapeSummary:
     """The numbers the page and the CLI report: origin loss, losses at the distances, curvature (2-D)."""
-    out: dict[str, Any] = {
-        "origin_loss": land.origin_loss,
-        "at_distance": losses_at_distances(land),
-        "max_loss": float(np.nanmax(land.array())) if land.losses and land.losses[0] else math.nan,
-    }
-    if land.dim == 2:
-        out.update(curvature_stats(land))
-    return out
+    curvature: dict[str, Any] = curvature_stats(land) if land.dim == 2 else {}
+    return LandscapeSummary(
+        origin_loss=land.origin_loss,
+        at_distance=losses_at_distances(land),
+        max_loss=float(np.nanmax(land.array())) if land.losses and land.losses[0] else math.nan,
+        **curvature,
+    )
 
 
-def load_landscape(net: str, folder: str | Path = paths.CURVES_DIR) -> dict[str, Any] | None:
-    """The shipped surface of ``net`` as written by ``scripts/make_landscape.py``, or ``None`` if absent/unreadable."""
+def _title(net: str) -> str:
+    """The curves' label of a network name (``plain56`` → ``plain-56``); any other name as it is."""
     try:
-        data = json.loads(paths.landscape_path(net, folder).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and "losses" in data else None
+        return ExperimentNet.parse(net).label
+    except ValueError:
+        return net
 
 
-def landscape_text(land: Landscape, summary: dict[str, Any]) -> str:
+def landscape_text(land: Landscape, summary: LandscapeSummary) -> str:
     """The slice or grid as plain text: coordinates and losses, then the numbers."""
     from resnet_viz.formatting import text_table
 
     head = (
-        f"{net_label(land.net) if land.net in LANDSCAPE_NETS else land.net}: loss along "
+        f"{_title(land.net)}: loss along "
         f"{'one filter-normalised direction' if land.dim == 1 else 'two filter-normalised directions'} "
         f"(seed {land.seed}), {land.batch} training images, BN in eval mode"
     )
@@ -390,12 +413,12 @@ def landscape_text(land: Landscape, summary: dict[str, Any]) -> str:
         header = ("beta\\alpha", *(f"{a:+.2f}" for a in land.coords))
         table = text_table(header, rows, right=set(range(len(header))))
     lines = [head, *table, "", f"loss at the origin (the trained weights): {land.origin_loss:.6g}"]
-    for r, v in summary["at_distance"].items():
+    for r, v in summary.at_distance.items():
         if v is not None:
             lines.append(f"mean loss at distance {r}: {v:.6g}")
     if land.dim == 2:
         lines.append(
             f"locally non-convex (finite-difference Hessian has a negative eigenvalue): "
-            f"{100 * summary['nonconvex_share']:.1f}% of {summary['points_tested']} interior points"
+            f"{100 * summary.nonconvex_share:.1f}% of {summary.points_tested} interior points"
         )
     return "\n".join(lines)

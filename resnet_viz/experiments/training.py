@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.experiments.data import make_data
 from resnet_viz.experiments.nets import cifar_net
@@ -247,7 +248,7 @@ def train_network(
         config.seed,
         lambda: cifar_net(depth, plain=plain, width=config.width, num_classes=config.num_classes),
     )
-    curves = RunCurves(label=f"{'plain' if plain else 'resnet'}-{depth}", depth=depth, plain=plain)
+    curves = RunCurves(label=ExperimentNet(depth, plain).label, depth=depth, plain=plain)
     start = time.perf_counter()
 
     def _epoch() -> None:

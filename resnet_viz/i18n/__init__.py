@@ -12,7 +12,8 @@ for that marker on every page in every language.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,36 @@ def arch_title(t: Callable[..., str], arch: str) -> str:
 
     spec = get_spec(arch)
     return t(f"common.title_{spec.family}", depth=spec.depth)
+
+
+#: How a language joins the items of a list inside a sentence, and one sentence to the next in a paragraph.
+LIST_SEPARATOR: dict[str, str] = {"en": ", ", "zh": "、"}
+SENTENCE_SEPARATOR: dict[str, str] = {"en": " ", "zh": ""}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A sentence chosen by the data, not yet worded: a key and the values it is formatted with.
+
+    Code that reads a measurement (``resnet_viz.experiments.summaries``) decides *which* sentence applies and
+    with which numbers; :func:`say` words it in a language. A value may itself be a :class:`Sentence` (a network's
+    name, "higher"/"lower"), or a list of strings (joined with the language's :data:`LIST_SEPARATOR`); ``then``
+    holds sentences that continue the same paragraph."""
+
+    key: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+    then: tuple[Sentence, ...] = ()
+
+
+def say(t: Translator, sentence: Sentence, lang: str = DEFAULT_LANGUAGE) -> str:
+    """``sentence`` worded by ``t`` (a translator for ``lang``)."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, Sentence):
+            return say(t, v, lang)
+        if isinstance(v, list):
+            return LIST_SEPARATOR[lang].join(str(value(x)) for x in v)
+        return v
+
+    text = t(sentence.key, **{k: value(v) for k, v in sentence.args.items()})
+    return "".join([text, *(SENTENCE_SEPARATOR[lang] + say(t, s, lang) for s in sentence.then)])

@@ -27,12 +27,14 @@ from typing import Any, Generic, TypeVar
 
 import torch
 
+from resnet_viz.settings import DEFAULTS
+
 R = TypeVar("R")
 
-#: How long the first request of a batch waits for others, by default (a few ms: invisible to a student).
-DEFAULT_WINDOW_MS = 5.0
-#: The largest batch: bounds the transient memory of one forward (activations grow with the batch).
-DEFAULT_MAX_BATCH = 8
+#: How long the first request of a batch waits for others, and the largest batch, by default:
+#: ``$RESNET_VIZ_BATCH_MS`` and ``$RESNET_VIZ_MAX_BATCH``'s defaults (why: :mod:`resnet_viz.settings`).
+DEFAULT_WINDOW_MS = DEFAULTS.batch_ms
+DEFAULT_MAX_BATCH = DEFAULTS.max_batch
 
 
 @dataclass(eq=False)

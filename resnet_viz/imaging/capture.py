@@ -4,7 +4,8 @@ residual addition of every block taken apart, the predictions and the class acti
 Why an explicit walk and not hooks: the model is shared by every session (``st.cache_resource``); a hook on it
 would fire for other sessions' forwards, and torchvision's blocks reuse one in-place ReLU and do
 ``out += identity``, so a kept reference to the main branch is overwritten. Walking the stages here calls the
-model's own submodules (conv, bn, downsample) in the order torchvision's ``forward`` does, re-implementing only
+model's own submodules (conv, bn, downsample) in the order torchvision's ``forward`` does (as the one block
+walker, :func:`resnet_viz.models.blocks.walk_block`, lists them), re-implementing only
 the few lines of ``BasicBlock.forward``/``Bottleneck.forward`` arithmetic (ReLU and the addition, neither
 in place), which ``tests/test_capture.py`` checks reproduces each block's own output exactly. Nothing is
 registered on, moved, or switched on the model; everything kept is copied to numpy.
@@ -20,10 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from resnet_viz.models import PlainBasicBlock, PlainBottleneck, ZeroPadShortcut
-from resnet_viz.render import tiling
+from resnet_viz.models.blocks import named_stages, walk_block
 
 #: dtype of the feature maps kept for display (half the memory of float32; plenty for pictures).
 MAP_DTYPE = np.float16
@@ -40,26 +39,14 @@ class BlockParts:
     out: torch.Tensor  # ReLU(sum): the block's output
 
 
-def _main_branch(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """F(x): the block's convolutions up to its last BN, before the addition."""
-    kind = type(block)
-    # The inner ReLUs may work in place: their inputs are fresh BN outputs nobody else holds.
-    if kind in (BasicBlock, PlainBasicBlock):
-        h = F.relu(block.bn1(block.conv1(x)), inplace=True)
-        return block.bn2(block.conv2(h))
-    if kind in (Bottleneck, PlainBottleneck):
-        h = F.relu(block.bn1(block.conv1(x)), inplace=True)
-        h = F.relu(block.bn2(block.conv2(h)), inplace=True)
-        return block.bn3(block.conv3(h))
-    raise TypeError(f"not a block this walk knows: {kind.__name__}")
-
-
 def block_parts(block: nn.Module, x: torch.Tensor) -> BlockParts:
     """Run one torchvision block on ``x`` through its own submodules and keep every term of its addition."""
-    main = _main_branch(block, x)
-    if isinstance(block, (PlainBasicBlock, PlainBottleneck)):
+    layout = walk_block(block)
+    # The inner ReLUs may work in place: their inputs are fresh BN outputs nobody else holds.
+    main = layout.run_branch(x, inplace=True)
+    shortcut = layout.run_shortcut(x)
+    if shortcut is None:
         return BlockParts(x=x, main=main, shortcut=None, sum=main, out=F.relu(main))
-    shortcut = block.downsample(x) if block.downsample is not None else x
     total = main + shortcut
     return BlockParts(x=x, main=main, shortcut=shortcut, sum=total, out=F.relu(total))
 
@@ -73,16 +60,17 @@ def _summarised_block(
     and the last ReLU then run in place, as in torchvision's own forward (``out += identity``): no extra
     full-size tensors per block, which keeps the capture within a few percent of a plain forward pass.
     """
-    kind = shortcut_kind(block)
+    layout = walk_block(block)
+    kind = layout.shortcut
     n = x.shape[0]
-    main = _main_branch(block, x)
+    main = layout.run_branch(x, inplace=True)
     main_means = [_mean(main, i) for i in range(n)]
     main_norms = [float(torch.linalg.vector_norm(main[i])) for i in range(n)]
     if kind == "none":
         shortcut_means: list[np.ndarray | None] = [None] * n
         out = F.relu(main, inplace=True)
     else:
-        shortcut = block.downsample(x) if block.downsample is not None else x
+        shortcut = layout.run_shortcut(x)
         shortcut_means = list(x_means) if kind == "identity" else [_mean(shortcut, i) for i in range(n)]
         out = F.relu(main.add_(shortcut), inplace=True)
     residuals = []
@@ -107,12 +95,7 @@ def _summarised_block(
 
 def shortcut_kind(block: nn.Module) -> str:
     """``identity`` | ``projection`` | ``zero_pad`` | ``none`` (plain), as the trace names them."""
-    if isinstance(block, (PlainBasicBlock, PlainBottleneck)):
-        return "none"
-    ds = getattr(block, "downsample", None)
-    if ds is None:
-        return "identity"
-    return "zero_pad" if isinstance(ds, ZeroPadShortcut) else "projection"
+    return walk_block(block).shortcut
 
 
 @dataclass(frozen=True)
@@ -222,7 +205,8 @@ def _mean(t: torch.Tensor, i: int = 0) -> np.ndarray:
 
 
 def stage_names(model: nn.Module) -> list[str]:
-    return [n for n in ("layer1", "layer2", "layer3", "layer4") if hasattr(model, n)]
+    """The model's stages in network order (``layer1`` …), read off its children."""
+    return [name for name, _ in named_stages(model)]
 
 
 def capture(model: nn.Module, image: torch.Tensor) -> Capture:
@@ -269,8 +253,8 @@ def capture_batch(model: nn.Module, images: torch.Tensor) -> list[Capture]:
         # Each block's input is the previous output: its mean and norm are computed once and carried along.
         x_means = [_mean(x, i) for i in range(n)]
         x_norms = [float(torch.linalg.vector_norm(x[i].float())) for i in range(n)]
-        for stage in stage_names(model):
-            for b, block in enumerate(getattr(model, stage)):
+        for stage, blocks in named_stages(model):
+            for b, block in enumerate(blocks):
                 name = f"{stage}.{b}"
                 x, summaries = _summarised_block(block, name, x, x_means, x_norms)
                 for i in range(n):
@@ -312,70 +296,3 @@ def cam_heat(c: Capture) -> np.ndarray:
     heat = np.maximum(c.cam, 0.0)
     peak = float(heat.max())
     return heat / peak if peak > 0 else heat
-
-
-def class_labels(probs_index: list[int], categories: list[str] | None) -> list[str | None]:
-    """The class names from the weights' metadata, or None where there are none (random or 10-class nets)."""
-    if not categories:
-        return [None for _ in probs_index]
-    return [categories[i] if 0 <= i < len(categories) else None for i in probs_index]
-
-
-def grid_png(
-    maps: np.ndarray,
-    *,
-    mode: str = "channel",
-    cmap: str = "viridis",
-    k: int | None = None,
-    global_range: tuple[float, float] | None = None,
-    cols: int | None = None,
-    min_width: int = 0,
-) -> tuple[bytes, list[int]]:
-    """One layer's channel grid as a *palette* PNG, and the channel shown in each tile.
-
-    The page's entry point to :func:`resnet_viz.render.tiling.render_grid_png` (the ``k`` most active channels, capped at
-    ``MAX_GRID_CHANNELS``; per channel / layer / global normalization): the grid is kept as colormap indices and
-    written as an 8-bit palette PNG, a third of the bytes of an RGB PNG to compress, so resnet50's conv1 grid
-    (64×112×112) encodes in under 50 ms and 500 KB, and :func:`recolor_png` can change its colormap without
-    re-encoding. ``min_width`` enlarges small tiles with square pixels.
-    """
-
-    png, index = tiling.render_grid_png(
-        maps,
-        mode=mode,
-        cmap=cmap,
-        k=k,
-        global_range=global_range,
-        cols=cols,
-        min_width=min_width,  # type: ignore[arg-type]
-    )
-    return png, [int(i) for i in index]
-
-
-def recolor_png(png: bytes, cmap: str) -> bytes:
-    """The palette PNG from :func:`grid_png` in another colormap: only its PLTE chunk is rewritten.
-
-    The pixels of a palette PNG are colormap indices, so a change of colormap leaves the compressed image data
-    as it is: rewriting the 768-byte palette costs microseconds where re-encoding conv1's grid costs tens of
-    milliseconds. (Pillow has no call for this; the PNG chunk layout is length, type, data, CRC-32.)
-    """
-    import struct
-    import zlib
-
-    if png[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG")
-    out = [png[:8]]
-    pos = 8
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind = png[pos + 4 : pos + 8]
-        end = pos + 12 + length
-        if kind == b"PLTE":
-            data = tiling.palette_bytes(cmap)
-            out.append(
-                struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-            )
-        else:
-            out.append(png[pos:end])
-        pos = end
-    return b"".join(out)

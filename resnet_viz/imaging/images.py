@@ -1,7 +1,8 @@
-"""Image input: decode an upload safely, the bundled sample photos, and the preprocessing steps shown on the page.
+"""Image input: decode an upload safely, and the bundled sample photos (the preprocessing steps shown on the page
+are :mod:`resnet_viz.imaging.preprocessing`).
 
-Pure core: no Streamlit. ``load_image`` needs only Pillow and numpy; ``preprocess_steps`` imports torch and
-torchvision lazily, so the loader (and its fuzz test) stays light.
+Pure core: no Streamlit, no torch: ``load_image`` needs only Pillow and numpy, so the loader (and its fuzz test)
+stays light.
 
 What ``load_image`` promises, whatever bytes it is given: an 8-bit RGB ``PIL.Image`` or an :class:`ImageError`
 whose ``code`` names what is wrong (see :data:`ERROR_CODES`). The page shows its localized message,
@@ -17,18 +18,14 @@ import re
 import struct
 import warnings
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnet_viz import paths
 from resnet_viz.errors import UserError
-
-if TYPE_CHECKING:
-    from resnet_viz.models.sources import Preprocessing
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +44,6 @@ MAX_BYTES: int = 64 * 1024 * 1024
 
 # Transparent pixels are shown on white: the fixed background a student expects from a document or a browser.
 BACKGROUND_RGB: tuple[int, int, int] = (255, 255, 255)
-
-# ImageNet statistics (torchvision's weights' transforms use exactly these).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-# CIFAR-10 per-channel statistics of the training set (the per-pixel std; the often-copied 0.2023/0.1994/0.2010
-# is the std of per-image means). Our CIFAR networks have no published weights, so these only set the scale.
-CIFAR10_MEAN: tuple[float, float, float] = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD: tuple[float, float, float] = (0.2470, 0.2435, 0.2616)
 
 # Every code an ImageError can carry (the page's i18n section needs a message for each: images.error_<code>).
 ERROR_CODES: tuple[str, ...] = (
@@ -225,8 +214,8 @@ def load_image(data: bytes | bytearray | memoryview, *, max_side: int | None = N
     images become RGB.
 
     Tiny (1×1) and very elongated (10000×8) images are accepted when under the pixel cap: they are real images and
-    :func:`preprocess_steps` brings any size to the network's input, so refusing them would only hide what the
-    network sees. ``bad_size`` is kept for images with no pixels at all.
+    the preprocessing (:mod:`resnet_viz.imaging.preprocessing`) brings any size to the network's input, so refusing
+    them would only hide what the network sees. ``bad_size`` is kept for images with no pixels at all.
 
     ``max_side``: if given, the result is shrunk (keeping its aspect ratio) so that its longer side is at most this;
     JPEGs are then decoded at reduced scale (``Image.draft``), which is much faster and lighter for camera photos.
@@ -400,118 +389,3 @@ def load_sample(name: str) -> Image.Image:
     if name not in samples:
         raise KeyError(f"no sample image {name!r}; available: {', '.join(samples)}")
     return load_image(samples[name].read_bytes())
-
-
-# --- preprocessing, step by step ------------------------------------------------------------------------------------
-
-# Above this many pixels, the intermediate "resized" image of the standard pipeline is not materialised (a 10000×8
-# strip resized to a 256-pixel shorter side would be 320000×256 = 82 MP): the crop is cut from the original and
-# resized directly, which is the same computation restricted to the pixels the crop keeps.
-_RESIZED_PIXEL_BUDGET = 8_000_000
-_PREVIEW_SIDE = 2048
-
-
-def _first(value: int | Sequence[int]) -> int:
-    if isinstance(value, int):
-        return value
-    seq = list(value)
-    if len(seq) != 1:
-        raise ValueError(f"expected one size (the shorter side), got {seq}")
-    return int(seq[0])
-
-
-def _resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
-    """(width, height) after resizing the shorter side to ``shorter``: torchvision's rule (int(), not round())."""
-    if width <= height:
-        return shorter, int(shorter * height / width)
-    return int(shorter * width / height), shorter
-
-
-def preprocess_steps(
-    img: Image.Image,
-    *,
-    resize: int = 256,
-    crop: int = 224,
-    mean: Sequence[float] = IMAGENET_MEAN,
-    std: Sequence[float] = IMAGENET_STD,
-    transforms: Any = None,
-    interpolation: str = "bilinear",
-) -> dict[str, Any]:
-    """The classic evaluation pipeline, one step at a time, for the page to show.
-
-    Resize the shorter side to ``resize`` (bilinear, antialiased), centre-crop ``crop`` × ``crop``, scale to [0, 1],
-    normalize with ``mean``/``std``. With ``transforms=weights.transforms()`` (torchvision's ``ImageClassification``),
-    its ``resize_size``, ``crop_size``, ``mean``, ``std`` and ``interpolation`` are used instead, so the page shows
-    exactly what the pretrained weights expect (e.g. 232 → 224 for ResNet50 V2 weights). CIFAR nets: resize=32,
-    crop=32 and the CIFAR statistics. :func:`preprocess` takes these numbers from a model source's
-    :class:`~resnet_viz.models.sources.Preprocessing`.
-
-    Returns ``original``, ``resized``, ``cropped`` (PIL images), ``normalized_preview`` (PIL: the normalized tensor
-    drawn so that mid-grey is 0, i.e. the training set's mean colour, and black/white are ∓ the largest |value|),
-    ``tensor`` (float32, shape (1, 3, crop, crop)) and ``settings`` (the numbers used, for the page's captions).
-    """
-    import torch
-    from torchvision.transforms import InterpolationMode
-    from torchvision.transforms.v2 import functional as F
-
-    interpolation = InterpolationMode(interpolation)
-    if transforms is not None:
-        resize = _first(transforms.resize_size)
-        crop = _first(transforms.crop_size)
-        mean = tuple(float(m) for m in transforms.mean)
-        std = tuple(float(s) for s in transforms.std)
-        interpolation = getattr(transforms, "interpolation", interpolation)
-    if resize < 1 or crop < 1:
-        raise ValueError(f"resize and crop must be positive, got {resize} and {crop}")
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-
-    width, height = img.size
-    new_w, new_h = _resized_size(width, height, resize)
-    if new_w * new_h <= _RESIZED_PIXEL_BUDGET or crop > resize:
-        resized = F.resize(img, [resize], interpolation=interpolation, antialias=True)
-        cropped = F.center_crop(resized, [crop, crop])
-    else:
-        # Same geometry as resize-then-centre-crop (torchvision's crop offsets), computed on the original pixels.
-        left = int(round((new_w - crop) / 2.0))
-        top = int(round((new_h - crop) / 2.0))
-        sx, sy = width / new_w, height / new_h
-        box = (left * sx, top * sy, (left + crop) * sx, (top + crop) * sy)
-        resample = Image.Resampling.BICUBIC if interpolation == InterpolationMode.BICUBIC else Image.BILINEAR
-        cropped = img.resize((crop, crop), resample=resample, box=box)
-        preview = img.copy()
-        preview.thumbnail((_PREVIEW_SIDE, _PREVIEW_SIDE), Image.Resampling.BILINEAR)
-        resized = preview
-
-    tensor = F.to_dtype(F.to_image(cropped), torch.float32, scale=True)
-    tensor = F.normalize(tensor, mean=list(mean), std=list(std)).as_subclass(torch.Tensor).unsqueeze(0)
-
-    peak = float(tensor.abs().max()) or 1.0
-    preview01 = (tensor[0] / (2 * peak) + 0.5).clamp(0, 1)
-    preview_arr = (preview01.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return {
-        "original": img,
-        "resized": resized,
-        "cropped": cropped,
-        "normalized_preview": Image.fromarray(preview_arr, "RGB"),
-        "tensor": tensor.contiguous(),
-        "settings": {
-            "resize": resize,
-            "crop": crop,
-            "mean": tuple(mean),
-            "std": tuple(std),
-            "interpolation": str(getattr(interpolation, "value", interpolation)),
-            "original_size": (width, height),
-            "resized_size": (new_w, new_h),
-            "normalized_peak": peak,
-        },
-    }
-
-
-def preprocess(img: Image.Image, preprocessing: Preprocessing) -> dict[str, Any]:
-    """:func:`preprocess_steps` with the numbers a model source asks for
-    (:meth:`resnet_viz.models.sources.ModelSource.preprocessing`)."""
-    p = preprocessing
-    return preprocess_steps(
-        img, resize=p.resize, crop=p.crop, mean=p.mean, std=p.std, interpolation=p.interpolation
-    )

@@ -29,11 +29,12 @@ from typing import Any
 
 import numpy as np
 
+from resnet_viz.settings import DEFAULTS
+
 #: How many captures one session holds on to (its most recent).
 DEFAULT_PER_OWNER = 4
-#: The default bound of a store, in MB (``$RESNET_VIZ_CAPTURE_MB`` in the app): 30 different photos through
-#: resnet34 are 144 MB, through resnet50 380 MB; past the bound the oldest are made again when asked for.
-DEFAULT_MAX_MB = 256
+#: The default bound of a store, in MB: ``$RESNET_VIZ_CAPTURE_MB``'s default (why: :mod:`resnet_viz.settings`).
+DEFAULT_MAX_MB = DEFAULTS.capture_mb
 
 
 def _arrays(value: Any) -> list[np.ndarray]:

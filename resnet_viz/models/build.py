@@ -20,8 +20,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec
-from resnet_viz.models.sources import pretrained_problem
+from resnet_viz.architecture.catalogue import ArchSpec, check_stride_in, get_spec, pretrained_problem
 
 
 class PlainBasicBlock(BasicBlock):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-ENV_VAR = "RESNET_VIZ_DEVICE"
+from resnet_viz import settings
 
 
 def _available(kind: str) -> bool:
@@ -25,7 +25,7 @@ def select_device(preferred: str | None = None) -> torch.device:
 
     Asking for a device that is absent (or unknown) warns and falls back to the CPU.
     """
-    wanted = (preferred or os.environ.get(ENV_VAR, "")).strip().lower()
+    wanted = (preferred or settings.current().device).strip().lower()
     if wanted:
         if wanted in ("cpu", "cuda", "mps") and _available(wanted):
             return exact_float32(torch.device(wanted))

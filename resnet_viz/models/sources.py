@@ -2,9 +2,10 @@
 
 A source is resolved here, in the core, from (network, plain, stride placement, the reader's choice):
 
-* ``pretrained``: torchvision's ImageNet weights. Whether they exist is decided by one rule,
-  :func:`pretrained_problem` (the model builder and the weights loader both ask it). The source carries the
-  weights' class names, their accuracy and their own preprocessing (``weights.transforms()``'s numbers).
+* ``pretrained``: torchvision's ImageNet weights. Whether they exist is decided by one rule, the catalogue's
+  :func:`~resnet_viz.architecture.catalogue.pretrained_problem` (the model builder and the weights loader ask
+  it). The source carries the weights' class names, their accuracy and their own preprocessing
+  (``weights.transforms()``'s numbers).
 * ``random``: torchvision's initialisation under a fixed seed (:data:`resnet_viz.models.weights.RANDOM_SEED`).
 * ``checkpoint``: a user's file, loaded into a fresh model of one session (:class:`CheckpointSlot`).
 
@@ -25,8 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from resnet_viz.architecture.catalogue import get_spec
-from resnet_viz.imaging.images import CIFAR10_MEAN, CIFAR10_STD, IMAGENET_MEAN, IMAGENET_STD
+from resnet_viz.architecture.catalogue import get_spec, has_pretrained
 
 if TYPE_CHECKING:
     from torch import nn
@@ -40,25 +40,6 @@ SOURCE_KINDS: tuple[str, ...] = ("pretrained", "random", "checkpoint")
 OFFLINE_RETRY_S = 300
 #: The id of the seeded random weights (``resnet_viz.models.weights.RANDOM_SEED`` is 0).
 RANDOM_ID = "random:seed0"
-
-
-# --------------------------------------------------------------------------------------------- the one rule
-def pretrained_problem(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> str | None:
-    """Why torchvision has no pretrained weights for this network (English), or None when it has them.
-
-    Only the residual v1.5 ImageNet ResNets (18-152) have them: torchvision trained exactly those layouts.
-    """
-    spec = get_spec(arch)
-    if spec.family != "imagenet":
-        return f"{arch} has no pretrained weights in torchvision; only the ImageNet ResNets (18-152) do"
-    if plain or (stride_in != "3x3" and spec.block == "bottleneck"):
-        return f"pretrained weights exist only for the residual v1.5 {arch} torchvision ships"
-    return None
-
-
-def has_pretrained(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> bool:
-    """Whether torchvision ships pretrained weights for this network (see :func:`pretrained_problem`)."""
-    return pretrained_problem(arch, plain=plain, stride_in=stride_in) is None
 
 
 # --------------------------------------------------------------------------------------------- preprocessing
@@ -77,15 +58,18 @@ class Preprocessing:
 
 
 def sidebar_preprocessing(arch: str, input_size: int) -> Preprocessing:
-    """The pipeline for weights without their own: the sidebar's input size and the data set's statistics.
+    """The pipeline for weights without their own: the sidebar's input size and the data set's statistics
+    (the catalogue's :attr:`~resnet_viz.architecture.catalogue.ArchSpec.dataset`).
 
     ImageNet networks resize the shorter side by 256/224 of the crop (the classic evaluation ratio); the
     CIFAR-sized networks see the whole picture at the input size, without a border to crop.
     """
     crop = int(input_size)
-    if get_spec(arch).family == "imagenet":
-        return Preprocessing(max(crop, round(crop * 256 / 224)), crop, IMAGENET_MEAN, IMAGENET_STD)
-    return Preprocessing(crop, crop, CIFAR10_MEAN, CIFAR10_STD)
+    spec = get_spec(arch)
+    stats = spec.dataset
+    if spec.family == "imagenet":
+        return Preprocessing(max(crop, round(crop * 256 / 224)), crop, stats.mean, stats.std)
+    return Preprocessing(crop, crop, stats.mean, stats.std)
 
 
 # --------------------------------------------------------------------------------------------- sources

@@ -31,13 +31,12 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from resnet_viz import settings
+from resnet_viz.architecture.catalogue import pretrained_problem
 from resnet_viz.errors import UserError
 from resnet_viz.models.build import build_model
 from resnet_viz.models.seeding import seeded_build, unseeded_build
-from resnet_viz.models.sources import pretrained_problem
 
-#: Set to 1 to never try the network (a classroom behind a firewall that hangs instead of refusing).
-OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
 #: Seconds to wait for the weights server before calling the machine offline.
 CONNECT_TIMEOUT_S = 3.0
 #: Seed of the "random weights" networks: the same untrained filters everywhere.
@@ -75,8 +74,9 @@ class CheckpointError(UserError):
 def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> tvm.WeightsEnum:
     """torchvision's default ImageNet weights for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V2``).
 
-    Only the residual v1.5 ImageNet networks have them (the one rule: :func:`.sources.pretrained_problem`);
-    anything else raises ``WeightsError("no_pretrained")``.
+    Only the residual v1.5 ImageNet networks have them (the one rule:
+    :func:`resnet_viz.architecture.catalogue.pretrained_problem`); anything else raises
+    ``WeightsError("no_pretrained")``.
     """
     problem = pretrained_problem(arch, plain=plain, stride_in=stride_in)
     if problem is not None:
@@ -106,7 +106,7 @@ def is_cached(arch: str) -> bool:
 def online(url: str, timeout: float = CONNECT_TIMEOUT_S) -> bool:
     """Whether the weights server answers a TCP connection within ``timeout`` (no global socket timeout is set:
     this runs inside a server shared by many sessions)."""
-    if os.environ.get(OFFLINE_ENV, "").strip() not in ("", "0"):
+    if settings.current().offline:  # RESNET_VIZ_OFFLINE
         return False
     parsed = urlparse(url)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)

@@ -7,14 +7,12 @@ app). :func:`layer_lines` finds the lines of one layer (``conv1``, ``conv2``, ``
 :func:`code_table` gives the listing as table columns, one row per line, with those lines marked by a ▶ (the
 page adds a background): the page draws it as an ``st.dataframe`` whose cell selection makes every line
 clickable, and :func:`line_layers` says which layer a clicked line belongs to. Written by hand because
-``st.code`` can neither mark lines nor report clicks. (:func:`code_html`, the earlier static HTML listing, is no
-longer drawn by a page.)
+``st.code`` can neither mark lines nor report clicks.
 """
 
 from __future__ import annotations
 
 import functools
-import html
 import inspect
 import re
 
@@ -67,24 +65,6 @@ def layer_lines(source: str, layer: str, *, notes: bool = False) -> list[int]:
         for i, line in enumerate(source.splitlines(), start=1)
         if re.search(pattern, line) and not line.lstrip().startswith("#")  # code, not a comment about it
     ]
-
-
-def code_html(source: str, marked: list[int], *, font_px: int = 13) -> str:
-    """The listing as HTML: line numbers, and the ``marked`` lines with a yellow background and a ▶."""
-    rows = []
-    for i, line in enumerate(source.splitlines(), start=1):
-        on = i in marked
-        style = "background:#fff3b0;font-weight:600;" if on else ""
-        rows.append(
-            f'<div class="rv-code-line{" rv-marked" if on else ""}" style="{style}white-space:pre">'
-            f'<span style="color:#555;user-select:none">{"▶" if on else " "}{i:>3} </span>{html.escape(line)}</div>'
-        )
-    return (
-        f'<div class="rv-code" style="font-family:monospace;font-size:{font_px}px;line-height:1.45;'
-        'border:1px solid #ccc;border-radius:6px;padding:8px;overflow-x:auto;background:#fafafa;color:#111">'
-        + "".join(rows)
-        + "</div>"
-    )
 
 
 _BN = re.compile(r"self\.bn(\d)\b")

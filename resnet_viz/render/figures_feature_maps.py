@@ -2,13 +2,12 @@
 
 Pictures are PNG bytes (square pixels: one activation stays one block); the ‖F(x)‖/‖x‖ chart is a plotly figure;
 the tables are pandas frames with translated column names. The grids of whole layers are
-:func:`resnet_viz.imaging.capture.grid_png` (cached in ``resnet_viz.ui.feature_maps``).
+:func:`resnet_viz.render.tiling.grid_png` (cached in ``resnet_viz.ui.feature_maps``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -21,12 +20,10 @@ from PIL import Image
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
+from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import tiling
 from resnet_viz.render.style import FONT
-
-#: Shortcuts that change the shape (the paper's dashed lines) are drawn red in the ratio chart.
-_RESHAPING = ("projection", "zero_pad")
 
 
 class LayerNames:
@@ -35,6 +32,7 @@ class LayerNames:
     def __init__(self, tr: Trace, cap: Capture) -> None:
         self._paper = {r.name: r.paper_name for r in tr.rows}
         self._stage_paper = {s.name: s.paper_name for s in tr.stages}
+        self._dashed = {b.name for b in tr.blocks if b.dashed}
         self._stage_of = cap.stage_of
 
     def paper(self, name: str) -> str:
@@ -43,6 +41,10 @@ class LayerNames:
         found = self._stage_paper.get(name) or self._paper.get(name, "")
         found = found.replace(" (pool)", "")
         return "" if found == name else found
+
+    def dashed(self, block: str) -> bool:
+        """Whether the block's shortcut changes the shape (the paper's dashed line), as the trace says."""
+        return block in self._dashed
 
     def row_paper(self, name: str) -> str:
         """The trace's paper name of one row, as it is (for chart axes)."""
@@ -94,18 +96,18 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     return "warning", t("feature_maps.using_random")
 
 
-def step_captions(settings: Mapping[str, Any], name: str, t: Translator) -> list[str]:
+def step_captions(settings: PreprocessSettings, name: str, t: Translator) -> list[str]:
     """The captions of the four preprocessing pictures (original, resized, cropped, normalized), from the
-    numbers the pipeline used (``preprocess_steps(...)["settings"]``)."""
-    (ow, oh), (rw, rh) = settings["original_size"], settings["resized_size"]
+    numbers the pipeline used (``preprocess_steps(...).settings``)."""
+    (ow, oh), (rw, rh) = settings.original_size, settings.resized_size
     return [
         t("feature_maps.step_original", name=name, w=ow, h=oh),
-        t("feature_maps.step_resized", size=settings["resize"], w=rw, h=rh),
-        t("feature_maps.step_cropped", size=settings["crop"]),
+        t("feature_maps.step_resized", size=settings.resize, w=rw, h=rh),
+        t("feature_maps.step_cropped", size=settings.crop),
         t(
             "feature_maps.step_normalized",
-            mean=", ".join(f"{m:.3f}" for m in settings["mean"]),
-            std=", ".join(f"{v:.3f}" for v in settings["std"]),
+            mean=", ".join(f"{m:.3f}" for m in settings.mean),
+            std=", ".join(f"{v:.3f}" for v in settings.std),
         ),
     ]
 
@@ -172,7 +174,7 @@ def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator
             y=[r.ratio for r in residuals],
             mode="lines+markers",
             marker={
-                "color": ["#d62728" if r.shortcut in _RESHAPING else "#1f77b4" for r in residuals],
+                "color": ["#d62728" if names.dashed(r.block) else "#1f77b4" for r in residuals],
                 "size": 9,
             },
             hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",

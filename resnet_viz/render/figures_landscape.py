@@ -15,15 +15,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from resnet_viz.architecture.experiment_net import ExperimentNet
+from resnet_viz.experiments.readings import net_name
+from resnet_viz.i18n import say
 from resnet_viz.render.figures_residual import COLOURS, FONT
 
 Translate = Callable[..., str]
 
 
-def net_title(t: Translate, net: str) -> str:
-    """``"plain56"`` → the page's name for it (``plain-56`` / ``ResNet-56``)."""
-    kind = "plain" if net.startswith("plain") else "resnet"
-    return t(f"why_residual.run_{kind}", depth=int(net.removeprefix(kind)))
+def net_title(t: Translate, net: ExperimentNet | str) -> str:
+    """``"plain56"`` (any spelling) → the page's name for it (``plain-56`` / ``ResNet-56``)."""
+    return say(t, net_name(ExperimentNet.parse(net)))
 
 
 def _log_grid(surface: Mapping[str, Any]) -> np.ndarray:
@@ -160,15 +162,13 @@ def surface_figure(
 def slice_figure(
     coords: Sequence[float],
     losses: Sequence[float],
-    net: str,
+    net: ExperimentNet | str,
     t: Translate,
     shipped: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """The live 1-D slice (log scale), with the shipped grid's row through the origin (β = 0) if given."""
-    kind = "plain" if net.startswith("plain") else "resnet"
-    colour = COLOURS.get(
-        f"{kind}-{net.removeprefix(kind)}", COLOURS["plain" if kind == "plain" else "residual"]
-    )
+    parsed = ExperimentNet.parse(net)
+    colour = COLOURS.get(parsed.label, COLOURS["plain" if parsed.plain else "residual"])
     fig = go.Figure()
     fig.add_trace(
         go.Scatter(

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from resnet_viz.architecture.catalogue import BLOCK_CLASS
 from resnet_viz.architecture.counting import DepthStats, count_table
 from resnet_viz.architecture.trace import Trace
-from resnet_viz.formatting import fmt_int
+from resnet_viz.formatting import fmt_bytes_short, fmt_int, fmt_si_short
 from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import FONT
 
@@ -29,19 +29,6 @@ GROUP_COLOURS = {
     "head": "#9467bd",
 }
 BLOCK_COLOURS = {"basic": "#1f77b4", "bottleneck": "#ff7f0e"}
-
-
-def _short(value: float, units: Sequence[tuple[float, str]]) -> str:
-    """Three significant figures for a bar label (631 MiB, 2.70 GiB, 11.5 G): short enough not to touch the next bar."""
-    for div, unit in units:
-        if value >= div:
-            x = value / div
-            return f"{x:.3g} {unit}" if x < 1000 else f"{x:,.0f} {unit}"
-    return f"{value:,.0f}"
-
-
-_SI = ((1e9, "G"), (1e6, "M"), (1e3, "K"))
-_BINARY = ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB"))
 
 
 def _style(fig: go.Figure, title: str, height: int) -> go.Figure:
@@ -139,8 +126,8 @@ def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
     )
     colours = [GROUP_COLOURS.get(r.group, "#8c564b") for r in rows]
     for col, values, texts in (
-        (1, [r.macs for r in rows], [_short(r.macs, _SI) for r in rows]),
-        (2, [r.params for r in rows], [_short(r.params, _SI) for r in rows]),
+        (1, [r.macs for r in rows], [fmt_si_short(r.macs) for r in rows]),
+        (2, [r.params for r in rows], [fmt_si_short(r.params) for r in rows]),
     ):
         fig.add_trace(
             go.Bar(
@@ -178,21 +165,21 @@ def depth_scaling_figure(
     # Two-line tick labels ("ResNet" over "152") so five fit side by side without rotating.
     names = [arch_title(t, s.arch).replace("-", "<br>", 1) for s in stats]
     panels = (
-        (t("parameters.dash_params"), [s.params for s in stats], [_short(s.params, _SI) for s in stats]),
+        (t("parameters.dash_params"), [s.params for s in stats], [fmt_si_short(s.params) for s in stats]),
         (
             t("parameters.dash_macs", size=input_size),
             [s.macs for s in stats],
-            [_short(s.macs, _SI) for s in stats],
+            [fmt_si_short(s.macs) for s in stats],
         ),
         (
             t("parameters.dash_param_mem"),
             [s.param_bytes for s in stats],
-            [_short(s.param_bytes, _BINARY) for s in stats],
+            [fmt_bytes_short(s.param_bytes) for s in stats],
         ),
         (
             t("parameters.dash_act_mem", batch=batch_size),
             [s.activation_bytes for s in stats],
-            [_short(s.activation_bytes, _BINARY) for s in stats],
+            [fmt_bytes_short(s.activation_bytes) for s in stats],
         ),
     )
     fig = make_subplots(rows=2, cols=2, subplot_titles=[p[0] for p in panels], vertical_spacing=0.24)

@@ -8,9 +8,11 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import DATASETS, GradientFlow
+from resnet_viz.experiments.readings import net_name
 from resnet_viz.experiments.summaries import chance_error
-from resnet_viz.i18n import Translator, arch_title
+from resnet_viz.i18n import Translator, arch_title, say
 from resnet_viz.render.style import FONT
 
 #: Plain in warm colours, residual in cool ones; the deeper network is the darker shade (as in the paper).
@@ -63,8 +65,8 @@ def gradient_flow_figure(flow: GradientFlow, t: Translator) -> go.Figure:
 
 
 def _label(t: Translator, run: Mapping[str, Any]) -> str:
-    kind = "plain" if run["plain"] else "resnet"
-    return t(f"why_residual.run_{kind}", depth=run["depth"])
+    """A degradation run's network name (``plain-56`` / ``ResNet-56``)."""
+    return say(t, net_name(ExperimentNet(run["depth"], run["plain"])))
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -152,7 +154,7 @@ def removal_figure(removal: Mapping[str, Any], t: Translator, metric: str = "top
     """Test error after deleting one block, block by block, residual vs plain, with each net's intact error."""
     fig = go.Figure()
     for label, sweep in removal["nets"].items():
-        kind = "plain" if label.startswith("plain") else "residual"
+        kind = "plain" if ExperimentNet.parse(label).plain else "residual"
         names = list(sweep["blocks"])
         fig.add_trace(
             go.Scatter(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import struct
 import zlib
 from typing import Literal
 
@@ -227,12 +228,6 @@ def tile(
     return np.ascontiguousarray(grid)
 
 
-def tile_origin(index: int, tile_hw: tuple[int, int], *, cols: int, pad: int = 1) -> tuple[int, int]:
-    """(top, left) pixel of the ``index``-th tile in a grid made by :func:`tile` (for labels or click lookup)."""
-    row, col = divmod(index, cols)
-    return row * (tile_hw[0] + pad), col * (tile_hw[1] + pad)
-
-
 def colorize(gray01: np.ndarray, cmap: str = "viridis") -> np.ndarray:
     """Values in [0, 1] of any shape (…) → uint8 colours (…, 3) through a 256-level lookup table."""
     lut = colormap_lut(cmap)
@@ -420,3 +415,54 @@ def render_grid_png(
     # zlib's run-length strategy: ReLU maps are long runs of zeros; measured faster and smaller than the default
     # strategy at level 1 on conv1 grids (benchmarks/bench_tiling.py).
     return encode_png(img, compress_level=compress_level, compress_type=zlib.Z_RLE), index
+
+
+def grid_png(
+    maps: np.ndarray,
+    *,
+    mode: NormalizeMode = "channel",
+    cmap: str = "viridis",
+    k: int | None = None,
+    global_range: tuple[float, float] | None = None,
+    cols: int | None = None,
+    min_width: int = 0,
+) -> tuple[bytes, list[int]]:
+    """One layer's channel grid as the page shows it: a *palette* PNG, and the channel shown in each tile as
+    plain ints (what the page's caches keep).
+
+    :func:`render_grid_png` with the page's options (the ``k`` most active channels, capped at
+    :data:`MAX_GRID_CHANNELS`; per channel / layer / global normalization): the grid is kept as colormap indices
+    and written as an 8-bit palette PNG, a third of the bytes of an RGB PNG to compress, so resnet50's conv1 grid
+    (64×112×112) encodes in under 50 ms and 500 KB, and :func:`recolor_png` can change its colormap without
+    re-encoding. ``min_width`` enlarges small tiles with square pixels.
+    """
+    png, index = render_grid_png(
+        maps, mode=mode, cmap=cmap, k=k, global_range=global_range, cols=cols, min_width=min_width
+    )
+    return png, [int(i) for i in index]
+
+
+def recolor_png(png: bytes, cmap: str) -> bytes:
+    """The palette PNG from :func:`grid_png` in another colormap: only its PLTE chunk is rewritten.
+
+    The pixels of a palette PNG are colormap indices, so a change of colormap leaves the compressed image data
+    as it is: rewriting the 768-byte palette costs microseconds where re-encoding conv1's grid costs tens of
+    milliseconds. (Pillow has no call for this; the PNG chunk layout is length, type, data, CRC-32.)
+    """
+    if png[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG")
+    out = [png[:8]]
+    pos = 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind = png[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if kind == b"PLTE":
+            data = palette_bytes(cmap)
+            out.append(
+                struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+            )
+        else:
+            out.append(png[pos:end])
+        pos = end
+    return b"".join(out)

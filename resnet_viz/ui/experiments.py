@@ -7,10 +7,14 @@ model; results are plain dataclasses, keyed by plain values and bounded.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from resnet_viz.ui.process import forward_gate
+
+if TYPE_CHECKING:
+    from resnet_viz.experiments.block_removal import BlockDeletion
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -38,7 +42,7 @@ def training_slot() -> threading.BoundedSemaphore:
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> dict:
+def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> list[BlockDeletion]:
     """Test errors of the shipped trained nets with block ``name`` deleted (fresh copies; nothing shared)."""
     from resnet_viz.experiments import TrainConfig, delete_block_experiment
 

@@ -212,7 +212,7 @@ def cached_grid_png(
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
     channel shown in each tile; keyed by the capture's key and the display choices. A new colormap only
     rewrites the palette of the grid already encoded for the same choices (see ``capture.recolor_png``)."""
-    from resnet_viz.imaging.capture import recolor_png
+    from resnet_viz.render.tiling import recolor_png
 
     png, index = _cached_grid_indices(capture_key, layer, mode, k, cols, min_width, _maps, _global_range)
     return (png if cmap == "viridis" else recolor_png(png, cmap)), index
@@ -229,7 +229,7 @@ def _cached_grid_indices(
     _maps,
     _global_range=None,
 ) -> tuple[bytes, list[int]]:
-    from resnet_viz.imaging.capture import grid_png
+    from resnet_viz.render.tiling import grid_png
 
     return grid_png(
         _maps, mode=mode, cmap="viridis", k=k, global_range=_global_range, cols=cols, min_width=min_width

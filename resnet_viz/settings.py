@@ -1,0 +1,175 @@
+"""Every ``RESNET_VIZ_*`` knob in one place: read from the environment, parsed and validated once.
+
+=========================  =========  ===========================================================================
+variable                   default    what it sets
+=========================  =========  ===========================================================================
+``RESNET_VIZ_DEVICE``      (auto)     ``cpu``, ``cuda`` or ``mps``; unset: CUDA, else Apple MPS, else the CPU
+``RESNET_VIZ_OFFLINE``     0          1: never try the network for pretrained weights
+``RESNET_VIZ_CAPTURE_MB``  256        the captures every session shares, in MB (:attr:`Settings.capture_bytes`)
+``RESNET_VIZ_BATCH_MS``    5          how long a forward waits for others of the same network, in ms
+``RESNET_VIZ_MAX_BATCH``   8          the most images in one batched forward (1: no batching)
+=========================  =========  ===========================================================================
+
+Why each default is what it is stands beside its field in :class:`Settings`. ``current()`` parses the environment
+and caches the result keyed by the ``RESNET_VIZ_*`` variables themselves (a snapshot of a handful of strings), so
+a value set later, as the tests do with ``monkeypatch.setenv``, applies at the next call. A bad value never raises:
+it falls back to the default with a warning in the log, once per environment. :func:`warn_unknown` (called once
+at start-up) names every ``RESNET_VIZ_*`` variable nobody reads, with the known name it is closest to, so a
+misspelt ``RESNET_VIZ_MAXBATCH`` does not go silently unused.
+
+Two more names are read by the developers' tools, not by the app, and are only listed here (:data:`TOOLING`) so
+that they are not reported as unknown: ``RESNET_VIZ_CHROMIUM`` (the browser the end-to-end tests and the load
+benchmark drive, read by ``devtools/devserver.py``; a path whose check is whether it exists) and
+``RESNET_VIZ_UPDATE_GOLDEN`` (``tests/test_dot.py`` rewrites its golden file).
+
+Standard library only: every floor may import it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+PREFIX = "RESNET_VIZ_"
+DEVICE_ENV = "RESNET_VIZ_DEVICE"
+OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
+CAPTURE_MB_ENV = "RESNET_VIZ_CAPTURE_MB"
+BATCH_MS_ENV = "RESNET_VIZ_BATCH_MS"
+MAX_BATCH_ENV = "RESNET_VIZ_MAX_BATCH"
+
+#: Names the developers' tools read (not the app): known, so not reported, but not parsed here.
+TOOLING: dict[str, str] = {
+    "RESNET_VIZ_CHROMIUM": "the Chromium the browser tests and the load benchmark drive (devtools/devserver.py)",
+    "RESNET_VIZ_UPDATE_GOLDEN": "1: tests/test_dot.py rewrites its golden DOT file",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The knobs' values, parsed. Each field is one variable: ``RESNET_VIZ_`` + the field's name in capitals."""
+
+    #: ``cpu``, ``cuda`` or ``mps`` (case and spaces ignored); empty: the best device present. Any other value,
+    #: like a device this machine lacks, gives the CPU with a warning (``models.device.select_device``): whoever
+    #: asked for a device did not want the default's GPU.
+    device: str = ""
+    #: Never try the network for pretrained weights: a classroom behind a firewall that hangs instead of refusing
+    #: would otherwise wait for the connection to time out. Default off: download once, then the cache serves.
+    offline: bool = False
+    #: The bound of the store of captures every session shares, in MB (0 keeps none): 30 different photos through
+    #: resnet34 are 144 MB, through resnet50 380 MB; past the bound the oldest are made again when asked for.
+    capture_mb: float = 256
+    #: How long the first forward of a batch waits for others of the same network, in ms: a few ms are invisible
+    #: to a student and let a class's uploads arriving together share one forward. 0: no waiting.
+    batch_ms: float = 5.0
+    #: The most images in one batched forward: bounds the transient memory of one forward (activations grow
+    #: with the batch). 1 turns batching off (the load benchmark's comparison).
+    max_batch: int = 8
+
+    @property
+    def capture_bytes(self) -> int:
+        """:attr:`capture_mb` in bytes (what ``imaging.store.CaptureStore`` takes)."""
+        return int(self.capture_mb * 2**20)
+
+
+#: The defaults, for the modules whose own defaults these are (``imaging.store``, ``imaging.batching``).
+DEFAULTS = Settings()
+
+
+# --------------------------------------------------------------------------------------------- parsers
+# Each takes the variable's text and returns the value, or raises ValueError saying what was expected.
+_TRUE = frozenset({"1", "true", "yes", "y", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "n", "off"})
+
+
+def _device(text: str) -> str:
+    return text.strip().lower()
+
+
+def _flag(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError("expected 1 or 0 (or true/false, yes/no, on/off)")
+
+
+def _number(text: str, expected: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"expected {expected}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"expected {expected}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text, "a number ≥ 0")
+    if value < 0:
+        raise ValueError("expected a number ≥ 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _number(text, "a whole number ≥ 1")
+    if value != int(value) or value < 1:
+        raise ValueError("expected a whole number ≥ 1")
+    return int(value)
+
+
+#: variable -> (field of :class:`Settings`, parser)
+KNOBS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    DEVICE_ENV: ("device", _device),
+    OFFLINE_ENV: ("offline", _flag),
+    CAPTURE_MB_ENV: ("capture_mb", _non_negative),
+    BATCH_MS_ENV: ("batch_ms", _non_negative),
+    MAX_BATCH_ENV: ("max_batch", _positive_int),
+}
+
+
+def _snapshot() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(snapshot: tuple[tuple[str, str], ...]) -> Settings:
+    env = dict(snapshot)
+    values: dict[str, Any] = {}
+    for name, (attr, parse) in KNOBS.items():
+        if name not in env:
+            continue
+        try:
+            values[attr] = parse(env[name])
+        except ValueError as err:
+            default = getattr(DEFAULTS, attr)
+            log.warning("%s=%r is not valid (%s); using the default, %r", name, env[name], err, default)
+    return Settings(**values)
+
+
+def current() -> Settings:
+    """The settings of the environment as it is now (parsed once per distinct set of ``RESNET_VIZ_*`` values)."""
+    return _parse(_snapshot())
+
+
+def warn_unknown() -> list[str]:
+    """Log a warning for each ``RESNET_VIZ_*`` variable (in any case) that nothing reads, naming the known
+    variable it is closest to when one is close (a misspelling); returns the unknown names."""
+    known = [*KNOBS, *TOOLING]
+    by_suffix = {name.removeprefix(PREFIX): name for name in known}
+    unknown = sorted(name for name in os.environ if name.upper().startswith(PREFIX) and name not in known)
+    for name in unknown:
+        close = difflib.get_close_matches(name.upper().removeprefix(PREFIX), by_suffix, n=1, cutoff=0.6)
+        hint = f"; did you mean {by_suffix[close[0]]}?" if close else ""
+        log.warning(
+            "%s is not a resnet-viz setting and is ignored%s (known: %s)", name, hint, ", ".join(KNOBS)
+        )
+    return unknown
