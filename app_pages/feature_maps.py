@@ -75,16 +75,15 @@ def image_box() -> images.ImageSlot:
 
 
 # ----------------------------------------------------------------------------------------------- preprocessing
-def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing) -> dict:
+def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing) -> ui.PreparedImage:
     """The four preprocessing steps, as the network sees them; returns the cached steps."""
     steps = ui.cached_preprocess(picture.sha, prep, picture.data)
     st.subheader(t("feature_maps.preprocess_title"))
-    shown = ("original", "resized", "cropped", "normalized_preview")
-    captions = fm.step_captions(steps["settings"], picture.name, t)
-    for col, key, caption in zip(st.columns(4), shown, captions):
+    captions = fm.step_captions(steps.settings, picture.name, t)
+    for col, jpeg, caption in zip(st.columns(4), steps.jpegs, captions):
         with col:
-            st.image(steps["display"][key], caption=caption, width="stretch", output_format="JPEG")
-    crop = steps["settings"]["crop"]
+            st.image(jpeg, caption=caption, width="stretch", output_format="JPEG")
+    crop = steps.settings.crop
     ui.dev_caption(t("feature_maps.pipeline_weights") if prep.from_weights else
                t("feature_maps.pipeline_sidebar", size=crop))  # fmt: skip
     return steps
@@ -117,7 +116,7 @@ def overview_section(key: ui.CaptureKey, cap: Capture, names: fm.LayerNames) -> 
 
 
 # ----------------------------------------------------------------------------------------------- one layer's grid
-def maps_tab(key: ui.CaptureKey, cap: Capture, steps: dict, names: fm.LayerNames) -> None:
+def maps_tab(key: ui.CaptureKey, cap: Capture, steps: ui.PreparedImage, names: fm.LayerNames) -> None:
     layers = list(cap.layers)
     if ui.selected_step() in layers:  # the one selection, when it is a captured layer
         ss["fm_layer"] = ui.selected_step()
@@ -190,7 +189,7 @@ def maps_tab(key: ui.CaptureKey, cap: Capture, steps: dict, names: fm.LayerNames
         alpha = st.slider(t("feature_maps.alpha_label"), 0.1, 0.9, step=0.1, key="fm_alpha",
                           disabled=not overlay_on)  # fmt: skip
     with e2:
-        photo = steps["cropped"] if overlay_on else None
+        photo = steps.cropped if overlay_on else None
         picture, (h, w) = fm.channel_png(
             maps, channel, mode, cmap, cap.global_range, photo=photo, alpha=alpha
         )
@@ -228,7 +227,7 @@ def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- predictions
-def predictions_tab(cap: Capture, source: ModelSource, steps: dict) -> None:
+def predictions_tab(cap: Capture, source: ModelSource, steps: ui.PreparedImage) -> None:
     top = cap.top(5)
     labels = fm.class_names(top, source.categories, t)
     if not source.categories:
@@ -243,7 +242,7 @@ def predictions_tab(cap: Capture, source: ModelSource, steps: dict) -> None:
         st.markdown(t("feature_maps.cam_title", label=labels[0]))
         ss.setdefault("fm_cam_alpha", 0.5)
         cam_alpha = st.slider(t("feature_maps.alpha_label"), 0.1, 0.9, step=0.1, key="fm_cam_alpha")
-        st.image(fm.cam_png(steps["cropped"], cap, cam_alpha), width=360, output_format="PNG",
+        st.image(fm.cam_png(steps.cropped, cap, cam_alpha), width=360, output_format="PNG",
                  caption=t("feature_maps.cam_caption", h=cap.cam.shape[0], w=cap.cam.shape[1]))  # fmt: skip
 
 
@@ -254,13 +253,13 @@ prep = source.preprocessing(s.input_size)
 steps = preprocessing_section(picture, prep)
 key = ui.CaptureKey(source, picture.sha, prep)
 try:
-    cap, fell_back = ui.capture_with_fallback(key, model, steps["tensor"])
+    cap, fell_back = ui.capture_with_fallback(key, model, steps.tensor)
 except RuntimeError as exc:  # e.g. an input too small for this network's pooling
     st.error(t("feature_maps.forward_failed", error=str(exc).splitlines()[0][:200]))
     st.stop()
 if fell_back:
     st.warning(t("feature_maps.oom_fallback"))
-names = fm.LayerNames(ui.cached_trace(s.arch, steps["settings"]["crop"], s.plain, s.stride_in), cap)
+names = fm.LayerNames(ui.cached_trace(s.arch, steps.settings.crop, s.plain, s.stride_in), cap)
 
 overview_section(key, cap, names)
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not

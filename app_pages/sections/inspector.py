@@ -36,15 +36,15 @@ def _on_pick() -> None:
         ss["ix_row"], ss["ix_col"] = int(round(points[0]["y"])), int(round(points[0]["x"]))
 
 
-def render(*, model: torch.nn.Module, steps: dict, key: ui.CaptureKey, settings: ui.View,
+def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKey, settings: ui.View,
            t: Translator) -> None:  # fmt: skip
     """The tab: ``steps`` is the page's preprocessing (its ``tensor`` and ``cropped`` photo), ``key`` the
     capture's key (what the cached records depend on)."""
-    tensor: np.ndarray = steps["tensor"]
-    cropped: Image.Image = steps["cropped"]
+    tensor: np.ndarray = steps.tensor
+    cropped: Image.Image = steps.cropped
     capture_key = key
     arch, plain, stride_in = settings.arch, settings.plain, settings.stride_in
-    tr = ui.cached_trace(arch, steps["settings"].crop, plain, stride_in)
+    tr = ui.cached_trace(arch, steps.settings.crop, plain, stride_in)
     st.markdown(t("inspector.intro"))
     names = layer_names(model)
     if ss.get("ix_layer") not in names:

@@ -23,6 +23,7 @@ from resnet_viz.ui.experiments import (
 )
 from resnet_viz.ui.feature_maps import (
     CaptureKey,
+    PreparedImage,
     cached_capture,
     cached_grid_png,
     cached_layer_stats,
@@ -55,7 +56,7 @@ from resnet_viz.ui.resolve import (
 from resnet_viz.ui.session import keep_widget_state, session_slot
 
 __all__ = [
-    "CaptureKey", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
+    "CaptureKey", "PreparedImage", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
     "cached_grid_png", "cached_identity_at_init", "cached_layer_stats", "cached_preprocess", "cached_record",
     "cached_sanity_check", "cached_trace", "capture_store", "capture_with_fallback", "dev_caption", "device",
     "diagram", "figure", "forward_gate", "keep_landscape_result", "keep_widget_state", "landscape_result",

@@ -9,16 +9,19 @@ hash, the preprocessing) and bounded.
 from __future__ import annotations
 
 import itertools
-import os
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 
+from resnet_viz import settings
 from resnet_viz.i18n import Translator
+from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
 from resnet_viz.ui.presenter import show_error
 from resnet_viz.ui.process import device, forward_gate
@@ -83,29 +86,52 @@ def pretrained_model(source: ModelSource, t: Translator) -> torch.nn.Module | No
         return None
 
 
-@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
-def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes) -> dict:
-    """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers."""
+@dataclass(frozen=True)
+class PreparedImage:
+    """One image as the page shows it and the network sees it. Cached values are pickled on every hit, so it keeps
+    small JPEGs of the four steps for display (encoded once, not on every rerun), the cropped image for overlays
+    and the tensor as numpy; not the full-size originals."""
+
+    original_jpeg: bytes
+    resized_jpeg: bytes
+    cropped_jpeg: bytes
+    normalized_jpeg: bytes
+    cropped: Image.Image
+    tensor: np.ndarray
+    settings: PreprocessSettings
+
+    @property
+    def jpegs(self) -> tuple[bytes, bytes, bytes, bytes]:
+        """The four steps in pipeline order: original, resized, cropped, normalized."""
+        return self.original_jpeg, self.resized_jpeg, self.cropped_jpeg, self.normalized_jpeg
+
+
+def _jpeg(picture: Image.Image) -> bytes:
     import io
 
-    from resnet_viz.imaging.images import load_image, preprocess
+    picture = picture.copy()
+    picture.thumbnail((480, 480))
+    buffer = io.BytesIO()
+    picture.save(buffer, format="JPEG", quality=90)  # photos: JPEG, as st.image would make them anyway
+    return buffer.getvalue()
+
+
+@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
+def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes) -> PreparedImage:
+    """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers."""
+    from resnet_viz.imaging.images import load_image
+    from resnet_viz.imaging.preprocessing import preprocess
 
     steps = preprocess(load_image(_data), preprocessing)
-    # Cached values are pickled on every hit: keep small encoded pictures for display (encoded once, not on
-    # every rerun), the cropped image for overlays, and the tensor as numpy; drop the full-size originals.
-    display = {}
-    for key in ("original", "resized", "cropped", "normalized_preview"):
-        picture = steps[key].copy()
-        picture.thumbnail((480, 480))
-        buffer = io.BytesIO()
-        picture.save(buffer, format="JPEG", quality=90)  # photos: JPEG, as st.image would make them anyway
-        display[key] = buffer.getvalue()
-    return {
-        "display": display,
-        "cropped": steps["cropped"],
-        "tensor": steps["tensor"].numpy(),
-        "settings": steps["settings"],
-    }
+    return PreparedImage(
+        original_jpeg=_jpeg(steps.original),
+        resized_jpeg=_jpeg(steps.resized),
+        cropped_jpeg=_jpeg(steps.cropped),
+        normalized_jpeg=_jpeg(steps.normalized_preview),
+        cropped=steps.cropped,
+        tensor=steps.tensor.numpy(),
+        settings=steps.settings,
+    )
 
 
 @st.cache_resource
@@ -113,9 +139,9 @@ def capture_store():
     """The process's captures (``imaging.store.CaptureStore``): one read-only copy per (weights, image,
     preprocessing, device) shared by every session showing it, at most ``$RESNET_VIZ_CAPTURE_MB`` (256) MB in
     all, least recently used first out, and each freed when the last session using it ends."""
-    from resnet_viz.imaging.store import DEFAULT_MAX_MB, CaptureStore
+    from resnet_viz.imaging.store import CaptureStore
 
-    return CaptureStore(int(_env_number("RESNET_VIZ_CAPTURE_MB", DEFAULT_MAX_MB) * 2**20))
+    return CaptureStore(settings.current().capture_bytes)
 
 
 _OWNER_KEY = "rv_store_owner"
@@ -149,24 +175,15 @@ def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
     return capture_store().get((_HASH_FUNCS[CaptureKey](key), device_name), session_owner(), make)
 
 
-def _env_number(name: str, default: float) -> float:
-    """A non-negative number from the environment; a bad value falls back to the default, never a traceback."""
-    try:
-        return max(0.0, float(os.environ.get(name, default)))
-    except ValueError:
-        return default
-
-
 @st.cache_resource
 def batcher():
     """The process's one forward batcher (``imaging.batching``): the window is ``$RESNET_VIZ_BATCH_MS`` (5 ms),
     the largest batch ``$RESNET_VIZ_MAX_BATCH`` (8); each batch runs inside :func:`forward_gate`."""
     from resnet_viz import memory
     from resnet_viz.imaging import capture
-    from resnet_viz.imaging.batching import DEFAULT_MAX_BATCH, DEFAULT_WINDOW_MS, ForwardBatcher
+    from resnet_viz.imaging.batching import ForwardBatcher
 
-    window = _env_number("RESNET_VIZ_BATCH_MS", DEFAULT_WINDOW_MS)
-    largest = max(1, int(_env_number("RESNET_VIZ_MAX_BATCH", DEFAULT_MAX_BATCH)))
+    knobs = settings.current()
 
     # (looked up on every call, so the page test can count the forwards whenever the batcher was made)
     def run_batch(model, images):
@@ -177,8 +194,8 @@ def batcher():
 
     return ForwardBatcher(
         run_batch,
-        window_ms=window,
-        max_batch=largest,
+        window_ms=knobs.batch_ms,
+        max_batch=knobs.max_batch,
         gate=forward_gate,
     )
 
@@ -211,7 +228,7 @@ def cached_grid_png(
 ) -> tuple[bytes, list[int]]:
     """One layer's channel grid as PNG bytes (upscaled with square pixels to at least ``min_width``) and the
     channel shown in each tile; keyed by the capture's key and the display choices. A new colormap only
-    rewrites the palette of the grid already encoded for the same choices (see ``capture.recolor_png``)."""
+    rewrites the palette of the grid already encoded for the same choices (see ``render.tiling.recolor_png``)."""
     from resnet_viz.render.tiling import recolor_png
 
     png, index = _cached_grid_indices(capture_key, layer, mode, k, cols, min_width, _maps, _global_range)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 import torch
 
+from resnet_viz import settings
 from resnet_viz.models.device import describe_device, forward_budget, select_device, usable_cores
 
 #: Forward passes running at once across all sessions, derived from the cores or the GPU at start-up
@@ -22,6 +23,7 @@ MAX_CONCURRENT_FORWARDS = forward_budget(usable_cores(), select_device().type).m
 def _process_setup() -> threading.BoundedSemaphore:
     """Runs once per server process: one intra-op thread pool sized to the machine, and the forward gate."""
     # Cores split between the concurrent forwards (see forward_budget for the measurement behind the rule).
+    settings.warn_unknown()  # a misspelt RESNET_VIZ_* name is named in the log, with the closest known one
     budget = forward_budget(usable_cores(), device().type)
     torch.set_num_threads(budget.threads)
     return threading.BoundedSemaphore(budget.max_concurrent)
