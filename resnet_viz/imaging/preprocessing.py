@@ -57,15 +57,6 @@ _RESIZED_PIXEL_BUDGET = 8_000_000
 _PREVIEW_SIDE = 2048
 
 
-def _first(value: int | Sequence[int]) -> int:
-    if isinstance(value, int):
-        return value
-    seq = list(value)
-    if len(seq) != 1:
-        raise ValueError(f"expected one size (the shorter side), got {seq}")
-    return int(seq[0])
-
-
 def _resized_size(width: int, height: int, shorter: int) -> tuple[int, int]:
     """(width, height) after resizing the shorter side to ``shorter``: torchvision's rule (int(), not round())."""
     if width <= height:
@@ -98,13 +89,12 @@ def preprocess_steps(
     from torchvision.transforms import InterpolationMode
     from torchvision.transforms.v2 import functional as F
 
-    interpolation = InterpolationMode(interpolation)
+    from resnet_viz.models.sources import Preprocessing
+
     if transforms is not None:
-        resize = _first(transforms.resize_size)
-        crop = _first(transforms.crop_size)
-        mean = tuple(float(m) for m in transforms.mean)
-        std = tuple(float(s) for s in transforms.std)
-        interpolation = getattr(transforms, "interpolation", interpolation)
+        p = Preprocessing.from_transforms(transforms)
+        resize, crop, mean, std, interpolation = p.resize, p.crop, p.mean, p.std, p.interpolation
+    interpolation = InterpolationMode(interpolation)
     if resize < 1 or crop < 1:
         raise ValueError(f"resize and crop must be positive, got {resize} and {crop}")
     if img.mode != "RGB":

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -55,6 +55,19 @@ class Preprocessing:
     std: tuple[float, ...]
     interpolation: str = "bilinear"
     from_weights: bool = False
+
+    @classmethod
+    def from_transforms(cls, tf: Any) -> Preprocessing:
+        """The numbers of torchvision's evaluation transforms (``weights.transforms()``, an
+        ``ImageClassification``): its resize, crop, mean, std and interpolation, as the weights expect them."""
+        return cls(
+            resize=_one_size(tf.resize_size),
+            crop=_one_size(tf.crop_size),
+            mean=tuple(float(m) for m in tf.mean),
+            std=tuple(float(v) for v in tf.std),
+            interpolation=str(getattr(tf.interpolation, "value", tf.interpolation)),
+            from_weights=True,
+        )
 
 
 def sidebar_preprocessing(arch: str, input_size: int) -> Preprocessing:
@@ -124,7 +137,6 @@ def pretrained_source(arch: str, *, plain: bool = False, stride_in: str = "3x3")
 
     w = weights.pretrained_weights(arch, plain=plain, stride_in=stride_in)
     name = weights.weights_name(arch)
-    tf = w.transforms()
     acc = w.meta.get("_metrics", {}).get("ImageNet-1K", {})
     size = w.meta.get("_file_size")
     return ModelSource(
@@ -134,14 +146,7 @@ def pretrained_source(arch: str, *, plain: bool = False, stride_in: str = "3x3")
         "3x3",
         f"pretrained:{name}",
         categories=tuple(w.meta["categories"]),
-        transforms=Preprocessing(
-            resize=_first(tf.resize_size),
-            crop=_first(tf.crop_size),
-            mean=tuple(float(m) for m in tf.mean),
-            std=tuple(float(v) for v in tf.std),
-            interpolation=str(getattr(tf.interpolation, "value", tf.interpolation)),
-            from_weights=True,
-        ),
+        transforms=Preprocessing.from_transforms(w.transforms()),
         weights_name=name,
         top1=acc.get("acc@1"),
         top5=acc.get("acc@5"),
@@ -180,8 +185,14 @@ def load_shared(source: ModelSource) -> nn.Module:
     raise ValueError("a checkpoint is loaded from its file, per session (CheckpointSlot), never shared")
 
 
-def _first(value: Any) -> int:
-    return int(value if isinstance(value, int) else list(value)[0])
+def _one_size(value: int | Sequence[int]) -> int:
+    """A transform's one size (the shorter side, or the square crop's side), given as an int or a 1-sequence."""
+    if isinstance(value, int):
+        return value
+    seq = list(value)
+    if len(seq) != 1:
+        raise ValueError(f"expected one size (the shorter side), got {seq}")
+    return int(seq[0])
 
 
 # --------------------------------------------------------------------------------------------- session memory
