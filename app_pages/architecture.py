@@ -14,7 +14,7 @@ st.title(t("shapes.title"))
 st.markdown(t("shapes.intro"))
 
 try:
-    tr = ui.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+    tr = ui.trace_of(s)
 except ValueError:
     st.error(t("shapes.bad_input", arch=s.arch, size=s.input_size, smallest=smallest_input(s.arch)))
     st.stop()

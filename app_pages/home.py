@@ -7,7 +7,7 @@ from resnet_viz.formatting import fmt_int
 
 t = ui.translator()
 s = ui.view()
-tr = ui.cached_trace(s.arch, s.input_size, s.plain, s.stride_in)
+tr = ui.trace_of(s)
 
 st.title(t("home.title"))
 st.markdown(t("home.intro"))
