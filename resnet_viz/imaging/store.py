@@ -86,7 +86,7 @@ class _Entry:
 class CaptureStore:
     """One shared, read-only value per key, bounded in bytes and freed with its last owner (module docstring)."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_MB * 2**20, per_owner: int = DEFAULT_PER_OWNER) -> None:
+    def __init__(self, max_bytes: int = DEFAULTS.capture_bytes, per_owner: int = DEFAULT_PER_OWNER) -> None:
         self.max_bytes = max(0, int(max_bytes))
         self.per_owner = max(1, int(per_owner))
         self._by_owner: dict[Hashable, OrderedDict[Hashable, None]] = {}  # each owner's keys, oldest first
