@@ -6,6 +6,8 @@ variable                   default    what it sets
 ``RESNET_VIZ_DEVICE``      (auto)     ``cpu``, ``cuda`` or ``mps``; unset: CUDA, else Apple MPS, else the CPU
 ``RESNET_VIZ_OFFLINE``     0          1: never try the network for pretrained weights
 ``RESNET_VIZ_CAPTURE_MB``  256        the captures every session shares, in MB (:attr:`Settings.capture_bytes`)
+``RESNET_VIZ_REQUEST_MB``  256        the most memory one request may take, in MB (:attr:`Settings.request_bytes`)
+``RESNET_VIZ_CACHE_MB``    64         the bound of each smaller cache (grids, pictures, …), in MB
 ``RESNET_VIZ_BATCH_MS``    5          how long a forward waits for others of the same network, in ms
 ``RESNET_VIZ_MAX_BATCH``   8          the most images in one batched forward (1: no batching)
 =========================  =========  ===========================================================================
@@ -44,6 +46,8 @@ OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
 CAPTURE_MB_ENV = "RESNET_VIZ_CAPTURE_MB"
 BATCH_MS_ENV = "RESNET_VIZ_BATCH_MS"
 MAX_BATCH_ENV = "RESNET_VIZ_MAX_BATCH"
+REQUEST_MB_ENV = "RESNET_VIZ_REQUEST_MB"
+CACHE_MB_ENV = "RESNET_VIZ_CACHE_MB"
 
 #: Names the developers' tools read (not the app): known, so not reported, but not parsed here.
 TOOLING: dict[str, str] = {
@@ -72,11 +76,34 @@ class Settings:
     #: The most images in one batched forward: bounds the transient memory of one forward (activations grow
     #: with the batch). 1 turns batching off (the load benchmark's comparison).
     max_batch: int = 8
+    #: The most memory one request may take, in MB, estimated from the network's trace before anything runs
+    #: (``resnet_viz.memory``): one image's capture (its kept maps and the forward's working memory), one layer's
+    #: record for the inspector, one effective receptive field (a backward pass keeps every activation on the way).
+    #: A capture above it is made at the largest input size that fits, an inspector request above it is refused,
+    #: each with a notice. 256: every network's requests at its own input size fit (resnet152's deepest effective
+    #: receptive field at 224 is the largest, ~130 MB), while ``/feature_maps?net=resnet110&size=1024`` (a
+    #: ~1.1 GB capture, a 4.5 GB receptive field) cannot push a replica past its ``MemoryMax``: the server's peak
+    #: is about its floor (imports, models), plus the capture store, plus one budget per concurrent forward.
+    request_mb: float = 256
+    #: The bound of each of the smaller caches, in MB: the channel grids' PNGs, the preprocessed pictures, the
+    #: receptive fields, the Grad-CAM checks and layer statistics (the inspector's records are bounded by
+    #: :attr:`request_mb`, so that one record of the largest allowed size is kept). 0 keeps nothing.
+    cache_mb: float = 64
 
     @property
     def capture_bytes(self) -> int:
         """:attr:`capture_mb` in bytes (what ``imaging.store.CaptureStore`` takes)."""
         return int(self.capture_mb * 2**20)
+
+    @property
+    def request_bytes(self) -> int:
+        """:attr:`request_mb` in bytes."""
+        return int(self.request_mb * 2**20)
+
+    @property
+    def cache_bytes(self) -> int:
+        """:attr:`cache_mb` in bytes."""
+        return int(self.cache_mb * 2**20)
 
 
 #: The defaults, for the modules whose own defaults these are (``imaging.store``, ``imaging.batching``).
@@ -119,6 +146,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = _number(text, "a number > 0")
+    if value <= 0:
+        raise ValueError("expected a number > 0")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _number(text, "a whole number ≥ 1")
     if value != int(value) or value < 1:
@@ -133,6 +167,8 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any]]] = {
     CAPTURE_MB_ENV: ("capture_mb", _non_negative),
     BATCH_MS_ENV: ("batch_ms", _non_negative),
     MAX_BATCH_ENV: ("max_batch", _positive_int),
+    REQUEST_MB_ENV: ("request_mb", _positive),
+    CACHE_MB_ENV: ("cache_mb", _non_negative),
 }
 
 
