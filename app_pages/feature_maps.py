@@ -78,7 +78,7 @@ def image_box() -> images.ImageSlot:
             if upload is not None:
                 incoming = (t("feature_maps.webcam_name"), upload.getvalue())
         if incoming is not None and (problem := slot.offer(*incoming)) is not None:
-            if upload is not None:  # its bytes go now, not when the session ends; the page reruns and says why
+            if upload is not None:  # its bytes go now, not at the session's end; the page reruns, says why
                 ui.drop_upload(uploader, upload, (incoming[0], problem))
             refused = incoming[0], problem
         else:
@@ -268,7 +268,8 @@ def budget_notice(source: ModelSource, prep: sources.Preprocessing, fit: ui.Fit)
     numbers = dict(net=ui.arch_title(source.arch), size=fit.requested, need=fmt_bytes_short(fit.need),
                    budget=fmt_bytes_short(fit.budget))  # fmt: skip
     if fit.refused:
-        st.error(t("feature_maps.budget_fixed" if prep.from_weights else "feature_maps.budget_refused", **numbers))
+        fixed = prep.from_weights  # the weights' own input size: no smaller one to fall back to
+        st.error(t("feature_maps.budget_fixed" if fixed else "feature_maps.budget_refused", **numbers))
         st.stop()
     st.warning(t("feature_maps.budget_scaled", fit=fit.size, **numbers))
 

@@ -24,18 +24,20 @@ is not glibc (macOS, musl): both functions then return False. Measured with ``py
 (server RSS rows).
 
 **The budget of one request.** A link can ask for any network at any input size up to 1024: resnet110 at 1024
-keeps ~1 GB of float16 maps in one capture, and its effective receptive field keeps ~5 GB of activations for the
-backward pass, far more than a replica has. The ``*_bytes`` functions below estimate, from the network's trace
-alone (``architecture``: shapes, no weights, nothing run), the memory one request will take at its peak; the
-callers compare it with ``$RESNET_VIZ_REQUEST_MB`` before running anything (:func:`fitting_size` finds the largest
-input size under it). The estimates are upper bounds, checked against the peak RSS of each request measured in a
-fresh process (``tests/test_memory.py``, and :data:`MEASURED` for the figures):
+keeps ~1 GB of float16 maps in one capture (one visit measured +1.6 GB), and its effective receptive field keeps
+every activation for the backward pass (+6.1 GB), far more than a replica has. The ``*_bytes`` functions below
+estimate, from the network's trace alone (``architecture``: shapes, no weights, nothing run), the memory one
+request will take at its peak; the callers compare it with ``$RESNET_VIZ_REQUEST_MB`` before running anything
+(:func:`fitting_size` finds the largest input size under it). Each estimate is the sum of
 
-* what the request keeps (a capture's float16 maps; a record's float32 maps), plus
+* what the request keeps (a capture's float16 maps; a record's float32 maps),
 * the forward's working memory (:func:`working_bytes`): the largest convolution's unfolded input (PyTorch's CPU
-  convolution without oneDNN unfolds it, ``C_in·k²`` values per output position), and a few of the largest
-  activations alive at once, plus
-* for a backward pass (the effective receptive field), every activation on the way: autograd keeps them for it.
+  convolution without oneDNN unfolds it, ``C_in·k²`` values per output position), a few of the largest
+  activations alive at once, and :data:`REQUEST_OVERHEAD`,
+* for a backward pass (a receptive field, Grad-CAM), the activations autograd keeps on the way.
+
+They are upper bounds of the peak RSS each request adds in a fresh process, by 1.1–1.9× on this 2-core Xeon
+(``tests/test_request_budget.py`` measures five: a capture, a record, two receptive fields and a Grad-CAM check).
 """
 
 from __future__ import annotations

@@ -117,9 +117,15 @@ class _Entry:
 class CaptureStore:
     """One shared, read-only value per key, bounded in bytes and freed with its last owner (module docstring)."""
 
-    def __init__(self, max_bytes: int = DEFAULTS.capture_bytes, per_owner: int = DEFAULT_PER_OWNER) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULTS.capture_bytes,
+        per_owner: int = DEFAULT_PER_OWNER,
+        sizeof: Callable[[Any], int] = nbytes,
+    ) -> None:
         self.max_bytes = max(0, int(max_bytes))
         self.per_owner = max(1, int(per_owner))
+        self._sizeof = sizeof  # what a value costs (the shared models' store counts their tensors)
         self._by_owner: dict[Hashable, OrderedDict[Hashable, None]] = {}  # each owner's keys, oldest first
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()  # least recently used first
@@ -162,7 +168,7 @@ class CaptureStore:
             pending.done.set()
             raise
         with self._lock:
-            entry = _Entry(value, nbytes(value))
+            entry = _Entry(value, self._sizeof(value))
             self._made += 1
             if entry.size <= self.max_bytes:
                 self._entries[key] = entry

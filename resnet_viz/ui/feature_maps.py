@@ -54,15 +54,36 @@ _HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-@st.cache_resource(max_entries=6, show_spinner=False, hash_funcs=_HASH_FUNCS)
+def model_bytes(model: torch.nn.Module) -> int:
+    """The bytes of a model's parameters and buffers (what keeping it built costs)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+#: The one owner of every kept model: models stay built across sessions (a new student finds them warm), and
+#: leave only by the byte bound, least recently used first.
+_PROCESS = "process"
+
+
+@st.cache_resource
+def model_store():
+    """The shared networks, at most ``$RESNET_VIZ_MODELS_MB`` (512) MB of weights in all (``imaging.store``)."""
+    from resnet_viz.imaging.store import CaptureStore
+
+    return CaptureStore(settings.current().models_bytes, per_owner=1_000_000, sizeof=model_bytes)
+
+
 def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
     """The model every session shares for a (pretrained or random) ``source`` on a device.
 
-    Built on the CPU, moved to its device *before* it is cached, then only ever called. A pretrained build may
-    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run
-    tries again).
+    Built on the CPU, moved to its device *before* it is kept, then only ever called. A pretrained build may
+    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not kept: the next run
+    tries again). Kept in :func:`model_store`, bounded by the weights' bytes, not by a count.
     """
-    return load_shared(source).to(torch.device(device_name)).eval()
+
+    def make() -> torch.nn.Module:
+        return load_shared(source).to(torch.device(device_name)).eval()
+
+    return model_store().get(("shared", repr(source.key), device_name), _PROCESS, make)
 
 
 def pretrained_model(source: ModelSource, t: Translator) -> torch.nn.Module | None:
@@ -201,7 +222,7 @@ CACHES: dict[str, tuple[str, int]] = {
     "prepared": ("cache_bytes", 2),
     "grid": ("cache_bytes", 12),
     "stats": ("cache_bytes", 12),
-    "record": ("request_bytes", 2),  # one record as large as a request may be is kept
+    "record": ("cache_bytes", 2),
     "erf": ("cache_bytes", 16),
     "sanity": ("cache_bytes", 4),
 }

@@ -6,23 +6,23 @@ network at all; gradients (effective receptive field, Grad-CAM) are w.r.t. the i
 the weights. Each is estimated from the trace before it runs (``resnet_viz.memory``) and refused above
 ``$RESNET_VIZ_REQUEST_MB`` (:func:`record_fit`, :func:`erf_fit`, :func:`sanity_fit`: the page shows why and the
 largest input size at which it would run). The results are kept in byte-bounded stores
-(``ui.feature_maps.cache_store``): records up to one request's budget, receptive fields and Grad-CAM checks up to
-``$RESNET_VIZ_CACHE_MB``.
+(``ui.feature_maps.cache_store``, ``$RESNET_VIZ_CACHE_MB`` each).
 """
 
 from __future__ import annotations
 
-import streamlit as st
 import torch
 
 from resnet_viz import memory
 from resnet_viz.architecture.trace import trace
 from resnet_viz.ui.feature_maps import (
     _HASH_FUNCS,
+    _PROCESS,
     CaptureKey,
     Fit,
     RequestTooLarge,
     cache_store,
+    model_store,
     request_budget,
     session_owner,
 )
@@ -114,19 +114,23 @@ def cached_erf(capture_key: CaptureKey, layer: str, channel: int, row: int, col:
     return cache_store("erf").get(key, session_owner(), make)
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
 def randomized_model(
     arch: str, plain: bool, stride_in: str, num_classes: int, device_name: str
 ) -> torch.nn.Module:
     """The sanity check's network: ``arch`` freshly initialised under its own seed (not the "random weights"
-    seed, so even random weights are compared with *other* random weights); shared, never changed."""
+    seed, so even random weights are compared with *other* random weights); shared, never changed; kept with the
+    other shared networks (``ui.feature_maps.model_store``), bounded by bytes."""
     from resnet_viz.imaging.explain import SANITY_SEED, randomized_like
     from resnet_viz.models import build_model
 
-    model = randomized_like(
-        lambda: build_model(arch, plain=plain, stride_in=stride_in, num_classes=num_classes), SANITY_SEED
-    )
-    return model.to(torch.device(device_name)).eval()
+    def make() -> torch.nn.Module:
+        model = randomized_like(
+            lambda: build_model(arch, plain=plain, stride_in=stride_in, num_classes=num_classes), SANITY_SEED
+        )
+        return model.to(torch.device(device_name)).eval()
+
+    key = ("randomized", arch, plain, stride_in, int(num_classes), device_name)
+    return model_store().get(key, _PROCESS, make)
 
 
 def cached_sanity_check(capture_key: CaptureKey, stage: str, _model, _random_model, _tensor_array):
