@@ -452,6 +452,8 @@ def removal_summary(
     for label, sweep in removal["nets"].items():
         base = wrong_images(sweep["baseline"][metric], n_test)
         wrong = {name: wrong_images(r[metric], n_test) for name, r in sweep["blocks"].items()}
+        if not wrong:  # nothing deletable: nothing to summarise
+            continue
         order = list(wrong)
         ranked = sorted(wrong, key=lambda name: (-wrong[name], order.index(name)))
         near = [name for name in ranked if Fraction(wrong[name], n_test) >= near_floor]
