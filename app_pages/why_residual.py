@@ -27,6 +27,8 @@ GRAD_IMAGENET_SIZE = 64
 #: The gradient-flow measurement is repeated for these random seeds; the chart shows the first.
 GRAD_SEEDS = (0, 1, 2, 3)
 GRAD_BATCH = 16
+#: The candidate settings' fields that have a column title (why_residual.cand_col_<field>).
+CANDIDATE_COLUMNS = ("width", "n_train", "epochs", "strokes", "noise")
 
 
 def _say(sentence: Sentence) -> str:
@@ -38,7 +40,11 @@ def _candidate_rows(tried: summaries.Candidates) -> list[dict[str, str]]:
     rows = []
     for c in tried.tried:
         row = {t("why_residual.col_candidate"): c.name + (" ✓" if c.name == tried.chosen else "")}
-        row |= {k: str(v) for k, v in sorted(c.settings.items())}
+        # a setting without a column title of its own keeps its name in the record
+        row |= {
+            t(f"why_residual.cand_col_{k}") if k in CANDIDATE_COLUMNS else k: str(v)
+            for k, v in sorted(c.settings.items())
+        }
         row |= {
             _say(readings.net_name(ExperimentNet.parse(k))): fmt_percent(v) for k, v in c.final_train.items()
         }
