@@ -28,24 +28,41 @@ def _keys(sentences: list[Sentence]) -> list[str]:
 
 def test_say_words_nested_sentences_lists_and_continuations_per_language() -> None:
     s = Sentence(
-        "why_residual.rm_res_reading",
+        "why_residual.rm_res_some_large",
         {
             "net": R.net_name(ExperimentNet(56, False)),
             "small": 3,
             "blocks": 4,
             "thr": "2.0",
+            "thr_images": "20",
+            "n_test": "1,000",
             "worst": ["a", "b"],
         },
         then=(Sentence("why_residual.rm_plain_rest", {"rest": 1, "lo": "1%", "hi": "2%"}),),
     )
     en, zh = say(EN, s, "en"), say(ZH, s, "zh")
+    assert "⟦" not in en + zh  # the keys exist in both languages
     assert en == EN(
-        s.key, net=EN("why_residual.run_resnet", depth=56), small=3, blocks=4, thr="2.0", worst="a, b"
+        s.key,
+        net=EN("why_residual.run_resnet", depth=56),
+        small=3,
+        blocks=4,
+        thr="2.0",
+        thr_images="20",
+        n_test="1,000",
+        worst="a, b",
     ) + (" " + EN("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
     assert zh == ZH(
-        s.key, net=ZH("why_residual.run_resnet", depth=56), small=3, blocks=4, thr="2.0", worst="a、b"
+        s.key,
+        net=ZH("why_residual.run_resnet", depth=56),
+        small=3,
+        blocks=4,
+        thr="2.0",
+        thr_images="20",
+        n_test="1,000",
+        worst="a、b",
     ) + (ZH("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
-    assert say(EN, Sentence("why_residual.rm_reading")) == EN("why_residual.rm_reading")
+    assert say(EN, Sentence("why_residual.deg_one_seed")) == EN("why_residual.deg_one_seed")
 
 
 def test_net_name() -> None:
