@@ -41,7 +41,7 @@ formula_key = "shapes.layers_formula_zero_pad" if spec.shortcut_option == "A" el
 st.caption(t(formula_key, formula=tr.layer_count_formula, per=CONVS_PER_BLOCK[spec.block]))
 first_stage = tr.row(tr.stages[0].name)
 stem_steps = [r for r in tr.rows if r.depth == 0 and r.kind in ("conv", "maxpool")]
-steps_text = ", ".join(f"{r.name} {r.kernel}×{r.kernel}/{r.stride}" for r in stem_steps)
+steps_text = t("common.list_sep").join(f"{r.name} {r.kernel}×{r.kernel}/{r.stride}" for r in stem_steps)
 size_in, size_out = tr.input_size[1], first_stage.input_shape[1]
 if size_out != size_in:
     factor = f"{size_in / size_out:g}"

@@ -139,7 +139,7 @@ with tab_where:
         )  # fmt: skip
     )
     ui.figure(figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
-    growth = ", ".join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
+    growth = t("common.list_sep").join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
     st.caption(
         t(
             "parameters.macs_caption",
@@ -222,8 +222,8 @@ with tab_rule:
     st.markdown(
         t("parameters.rule_intro", formula=spec.layer_count_formula, per=CONVS_PER_BLOCK[spec.block],
           blocks=sum(spec.layers), block_class=spec.block_class)
-        + " " + t("parameters.rule_zero_pad" if option_a else "parameters.rule_projection")
     )  # fmt: skip
+    st.markdown(t("parameters.rule_zero_pad" if option_a else "parameters.rule_projection"))
     lines = [
         f"| {t('parameters.col_network')} | {t('parameters.col_block')} | {t('parameters.col_blocks')} "
         f"| {t('parameters.col_formula')} |",

@@ -248,7 +248,9 @@ st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
 # The stages whose first block has a dashed shortcut, from the residual trace (the plain one has none).
 res_blocks = tr.blocks if not tr.plain else ui.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
-dashed_stages = ", ".join(b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed)
+dashed_stages = t("common.list_sep").join(
+    b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed
+)
 if tr.block == "bottleneck":
     st.markdown(t("diagrams.kinds_intro_bottleneck"))
 else:
