@@ -170,7 +170,7 @@ def test_memory_is_float32_bytes_times_batch() -> None:
     assert fmt_bytes(512) == "512 B"
 
 
-def test_depth_scaling_shows_50_barely_bigger_than_34_yet_deeper() -> None:
+def test_depth_scaling_shows_50_deeper_than_34_but_not_proportionally_bigger() -> None:
     stats = {d.arch: d for d in depth_scaling(224, 8)}
     assert list(stats) == list(TORCHVISION_PARAMS)
     assert {a: d.params for a, d in stats.items()} == TORCHVISION_PARAMS
