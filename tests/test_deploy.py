@@ -212,7 +212,13 @@ def test_limits_are_sized_for_a_class_and_apply_only_to_what_reaches_a_replica()
     assert limits["connections"] >= CLASS_SIZE * PAGE_LOAD_TO_REPLICAS
     # Every location that proxies has both limits; the static files' location (from disk) has neither.
     locations = dict(re.findall(r"\n    location ([^{]+?) \{\n(.*?)\n    \}", site, flags=re.S))
-    assert set(locations) == {"/", "/static/", "@replica", "= /_stcore/health"}
+    assert set(locations) == {
+        "/",
+        "/static/",
+        "@replica",
+        "= /_stcore/health",
+        "/.well-known/acme-challenge/",
+    }
     for name, body in locations.items():
         proxies = "proxy_pass" in body
         assert ("limit_req zone=rv_requests" in body) == proxies, name
