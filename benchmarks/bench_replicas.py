@@ -476,7 +476,8 @@ async def guarded(s: Session, what: str, coro) -> bool:
 def traffic(entries: list[Logged], sessions: list[Session]) -> dict:
     """Per browser, from nginx's log: requests of the first page load (to a replica, its websocket included / files
     from disk), requests a second to a replica from page load to the first upload's grid (a scripted student,
-    faster than a real one), and the most requests in flight at once so far (websockets still open not counted)."""
+    faster than a real one), and the most requests to a replica in flight at once so far (what limit_conn counts;
+    websockets still open not counted)."""
     load_dynamic, load_static, working_rate, peak = [], [], [], []
     for s in sessions:
         mine = [e for e in entries if e.route == s.route]
@@ -491,13 +492,13 @@ def traffic(entries: list[Logged], sessions: list[Session]) -> dict:
                 e.upstream != "-" and s.loaded_at < e.end - e.duration <= s.first_grid_at for e in mine
             )
             working_rate.append(round(working / (s.first_grid_at - s.loaded_at), 2))
-        peak.append(peak_concurrency(mine))
+        peak.append(peak_concurrency([e for e in mine if e.upstream != "-"]))
     return {
         "page_load_to_replicas": load_dynamic,
         "page_load_from_disk": load_static,
         "working_requests_per_s": working_rate,
         "peak_in_flight_per_browser": peak,
-        "peak_in_flight_all": peak_concurrency(entries),
+        "peak_in_flight_all": peak_concurrency([e for e in entries if e.upstream != "-"]),
     }
 
 
