@@ -70,6 +70,9 @@ def fmt_bytes_short(n: float) -> str:
 #: C0 controls and DEL as their Unicode control pictures (U+2400 …): a line break in a value could otherwise end
 #: the paragraph, and with it the code span, before the closing fence.
 _CONTROL_PICTURES = {**{i: 0x2400 + i for i in range(0x20)}, 0x7F: 0x2421}
+#: Invisible format characters (zero-width, bidirectional overrides and isolates, BOM) as U+FFFD: a file name such
+#: as "photo\u202egnp.exe" would otherwise show as "photoexe.png" (a right-to-left override turns the text around).
+_INVISIBLE = {c: 0xFFFD for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF)}
 _BACKTICK_RUN = re.compile("`+")
 
 
@@ -84,7 +87,7 @@ def fmt_code(text: str) -> str:
     control pictures (␊), since a blank line would end the paragraph and the span with it. Inside a code span
     nothing is markup: no link, image, emphasis, HTML, math or autolink. The template around it must not put a
     backtick or a backslash right next to it."""
-    shown = text.translate(_CONTROL_PICTURES)
+    shown = text.translate(_CONTROL_PICTURES).translate(_INVISIBLE)
     if not shown.strip(" "):  # only spaces, kept as they are (no stripping); nothing at all as one space
         return f"`{shown or ' '}`"
     fence = "`" * (max((len(run) for run in _BACKTICK_RUN.findall(shown)), default=0) + 1)

@@ -150,3 +150,13 @@ def test_fmt_code_keeps_ordinary_values_as_they_were_shown() -> None:
 def test_fmt_code_holds_for_any_text(value: str) -> None:
     expected = value.translate({i: 0x2400 + i for i in range(0x20)} | {0x7F: 0x2421})
     assert _code_span(fmt_code(value)) == (expected or " ")
+
+
+def test_fmt_code_shows_invisible_and_bidi_characters() -> None:
+    """A right-to-left override or a zero-width character in a file name cannot make it look like another name."""
+    from resnet_viz.formatting import fmt_code
+
+    shown = fmt_code("photo\u202egnp.exe")
+    assert "\u202e" not in shown and "\ufffd" in shown
+    assert "\u200b" not in fmt_code("a\u200bb") and "\u2066" not in fmt_code("x\u2066y\u2069")
+    assert fmt_code("photo.png") == "`photo.png`"
