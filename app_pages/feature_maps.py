@@ -14,7 +14,7 @@ import streamlit as st
 
 from app_pages.sections import inspector, weights_box
 from resnet_viz import ui
-from resnet_viz.formatting import fmt_bytes_short
+from resnet_viz.formatting import fmt_bytes_short, fmt_code
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
 from resnet_viz.models import sources
@@ -84,7 +84,7 @@ def image_box() -> images.ImageSlot:
         else:
             refused = ui.refused_upload()
         if refused is not None:
-            about, after = t("feature_maps.bad_image", name=refused[0]), t("images.kept_previous")
+            about, after = t("feature_maps.bad_image", name=fmt_code(refused[0])), t("images.kept_previous")
             ui.show_error(refused[1], t, about=about, after=after)
     return slot
 
@@ -94,7 +94,7 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
     """The four preprocessing steps, as the network sees them; returns the cached steps."""
     steps = ui.cached_preprocess(picture.sha, prep, picture.data)
     st.subheader(t("feature_maps.preprocess_title"))
-    captions = fm.step_captions(steps.settings, picture.name, t)
+    captions = fm.step_captions(steps.settings, fmt_code(picture.name), t)
     for col, jpeg, caption in zip(st.columns(4), steps.jpegs, captions):
         with col:
             st.image(jpeg, caption=caption, width="stretch", output_format="JPEG")

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from torchvision import models as tvm
 
 from resnet_viz import build_model
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images, preprocessing
@@ -64,7 +65,7 @@ def captions(at: AppTest) -> list[str]:
 
 def shown_image_name(at: AppTest) -> str:
     first = next(c for c in captions(at) if c.startswith("1. "))
-    return first.split("“")[1].split("”")[0]
+    return first.split("“")[1].split("”")[0].strip("`")  # the name is echoed as a code span (fmt_code)
 
 
 def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
@@ -164,7 +165,7 @@ def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     ]
     for name, data, code in bad:
         upload(at, name, data)
-        errors = [e.value for e in at.error if f"“{name}”" in e.value]
+        errors = [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
         assert len(errors) == 1, (name, [e.value for e in at.error])
         expected_start = EN(f"images.error_{code}").split("{")[0][:25]
         assert expected_start in errors[0], (code, errors[0])
@@ -198,14 +199,14 @@ def test_the_image_uploader_takes_what_an_image_may_be_and_drops_a_refused_file_
         start=1,
     ):
         upload(at, name, data)
-        assert [e.value for e in at.error if f"“{name}”" in e.value], name  # refused, and said so
+        assert [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value], name  # refused, and said so
         assert len(removed) == round_  # out of the uploaded-file store now, not when the session ends
         assert "fm_upload" not in at.session_state and f"fm_upload_{round_ - 1}" not in at.session_state
         # the same run (it reran at once): a fresh, empty uploader under a new key, ready for the next file
         assert image_uploader(at).key == f"fm_upload_{round_}" and image_uploader(at).value is None
         assert shown_image_name(at) == before
         at.run()  # the message was about that upload: it does not come back
-        assert not [e.value for e in at.error if f"“{name}”" in e.value]
+        assert not [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
     upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
     assert shown_image_name(at) == "coffee.jpg" and len(removed) == 2  # an accepted file is kept
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from resnet_viz import ui
 from resnet_viz.architecture import catalogue
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import Translator
 from resnet_viz.models import sources
 from resnet_viz.render import figures_feature_maps as fm
@@ -26,7 +27,7 @@ def checkpoint_model(t: Translator, s: ui.View):
         slot.offer(up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui.device())
         if slot.error is not None:
             name, err = slot.error
-            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
+            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=fmt_code(name)))
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
@@ -34,7 +35,7 @@ def checkpoint_model(t: Translator, s: ui.View):
         bad = kept[1].checkpoint.nonfinite
         st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
     elif up is not None and slot.error is not None:
-        st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
+        st.caption(t("feature_maps.ckpt_kept_previous", name=fmt_code(kept[1].file_name)))
     return kept
 
 
