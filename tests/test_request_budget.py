@@ -377,3 +377,19 @@ def test_the_shared_models_are_bounded_by_their_bytes(monkeypatch) -> None:
         assert ui_fm.shared_model(random_source("resnet18"), "cpu") is not small  # built again
     finally:
         ui_fm.model_store.clear()
+
+
+def test_a_full_batch_of_captures_stays_within_one_budget() -> None:
+    """The batcher merges up to RESNET_VIZ_MAX_BATCH sessions' captures into one forward: the page batches only
+    captures small enough that a full batch fits one request's budget, and runs larger ones alone. At 224 the
+    load test's resnet34 and resnet50 batch; resnet152 runs alone."""
+    from resnet_viz.models.sources import random_source
+    from resnet_viz.ui import feature_maps as ui_fm
+
+    budget, full = settings.DEFAULTS.request_bytes, settings.DEFAULTS.max_batch
+
+    def need(arch: str) -> int:
+        return ui_fm.batch_need(ui_fm.capture_need(random_source(arch), 224), full)
+
+    assert need("resnet34") <= need("resnet50") <= budget < need("resnet152")
+    assert ui_fm.batch_need(100 * MB, 1) == 100 * MB
