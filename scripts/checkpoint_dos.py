@@ -6,7 +6,7 @@ and the peak RSS added (issue 22, D1, D2, D4).
 Each case runs in a child process (a hash bomb cannot be interrupted inside a thread), which loads the file with
 :func:`resnet_viz.models.weights.load_checkpoint` in a worker thread while its main thread ticks every 5 ms, as a
 Streamlit server's other sessions and its health check would: the longest gap between ticks is the stall.
-Cases: bomb-zip-20, bomb-zip-24, bomb-zip-31, bomb-zip-64, bomb-raw-31, stride0-2M, st-1M (see
+Cases: bomb-zip-20, bomb-zip-24, bomb-zip-31, bomb-zip-64, bomb-raw-31, intkeys-40k, stride0-2M, st-1M (see
 tests/checkpoint_bombs.py for what each file is).
 """
 
@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ("bomb-zip-20", "bomb-zip-24", "bomb-zip-31", "bomb-zip-64", "bomb-raw-31", "stride0-2M", "st-1M")
+CASES = (
+    "bomb-zip-20", "bomb-zip-24", "bomb-zip-31", "bomb-zip-64", "bomb-raw-31", "intkeys-40k", "stride0-2M", "st-1M",
+)  # fmt: skip
 
 
 def _make(case: str) -> tuple[bytes, str]:
@@ -33,6 +35,8 @@ def _make(case: str) -> tuple[bytes, str]:
         return cb.hash_bomb_zip(int(case.rsplit("-", 1)[1])), "resnet18"
     if case.startswith("bomb-raw-"):
         return cb.hash_bomb_pickle(int(case.rsplit("-", 1)[1])), "resnet18"
+    if case.startswith("intkeys-"):
+        return cb.colliding_int_keys_zip(int(case.rsplit("-", 1)[1].removesuffix("k")) * 1000), "resnet18"
     if case == "stride0-2M":
         from resnet_viz.models.weights import load_random
 

@@ -22,6 +22,7 @@ import safetensors.torch
 import torch
 from checkpoint_bombs import (
     RawTensor,
+    colliding_int_keys_zip,
     hash_bomb_pickle,
     hash_bomb_zip,
     raw_checkpoint,
@@ -93,6 +94,8 @@ def test_the_scan_refuses_what_a_state_dict_never_needs(no_reader):
     t = RawTensor((2,), (1,), 2)
     cases = {
         "a tuple as a dict key": {("a", "b"): t},
+        "ints that share one hash as keys": {k * (2**61 - 1) + 5: t for k in range(4, 7)},
+        "a float as a dict key": {0.5: t},
         "a list referenced twice": (lambda shared: {"a": shared, "b": shared})([t]),
         "a dict referenced twice": (lambda shared: {"a": shared, "b": shared})({"w": t}),
         "nesting 40 deep": _nested(40, t),
@@ -100,6 +103,12 @@ def test_the_scan_refuses_what_a_state_dict_never_needs(no_reader):
     for label, obj in cases.items():
         err = _refused(raw_checkpoint(obj))
         assert err.code == "structure", (label, str(err))
+
+
+def test_int_keys_that_share_one_hash_are_refused_before_any_dict_is_built(no_reader):
+    """100,000 such keys would take torch's unpickler minutes of one C call; the scan refuses them unhashed."""
+    err = _refused(colliding_int_keys_zip(100_000))
+    assert err.code == "structure" and "int64" in str(err)
 
 
 def test_twenty_levels_of_nesting_pass_the_scan():

@@ -388,8 +388,8 @@ class _PickleScan:
                     if len(items) % 2:
                         raise _structure("a dict item without a value")
                     for key, value in zip(items[::2], items[1::2], strict=True):
-                        if key.kind != "atom":
-                            raise _structure("a dict key that is not a string or a number")
+                        if not _plain_key(key):
+                            raise _structure("a dict key that is not a string or an int64")
                         if value.kind == "tensor" and value.value is not None:
                             err, shown = value.value, cut_key(key.value)
                             raise CheckpointError(
@@ -511,6 +511,18 @@ class _PickleScan:
                 )
             return _Value("tensor", _tensor_problem(items))
         raise _structure(f"a call of {cut_key(func.value)}")
+
+
+def _plain_key(key: _Value) -> bool:
+    """A dict key whose hash cannot be made expensive: a string (hashed with a per-process secret), an int of
+    at most 64 bits (a few share each hash: ints equal modulo 2**61 - 1 collide, so 10**5 chosen big ints would
+    make one dict cost 10**10 probes), a bool or None. A state_dict's keys are strings; an optimizer's, ints."""
+    value = key.value
+    return key.kind == "atom" and (
+        isinstance(value, str | bytes | bool)
+        or value is None
+        or (type(value) is int and -(2**63) <= value < 2**63)
+    )
 
 
 def _is_count(value: object) -> bool:
