@@ -76,9 +76,12 @@ if checked:
 if right.missing:  # the sidebar's network lacks what the question asks about: say which network it is about
     st.caption(t("lesson.about_other", **args | {"missing": t(f"lesson.missing_{right.missing}")}))
 elif not ui.presenting():
-    about = {"network": "lesson.about", "size": "lesson.about_size", "fixed": "lesson.about_fixed"}[
-        right.scope
-    ]
+    about = {
+        "network": "lesson.about",
+        "network_only": "lesson.about_network",
+        "size": "lesson.about_size",
+        "fixed": "lesson.about_fixed",
+    }[right.scope]
     st.caption(t(about, **args))
 
 back, forward = st.columns(2)

@@ -57,7 +57,7 @@ STEP_COUNT = len(STEPS)
 
 #: What an answer depends on, for the line under the question: the sidebar's network and size, the size alone,
 #: or neither (arithmetic on fixed channel counts, or the paper's fixed plain networks).
-SCOPES = ("network", "size", "fixed")
+SCOPES = ("network", "network_only", "size", "fixed")
 #: The networks of the paper's degradation comparison (He et al. 2015, Table 2 and Figure 4: plain-18, plain-34).
 DEGRADATION_PAIR = ("resnet34", "resnet18")
 
@@ -75,7 +75,7 @@ class Answer:
     working: dict[str, object] = field(default_factory=dict)
     arch: str = ""  # the network the answer is about
     size: int = 0  # the input size it is worked out for
-    scope: str = "network"  # one of SCOPES
+    scope: str = "network"  # one of SCOPES: network and size, network only, size only, neither
     missing: str = ""  # where the sidebar's network lacks what is asked: "maxpool" or "bottleneck"
     text_key: str = ""
     working_key: str = ""
@@ -170,7 +170,7 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         projections = counting.projections(tr)
         text = "layers_text_projection" if has_projections(tr) else "layers_text_option_a"
         working = {"formula": tr.layer_count_formula, "n_proj": len(projections)}
-        return Answer(tr.layer_count, working, **common | {"text_key": text})
+        return Answer(tr.layer_count, working, **common | {"scope": "network_only", "text_key": text})
     if key in ("solid", "dashed"):
         block = tr.row(step.block)
         value = "dashed" if block.dashed else "solid"
@@ -178,7 +178,7 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
             "block": block.name, "paper": paper_name(tr, block), "shape_in": _shape_text(_hwc(block.input_shape)),
             "shape_out": _shape_text(_hwc(block.output_shape)), "shortcut": block.shortcut,
         }  # fmt: skip
-        return Answer(value, working, **common)
+        return Answer(value, working, **common | {"scope": "network_only"})
     if key == "conv3_1":
         block = tr.row(step.block)
         shape = _hwc(block.output_shape)
@@ -214,7 +214,7 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
             "block": block.name, "paper": paper_name(tr, block), "cin": block.input_shape[0],
             "cout": block.output_shape[0], "stride": block.stride,
         }  # fmt: skip
-        return Answer(value, working, **common)
+        return Answer(value, working, **common | {"scope": "network_only"})
     if key == "v15":
         v1, v15 = (
             trace(tr.arch, tr.input_size[1], stride_in="1x1"),
@@ -226,13 +226,13 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         working = {
             "v1": fmt_int(v1.total_macs), "v15": fmt_int(v15.total_macs), "diff_exact": fmt_int(extra),
             "diff": f"{diff:.2f}",
-            "changed": tuple(f"{name}: {fmt_int(a)} → {fmt_int(b)}" for name, a, b in changed),
+            "changed": tuple((name, fmt_int(a), fmt_int(b)) for name, a, b in changed),
         }  # fmt: skip
         return Answer(diff, working, **common)
     if key == "feature_maps":
         stage = tr.row("layer2")
         working = {"c": stage.output_shape[0], "shape": _shape_text(_hwc(stage.output_shape))}
-        return Answer(stage.output_shape[0], working, **common)
+        return Answer(stage.output_shape[0], working, **common | {"scope": "network_only"})
     if key == "addition":
         block = tr.row(step.block)
         x_shape, shape = _hwc(block.input_shape), _hwc(block.output_shape)
@@ -261,7 +261,9 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         )  # fmt: skip
     if key == "zero_init":
         layers = " + ".join(str(n) for n in tr.layers)
-        return Answer(len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common)
+        return Answer(
+            len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common | {"scope": "network_only"}
+        )
     raise KeyError(f"no lesson step {key!r}")
 
 
@@ -272,10 +274,18 @@ def text_args(step: Step, right: Answer, t: Translator, *, current: str) -> dict
     args: dict[str, object] = {
         "title": arch_title(t, right.arch), "current": arch_title(t, current), "size": right.size,
         "block": step.block, "walk": t("nav.architecture"), "fm": t("nav.feature_maps"),
-        "why": t("nav.why_residual"),
+        "why": t("nav.why_residual"), "params": t("nav.parameters"),
     }  # fmt: skip
     for name, value in right.working.items():
-        args[name] = t("lesson.list_sep").join(map(str, value)) if isinstance(value, tuple) else value
+        if isinstance(value, tuple):  # a list; a list of (name, before, after) changes is worded per language
+            items = [
+                t("lesson.changed_item", name=v[0], before=v[1], after=v[2])
+                if isinstance(v, tuple)
+                else str(v)
+                for v in value
+            ]
+            value = t("lesson.list_sep").join(items)
+        args[name] = value
     if args.get("shortcut"):  # identity / projection / zero_pad
         args["shortcut"] = t(f"lesson.shortcut_{args['shortcut']}")
     paper = right.working.get("paper")

@@ -27,7 +27,7 @@ from resnet_viz.i18n import LANGUAGES
 I18N = ROOT / "resnet_viz" / "i18n"
 REGISTER = tomllib.loads((I18N / "claims.toml").read_text(encoding="utf-8"))
 SEEDS = ROOT.parent / "shared" / "seeds"
-SECTIONS = ("why_residual", "home")
+SECTIONS = ("why_residual", "home", "feature_maps")
 NOTE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
 

@@ -129,6 +129,30 @@ def test_answers_said_not_to_depend_on_the_network_do_not(key: str) -> None:
     assert all(answer(s, "resnet34", 224).scope in SCOPES for s in STEPS)
 
 
+def test_answers_said_to_depend_on_the_network_alone_do_not_depend_on_the_size() -> None:
+    """ "The answer depends on the network …, not on the input size": the same answer at every size, for every
+    network; and the steps that say so are the ones whose value is a count, a kind or a channel number."""
+    scoped = [s for s in STEPS if answer(s, "resnet50", 224).scope == "network_only"]
+    assert {s.key for s in scoped} >= {
+        "layers",
+        "solid",
+        "dashed",
+        "three_kinds",
+        "feature_maps",
+        "zero_init",
+    }
+    for step in scoped:
+        for arch in ARCHS:
+            values = {repr(answer(step, arch, size).value) for size in (64, 97, 224)}
+            assert len(values) == 1, (step.key, arch, values)
+    # and the steps that keep the size in their caption do change with it somewhere
+    for step in STEPS:
+        if answer(step, "resnet50", 224).scope == "network":
+            assert any(
+                repr(answer(step, arch, 64).value) != repr(answer(step, arch, 224).value) for arch in ARCHS
+            ), step.key
+
+
 def test_what_the_step_texts_say_about_every_network_holds() -> None:
     """conv3_1's text: the first block of every stage after the first halves the size (rounding up) and doubles
     the channels. three_kinds' text: ResNet-50's conv2_1 changes only the channels, conv3_1 … conv5_1 both, the
