@@ -730,7 +730,8 @@ def scan_safetensors_header(data: bytes, *, max_tensors: int) -> dict[str, tuple
 @functools.lru_cache(maxsize=64)
 def network_tensor_count(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> int:
     """How many entries ``arch``'s state_dict has (resnet152: 932), counted on a model built on the meta
-    device: no memory, no initialisation, about 0.2 s once per network."""
+    device: no memory, no initialisation, about 0.2 s once per network. (torch's device context is the calling
+    thread's own: other sessions building models meanwhile still get CPU tensors.)"""
     with torch.device("meta"):
         model = unseeded_build(lambda: build_model(arch, plain=plain, stride_in=stride_in))
     return len(model.state_dict())
