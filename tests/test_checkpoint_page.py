@@ -13,6 +13,7 @@ from checkpoint_bombs import hash_bomb_zip
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import build_model
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import translator
 
 PAGE = "app_pages/feature_maps.py"
@@ -41,7 +42,7 @@ def _upload(at: AppTest, name: str, data: bytes) -> None:
 
 
 def _errors_about(at: AppTest, name: str) -> list[str]:
-    about = EN("feature_maps.ckpt_error", name=name)
+    about = EN("feature_maps.ckpt_error", name=fmt_code(name))
     return [e.value for e in at.error if e.value.startswith(about)]
 
 
@@ -50,7 +51,7 @@ def test_each_refusal_is_about_its_file_and_the_nan_warning_names_the_file_in_us
     at = checkpoint_box
     nan_state = build_model("resnet20").state_dict()
     nan_state["fc.bias"][0] = float("nan")
-    nan_warning = EN("feature_maps.ckpt_nonfinite", name="nan.pt", n=1, names="fc.bias")
+    nan_warning = EN("feature_maps.ckpt_nonfinite", name=fmt_code("nan.pt"), n=1, names="fc.bias")
     _upload(at, "nan.pt", _pt(nan_state))
     assert [w.value for w in at.warning] == [nan_warning]
 
@@ -58,7 +59,7 @@ def test_each_refusal_is_about_its_file_and_the_nan_warning_names_the_file_in_us
     _upload(at, "r18.pt", _pt(build_model("resnet18").state_dict()))
     assert len(_errors_about(at, "r18.pt")) == 1
     assert [c.value for c in at.caption if "nan.pt" in c.value] == [
-        EN("feature_maps.ckpt_kept_previous", name="nan.pt")
+        EN("feature_maps.ckpt_kept_previous", name=fmt_code("nan.pt"))
     ]
     assert [w.value for w in at.warning] == [nan_warning]
 
