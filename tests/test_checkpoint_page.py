@@ -51,7 +51,7 @@ def test_each_refusal_is_about_its_file_and_the_nan_warning_names_the_file_in_us
     at = checkpoint_box
     nan_state = build_model("resnet20").state_dict()
     nan_state["fc.bias"][0] = float("nan")
-    nan_warning = EN("feature_maps.ckpt_nonfinite", name=fmt_code("nan.pt"), n=1, names="fc.bias")
+    nan_warning = EN("feature_maps.ckpt_nonfinite", name=fmt_code("nan.pt"), n=1, names=fmt_code("fc.bias"))
     _upload(at, "nan.pt", _pt(nan_state))
     assert [w.value for w in at.warning] == [nan_warning]
 

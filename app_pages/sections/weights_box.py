@@ -44,7 +44,7 @@ def checkpoint_model(t: Translator, s: ui.View):
                 "feature_maps.ckpt_nonfinite",
                 name=fmt_code(source.file_name),
                 n=len(bad),
-                names=", ".join(bad),
+                names=t("common.list_sep").join(fmt_code(k) for k in bad),
             )
         )
     return kept

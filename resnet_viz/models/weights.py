@@ -92,6 +92,7 @@ class CheckpointError(UserError):
     ``feature_maps.ckpt_error_<code>``."""
 
     I18N_PREFIX = "feature_maps.ckpt_error_"
+    OUTSIDE = ("key", "missing", "unexpected")  # key names read from the student's file
     CODES = (
         "empty",
         "too_large",
@@ -857,8 +858,8 @@ def load_checkpoint(
             arch=arch,
             n_missing=len(missing),
             n_unexpected=len(unexpected),
-            missing=shown_missing or "–",
-            unexpected=shown_unexpected or "–",
+            missing=tuple(cut_key(k) for k in missing[:4]),
+            unexpected=tuple(cut_key(k) for k in unexpected[:4]),
         )
     for key, ref in expected.items():
         if tuple(state[key].shape) != tuple(ref.shape):
