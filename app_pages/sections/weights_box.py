@@ -31,11 +31,22 @@ def checkpoint_model(t: Translator, s: ui.View):
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
-    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
-        bad = kept[1].checkpoint.nonfinite
-        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
-    elif up is not None and slot.error is not None:
-        st.caption(t("feature_maps.ckpt_kept_previous", name=fmt_code(kept[1].file_name)))
+        return kept
+    source = kept[1]
+    if up is not None and slot.error is not None:
+        st.caption(t("feature_maps.ckpt_kept_previous", name=fmt_code(source.file_name)))
+    # After the caption, and naming its file: beside a refused upload's error, a bare "this checkpoint holds
+    # NaN" read as if it were about the refused file.
+    if source.checkpoint is not None and source.checkpoint.nonfinite:
+        bad = source.checkpoint.nonfinite
+        st.warning(
+            t(
+                "feature_maps.ckpt_nonfinite",
+                name=fmt_code(source.file_name),
+                n=len(bad),
+                names=t("common.list_sep").join(fmt_code(k) for k in bad),
+            )
+        )
     return kept
 
 
