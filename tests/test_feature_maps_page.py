@@ -45,10 +45,16 @@ def ok(at: AppTest) -> None:
     assert_translated(at, "feature maps")
 
 
+def image_uploader(at: AppTest):
+    """The picture's uploader: its key is ``fm_upload`` until a file is refused, then a new one each time."""
+    (found,) = [u for u in at.file_uploader if (u.key or "").startswith("fm_upload")]
+    return found
+
+
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
     if at.radio(key="fm_input").value != "upload":
         at.radio(key="fm_input").set_value("upload").run()
-    at.file_uploader(key="fm_upload").set_value((name, data, mime)).run()
+    image_uploader(at).set_value((name, data, mime)).run()
     ok(at)
     return at
 
@@ -168,6 +174,41 @@ def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
     assert shown_image_name(at) == "coffee.jpg"
     assert not [e for e in at.error if "cannot be used" in e.value]
+
+
+def test_the_image_uploader_takes_what_an_image_may_be_and_drops_a_refused_file_at_once(page, monkeypatch):
+    """D6: the browser is told the images' own limit (64 MB, not the server's 300 MB for checkpoints), and a file
+    refused anyway (sent past the browser's check, or not an image) leaves the server's uploaded-file store and
+    the session's widget state in the run that refuses it; the next run shows an empty uploader."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    removed: list[str] = []
+    real = MemoryUploadedFileManager.remove_file
+
+    def spy(self, session_id: str, file_id: str) -> None:
+        removed.append(file_id)
+        real(self, session_id=session_id, file_id=file_id)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", spy)
+    at = page()
+    at.radio(key="fm_input").set_value("upload").run()
+    assert image_uploader(at).proto.max_upload_size_mb == images.MAX_BYTES // 2**20 == 64
+    before = shown_image_name(at)
+    for round_, (name, data) in enumerate(
+        [("big.png", b"\x89PNG\r\n\x1a\n" + bytes(images.MAX_BYTES)), ("notes.png", b"not an image\n" * 40)],
+        start=1,
+    ):
+        upload(at, name, data)
+        assert [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value], name  # refused, and said so
+        assert len(removed) == round_  # out of the uploaded-file store now, not when the session ends
+        assert "fm_upload" not in at.session_state and f"fm_upload_{round_ - 1}" not in at.session_state
+        # the same run (it reran at once): a fresh, empty uploader under a new key, ready for the next file
+        assert image_uploader(at).key == f"fm_upload_{round_}" and image_uploader(at).value is None
+        assert shown_image_name(at) == before
+        at.run()  # the message was about that upload: it does not come back
+        assert not [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
+    upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
+    assert shown_image_name(at) == "coffee.jpg" and len(removed) == 2  # an accepted file is kept
 
 
 class _Payload:
