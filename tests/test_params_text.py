@@ -483,3 +483,11 @@ def test_projection_text_counts_parameters_with_bn(open_page) -> None:
     text = _text(at)
     assert "1×1×256×512 + 2×512 = **132,096** parameters" in text
     assert "132,096** weights" not in text
+
+
+def test_zh_bold_lead_ins_close_before_the_full_stop() -> None:
+    """"**实线（恒等映射）。** 输入…" needed a space after the bold (Markdown does not close ** between "。" and a
+    Chinese character), which a zh sentence does not have: the full stop now follows the bold."""
+    zh = STRINGS["zh"]
+    for key in [k for k in zh if k.startswith("diagrams.explain_")]:
+        assert zh[key].startswith("**") and "**。" in zh[key] and "。** " not in zh[key], key
