@@ -486,7 +486,7 @@ def test_projection_text_counts_parameters_with_bn(open_page) -> None:
 
 
 def test_zh_bold_lead_ins_close_before_the_full_stop() -> None:
-    """"**实线（恒等映射）。** 输入…" needed a space after the bold (Markdown does not close ** between "。" and a
+    """The lead-in "**实线（恒等映射）。** 输入…" needed a space after the bold (Markdown does not close ** between "。" and a
     Chinese character), which a zh sentence does not have: the full stop now follows the bold."""
     zh = STRINGS["zh"]
     for key in [k for k in zh if k.startswith("diagrams.explain_")]:
