@@ -82,7 +82,7 @@ def image_box() -> images.ImageSlot:
                 ui.drop_upload(uploader, upload, (incoming[0], problem))
             refused = incoming[0], problem
         else:
-            refused = ui.refused_upload()
+            refused = ui.refused_upload("fm_upload", "fm_camera")
         if refused is not None:
             about, after = t("feature_maps.bad_image", name=fmt_code(refused[0])), t("images.kept_previous")
             ui.show_error(refused[1], t, about=about, after=after)

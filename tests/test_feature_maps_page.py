@@ -14,7 +14,7 @@ import zlib
 
 import pytest
 import torch
-from apptest_helpers import assert_translated
+from apptest_helpers import assert_translated, uploader
 from streamlit.testing.v1 import AppTest
 from torchvision import models as tvm
 
@@ -236,14 +236,14 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
     assert any(EN("feature_maps.ckpt_none", arch="resnet18") == i.value for i in at.info)
 
     marker = tmp_path / "pwned"
-    at.file_uploader(key="fm_ckpt_file").set_value(
+    uploader(at, "fm_ckpt_file").set_value(
         ("evil.pt", pickle.dumps(_Payload(str(marker)), protocol=2), "application/octet-stream")
     ).run()
     ok(at)
     assert not marker.exists()
     assert any(EN("feature_maps.ckpt_error_unsafe") in e.value for e in at.error)
 
-    at.file_uploader(key="fm_ckpt_file").set_value(
+    uploader(at, "fm_ckpt_file").set_value(
         ("mine.pt", _pt({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}), "")
     ).run()
     ok(at)
@@ -256,7 +256,7 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
         other = build_model("resnet34").state_dict()
-    at.file_uploader(key="fm_ckpt_file").set_value(("r34.pt", _pt(other), "")).run()
+    uploader(at, "fm_ckpt_file").set_value(("r34.pt", _pt(other), "")).run()
     ok(at)
     assert any("layers do not match resnet18" in e.value and "layer1.2." in e.value for e in at.error)
     assert any("mine.pt" in c.value for c in at.caption)  # the previous checkpoint is still in use

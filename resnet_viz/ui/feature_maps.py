@@ -443,10 +443,17 @@ def drop_upload(base: str, file: Any, note: Any = None) -> None:
     rounds = dict(st.session_state.get(_UPLOAD_ROUNDS, {}))
     rounds[base] = rounds.get(base, 0) + 1
     st.session_state[_UPLOAD_ROUNDS] = rounds
-    st.session_state[_REFUSED_UPLOAD] = note
+    notes = dict(st.session_state.get(_REFUSED_UPLOAD, {}))
+    notes[base] = note  # by uploader: a refused checkpoint's note must not show as a refused picture's
+    st.session_state[_REFUSED_UPLOAD] = notes
     st.rerun()
 
 
-def refused_upload() -> Any:
-    """The ``note`` of the upload :func:`drop_upload` refused just before this run (once), else None."""
-    return st.session_state.pop(_REFUSED_UPLOAD, None)
+def refused_upload(*bases: str) -> Any:
+    """The ``note`` of the upload :func:`drop_upload` refused just before this run for one of the uploaders
+    ``bases`` (once), else None."""
+    notes = st.session_state.get(_REFUSED_UPLOAD, {})
+    for base in bases:
+        if base in notes:
+            return notes.pop(base)
+    return None
