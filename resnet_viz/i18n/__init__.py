@@ -112,13 +112,14 @@ def browser_language(locale: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def arch_title(t: Callable[..., str], arch: str) -> str:
+def arch_title(t: Callable[..., str], arch: str, *, plain: bool = False) -> str:
     """A network's title in ``t``'s language: ``common.title_<family>`` with the depth filled in (the catalogue's
-    English ``title`` is what the CLI prints)."""
+    English ``title`` is what the CLI prints); ``common.title_plain_<family>`` for its plain network (plain-34, as
+    the paper names it), so that a plain network's numbers never appear under the residual network's name."""
     from resnet_viz.architecture.catalogue import get_spec
 
     spec = get_spec(arch)
-    return t(f"common.title_{spec.family}", depth=spec.depth)
+    return t(f"common.title_{'plain_' if plain else ''}{spec.family}", depth=spec.depth)
 
 
 #: How a language joins the items of a list inside a sentence, and one sentence to the next in a paragraph.
