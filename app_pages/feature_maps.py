@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_pages.sections import inspector, weights_box
 from resnet_viz import ui
+from resnet_viz.formatting import fmt_code
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
 from resnet_viz.models import sources
@@ -69,7 +70,7 @@ def image_box() -> images.ImageSlot:
             if shot is not None:
                 incoming = (t("feature_maps.webcam_name"), shot.getvalue())
         if incoming is not None and (problem := slot.offer(*incoming)) is not None:
-            about, after = t("feature_maps.bad_image", name=incoming[0]), t("images.kept_previous")
+            about, after = t("feature_maps.bad_image", name=fmt_code(incoming[0])), t("images.kept_previous")
             ui.show_error(problem, t, about=about, after=after)
     return slot
 
@@ -79,7 +80,7 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
     """The four preprocessing steps, as the network sees them; returns the cached steps."""
     steps = ui.cached_preprocess(picture.sha, prep, picture.data)
     st.subheader(t("feature_maps.preprocess_title"))
-    captions = fm.step_captions(steps.settings, picture.name, t)
+    captions = fm.step_captions(steps.settings, fmt_code(picture.name), t)
     for col, jpeg, caption in zip(st.columns(4), steps.jpegs, captions):
         with col:
             st.image(jpeg, caption=caption, width="stretch", output_format="JPEG")

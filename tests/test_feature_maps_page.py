@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 from torchvision import models as tvm
 
 from resnet_viz import build_model
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images, preprocessing
@@ -58,7 +59,7 @@ def captions(at: AppTest) -> list[str]:
 
 def shown_image_name(at: AppTest) -> str:
     first = next(c for c in captions(at) if c.startswith("1. "))
-    return first.split("“")[1].split("”")[0]
+    return first.split("“")[1].split("”")[0].strip("`")  # the name is echoed as a code span (fmt_code)
 
 
 def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
@@ -158,7 +159,7 @@ def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     ]
     for name, data, code in bad:
         upload(at, name, data)
-        errors = [e.value for e in at.error if f"“{name}”" in e.value]
+        errors = [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
         assert len(errors) == 1, (name, [e.value for e in at.error])
         expected_start = EN(f"images.error_{code}").split("{")[0][:25]
         assert expected_start in errors[0], (code, errors[0])

@@ -10,6 +10,7 @@ import streamlit as st
 
 from resnet_viz import ui
 from resnet_viz.architecture import catalogue
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import Translator
 from resnet_viz.models import sources
 from resnet_viz.render import figures_feature_maps as fm
@@ -26,15 +27,26 @@ def checkpoint_model(t: Translator, s: ui.View):
         slot.offer(up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui.device())
         if slot.error is not None:
             name, err = slot.error
-            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
+            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=fmt_code(name)))
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
-    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
-        bad = kept[1].checkpoint.nonfinite
-        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
-    elif up is not None and slot.error is not None:
-        st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
+        return kept
+    source = kept[1]
+    if up is not None and slot.error is not None:
+        st.caption(t("feature_maps.ckpt_kept_previous", name=fmt_code(source.file_name)))
+    # After the caption, and naming its file: beside a refused upload's error, a bare "this checkpoint holds
+    # NaN" read as if it were about the refused file.
+    if source.checkpoint is not None and source.checkpoint.nonfinite:
+        bad = source.checkpoint.nonfinite
+        st.warning(
+            t(
+                "feature_maps.ckpt_nonfinite",
+                name=fmt_code(source.file_name),
+                n=len(bad),
+                names=t("common.list_sep").join(fmt_code(k) for k in bad),
+            )
+        )
     return kept
 
 

@@ -16,7 +16,15 @@ from torch import nn
 
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.imaging.explain.terms import _check_position
-from resnet_viz.imaging.explain.walk import _block_terms, _blocks, _check_layer, _has_maxpool, _walk_to
+from resnet_viz.imaging.explain.walk import (
+    _block_terms,
+    _blocks,
+    _check_image,
+    _check_layer,
+    _has_maxpool,
+    _walk_to,
+    eval_mode,
+)
 from resnet_viz.models.blocks import BlockLayer, walk_block
 
 
@@ -176,8 +184,17 @@ def effective_rf(
     One forward pass up to the layer and one backward pass w.r.t. the *input* only (``torch.autograd.grad``):
     the model's parameters are not touched and no ``.grad`` is written. The blocks before the layer's own block
     run with each eval-mode BN folded into its conv (the same function; see :func:`_folds`), which leaves autograd
-    one op per conv instead of two, in channels-last order."""
+    one op per conv instead of two, in channels-last order. The rest runs in eval mode
+    (:func:`~resnet_viz.imaging.explain.walk.eval_mode`); the model is left as it was."""
     _check_layer(model, layer)
+    _check_image(image)
+    with eval_mode(model):
+        return _effective_rf(model, image, layer, channel, row, col)
+
+
+def _effective_rf(
+    model: nn.Module, image: torch.Tensor, layer: str, channel: int, row: int, col: int
+) -> np.ndarray:
     device = next(model.parameters()).device
     x = image.detach().to(device, torch.float32).contiguous(memory_format=torch.channels_last)
     x = x.clone(memory_format=torch.channels_last).requires_grad_(True)
