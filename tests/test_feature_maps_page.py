@@ -242,7 +242,7 @@ def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
     assert any("普通网络" in c.value for c in at.caption)
 
     at = page(arch="resnet50", size=48, rv_stride_in="1x1")
-    assert any(EN("feature_maps.no_pretrained", arch="resnet50") == i.value for i in at.info)
+    assert any(EN("feature_maps.no_pretrained_v1", arch="resnet50") == i.value for i in at.info)
     assert any(c.startswith("layer4 (conv5_x): 2048×") for c in captions(at))
 
 
