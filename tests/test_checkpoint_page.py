@@ -8,7 +8,7 @@ import io
 
 import pytest
 import torch
-from apptest_helpers import assert_translated
+from apptest_helpers import assert_translated, uploader
 from checkpoint_bombs import hash_bomb_zip
 from streamlit.testing.v1 import AppTest
 
@@ -37,7 +37,7 @@ def checkpoint_box(app_test, offline) -> AppTest:
 
 
 def _upload(at: AppTest, name: str, data: bytes) -> None:
-    at.file_uploader(key="fm_ckpt_file").set_value((name, data, "application/octet-stream")).run()
+    uploader(at, "fm_ckpt_file").set_value((name, data, "application/octet-stream")).run()
     assert_translated(at, name)
 
 
@@ -73,3 +73,9 @@ def test_each_refusal_is_about_its_file_and_the_nan_warning_names_the_file_in_us
     _upload(at, "bomb.pt", hash_bomb_zip(64))
     assert [e for e in _errors_about(at, "bomb.pt") if EN("feature_maps.ckpt_error_structure") in e]
     assert [w.value for w in at.warning] == [nan_warning]
+
+    # D6: a file refused for what it is (not for the network chosen) is dropped at once: the uploader is a fresh,
+    # empty one and no widget state holds its bytes; a file refused only for this network's keys is kept.
+    assert uploader(at, "fm_ckpt_file").key != "fm_ckpt_file" and uploader(at, "fm_ckpt_file").value is None
+    assert uploader(at, "fm_ckpt_file").key == "fm_ckpt_file_2"  # zero.pt, then bomb.pt were dropped
+    assert "fm_ckpt_file" not in at.session_state and "fm_ckpt_file_1" not in at.session_state
