@@ -221,7 +221,9 @@ def test_a_checkpoint_with_nan_or_inf_gets_a_warning_naming_the_tensors(page):
     at.radio(key="fm_weights").set_value("checkpoint").run()
     uploader(at, "fm_ckpt_file").set_value(("nan.pt", buf.getvalue(), "")).run()
     ok(at)
-    want = EN("feature_maps.ckpt_nonfinite", name="`nan.pt`", n=2, names="`layer1.0.conv1.weight`, `fc.weight`")
+    want = EN(
+        "feature_maps.ckpt_nonfinite", name="`nan.pt`", n=2, names="`layer1.0.conv1.weight`, `fc.weight`"
+    )
     assert [w.value for w in at.warning if w.value == want] == [want]
     pick(at, "layer1.0.conv1", 0, 3, 3)
     assert at.metric[0].value.lower() == "nan"
@@ -249,7 +251,8 @@ def test_a_value_no_pixel_moves_gets_no_receptive_field_only_a_sentence_saying_s
         assert not texts_with(at, "0×0")
         prefix = t("inspector.erf_caption", mass="@", extent="@", size="@").split("@")[0]
         assert not [x for x in all_text(at) if x.startswith(prefix)]
-        assert len(at.image) == 1  # the theoretical box only
+        box = t("inspector.rf_box_caption", size="@", jump="@", input="@").split("@")[0]
+        assert len([c for img in at.image for c in img.captions if c.startswith(box)]) == 1  # the box only
 
 
 def _checkpoint(arch: str, trained: bool) -> bytes:
@@ -310,3 +313,4 @@ def test_a_projection_is_described_with_its_own_stride(page):
     at = page("resnet18", 64)
     pick(at, "layer2.0", 3, 2, 5)
     assert texts_with(at, EN("inspector.shortcut_projection", stride=2))
+    assert texts_with(at, "a 1×1 convolution with stride 2 and a BatchNorm")
