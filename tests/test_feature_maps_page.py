@@ -114,7 +114,7 @@ def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monk
     ]
     assert any(EN("feature_maps.untrained_guess") == w.value for w in at.warning)
     # CAM at layer4 (64 / 32 = 2×2)
-    assert any(c.startswith("Where the last stage's 2×2 features") for c in captions(at))
+    assert EN("feature_maps.cam_caption", h=2, w=2) in captions(at)
 
     forward_passes = len(calls)
     assert forward_passes >= 1
