@@ -65,7 +65,7 @@ def _hovers(fig) -> list[str]:
 def test_the_inspectors_hover_texts_are_translated(conv_explanation):
     e = conv_explanation
     channel_map = np.arange(12, dtype=np.float32).reshape(3, 4)
-    for t, word in ((EN, "row %{y}, column %{x}"), (ZH, "第 %{y} 行，第 %{x} 列")):
+    for t, word in ((EN, "row %{y}, column %{x}: %{"), (ZH, "第 %{y} 行，第 %{x} 列：%{")):
         figures = [
             fx.position_figure(channel_map, 1, 2, t=t),
             fx.window_figure(e, 3, t),
@@ -73,7 +73,7 @@ def test_the_inspectors_hover_texts_are_translated(conv_explanation):
         ]
         hovers = [h for f in figures for h in _hovers(f)]
         assert len(hovers) == 5  # the clickable cells, the three panels, the source map
-        assert all(h.startswith(word + ": %{") for h in hovers), hovers
+        assert all(h.startswith(word) for h in hovers), hovers
         if t is ZH:
             assert not any("row" in h or "col" in h for h in hovers), hovers
 

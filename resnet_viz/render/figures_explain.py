@@ -34,7 +34,7 @@ def _plain(key: str, /, **kw: object) -> str:
 
 def _cell_hover(t: Translate, value: str) -> str:
     """A plotly hovertemplate "row r, column c: value" in the reader's language (``value``: a plotly field)."""
-    return t("inspector.hover_cell", row="%{y}", col="%{x}") + f": {value}<extra></extra>"
+    return t("inspector.hover_cell", row="%{y}", col="%{x}", value=value) + "<extra></extra>"
 
 
 def position_figure(
