@@ -65,7 +65,9 @@ def test_every_rejection_matches_what_it_rejects() -> None:
     for term in GLOSSARY:
         assert any(re.search(p, samples[term["concept"]]) for p in term["reject"]), term["concept"]
     # and the kept forms pass
-    kept = "步距为 2 的 3×3 卷积；torchvision 的模块名；shortcut(x) 与 F(x) 相加；{stride}、{padding} 与 {stage}"
+    kept = (
+        "步距为 2 的 3×3 卷积；torchvision 的模块名；shortcut(x) 与 F(x) 相加；{stride}、{padding} 与 {stage}"
+    )
     for term in GLOSSARY:
         assert not any(re.search(p, kept) for p in term["reject"]), term["concept"]
 
