@@ -115,8 +115,19 @@ class Settings:
         """:attr:`models_mb` in bytes."""
         return int(self.models_mb * 2**20)
 
+    def replica_mb(self, concurrent_forwards: int) -> float:
+        """The most memory one replica can hold with these bounds, in MB: its floor (:data:`FLOOR_MB`), the
+        capture store, the six small caches, the shared models, and one request budget per concurrent forward
+        (``models.device.forward_budget``). deploy/systemd's ``MemoryMax`` must not be below it (a test checks)."""
+        caches = 6 * self.cache_mb
+        return FLOOR_MB + self.capture_mb + caches + self.models_mb + concurrent_forwards * self.request_mb
+
 
 #: The defaults, for the modules whose own defaults these are (``imaging.store``, ``imaging.batching``).
+#: A replica's memory before any session: the imports (torch, torchvision, Streamlit; ~0.7 GB of RSS, ~0.3 GB
+#: of it shared libraries) and the Streamlit server, measured at ~0.8 GB by tests/rss_probe.py (its first line).
+FLOOR_MB = 800
+
 DEFAULTS = Settings()
 
 

@@ -140,7 +140,10 @@ def _state_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def test_eight_threads_on_one_shared_model_get_what_each_gets_alone():
+def test_eight_threads_on_one_shared_model_get_what_each_gets_alone(one_torch_thread):
+    # Bit-equal digests need the same kernels alone and in threads: with more than one intra-op thread, a forward
+    # that finds torch's pool busy (another thread's forward in it) runs its conv split differently, and the last
+    # bits differ (seen in the full suite on 2 cores). One thread makes the comparison about sharing, not kernels.
     model = load_random("resnet18")
     training, before = model.training, _state_digest(model)
     images = [_image(100 + i, 48) for i in range(8)]

@@ -318,3 +318,16 @@ def test_systemd_analyze_scores_the_unit_below_4() -> None:
     score = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", out.stdout)
     assert score, out.stdout[-500:]
     assert float(score[1]) < MAX_EXPOSURE, json.dumps(out.stdout.splitlines()[-40:], ensure_ascii=False)
+
+
+def test_the_units_memory_limit_holds_what_a_replica_may_hold() -> None:
+    """Issue 22 D3: MemoryMax must not kill a replica that stays within its own bounds (store, caches, models and
+    one request budget per concurrent forward on the 2 cores a replica is planned for)."""
+    from resnet_viz.models.device import forward_budget
+    from resnet_viz.settings import DEFAULTS
+
+    unit = (ROOT / "deploy" / "systemd" / "resnet-viz@.service").read_text(encoding="utf-8")
+    (value,) = re.findall(r"^MemoryMax=(\d+)M$", unit, re.M)
+    worst = DEFAULTS.replica_mb(forward_budget(2).max_concurrent)
+    assert int(value) >= worst, f"MemoryMax={value}M is below a replica's bound of {worst:.0f} MB"
+    assert worst > 1536  # the old limit was below it: the check can fail

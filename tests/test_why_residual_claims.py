@@ -108,7 +108,19 @@ def test_zh_uses_one_word_per_concept_and_full_width_punctuation(section: str) -
     assert not half, f"half-width punctuation in zh sentences: {half}"
 
 
+# "et al." one way in zh: "He 等人", "Veit 等人" (not "He 等" or "Veit 等").
+_ET_AL = re.compile(r"[A-Za-z] 等(?!人)")
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_zh_writes_et_al_one_way(section: str) -> None:
+    found = {k: _ET_AL.findall(v) for k, v in _section("zh", section).items() if _ET_AL.search(v)}
+    assert not found, f"write 等人 after an author's name: {found}"
+
+
 def test_the_zh_checks_can_fail() -> None:
+    assert _ET_AL.search("（Veit 等，2016）") and _ET_AL.search("He 等（2015）")
+    assert not _ET_AL.search("Veit 等人（2016）")
     assert _ZH_REJECTED["步距"].search("步长为 2") and _ZH_REJECTED["普通网络"].search("plain-56 的误差")
     assert not _ZH_REJECTED["普通网络"].search(_zh_text("{plain} 的误差"))
     assert _HALF_WIDTH.search("误差(测试)") and not _HALF_WIDTH.search("误差（测试）")
