@@ -74,6 +74,15 @@ def test_block_parts_reproduce_each_block_and_the_whole_network(arch, plain, str
                 np.testing.assert_allclose(got, term[0].mean(dim=0).numpy(), rtol=1e-5, atol=1e-5)
         assert np.isclose(r.main_norm, float(torch.linalg.vector_norm(parts.main)), rtol=1e-5)
         assert np.isclose(r.x_norm, float(torch.linalg.vector_norm(parts.x)), rtol=1e-5)
+        # the chart's ratio compares the two terms of the addition, ‖F(x)‖ / ‖shortcut(x)‖ (same shape), not
+        # ‖F(x)‖ / ‖x‖ (another shape on a dashed block); a plain block adds nothing, so it has none
+        if parts.shortcut is None:
+            assert r.shortcut_norm is None and np.isnan(r.ratio)
+        else:
+            assert parts.shortcut.shape == parts.main.shape
+            sc = float(torch.linalg.vector_norm(parts.shortcut))
+            assert np.isclose(r.shortcut_norm, sc, rtol=1e-5)
+            assert np.isclose(r.ratio, float(torch.linalg.vector_norm(parts.main)) / sc, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("arch", "plain", "stride_in", "size"), CASES)
@@ -94,7 +103,8 @@ def test_capture_keeps_conv1_maxpool_every_block_with_the_traced_shapes(arch, pl
     assert [r.block for r in c.residuals] == blocks
     for r in c.residuals:
         assert r.shortcut == tr.row(r.block).shortcut
-        assert r.x_norm > 0 and r.main_norm > 0 and np.isfinite(r.ratio)
+        assert r.x_norm > 0 and r.main_norm > 0
+        assert np.isnan(r.ratio) if plain else np.isfinite(r.ratio)
         if r.shortcut_mean is not None:
             # mean over channels is linear: the sum's mean is the sum of the means
             np.testing.assert_allclose(r.sum_mean, r.main_mean + r.shortcut_mean, rtol=1e-4, atol=1e-5)
