@@ -60,6 +60,8 @@ def test_every_rejection_matches_what_it_rejects() -> None:
         "giga (10⁹) multiply-adds": "四十亿次乘加",
         "option A / option B shortcuts": "选项 A",
         "one pixel in every s (a stride-s sampling)": "每隔 {s} 个像素取一个",
+        "the stem (conv1, bn1, ReLU, max-pool)": "默认只列出 stem；开头的卷积",
+        "et al. after an author's name": "Luo 等，2016",
     }
     assert set(samples) == {t["concept"] for t in GLOSSARY}, "a glossary term has no sample here"
     for term in GLOSSARY:
