@@ -94,7 +94,11 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     """(kind of box: success | info | warning, text) saying which weights the page runs with."""
     if source.kind == "pretrained":
         top1, top5 = ("?" if v is None else v for v in (source.top1, source.top5))
-        return "success", t("feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5)
+        n = catalogue.IMAGENET_TRAIN_IMAGES
+        return "success", t(
+            "feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5,
+            million=f"{n / 1e6:.2f}", wan=f"{n / 1e4:.0f}",
+        )  # fmt: skip
     if source.kind == "checkpoint" and source.checkpoint is not None:
         info = source.checkpoint
         return "info", t(
