@@ -20,7 +20,7 @@ from PIL import Image
 
 from resnet_viz.architecture import catalogue
 from resnet_viz.architecture.trace import Trace
-from resnet_viz.formatting import fmt_code
+from resnet_viz.formatting import fmt_code, fmt_int
 from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
 from resnet_viz.imaging.preprocessing import PreprocessSettings
@@ -94,10 +94,9 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     """(kind of box: success | info | warning, text) saying which weights the page runs with."""
     if source.kind == "pretrained":
         top1, top5 = ("?" if v is None else v for v in (source.top1, source.top5))
-        n = catalogue.IMAGENET_TRAIN_IMAGES
         return "success", t(
             "feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5,
-            million=f"{n / 1e6:.2f}", wan=f"{n / 1e4:.0f}",
+            images=fmt_int(catalogue.IMAGENET_TRAIN_IMAGES),
         )  # fmt: skip
     if source.kind == "checkpoint" and source.checkpoint is not None:
         info = source.checkpoint
