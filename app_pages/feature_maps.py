@@ -14,6 +14,7 @@ import streamlit as st
 
 from app_pages.sections import inspector, weights_box
 from resnet_viz import ui
+from resnet_viz.formatting import fmt_bytes_short, fmt_code
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
 from resnet_viz.models import sources
@@ -51,6 +52,7 @@ def image_box() -> images.ImageSlot:
             format_func=lambda k: t(f"feature_maps.input_{k}"),
         )  # fmt: skip
         incoming = None  # (name, bytes) offered this run
+        upload, uploader = None, ""  # the uploader's file (dropped at once if refused), and which uploader
         if kind == "sample":
             sample = st.selectbox(
                 t("feature_maps.sample_label"), list(samples), key="fm_sample",
@@ -59,18 +61,31 @@ def image_box() -> images.ImageSlot:
             incoming = (sample, samples[sample].read_bytes())
             ui.set_page_param("sample", sample)
         elif kind == "upload":
-            up = st.file_uploader(t("feature_maps.upload_label"), type=UPLOAD_TYPES, key="fm_upload",
-                                  help=t("feature_maps.upload_help"))  # fmt: skip
-            if up is not None:
-                incoming = (up.name, up.getvalue())
+            # The browser refuses a file over the limit before sending it (the server's own limit is the
+            # checkpoints'); a file sent anyway is refused by its size below, before it is read.
+            uploader = "fm_upload"
+            upload = st.file_uploader(
+                t("feature_maps.upload_label"), type=UPLOAD_TYPES, key=ui.upload_key(uploader),
+                help=t("feature_maps.upload_help"),
+                max_upload_size=images.MAX_BYTES // 2**20,
+            )  # fmt: skip
+            if upload is not None:
+                incoming = (upload.name, upload.getvalue())
         elif st.toggle(t("feature_maps.webcam_toggle"), key="fm_webcam_on",
                        help=t("feature_maps.webcam_help")):  # fmt: skip
-            shot = st.camera_input(t("feature_maps.webcam_label"), key="fm_camera")
-            if shot is not None:
-                incoming = (t("feature_maps.webcam_name"), shot.getvalue())
+            uploader = "fm_camera"
+            upload = st.camera_input(t("feature_maps.webcam_label"), key=ui.upload_key(uploader))
+            if upload is not None:
+                incoming = (t("feature_maps.webcam_name"), upload.getvalue())
         if incoming is not None and (problem := slot.offer(*incoming)) is not None:
-            about, after = t("feature_maps.bad_image", name=incoming[0]), t("images.kept_previous")
-            ui.show_error(problem, t, about=about, after=after)
+            if upload is not None:  # its bytes go now, not at the session's end; the page reruns, says why
+                ui.drop_upload(uploader, upload, (incoming[0], problem))
+            refused = incoming[0], problem
+        else:
+            refused = ui.refused_upload("fm_upload", "fm_camera")
+        if refused is not None:
+            about, after = t("feature_maps.bad_image", name=fmt_code(refused[0])), t("images.kept_previous")
+            ui.show_error(refused[1], t, about=about, after=after)
     return slot
 
 
@@ -79,7 +94,7 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
     """The four preprocessing steps, as the network sees them; returns the cached steps."""
     steps = ui.cached_preprocess(picture.sha, prep, picture.data)
     st.subheader(t("feature_maps.preprocess_title"))
-    captions = fm.step_captions(steps.settings, picture.name, t)
+    captions = fm.step_captions(steps.settings, fmt_code(picture.name), t)
     for col, jpeg, caption in zip(st.columns(4), steps.jpegs, captions):
         with col:
             st.image(jpeg, caption=caption, width="stretch", output_format="JPEG")
@@ -247,9 +262,23 @@ def predictions_tab(cap: Capture, source: ModelSource, steps: ui.PreparedImage) 
 
 
 # ----------------------------------------------------------------------------------------------- the page
+# ----------------------------------------------------------------------------------------------- the budget
+def budget_notice(source: ModelSource, prep: sources.Preprocessing, fit: ui.Fit) -> None:
+    """Say why the page runs at a smaller input size than asked, or not at all (``$RESNET_VIZ_REQUEST_MB``)."""
+    numbers = dict(net=ui.arch_title(source.arch), size=fit.requested, need=fmt_bytes_short(fit.need),
+                   budget=fmt_bytes_short(fit.budget))  # fmt: skip
+    if fit.refused:
+        fixed = prep.from_weights  # the weights' own input size: no smaller one to fall back to
+        st.error(t("feature_maps.budget_fixed" if fixed else "feature_maps.budget_refused", **numbers))
+        st.stop()
+    st.warning(t("feature_maps.budget_scaled", fit=fit.size, **numbers))
+
+
 model, source = weights_box.render(t, s)
 picture = image_box()
-prep = source.preprocessing(s.input_size)
+prep, fit = ui.budgeted_preprocessing(source, s.input_size)
+if fit.size != fit.requested:
+    budget_notice(source, prep, fit)
 steps = preprocessing_section(picture, prep)
 key = ui.CaptureKey(source, picture.sha, prep)
 try:

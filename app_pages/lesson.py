@@ -4,7 +4,6 @@ that shows it, and asks a question whose answer resnet_viz.lesson works out from
 import streamlit as st
 
 from resnet_viz import lesson, ui
-from resnet_viz.architecture.catalogue import CATALOGUE
 from resnet_viz.formatting import fmt_int
 
 t = ui.translator()
@@ -41,22 +40,21 @@ def show(value: object) -> str:
     return t(f"lesson.choice_{value}")
 
 
+right = lesson.answer(step, s.arch, s.input_size)
+args = lesson.text_args(step, right, t, current=s.arch)
+
 st.title(t("lesson.title"))
 if not ui.presenting():
     st.caption(t("lesson.intro"))
 st.progress(n / lesson.STEP_COUNT)
 st.subheader(t("lesson.step_of", n=n, total=lesson.STEP_COUNT, title=t(f"lesson.{step.key}_title")))
-st.markdown(t(f"lesson.{step.key}_text"))
+st.markdown(t(f"lesson.{right.text_key}", **args))
 assert step.page in PAGES
 st.page_link(
     f"app_pages/{step.page}.py", label=t("lesson.open_page", page=t(f"nav.{step.page}")),
     icon=":material/open_in_new:", query_params=s.query(step=None),
 )  # fmt: skip
 
-right = lesson.answer(step, s.arch, s.input_size)
-args = {"title": CATALOGUE[right.arch].title, "size": s.input_size, "block": step.block, **right.working}
-if "shortcut" in args:  # identity / projection / zero_pad, in the reader's language
-    args["shortcut"] = t(f"lesson.shortcut_{args['shortcut']}")
 st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
 with st.form(key=f"lesson_form_{step.key}", border=True):
     if step.kind == "choice":
@@ -67,17 +65,24 @@ with st.form(key=f"lesson_form_{step.key}", border=True):
     checked = st.form_submit_button(t("lesson.check"))
 if checked:
     verdict = lesson.check(step, reply or "", right)
-    working = t(f"lesson.{step.key}_working", **args)
+    working = t(f"lesson.{right.working_key}", **args)
     if verdict is None:
         st.warning(t("lesson.unreadable", format=t(f"lesson.format_{step.kind}")))
     elif verdict:
         st.success(t("lesson.right") + " " + working, icon=":material/check_circle:")
     else:
-        st.error(t("lesson.wrong", answer=show(right.value)) + " " + working, icon=":material/cancel:")
-if right.arch != s.arch:
-    st.caption(t("lesson.about_other", title=CATALOGUE[right.arch].title))
+        slip = t(f"lesson.{right.slip_key}", **args) + " " if lesson.slipped(step, reply or "", right) else ""
+        st.error(t("lesson.wrong", answer=show(right.value)) + " " + slip + working, icon=":material/cancel:")
+if right.missing:  # the sidebar's network lacks what the question asks about: say which network it is about
+    st.caption(t("lesson.about_other", **args | {"missing": t(f"lesson.missing_{right.missing}")}))
 elif not ui.presenting():
-    st.caption(t("lesson.about", title=CATALOGUE[right.arch].title, size=s.input_size))
+    about = {
+        "network": "lesson.about",
+        "network_only": "lesson.about_network",
+        "size": "lesson.about_size",
+        "fixed": "lesson.about_fixed",
+    }[right.scope]
+    st.caption(t(about, **args))
 
 back, forward = st.columns(2)
 back.button(t("lesson.back"), disabled=n <= 1, on_click=go, args=(n - 1,), icon=":material/arrow_back:",

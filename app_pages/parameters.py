@@ -11,9 +11,16 @@ import streamlit as st
 
 from resnet_viz import links, ui
 from resnet_viz.architecture import counting
-from resnet_viz.architecture.catalogue import CATALOGUE, get_spec
+from resnet_viz.architecture.catalogue import (
+    CATALOGUE,
+    CONVS_PER_BLOCK,
+    EXPANSION,
+    V15_TOP1_GAIN_PCT,
+    get_spec,
+    has_pretrained,
+)
 from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_params
-from resnet_viz.render import figures_params
+from resnet_viz.render import figures_params, figures_shapes
 
 t = ui.translator()
 s = ui.view()
@@ -22,6 +29,8 @@ spec = get_spec(s.arch)
 # after switching English → 中文); fall back to the default rather than refuse to count.
 stride_in = s.stride_in if s.stride_in in ("3x3", "1x1") else "3x3"
 PLOTLY_CONFIG = {"displaylogo": False}
+#: Every stage after the first halves the map: a stride of 2, so 2² = 4× fewer positions (or 4× more in v1.5).
+STAGE_STRIDE = 2
 
 st.title(t("parameters.title"))
 st.markdown(t("parameters.intro"))
@@ -37,6 +46,14 @@ m1.metric(t("parameters.total_params"), fmt_int(tr.total_params))
 m2.metric(t("parameters.total_macs", size=f"{s.input_size}×{s.input_size}"), fmt_macs(tr.total_macs))
 m3.metric(t("parameters.param_memory"), fmt_bytes(counting.parameter_bytes(tr)))
 m4.metric(t("parameters.layer_count"), str(spec.depth))
+# "The same as torchvision's" only where torchvision ships exactly this layout (not the CIFAR nets, the notes'
+# listing, a plain net or a v1 Bottleneck).
+if has_pretrained(s.arch, plain=s.plain, stride_in=stride_in):
+    ui.dev_caption(t("parameters.source_torchvision", arch=s.arch, params=fmt_int(tr.total_params)))
+else:
+    ui.dev_caption(t("parameters.source_built"))
+# The paper names only the ImageNet networks' stages (Table 1): elsewhere the names follow its style.
+paper_column = t("parameters.col_paper" if spec.family == "imagenet" else "parameters.col_paper_style")
 
 tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
     [t("parameters.tab_where"), t("parameters.tab_depth"), t("parameters.tab_rule"), t("parameters.tab_calc")]
@@ -57,7 +74,7 @@ with tab_where:
     selected = ui.selected_step()
     frame = pd.DataFrame(
         {
-            t("parameters.col_paper"): [r.paper_name for r in rows],
+            paper_column: [r.paper_name for r in rows],
             t("parameters.col_name"): [r.name for r in rows],
             t("parameters.col_kind"): [t(f"parameters.kind_{r.kind}") for r in rows],
             t("parameters.col_params"): [r.params for r in rows],
@@ -80,6 +97,8 @@ with tab_where:
         t("parameters.table_total", n=len(rows), params=fmt_int(tr.total_params), macs=fmt_int(tr.total_macs))
         + " " + t("links.click_hint") + " " + t("links.selected", name=selected)
     )  # fmt: skip
+    if spec.family != "imagenet":
+        st.caption(figures_shapes.stage_names_note(t, s.arch))
     bn = counting.bn_elementwise(tr)
     if bn is not None:
         bn_row, bn_elements = bn
@@ -114,16 +133,17 @@ with tab_where:
     st.caption(
         t(
             "parameters.treemap_caption",
-            stage=heaviest.paper_name,
+            heaviest=heaviest.paper_name,
             share=f"{100 * heaviest.params / tr.total_params:.0f}",
             blocks=sum(1 for b in tr.blocks if b.name.startswith(heaviest.name + ".")),
         )  # fmt: skip
     )
     ui.figure(figures_params.macs_by_stage_bar(tr, t), width="stretch", config=PLOTLY_CONFIG, theme=None)
-    growth = ", ".join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
+    growth = t("common.list_sep").join(f"×{g:.1f}" for g in counting.stage_param_growth(tr))
     st.caption(
         t(
             "parameters.macs_caption",
+            area=STAGE_STRIDE**2,
             most_macs=busiest.paper_name,
             most_params=heaviest.paper_name,
             growth=growth,
@@ -149,16 +169,29 @@ with tab_depth:
     ui.dev_caption(t("parameters.dash_caption", size=dash_size, batch=batch))
     by_arch = {d.arch: d for d in stats}
     r34, r50 = by_arch["resnet34"], by_arch["resnet50"]
+
+    def change(new: int, old: int) -> str:
+        return f"{100 * (new / old - 1):+.0f}%".replace("-", "−")
+
     st.markdown(
         t(
             "parameters.why_50",
+            blocks="+".join(map(str, CATALOGUE["resnet50"].layers)),
+            expansion=EXPANSION["bottleneck"],
+            d34=r34.depth,
+            d50=r50.depth,
+            depth_ratio=f"{r50.depth / r34.depth:.2f}",
             p34=fmt_params(r34.params),
             p50=fmt_params(r50.params),
-            growth=f"{100 * (r50.params / r34.params - 1):.0f}",
+            params_change=change(r50.params, r34.params),
             m34=fmt_macs(r34.macs),
             m50=fmt_macs(r50.macs),
+            macs_change=change(r50.macs, r34.macs),
             a34=fmt_bytes(r34.activation_bytes),
             a50=fmt_bytes(r50.activation_bytes),
+            act_ratio=f"{r50.activation_bytes / r34.activation_bytes:.1f}",
+            c34=CATALOGUE["resnet34"].out_channels,
+            c50=CATALOGUE["resnet50"].out_channels,
         )  # fmt: skip
     )
     st.dataframe(
@@ -183,7 +216,14 @@ with tab_depth:
 # ------------------------------------------------------------------ the layer-count rule
 with tab_rule:
     st.subheader(t("parameters.rule_heading"))
-    st.markdown(t("parameters.rule_intro"))
+    option_a = (
+        spec.shortcut_option == "A"
+    )  # dashed shortcuts without a conv: nothing to leave out of the count
+    st.markdown(
+        t("parameters.rule_intro", formula=spec.layer_count_formula, per=CONVS_PER_BLOCK[spec.block],
+          blocks=sum(spec.layers), block_class=spec.block_class)
+    )  # fmt: skip
+    st.markdown(t("parameters.rule_zero_pad" if option_a else "parameters.rule_projection"))
     lines = [
         f"| {t('parameters.col_network')} | {t('parameters.col_block')} | {t('parameters.col_blocks')} "
         f"| {t('parameters.col_formula')} |",
@@ -250,7 +290,7 @@ with tab_rule:
     for stage_index, stage_name in enumerate(spec.stage_names):
         blocks = [b for b in block_rows if b.name.startswith(stage_name + ".")]
         with st.expander(
-            t("parameters.stage_expander", stage=spec.paper_stage_names[stage_index], n=len(blocks)),
+            t("parameters.stage_expander", name=spec.paper_stage_names[stage_index], n=len(blocks)),
             expanded=stage_index == 0,
         ):
             st.markdown(
@@ -264,7 +304,7 @@ with tab_rule:
     n_projections = sum(1 for i in rule.items if i.reason == "projection")
     st.success(
         t(
-            "parameters.rule_total",
+            "parameters.rule_total_zero_pad" if option_a else "parameters.rule_total",
             counted=n_counted,
             depth=rule.depth,
             blocks=sum(rule.layers),
@@ -321,6 +361,7 @@ with tab_calc:
             expr=small.expression(),
             small=fmt_int(small.total),
             bottleneck=fmt_int(bottle.total),
+            times=EXPANSION["bottleneck"],
         )  # fmt: skip
     )
 
@@ -338,18 +379,22 @@ with tab_calc:
     )
     real = counting.projections(full)
     if real:
-        items = [
-            f"- {p.paper_name} ({p.block}.downsample): {p.expression()} = {fmt_int(p.conv_params)}"
-            + (f" + BN {fmt_int(p.bn_params)}" if include_bn else "")
-            for p in real
-        ]
-        total_proj = full.shortcut_params if include_bn else full.shortcut_conv_params
+        # One total for the shortcuts, conv and BN together (Trace.shortcut_params), whatever the BN switch above
+        # says: it is the number the Shortcuts page gives too, all a residual network has more than its plain one.
+        items = []
+        for p in real:
+            conv = t("parameters.conv_desc", k=1, cin=p.c_in, cout=p.c_out, s=p.stride)
+            items.append(
+                f"- {p.paper_name} ({p.block}.downsample, {conv}): {p.expression()} + BN 2×{p.c_out} "
+                f"= {fmt_int(p.conv_params)} + {fmt_int(p.bn_params)} = {fmt_int(p.conv_params + p.bn_params)}"
+            )
         st.markdown(
             t(
                 "parameters.projection_real",
                 title=ui.arch_title(s.arch),
-                total=fmt_int(total_proj),
-                share=f"{100 * total_proj / full.total_params:.1f}",
+                total=fmt_int(full.shortcut_params),
+                share=f"{100 * full.shortcut_params / full.total_params:.1f}",
+                where=t("parameters.list_sep").join(p.paper_name.rsplit("_", 1)[0] + "_x" for p in real),
             )  # fmt: skip
             + "\n"
             + "\n".join(items)
@@ -364,6 +409,9 @@ with tab_calc:
     st.markdown(
         t(
             "parameters.v15_text",
+            area=STAGE_STRIDE**2,
+            blocks=t("parameters.list_sep").join(paper for _, paper, _, _ in variants.per_block),
+            gain=f"{V15_TOP1_GAIN_PCT:g}",
             title=ui.arch_title(v_arch),
             size=v_size,
             v1=fmt_macs(variants.v1_macs),

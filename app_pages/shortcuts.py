@@ -3,11 +3,14 @@ and the paper's Figure 3 (VGG-19 / plain-34 / ResNet-34). Every diagram is DOT t
 
 import pandas as pd
 import streamlit as st
+import torchvision
 
 from resnet_viz import links, ui
+from resnet_viz.architecture.catalogue import EXPANSION, V15_TOP1_GAIN_PCT
 from resnet_viz.architecture.trace import smallest_input
 from resnet_viz.formatting import fmt_int, fmt_shape
 from resnet_viz.render import code_view, dot
+from resnet_viz.render.figures_shapes import stage_names_note
 
 t = ui.translator()
 s = ui.view()
@@ -61,8 +64,10 @@ else:
     dashed = [b for b in blocks if b.dashed]
     st.markdown(
         t("diagrams.overview_counts", n=len(blocks), solid=counts["solid"], dashed=counts["dashed"],
-          dashed_names=", ".join(f"{b.paper_name} ({b.name})" for b in dashed))
+          dashed_names=t("common.list_sep").join(f"{b.paper_name} ({b.name})" for b in dashed))
     )  # fmt: skip
+if tr.family != "imagenet":  # conv2_x … are the paper's names for its ImageNet networks only
+    ui.dev_caption(stage_names_note(t, s.arch))
 collapse = st.toggle(
     t("diagrams.collapse"), value=dot.default_collapse(tr), key=f"rv_dia_collapse_{s.arch}",
     help=t("diagrams.collapse_help"),
@@ -83,7 +88,8 @@ if tr.block == "bottleneck" and not tr.plain:
     b0 = tr.row("layer1.0")
     st.info(
         t("diagrams.why_first_dashed", title=ui.arch_title(s.arch), cin=b0.input_shape[0], cout=b0.output_shape[0],
-          h=b0.input_shape[1], shape_in=fmt_shape(b0.input_shape), shape_out=fmt_shape(b0.output_shape))
+          h=b0.input_shape[1], shape_in=fmt_shape(b0.input_shape), shape_out=fmt_shape(b0.output_shape),
+          expansion=EXPANSION["bottleneck"])
     )  # fmt: skip
 
 # --- one block, chosen by the reader
@@ -111,7 +117,7 @@ kind = dot.block_kind(tr, block)
 st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.output_shape[0],
               shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
 if tr.block == "bottleneck" and block.stride != 1:
-    st.caption(t("diagrams.v1_v15"))
+    st.caption(t("diagrams.v1_v15", gain=f"{V15_TOP1_GAIN_PCT:g}"))
 rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
 # One layer of the block is marked at once in the diagram, the table's selection and the code below.
 CODE_KEY = "rv_code_layer"
@@ -120,24 +126,31 @@ layer_options = [name for name in code_view.LAYERS if name in row_names or f"{na
 if st.session_state.get(CODE_KEY) not in layer_options:
     st.session_state[CODE_KEY] = layer_options[0]
 
-# The listings shown below, one tab each: (tab name, table key, source, whether it is the notes' listing, caption).
+# The listings shown below, one tab each: (tab name, table key, source, its style, caption). The style says how
+# a layer's lines are found: "python" (named modules), "notes" (the notes' listing) or "zero_pad" (option A).
 cls = tr.block_class
+torchvision_listing = (
+    t("links.code_torchvision", cls=cls), "torchvision", code_view.torchvision_source(tr.block), "python",
+    t("links.code_torchvision_caption", version=torchvision.__version__),
+)  # fmt: skip
 if tr.plain:
-    import torchvision
-
     listings = [
-        (t("links.code_plain", cls=f"Plain{cls}"), "plain", code_view.plain_source(tr.block), False,
+        (t("links.code_plain", cls=f"Plain{cls}"), "plain", code_view.plain_source(tr.block), "python",
          t("links.code_plain_caption")),
-        (t("links.code_torchvision", cls=cls), "torchvision", code_view.torchvision_source(tr.block), False,
-         t("links.code_torchvision_caption", version=torchvision.__version__)),
+        torchvision_listing,
+    ]  # fmt: skip
+elif any(b.shortcut == "zero_pad" for b in tr.blocks):
+    # Option A: the notes' listing builds a 1×1 conv shortcut, which this network does not have; show the
+    # shortcut it does have.
+    listings = [
+        torchvision_listing,
+        (t("diagrams.code_zero_pad"), "zero_pad", code_view.zero_pad_source(), "zero_pad",
+         t("diagrams.code_zero_pad_caption")),
     ]  # fmt: skip
 else:
-    import torchvision
-
     listings = [
-        (t("links.code_torchvision", cls=cls), "torchvision", code_view.torchvision_source(tr.block), False,
-         t("links.code_torchvision_caption", version=torchvision.__version__)),
-        (t("links.code_notes"), "notes", code_view.notes_source() if tr.block == "basic" else None, True,
+        torchvision_listing,
+        (t("links.code_notes"), "notes", code_view.notes_source() if tr.block == "basic" else None, "notes",
          t("links.code_notes_caption", file=code_view.NOTES_FILE)),
     ]  # fmt: skip
 
@@ -149,7 +162,7 @@ def _code_key(kind: str) -> str:
 # A click on a line of a listing (a cell of its table: a click anywhere on the line) selects that line's layer. It is read here,
 # before the pills, diagram and table that show the layer are drawn, and only when the selection changed (a line
 # stays selected in its table while the pills or the block's table pick another layer).
-for _name, kind, source, notes, _caption in listings:
+for _name, kind, source, style, _caption in listings:
     if source is None:
         continue
     selection = (st.session_state.get(_code_key(kind)) or {}).get("selection") or {}
@@ -157,7 +170,7 @@ for _name, kind, source, notes, _caption in listings:
     seen_key = _code_key(kind) + "_seen"
     if picked != st.session_state.get(seen_key):
         st.session_state[seen_key] = picked
-        line_layer = code_view.line_layers(source, notes=notes)
+        line_layer = code_view.line_layers(source, notes=style == "notes", zero_pad=style == "zero_pad")
         if picked and picked[0] < len(line_layer) and line_layer[picked[0]] in layer_options:
             st.session_state[CODE_KEY] = line_layer[picked[0]]
 
@@ -202,12 +215,16 @@ export(block_text, f"{tr.arch}_{chosen}")
 st.markdown("#### " + t("links.code_header", block=f"{block.paper_name} · {chosen}"))
 st.pills(t("links.code_layer"), layer_options, key=CODE_KEY, help=t("links.code_layer_help"))
 row_px = 30 if ui.presenting() else 24
-for tab, (_name, kind, source, notes, caption) in zip(st.tabs([x[0] for x in listings]), listings):
+for tab, (_name, kind, source, style, caption) in zip(st.tabs([x[0] for x in listings]), listings):
     with tab:
         if source is None:
             st.info(t("links.code_notes_bottleneck", block=chosen))
             continue
-        lines = code_view.layer_lines(source, marked, notes=notes) if marked else []
+        lines = (
+            code_view.layer_lines(source, marked, notes=style == "notes", zero_pad=style == "zero_pad")
+            if marked
+            else []
+        )
         if marked and not lines:
             st.caption(t("links.code_no_layer", layer=marked))
         table = pd.DataFrame(code_view.code_table(source, lines))
@@ -231,7 +248,9 @@ st.subheader(t("diagrams.kinds_header", block=tr.block_class))
 kinds = dot.representative_blocks(tr)
 # The stages whose first block has a dashed shortcut, from the residual trace (the plain one has none).
 res_blocks = tr.blocks if not tr.plain else ui.cached_trace(s.arch, s.input_size, False, s.stride_in).blocks
-dashed_stages = ", ".join(b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed)
+dashed_stages = t("common.list_sep").join(
+    b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed
+)
 if tr.block == "bottleneck":
     st.markdown(t("diagrams.kinds_intro_bottleneck"))
 else:

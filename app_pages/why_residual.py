@@ -12,7 +12,7 @@ from resnet_viz import experiments as ex
 from resnet_viz import paths, ui
 from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.architecture.experiment_net import ExperimentNet
-from resnet_viz.experiments import readings
+from resnet_viz.experiments import readings, summaries
 from resnet_viz.experiments import shipped as shipped_data
 from resnet_viz.formatting import fmt_list, fmt_percent, fmt_signed_points
 from resnet_viz.i18n import Sentence, say
@@ -27,10 +27,32 @@ GRAD_IMAGENET_SIZE = 64
 #: The gradient-flow measurement is repeated for these random seeds; the chart shows the first.
 GRAD_SEEDS = (0, 1, 2, 3)
 GRAD_BATCH = 16
+#: The candidate settings' fields that have a column title (why_residual.cand_col_<field>).
+CANDIDATE_COLUMNS = ("width", "n_train", "epochs", "strokes", "noise")
 
 
 def _say(sentence: Sentence) -> str:
     return say(t, sentence, s.lang)
+
+
+def _candidate_rows(tried: summaries.Candidates) -> list[dict[str, str]]:
+    """One row per candidate setting: its settings, the four final training errors, whether it meets the rule."""
+    rows = []
+    for c in tried.tried:
+        row = {t("why_residual.col_candidate"): c.name + (" ✓" if c.name == tried.chosen else "")}
+        # a setting without a column title of its own keeps its name in the record
+        row |= {
+            t(f"why_residual.cand_col_{k}") if k in CANDIDATE_COLUMNS else k: str(v)
+            for k, v in sorted(c.settings.items())
+        }
+        row |= {
+            _say(readings.net_name(ExperimentNet.parse(k))): fmt_percent(v) for k, v in c.final_train.items()
+        }
+        row[t("why_residual.col_meets")] = (
+            t("why_residual.yes") if c.meets_conditions else t("why_residual.no")
+        )
+        rows.append(row)
+    return rows
 
 
 st.title(t("why_residual.title"))
@@ -45,7 +67,7 @@ st.latex(
     r"\qquad 0.9^{55}\approx 0.003,\quad 1.1^{55}\approx 189"
 )
 st.markdown(t("why_residual.degradation"))
-st.markdown(t("why_residual.remedies"))
+st.markdown(_say(readings.remedies()))
 
 # ---------------------------------------------------------------- 2. the idea
 st.header(t("why_residual.idea_header"))
@@ -84,6 +106,7 @@ else:
                     t("why_residual.col_f_zero"): z.residual_norm,
                     t("why_residual.col_out_zero"): z.output_minus_shortcut,
                     t("why_residual.col_f_default"): round(d.residual_norm, 3),
+                    t("why_residual.col_s_default"): round(d.shortcut_norm, 3),
                 }
                 for z, d in zip(rows_zero, rows_default)
             ],
@@ -118,7 +141,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     ui.dev_caption(_say(readings.gradient_method(flows)))
 else:
     st.info(t("why_residual.grad_hint"))
-why_training.render(t, s)
+why_training.render(t, s, GRAD_BATCH, GRAD_SEEDS)
 
 # ---------------------------------------------------------------- 3b. gradients after training steps
 # (a separate section with its own i18n file, why_residual_training.toml, is added here by the curves work)
@@ -147,10 +170,16 @@ else:
     )
     for sentence in readings.degradation_sentences(shipped):
         st.markdown(_say(sentence))
-    st.markdown(t("why_residual.deg_reading", width=cfg["width"], steps=f"{ex.train_steps(cfg):,}"))
+    st.markdown(_say(readings.degradation_reading(cfg)))
+    for sentence in readings.candidate_sentences(shipped):
+        st.markdown(_say(sentence))
     with st.expander(t("why_residual.deg_settings")):
-        st.markdown(t("why_residual.deg_reproduce"))
-        st.json({k: v for k, v in shipped.items() if k != "runs"}, expanded=False)
+        st.markdown(_say(readings.reproduce_sentence(shipped)))
+        tried = summaries.candidates(shipped)
+        if tried is not None:
+            st.dataframe(_candidate_rows(tried), hide_index=True)
+        # The record as stored, less the curves and the candidates (shown in words and in the table above).
+        st.json({k: v for k, v in shipped.items() if k not in ("runs", "candidates")}, expanded=False)
 
 # The live run is drawn here but executed at the end of the script, so the rest of the page is on screen while
 # it trains (Streamlit draws elements in the order the script runs).
@@ -171,7 +200,10 @@ else:
         key="rvw_rm_metric",
     )
     ui.figure(fr.removal_figure(removal, t, metric), width="stretch")
-    for sentence in readings.removal_sentences(ex.removal_summary(removal, metric)):
+    seed_note = readings.removal_seed_sentence(shipped, removal)
+    if seed_note is not None:
+        st.markdown(_say(seed_note))
+    for sentence in readings.removal_sentences(ex.removal_summary(removal, metric), removal):
         st.markdown(_say(sentence))
     depth = removal["depth"]
     names = list(removal["nets"][ExperimentNet(depth, plain=False).label]["blocks"])
@@ -213,16 +245,7 @@ landscape.render(t, s)
 with live_box:
     st.subheader(t("why_residual.live_header"))
     live_cfg = ex.LIVE_CONFIG
-    st.markdown(
-        t(
-            "why_residual.live_intro",
-            width=live_cfg.width,
-            n_train=live_cfg.n_train,
-            epochs=live_cfg.epochs,
-            device=str(ui.device()),
-            seconds=ex.LIVE_RUN_SECONDS_2_CORES,
-        )
-    )
+    st.markdown(_say(readings.live_intro(live_cfg, shipped, str(ui.device()), ex.LIVE_RUN_SECONDS_2_CORES)))
     col_go, col_stop = st.columns(2)
     start = col_go.button(t("why_residual.live_start"), key="rvw_live_start", type="primary")
     # "Stop" needs no handler: any click reruns the script, and Streamlit interrupts a running script at its

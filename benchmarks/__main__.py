@@ -103,13 +103,25 @@ def format_table(sections: list[tuple[str, list[Result]]]) -> str:
     return "\n".join(out)
 
 
-def main(argv: list[str] | None = None) -> int:
-    available = discover()
+def build_parser(available: list[str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    # action="extend": `--skip a --skip b` leaves out both (with the default "store" the last one won).
     parser.add_argument(
-        "--skip", nargs="+", default=[], metavar="NAME", help=f"leave these out ({', '.join(available)})"
+        "--skip",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help=f"leave these out ({', '.join(available)}); may be repeated",
     )
-    parser.add_argument("--only", nargs="+", default=[], metavar="NAME", help="run only these")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="NAME",
+        help="run only these; may be repeated",
+    )
     parser.add_argument(
         "--timeout", type=float, default=900, help="seconds allowed per benchmark module (900)"
     )
@@ -117,6 +129,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
+    return parser
+
+
+def chosen(args: argparse.Namespace, available: list[str]) -> list[str]:
+    """The benchmarks to run, in order: every one, or only ``--only``'s, less every ``--skip``."""
+    return [b for b in available if (not args.only or b in args.only) and b not in args.skip]
+
+
+def main(argv: list[str] | None = None) -> int:
+    available = discover()
+    parser = build_parser(available)
     args = parser.parse_args(argv)
 
     if args.child:
@@ -129,10 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(available)}")
     for name in sorted(set(args.skip) - set(available)):
         print(f"[benchmarks] note: no benchmark named {name!r} to skip", file=sys.stderr)
-    chosen = [b for b in available if (not args.only or b in args.only) and b not in args.skip]
 
     sections: list[tuple[str, list[Result]]] = []
-    for short in chosen:
+    for short in chosen(args, available):
         print(f"[benchmarks] running {short} …", file=sys.stderr, flush=True)
         results, elapsed = run_one(short, args.timeout)
         print(f"[benchmarks] {short} done in {elapsed:.0f} s", file=sys.stderr, flush=True)

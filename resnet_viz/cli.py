@@ -54,6 +54,25 @@ def _input_size(text: str) -> tuple[int, int, int]:
     raise argparse.ArgumentTypeError(f"not an input size: {text!r} (use 224, 224x160 or 3,224,224)")
 
 
+#: The largest seed a torch.Generator takes (``manual_seed`` reads it as an unsigned 64-bit number).
+SEED_MAX = 2**64 - 1
+
+
+def _seed(text: str) -> int:
+    """A seed for torch's generator: a whole number from 0 to :data:`SEED_MAX` (a larger one used to fail
+    inside torch with "Overflow when unpacking long long", naming no argument)."""
+    shown = text if len(text) <= 30 else text[:29] + "…"
+    try:
+        value = int(text)
+    except ValueError:  # also a number of more than 4300 digits (Python's own limit)
+        raise argparse.ArgumentTypeError(f"not a whole number: {shown!r}") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(
+            f"{shown} is out of range: a seed is a whole number from 0 to {SEED_MAX}"
+        )
+    return value
+
+
 def _add_network(p: argparse.ArgumentParser) -> None:
     """The arguments that choose a network and its input: ARCH, --input-size, --plain, --stride-in."""
     p.add_argument("arch", choices=ARCHS, metavar="ARCH", help="one of: " + ", ".join(ARCHS))
@@ -232,7 +251,9 @@ def _landscape_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--points", type=int, default=None, help="points per axis, 3–101 (default: the live slice's 41)"
     )
-    p.add_argument("--seed", type=int, default=None, help="seed of the random directions (default 0)")
+    p.add_argument(
+        "--seed", type=_seed, default=None, help=f"seed of the random directions, 0 to {SEED_MAX} (default 0)"
+    )
     p.add_argument(
         "--batch", type=int, default=None, help="training images evaluated (default: the live 512)"
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from resnet_viz.formatting import fmt_code
+
 if TYPE_CHECKING:
     from resnet_viz.i18n import Translator
 
@@ -23,6 +25,9 @@ class UserError(ValueError):
     I18N_PREFIX: ClassVar[str] = ""
     #: Every code this class can carry.
     CODES: ClassVar[tuple[str, ...]] = ()
+    #: The params that come from outside (a key name inside an uploaded file): shown as code spans nothing inside
+    #: can end (formatting.fmt_code), a tuple of them as a list of such spans, so no markup in them renders.
+    OUTSIDE: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, code: str, message: str, **params: Any) -> None:
         super().__init__(message)
@@ -35,8 +40,15 @@ class UserError(ValueError):
         return f"{self.I18N_PREFIX}{self.code}"
 
     def message(self, t: Translator) -> str:
-        """The localized message: ``t(self.i18n_key, **self.params)``."""
-        return t(self.i18n_key, **self.params)
+        """The localized message: ``t(self.i18n_key, **self.params)``, with the :attr:`OUTSIDE` params quoted."""
+        params = dict(self.params)
+        for name in self.OUTSIDE:
+            value = params.get(name)
+            if isinstance(value, tuple):
+                params[name] = t("common.list_sep").join(fmt_code(v) for v in value) if value else "–"
+            elif value is not None:
+                params[name] = fmt_code(str(value))
+        return t(self.i18n_key, **params)
 
     def detached(self) -> UserError:
         """The same error without its traceback and chained exceptions, safe to keep in session state: a kept

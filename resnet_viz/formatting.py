@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Collection, Iterable, Sequence
 
 
@@ -64,6 +65,34 @@ def fmt_si_short(value: float) -> str:
 def fmt_bytes_short(n: float) -> str:
     """Three significant figures in binary units, for a bar label: 661_651_456 → '631 MiB', 2**31 → '2 GiB'."""
     return _short(n, _BINARY)
+
+
+#: C0 controls and DEL as their Unicode control pictures (U+2400 …): a line break in a value could otherwise end
+#: the paragraph, and with it the code span, before the closing fence.
+_CONTROL_PICTURES = {**{i: 0x2400 + i for i in range(0x20)}, 0x7F: 0x2421}
+#: Invisible format characters (zero-width, bidirectional overrides and isolates, BOM) as U+FFFD: a file name such
+#: as "photo\u202egnp.exe" would otherwise show as "photoexe.png" (a right-to-left override turns the text around).
+_INVISIBLE = {c: 0xFFFD for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF)}
+_BACKTICK_RUN = re.compile("`+")
+
+
+def fmt_code(text: str) -> str:
+    """A value that came from outside (an address parameter, an uploaded file's name) as a Markdown code span that
+    nothing inside it can end, so it shows as literal text wherever it is echoed (``st.warning``, captions):
+    'a`b' → '``a`b``', '[x](//e.co)' → '`[x](//e.co)`'.
+
+    In CommonMark a code span ends only at a backtick run of its opening fence's length, so the fence is one
+    backtick longer than the longest run inside; a space pads content that starts or ends with a backtick or a
+    space (one is stripped from each side again); line breaks and other control characters are shown as their
+    control pictures (␊), since a blank line would end the paragraph and the span with it. Inside a code span
+    nothing is markup: no link, image, emphasis, HTML, math or autolink. The template around it must not put a
+    backtick or a backslash right next to it."""
+    shown = text.translate(_CONTROL_PICTURES).translate(_INVISIBLE)
+    if not shown.strip(" "):  # only spaces, kept as they are (no stripping); nothing at all as one space
+        return f"`{shown or ' '}`"
+    fence = "`" * (max((len(run) for run in _BACKTICK_RUN.findall(shown)), default=0) + 1)
+    pad = " " if shown[0] in "` " or shown[-1] in "` " else ""
+    return f"{fence}{pad}{shown}{pad}{fence}"
 
 
 def fmt_value(v: float) -> str:

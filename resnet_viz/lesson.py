@@ -1,12 +1,17 @@
 """The guided lesson: the notes' story in steps, each with a check question whose answer is computed.
 
 Pure: no Streamlit. Each :class:`Step` names the view it opens (page, network, selected step) and its question;
-:func:`answer` works the answer out from the trace of the *current* network and input size (never a typed-in
-number) and returns it with the numbers its explanation ("the working") is formatted from. :func:`check` compares
-a student's reply with it. The words live in the ``lesson`` i18n section, keyed by the step's ``key``.
+:func:`answer` works the answer out from the trace (never a typed-in number) and returns it with the numbers its
+texts are formatted from, the i18n keys of the text and the working that fit the network, and what the answer
+depends on (:attr:`Answer.scope`), so the page says so under the question. :func:`check` compares a student's
+reply with it. The words live in the ``lesson`` i18n section, keyed by the step's ``key``.
 
-Where a question needs something the current network lacks (the max-pool of a CIFAR ResNet), the step's own
-network is used instead and :attr:`Answer.arch` says so.
+Where a question needs something the current network lacks (the max-pool of a CIFAR ResNet, the Bottleneck of
+v1/v1.5), the step's own network is used instead and :attr:`Answer.missing` says what was missing.
+
+The texts chosen by the network use the named predicates below (:func:`stem_shrinks`, :func:`has_projections`,
+``Row.dashed``); tests/test_lesson_independent.py checks every answer against torchvision models measured with
+forward hooks, not against the trace.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from dataclasses import dataclass, field
 
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import get_spec
-from resnet_viz.architecture.trace import Trace, trace
+from resnet_viz.architecture.trace import Row, Trace, conv_out, trace
 from resnet_viz.formatting import fmt_int
+from resnet_viz.i18n import Translator, arch_title
 
 
 @dataclass(frozen=True)
@@ -25,7 +31,7 @@ class Step:
     key: str  # i18n: lesson.<key>_title, _text, _question, _working
     page: str  # the app page that shows it (app_pages/<page>.py)
     net: str  # the network the step opens
-    block: str  # the step it selects
+    block: str  # the step it selects: the block (or layer) the question is about
     kind: str  # "shape" (H, W, C), "int", "float" (2 decimals), or "choice"
     choices: tuple[str, ...] = ()
 
@@ -37,8 +43,9 @@ STEPS: tuple[Step, ...] = (
     Step("solid", "shortcuts", "resnet34", "layer1.0", "choice", ("solid", "dashed")),
     Step("dashed", "shortcuts", "resnet34", "layer2.0", "choice", ("solid", "dashed")),
     Step("conv3_1", "architecture", "resnet34", "layer2.0", "shape"),
-    Step("basic_cost", "parameters", "resnet34", "layer4.0", "int"),
-    Step("bottleneck_cost", "parameters", "resnet50", "layer4.0", "int"),
+    # The notes' comparison of two blocks on 256 channels: each step opens a real block of exactly that shape.
+    Step("basic_cost", "parameters", "resnet34", "layer3.1", "int"),
+    Step("bottleneck_cost", "parameters", "resnet50", "layer1.1", "int"),
     Step("three_kinds", "shortcuts", "resnet50", "layer1.0", "choice", ("channels", "size", "both", "none")),
     Step("v15", "parameters", "resnet50", "layer2.0", "float"),
     Step("feature_maps", "feature_maps", "resnet18", "layer2.0", "int"),
@@ -48,14 +55,56 @@ STEPS: tuple[Step, ...] = (
 )
 STEP_COUNT = len(STEPS)
 
+#: What an answer depends on, for the line under the question: the sidebar's network and size, the size alone,
+#: or neither (arithmetic on fixed channel counts, or the paper's fixed plain networks).
+SCOPES = ("network", "network_only", "size", "fixed")
+#: The networks of the paper's degradation comparison (He et al. 2015, Table 2 and Figure 4: plain-18, plain-34).
+DEGRADATION_PAIR = ("resnet34", "resnet18")
+
 
 @dataclass(frozen=True)
 class Answer:
-    """The right answer (a tuple for shapes, an int, a float or a choice) and the working's numbers."""
+    """The right answer (a tuple for shapes, an int, a float or a choice) and what the page says around it.
+
+    ``working`` holds the numbers (and short codes) the step's texts are formatted from; tuples in it are lists
+    the page joins in the reader's language. ``text_key`` and ``working_key`` name the step's text and working in
+    the ``lesson`` section, chosen to fit the network. ``slip`` is a wrong reply common enough to get its own
+    explanation (``slip_key``)."""
 
     value: object
     working: dict[str, object] = field(default_factory=dict)
     arch: str = ""  # the network the answer is about
+    size: int = 0  # the input size it is worked out for
+    scope: str = "network"  # one of SCOPES: network and size, network only, size only, neither
+    missing: str = ""  # where the sidebar's network lacks what is asked: "maxpool" or "bottleneck"
+    text_key: str = ""
+    working_key: str = ""
+    slip: object | None = None
+    slip_key: str = ""
+
+
+# --------------------------------------------------------------------------------------------- predicates
+
+
+def stem_shrinks(size_in: int, size_out: int) -> bool:
+    """Whether conv1 and the max-pool make the grid smaller (a stride of 2 in either does; with stride 1 and
+    their padding both keep the size, as in the notes' 32×32 listing)."""
+    return size_out < size_in
+
+
+def has_projections(tr: Trace) -> bool:
+    """Whether any dashed shortcut of ``tr`` is a 1×1 convolution (option B); otherwise they zero-pad
+    (option A, the paper's CIFAR networks) and carry no weights."""
+    return any(b.shortcut == "projection" for b in tr.blocks)
+
+
+def paper_name(tr: Trace, row: Row) -> str:
+    """The paper's name of a block (conv3_1) where the paper names it: its Table 1 names the ImageNet networks'
+    stages conv2_x … conv5_x; the CIFAR networks (§4.2) and the notes' listing have no such names."""
+    return row.paper_name if tr.family == "imagenet" else ""
+
+
+# --------------------------------------------------------------------------------------------- answers
 
 
 def _hwc(shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -67,93 +116,181 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(v) for v in shape) + ")"
 
 
-def _trace_for(step: Step, arch: str, input_size: int) -> Trace:
-    """The current network's trace, or the step's own network where the current one lacks what is asked."""
+def _size_formula(size: int, kernel: int, stride: int, padding: int) -> str:
+    """'⌊(224 + 2×3 − 7)/2⌋ + 1 = 112': the conv/pool output size, worked out (built here, so no translation
+    types a number)."""
+    return f"⌊({size} + 2×{padding} − {kernel})/{stride}⌋ + 1 = {conv_out(size, kernel, stride, padding)}"
+
+
+def _trace_for(step: Step, arch: str, input_size: int) -> tuple[Trace, str]:
+    """The current network's trace, or the step's own network where the current one lacks what is asked (and
+    what it lacks)."""
     try:
         tr = trace(arch, input_size)
-    except ValueError:
+    except ValueError:  # a size too small for the network: its own size (the view never asks for one)
         tr = trace(arch, get_spec(arch).default_input)
     names = {r.name for r in tr.rows}
     if step.key == "stem" and "maxpool" not in names:
-        tr = trace(step.net, get_spec(step.net).default_input)
-    return tr
+        return trace(step.net, get_spec(step.net).default_input), "maxpool"
+    if step.key == "v15" and tr.block != "bottleneck":
+        return trace(step.net, get_spec(step.net).default_input), "bottleneck"
+    return tr, ""
+
+
+def _conv_weights(tr: Trace, block: str) -> int:
+    """The weights of a block's main-path convolutions (its shortcut's excluded), read from the trace."""
+    return sum(r.params for r in tr.rows if r.kind == "conv" and r.parent == block)
 
 
 def answer(step: Step, arch: str, input_size: int) -> Answer:
     """The answer to ``step``'s question for network ``arch`` at ``input_size``, with its working."""
-    tr = _trace_for(step, arch, input_size)
+    tr, missing = _trace_for(step, arch, input_size)
     key = step.key
+    common = {
+        "arch": tr.arch, "size": tr.input_size[1], "missing": missing,
+        "text_key": f"{key}_text", "working_key": f"{key}_working",
+    }  # fmt: skip
     if key == "input":
         shape = _hwc(tr.input_size)
-        return Answer(shape, {"shape": _shape_text(shape)}, tr.arch)
+        working = {"shape": _shape_text(shape), "channels": tr.input_size[0]}
+        return Answer(shape, working, **common | {"scope": "size"})
     if key == "stem":
         conv, pool = tr.row("conv1"), tr.row("maxpool")
         size_in, mid, out = tr.input_size[1], conv.output_shape[1], pool.output_shape[1]
+        first = next(b.name for b in tr.blocks if b.stride != 1)
         working = {
-            "size": size_in, "k1": conv.kernel, "s1": conv.stride, "p1": conv.padding, "mid": mid,
-            "k2": pool.kernel, "s2": pool.stride, "p2": pool.padding, "out": out,
+            "k1": conv.kernel, "s1": conv.stride, "p1": conv.padding, "k2": pool.kernel, "s2": pool.stride,
+            "p2": pool.padding, "first": first,
+            "conv_formula": _size_formula(size_in, conv.kernel, conv.stride, conv.padding),  # type: ignore[arg-type]
+            "pool_formula": _size_formula(mid, pool.kernel, pool.stride, pool.padding),  # type: ignore[arg-type]
         }  # fmt: skip
-        return Answer(out, working, tr.arch)
+        text = "stem_text" if stem_shrinks(size_in, out) else "stem_text_keeps"
+        return Answer(out, working, **common | {"text_key": text})
     if key == "layers":
-        return Answer(tr.layer_count, {"formula": tr.layer_count_formula}, tr.arch)
+        projections = counting.projections(tr)
+        text = "layers_text_projection" if has_projections(tr) else "layers_text_option_a"
+        working = {"formula": tr.layer_count_formula, "n_proj": len(projections)}
+        return Answer(tr.layer_count, working, **common | {"scope": "network_only", "text_key": text})
     if key in ("solid", "dashed"):
-        block = tr.row("layer1.0" if key == "solid" else "layer2.0")
+        block = tr.row(step.block)
         value = "dashed" if block.dashed else "solid"
         working = {
-            "block": block.name, "paper": block.paper_name, "shape_in": _shape_text(_hwc(block.input_shape)),
+            "block": block.name, "paper": paper_name(tr, block), "shape_in": _shape_text(_hwc(block.input_shape)),
             "shape_out": _shape_text(_hwc(block.output_shape)), "shortcut": block.shortcut,
         }  # fmt: skip
-        return Answer(value, working, tr.arch)
+        return Answer(value, working, **common | {"scope": "network_only"})
     if key == "conv3_1":
-        block = tr.row("layer2.0")
+        block = tr.row(step.block)
         shape = _hwc(block.output_shape)
-        return Answer(
-            shape, {"shape_in": _shape_text(_hwc(block.input_shape)), "shape": _shape_text(shape)}, tr.arch
-        )
+        working = {
+            "block": block.name, "paper": paper_name(tr, block),
+            "shape_in": _shape_text(_hwc(block.input_shape)), "shape": _shape_text(shape),
+        }  # fmt: skip
+        return Answer(shape, working, **common)
     if key in ("basic_cost", "bottleneck_cost"):
-        # The notes' comparison: a block working on the 256 channels of a Bottleneck stage's input and output.
-        cost = counting.basic_block_cost(256) if key == "basic_cost" else counting.bottleneck_cost(256)
-        return Answer(cost.total, {"expr": cost.expression(), "total": fmt_int(cost.total)}, tr.arch)
+        # The notes' comparison (file 002, "ResNet50"): a block from 256 to 256 channels. The step opens a real
+        # block of that shape in its own network; the answer does not depend on the sidebar's network.
+        own = trace(step.net, get_spec(step.net).default_input)
+        block = own.row(step.block)
+        channels = block.input_shape[0]
+        cost = (
+            counting.basic_block_cost(channels) if key == "basic_cost" else counting.bottleneck_cost(channels)
+        )
+        working = {
+            "expr": cost.expression(), "total": fmt_int(cost.total), "c": channels,
+            "width": cost.terms[0].c_out, "block": block.name, "own": own.arch,
+        }  # fmt: skip
+        return Answer(
+            cost.total, working, **common | {"arch": own.arch, "size": own.input_size[1], "scope": "fixed"}
+        )
     if key == "three_kinds":
-        block = tr.row("layer1.0")
+        block = tr.row(step.block)
         channels = block.input_shape[0] != block.output_shape[0]
         size = block.stride != 1
         value = {(True, True): "both", (True, False): "channels", (False, True): "size"}.get(
             (channels, size), "none"
         )
         working = {
-            "block": block.name, "cin": block.input_shape[0], "cout": block.output_shape[0],
-            "stride": block.stride, "title": tr.title,
+            "block": block.name, "paper": paper_name(tr, block), "cin": block.input_shape[0],
+            "cout": block.output_shape[0], "stride": block.stride,
         }  # fmt: skip
-        return Answer(value, working, tr.arch)
+        return Answer(value, working, **common | {"scope": "network_only"})
     if key == "v15":
-        v_arch = tr.arch if tr.block == "bottleneck" else "resnet50"
-        v_size = tr.input_size[1] if tr.block == "bottleneck" else 224
-        variants = counting.stride_variant_macs(v_arch, v_size)
-        diff = round((variants.v15_macs - variants.v1_macs) / 1e9, 2)
+        v1, v15 = (
+            trace(tr.arch, tr.input_size[1], stride_in="1x1"),
+            trace(tr.arch, tr.input_size[1], stride_in="3x3"),
+        )
+        changed = [(a.name, a.macs, b.macs) for a, b in zip(v1.leaves, v15.leaves) if a.macs != b.macs]
+        extra = v15.total_macs - v1.total_macs
+        diff = round(extra / 1e9, 2)
         working = {
-            "title": get_spec(v_arch).title, "size": v_size, "v1": fmt_int(variants.v1_macs),
-            "v15": fmt_int(variants.v15_macs), "diff": f"{diff:.2f}",
+            "v1": fmt_int(v1.total_macs), "v15": fmt_int(v15.total_macs), "diff_exact": fmt_int(extra),
+            "diff": f"{diff:.2f}",
+            "changed": tuple((name, fmt_int(a), fmt_int(b)) for name, a, b in changed),
         }  # fmt: skip
-        return Answer(diff, working, v_arch)
+        return Answer(diff, working, **common)
     if key == "feature_maps":
         stage = tr.row("layer2")
-        return Answer(
-            stage.output_shape[0], {"c": stage.output_shape[0], "shape": _shape_text(_hwc(stage.output_shape))},
-            tr.arch,
-        )  # fmt: skip
+        working = {"c": stage.output_shape[0], "shape": _shape_text(_hwc(stage.output_shape))}
+        return Answer(stage.output_shape[0], working, **common | {"scope": "network_only"})
     if key == "addition":
-        block = tr.row("layer3.0")
-        shape = _hwc(block.output_shape)
-        return Answer(shape, {"block": block.name, "shape": _shape_text(shape)}, tr.arch)
+        block = tr.row(step.block)
+        x_shape, shape = _hwc(block.input_shape), _hwc(block.output_shape)
+        working = {
+            "block": block.name, "paper": paper_name(tr, block), "shape_in": _shape_text(x_shape),
+            "shape": _shape_text(shape), "shortcut": block.shortcut,
+        }  # fmt: skip
+        if (
+            block.dashed
+        ):  # x is not a term of the sum: shortcut(x) is; a reply of x's shape gets its own reason
+            return Answer(
+                shape, working, **common | {"working_key": "addition_working_dashed"},
+                slip=x_shape, slip_key="addition_slip",
+            )  # fmt: skip
+        return Answer(shape, working, **common | {"working_key": "addition_working_solid"})
     if key == "degradation":
-        deep, shallow = trace("resnet34", 224), trace("resnet18", 224)
-        working = {"deep": deep.layer_count_formula, "shallow": shallow.layer_count_formula}
-        return Answer(deep.layer_count - shallow.layer_count, working, "resnet34")
+        deep, shallow = (trace(a, get_spec(a).default_input) for a in DEGRADATION_PAIR)
+        working = {
+            "deep": deep.layer_count_formula, "shallow": shallow.layer_count_formula,
+            "deep_n": deep.layer_count, "shallow_n": shallow.layer_count,
+            "diff": deep.layer_count - shallow.layer_count,
+        }  # fmt: skip
+        return Answer(
+            deep.layer_count - shallow.layer_count, working,
+            **common | {"arch": deep.arch, "size": deep.input_size[1], "scope": "fixed"},
+        )  # fmt: skip
     if key == "zero_init":
         layers = " + ".join(str(n) for n in tr.layers)
-        return Answer(len(tr.blocks), {"title": tr.title, "n": len(tr.blocks), "layers": layers}, tr.arch)
+        return Answer(
+            len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common | {"scope": "network_only"}
+        )
     raise KeyError(f"no lesson step {key!r}")
+
+
+def text_args(step: Step, right: Answer, t: Translator, *, current: str) -> dict[str, object]:
+    """Everything the step's texts are formatted with, in ``t``'s language: the answer's network (``title``) and
+    the sidebar's (``current``, a network name), the page names they mention, the working's numbers (lists joined,
+    shortcut kinds named) and ``named``, the block with the paper's name where the paper has one."""
+    args: dict[str, object] = {
+        "title": arch_title(t, right.arch), "current": arch_title(t, current), "size": right.size,
+        "block": step.block, "walk": t("nav.architecture"), "fm": t("nav.feature_maps"),
+        "why": t("nav.why_residual"), "params": t("nav.parameters"),
+    }  # fmt: skip
+    for name, value in right.working.items():
+        if isinstance(value, tuple):  # a list; a list of (name, before, after) changes is worded per language
+            items = [
+                t("lesson.changed_item", name=v[0], before=v[1], after=v[2])
+                if isinstance(v, tuple)
+                else str(v)
+                for v in value
+            ]
+            value = t("lesson.list_sep").join(items)
+        args[name] = value
+    if args.get("shortcut"):  # identity / projection / zero_pad
+        args["shortcut"] = t(f"lesson.shortcut_{args['shortcut']}")
+    paper = right.working.get("paper")
+    args["named"] = t("lesson.named", block=args["block"], paper=paper) if paper else args["block"]
+    return args
 
 
 def parse_reply(step: Step, reply: str) -> object | None:
@@ -181,3 +318,8 @@ def check(step: Step, reply: str, right: Answer) -> bool | None:
     if step.kind == "float":
         return abs(float(value) - float(right.value)) <= 0.005 + 1e-9  # type: ignore[arg-type]
     return value == right.value
+
+
+def slipped(step: Step, reply: str, right: Answer) -> bool:
+    """Whether a wrong reply is the answer's known slip (x's shape at a dashed block's addition)."""
+    return right.slip is not None and parse_reply(step, reply) == right.slip

@@ -6,6 +6,9 @@ variable                   default    what it sets
 ``RESNET_VIZ_DEVICE``      (auto)     ``cpu``, ``cuda`` or ``mps``; unset: CUDA, else Apple MPS, else the CPU
 ``RESNET_VIZ_OFFLINE``     0          1: never try the network for pretrained weights
 ``RESNET_VIZ_CAPTURE_MB``  256        the captures every session shares, in MB (:attr:`Settings.capture_bytes`)
+``RESNET_VIZ_REQUEST_MB``  320        the most memory one request may take, in MB (:attr:`Settings.request_bytes`)
+``RESNET_VIZ_CACHE_MB``    32         the bound of each smaller cache (grids, pictures, …), in MB
+``RESNET_VIZ_MODELS_MB``   512        the shared networks' weights together, in MB
 ``RESNET_VIZ_BATCH_MS``    5          how long a forward waits for others of the same network, in ms
 ``RESNET_VIZ_MAX_BATCH``   8          the most images in one batched forward (1: no batching)
 =========================  =========  ===========================================================================
@@ -44,6 +47,9 @@ OFFLINE_ENV = "RESNET_VIZ_OFFLINE"
 CAPTURE_MB_ENV = "RESNET_VIZ_CAPTURE_MB"
 BATCH_MS_ENV = "RESNET_VIZ_BATCH_MS"
 MAX_BATCH_ENV = "RESNET_VIZ_MAX_BATCH"
+REQUEST_MB_ENV = "RESNET_VIZ_REQUEST_MB"
+CACHE_MB_ENV = "RESNET_VIZ_CACHE_MB"
+MODELS_MB_ENV = "RESNET_VIZ_MODELS_MB"
 
 #: Names the developers' tools read (not the app): known, so not reported, but not parsed here.
 TOOLING: dict[str, str] = {
@@ -72,14 +78,56 @@ class Settings:
     #: The most images in one batched forward: bounds the transient memory of one forward (activations grow
     #: with the batch). 1 turns batching off (the load benchmark's comparison).
     max_batch: int = 8
+    #: The most memory one request may take, in MB, estimated from the network's trace before anything runs
+    #: (``resnet_viz.memory``): one image's capture (its kept maps and the forward's working memory), one layer's
+    #: record for the inspector, one effective receptive field or Grad-CAM check (a backward pass keeps the
+    #: activations on its way). A capture above it runs at the largest input size that fits, an inspector request
+    #: above it is refused, each with a notice. 320: every request at a network's own input size fits with room
+    #: to spare (the largest, Grad-CAM at resnet152's layer1 at 224, is estimated at 256 MB and measured at
+    #: ~190 MB), while ``/feature_maps?net=resnet110&size=1024`` (measured before the budget: +1.6 GB in one
+    #: visit, +6.1 GB with its receptive field) runs at 352×352. What a replica needs is about its floor
+    #: (imports, models), plus the stores and caches below, plus one budget per concurrent forward
+    #: (``models.device.forward_budget``: 2 on a 2-core CPU).
+    request_mb: float = 320
+    #: The bound of each of the smaller caches, in MB: the preprocessed pictures, the channel grids' PNGs, the
+    #: layer statistics, the inspector's records, receptive fields and Grad-CAM checks (six caches). A session
+    #: whose entry was let go makes it again when it next needs it. 0 keeps nothing.
+    cache_mb: float = 32
+    models_mb: float = 512
 
     @property
     def capture_bytes(self) -> int:
         """:attr:`capture_mb` in bytes (what ``imaging.store.CaptureStore`` takes)."""
         return int(self.capture_mb * 2**20)
 
+    @property
+    def request_bytes(self) -> int:
+        """:attr:`request_mb` in bytes."""
+        return int(self.request_mb * 2**20)
+
+    @property
+    def cache_bytes(self) -> int:
+        """:attr:`cache_mb` in bytes."""
+        return int(self.cache_mb * 2**20)
+
+    @property
+    def models_bytes(self) -> int:
+        """:attr:`models_mb` in bytes."""
+        return int(self.models_mb * 2**20)
+
+    def replica_mb(self, concurrent_forwards: int) -> float:
+        """The most memory one replica can hold with these bounds, in MB: its floor (:data:`FLOOR_MB`), the
+        capture store, the six small caches, the shared models, and one request budget per concurrent forward
+        (``models.device.forward_budget``). deploy/systemd's ``MemoryMax`` must not be below it (a test checks)."""
+        caches = 6 * self.cache_mb
+        return FLOOR_MB + self.capture_mb + caches + self.models_mb + concurrent_forwards * self.request_mb
+
 
 #: The defaults, for the modules whose own defaults these are (``imaging.store``, ``imaging.batching``).
+#: A replica's memory before any session: the imports (torch, torchvision, Streamlit; ~0.7 GB of RSS, ~0.3 GB
+#: of it shared libraries) and the Streamlit server, measured at ~0.8 GB by tests/rss_probe.py (its first line).
+FLOOR_MB = 800
+
 DEFAULTS = Settings()
 
 
@@ -119,6 +167,13 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _positive(text: str) -> float:
+    value = _number(text, "a number > 0")
+    if value <= 0:
+        raise ValueError("expected a number > 0")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = _number(text, "a whole number ≥ 1")
     if value != int(value) or value < 1:
@@ -133,6 +188,9 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any]]] = {
     CAPTURE_MB_ENV: ("capture_mb", _non_negative),
     BATCH_MS_ENV: ("batch_ms", _non_negative),
     MAX_BATCH_ENV: ("max_batch", _positive_int),
+    REQUEST_MB_ENV: ("request_mb", _positive),
+    CACHE_MB_ENV: ("cache_mb", _non_negative),
+    MODELS_MB_ENV: ("models_mb", _non_negative),
 }
 
 

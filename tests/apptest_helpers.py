@@ -108,3 +108,10 @@ def assert_translated(at: AppTest, where: str) -> None:
     assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
     missing = missing_keys(at)
     assert not missing, f"{where}: missing translation keys {missing[:10]}"
+
+
+def uploader(at, base: str):
+    """The uploader ``base`` of the page (``fm_upload``, ``fm_ckpt_file``): its key is ``base`` until a file is
+    refused, then a new one each time (ui.upload_key), so that the refused bytes are dropped at once."""
+    (found,) = [u for u in at.file_uploader if (u.key or "") == base or (u.key or "").startswith(base + "_")]
+    return found

@@ -27,7 +27,10 @@ from resnet_viz.i18n import LANGUAGES
 I18N = ROOT / "resnet_viz" / "i18n"
 REGISTER = tomllib.loads((I18N / "claims.toml").read_text(encoding="utf-8"))
 SEEDS = ROOT.parent / "shared" / "seeds"
-SECTIONS = ("why_residual", "home")
+SECTIONS = (
+    "home", "shapes", "diagrams", "feature_maps", "inspector", "parameters", "why_residual",
+    "why_residual_training", "landscape", "lesson", "common", "nav",
+)  # fmt: skip
 NOTE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 
 
@@ -135,7 +138,7 @@ def test_every_sentence_of_the_page_is_registered_or_a_label(section: str) -> No
 # are allowed: they are not measurements.
 _QUOTED = [
     re.compile(r"\d[\d.,]*\s*(%|％|pp\b|个百分点|倍)"),
-    re.compile(r"\d[\d.,–-]*\s*×(?![\s\d(])"),
+    re.compile(r"\d[\d.,–-]*\s*×(?![\s\d({A-Za-zα-ωγβμσ])"),  # 3×3, 2×{p}, 2×C are formulas
     re.compile(r"\bepochs? \d"),
     re.compile(r"第 ?\d+ ?个 ?epoch"),
     re.compile(r"\b\d+ of \d+\b"),
@@ -173,6 +176,8 @@ def test_the_number_check_catches_typed_numbers() -> None:
         "ResNet-18/34",
         "6n+2",
         "{pct}%",
+        "2×{p}",
+        "2×C",
     ):
         assert not _quoted_numbers(fine), fine
 

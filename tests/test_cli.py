@@ -88,6 +88,14 @@ def test_errors_are_one_line_exit_2_no_traceback(args: list[str], message: str) 
         (["summary", "resnet18", "--input-size", "99999"], "larger than the 4096×4096"),
         (["summary", "resnet18", "--input-size", "0"], "smallest size that works is 1×1"),
         (["summary", "resnet50", "--input-size=-5x224"], "smallest size that works is 1×1"),
+        (
+            ["landscape", "--net", "resnet56", "--seed", str(2**64)],
+            "argument --seed: 18446744073709551616 is out",
+        ),
+        (["landscape", "--net", "resnet56", "--seed=" + "9" * 40], "argument --seed: 99999999999999999999"),
+        (["landscape", "--net", "resnet56", "--seed=-1"], "argument --seed: -1 is out of range"),
+        (["landscape", "--net", "resnet56", "--seed", "1e3"], "argument --seed: not a whole number: '1e3'"),
+        (["landscape", "--net", "resnet56", "--seed", "9" * 5000], "argument --seed: not a whole number"),
         (["summary"], "required: ARCH"),
         ([], "required: command"),
     ],
@@ -171,3 +179,16 @@ def test_every_command_is_one_row_of_the_table() -> None:
     assert names == ["summary", "params", "diagram", "download-weights", "landscape"]
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == names
+
+
+def test_every_seed_the_cli_accepts_seeds_a_torch_generator() -> None:
+    import torch
+
+    from resnet_viz.cli import SEED_MAX, build_parser
+
+    for seed in (0, 2**63, SEED_MAX):
+        args = build_parser().parse_args(["landscape", "--net", "resnet56", "--seed", str(seed)])
+        assert args.seed == seed
+        torch.Generator().manual_seed(args.seed)  # raises past the range the CLI promises
+    with pytest.raises(ValueError, match="Overflow"):
+        torch.Generator().manual_seed(SEED_MAX + 1)  # so the bound is torch's, not a guess

@@ -170,7 +170,7 @@ def test_memory_is_float32_bytes_times_batch() -> None:
     assert fmt_bytes(512) == "512 B"
 
 
-def test_depth_scaling_shows_50_barely_bigger_than_34_yet_deeper() -> None:
+def test_depth_scaling_shows_50_deeper_than_34_but_not_proportionally_bigger() -> None:
     stats = {d.arch: d for d in depth_scaling(224, 8)}
     assert list(stats) == list(TORCHVISION_PARAMS)
     assert {a: d.params for a, d in stats.items()} == TORCHVISION_PARAMS
@@ -223,6 +223,41 @@ def test_the_shortcut_convs_of_resnet34_are_listed_as_not_counted() -> None:
         ("conv5_1", 256, 512),
     ]
     assert not any(i.counted for i in shortcut)
+
+
+def _relu_calls(arch: str) -> int:
+    """How many times a forward pass applies a ReLU (torchvision reuses one nn.ReLU per block), on the meta device."""
+    model = build_model(arch).to("meta")  # a private model, built for this test only
+    calls = 0
+
+    def hook(*_args: object) -> None:
+        nonlocal calls
+        calls += 1
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            model(
+                torch.empty(1, 3, get_spec(arch).default_input, get_spec(arch).default_input, device="meta")
+            )
+    finally:
+        for h in handles:
+            h.remove()
+    return calls
+
+
+@pytest.mark.parametrize("arch", ["resnet18", "resnet50", "resnet20", "resnet34_cifar"])
+def test_every_relu_of_a_forward_pass_is_listed_as_not_counted(arch: str) -> None:
+    """Issue 21: the in-block ReLUs were missing from "what the depth counts". Each ReLU the forward pass applies
+    is one item: the stem's, one after every main-branch BN but the last, and the one after each addition."""
+    rule = layer_count_rule(arch)
+    relus = [i for i in rule.items if i.reason == "relu"]
+    adds = [i for i in rule.items if i.reason == "add"]  # "addition + ReLU"
+    assert len(relus) + len(adds) == _relu_calls(arch)
+    per_block = 2 if get_spec(arch).block == "bottleneck" else 1  # after bn1 (and bn2); not after the last BN
+    first = rule.items[[i.name for i in rule.items].index("layer1.0.bn1") + 1]
+    assert (first.name, first.reason, first.counted) == ("layer1.0.relu", "relu", False)
+    assert sum(1 for i in relus if i.block == "layer1.0") == per_block
 
 
 @pytest.mark.parametrize("n", [3, 5, 7, 9, 18])

@@ -62,3 +62,21 @@ def test_a_detached_error_is_the_same_error_without_its_traceback():
     w = WeightsError("offline", "no network", arch="resnet50", path="/tmp/x").detached()
     assert isinstance(w, WeightsError) and w.i18n_key == "feature_maps.weights_error_offline"
     assert w.message(translator("en")).startswith("No internet connection")
+
+
+def test_key_names_from_a_file_are_quoted_so_no_markup_renders() -> None:
+    """A checkpoint's key named like a Markdown image must show as text in the error, not load an image."""
+    from resnet_viz.i18n import translator
+    from resnet_viz.models.weights import CheckpointError
+
+    err = CheckpointError(
+        "keys", "x", arch="resnet18", n_missing=1, n_unexpected=1,
+        missing=("fc.weight",), unexpected=("![i](//host/p.png)",),
+    )  # fmt: skip
+    text = err.message(translator("en"))
+    assert "`![i](//host/p.png)`" in text and "`fc.weight`" in text
+    shape = CheckpointError("shape", "x", arch="resnet18", key="[x](//e.co)", got="(1,)", expected="(2,)")
+    assert "`[x](//e.co)`" in shape.message(translator("zh"))
+    assert "–" in CheckpointError(
+        "keys", "x", arch="a", n_missing=0, n_unexpected=1, missing=(), unexpected=("k",)
+    ).message(translator("en"))

@@ -98,6 +98,29 @@ def test_zero_init_residual_makes_every_block_the_identity_and_default_does_not(
     assert all(r.residual_norm == 0.0 and r.output_minus_shortcut == 0.0 for r in zero)
     assert all(r.input_norm > 0 for r in zero)
     assert all(r.residual_norm > 0.1 for r in default)
+    # a solid block's shortcut is x itself; a dashed one's is not
+    assert all(r.shortcut_norm == pytest.approx(r.input_norm) for r in zero if r.name.endswith(".1"))
+
+
+def test_identity_at_init_measures_with_bn_in_train_mode_as_training_does():
+    """‖F(x)‖ of the first block, recomputed by hand on a fresh copy with BN normalising by the batch's own
+    statistics (train mode), the way the first training step sees it; eval mode (the default running statistics,
+    mean 0 and variance 1) would not normalise and gives another number."""
+    from resnet_viz.models.build import build_model
+    from resnet_viz.models.seeding import seeded_build
+
+    rows = ex.identity_at_init("resnet20", zero_init_residual=False, input_size=32)
+    images, _ = ex.synthetic_shapes(ex.IDENTITY_BATCH, size=32, seed=0)
+
+    def first_branch(train: bool) -> float:
+        model = seeded_build(0, lambda: build_model("resnet20")).train(train)
+        with torch.no_grad():
+            x = model.relu(model.bn1(model.conv1(images)))
+            b = model.layer1[0]
+            return float(b.bn2(b.conv2(b.relu(b.bn1(b.conv1(x))))).norm())
+
+    assert rows[0].residual_norm == pytest.approx(first_branch(train=True), rel=1e-5)
+    assert rows[0].residual_norm != pytest.approx(first_branch(train=False), rel=1e-2)
 
 
 # ------------------------------------------------------------------------------------------------ training loop
@@ -273,12 +296,13 @@ def test_summaries_compare_the_deepest_with_the_shallowest_and_find_the_worst_de
     assert (cmp.shallow, cmp.deep, cmp.epoch) == (20, 56, 1)
     assert (cmp.shallow_train, cmp.deep_train) == (0.5, 0.6)
     removal = {
+        "settings": {"n_test": 1000},
         "nets": {
             "resnet-56": {
                 "baseline": {"top1_error": 0.2},
                 "blocks": {"layer1.0": {"top1_error": 0.25}, "layer2.0": {"top1_error": 0.3}},
             }
-        }
+        },
     }
     summary = ex.removal_summary(removal)["resnet-56"]
     assert summary.worst == "layer2.0" and summary.blocks == 2

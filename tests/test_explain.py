@@ -320,5 +320,62 @@ def test_the_shared_model_is_left_exactly_as_it_was():
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
+def _snapshot(model: torch.nn.Module) -> tuple[dict[str, torch.Tensor], list[bool]]:
+    """Everything a forward could change: the state (BN running statistics and batch counts) and every flag."""
+    return copy.deepcopy(model.state_dict()), [m.training for m in model.modules()]
+
+
+def test_a_model_in_training_mode_is_explained_as_it_predicts_and_left_as_it_was():
+    # issue 22, D13: in training mode BN used (and updated) batch statistics, so the model changed under the
+    # caller and the explanation's BN arithmetic (running statistics) did not match the value it explained.
+    evaluated = trained_like("resnet18", False, "3x3")
+    model = copy.deepcopy(evaluated).train()
+    model.layer1.eval()  # mixed flags: each module's own flag must come back, not one for all
+    before = _snapshot(model)
+    x = _image(11, 64)
+    for layer, position in (("layer2.0.bn1", (3, 2, 1)), ("layer2.0", (5, 3, 2)), ("conv1", (0, 4, 4))):
+        got = explain_value(model, x, layer, *position)
+        want = explain_value(evaluated, x, layer, *position)
+        assert got.value == want.value and got.reconstructed == want.reconstructed, layer
+        assert [t.value for t in got.steps] == [t.value for t in want.steps], layer
+        assert _close(got.value, got.reconstructed), layer
+    grad_cam(model, x, "layer2")
+    effective_rf(model, x, "layer2.0", 0, 1, 1)
+    after = _snapshot(model)
+    assert after[1] == before[1]  # the flags, module by module
+    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0])  # running stats, batch counts
+
+
+def test_a_failing_explanation_still_restores_training_mode():
+    model = copy.deepcopy(trained_like("resnet18", False, "3x3")).train()
+    with pytest.raises(ValueError, match="class 5000 is out of range"):  # raised inside, in eval mode
+        grad_cam(model, _image(12, 64), "layer2", target=5000)
+    assert all(m.training for m in model.modules())
+
+
+def test_wrong_kinds_of_model_or_image_name_what_was_expected():
+    # issue 22, D14: these raised AttributeError from deep inside the walk.
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(13, 64)
+    with pytest.raises(ValueError, match=r"image as a torch\.Tensor .*not ndarray"):
+        explain_value(model, x.numpy(), "conv1", 0, 0, 0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"image as a torch\.Tensor"):
+        grad_cam(model, x[0].tolist(), "layer2")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"image as a torch\.Tensor"):
+        effective_rf(model, x.numpy(), "layer2.0", 0, 0, 0)  # type: ignore[arg-type]
+    not_resnets = [
+        torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU()),
+        torch.nn.Linear(4, 2),
+        "resnet18",
+    ]
+    for other in not_resnets:
+        with pytest.raises(ValueError, match="expected a ResNet .*not (Sequential|Linear|str)"):
+            explain_value(other, x, "conv1", 0, 0, 0)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a ResNet"):
+            grad_cam(other, x, "layer2")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="expected a ResNet"):
+            layer_names(other)  # type: ignore[arg-type]
+
+
 def test_explain_value_is_exported_lazily():
     assert resnet_viz.explain_value is explain_value

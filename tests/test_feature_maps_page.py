@@ -14,11 +14,12 @@ import zlib
 
 import pytest
 import torch
-from apptest_helpers import assert_translated
+from apptest_helpers import assert_translated, uploader
 from streamlit.testing.v1 import AppTest
 from torchvision import models as tvm
 
 from resnet_viz import build_model
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images, preprocessing
@@ -44,10 +45,16 @@ def ok(at: AppTest) -> None:
     assert_translated(at, "feature maps")
 
 
+def image_uploader(at: AppTest):
+    """The picture's uploader: its key is ``fm_upload`` until a file is refused, then a new one each time."""
+    (found,) = [u for u in at.file_uploader if (u.key or "").startswith("fm_upload")]
+    return found
+
+
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:
     if at.radio(key="fm_input").value != "upload":
         at.radio(key="fm_input").set_value("upload").run()
-    at.file_uploader(key="fm_upload").set_value((name, data, mime)).run()
+    image_uploader(at).set_value((name, data, mime)).run()
     ok(at)
     return at
 
@@ -58,7 +65,7 @@ def captions(at: AppTest) -> list[str]:
 
 def shown_image_name(at: AppTest) -> str:
     first = next(c for c in captions(at) if c.startswith("1. "))
-    return first.split("“")[1].split("”")[0]
+    return first.split("“")[1].split("”")[0].strip("`")  # the name is echoed as a code span (fmt_code)
 
 
 def open_tab(at: AppTest, name: str, lang: str = "en") -> AppTest:
@@ -158,7 +165,7 @@ def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     ]
     for name, data, code in bad:
         upload(at, name, data)
-        errors = [e.value for e in at.error if f"“{name}”" in e.value]
+        errors = [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
         assert len(errors) == 1, (name, [e.value for e in at.error])
         expected_start = EN(f"images.error_{code}").split("{")[0][:25]
         assert expected_start in errors[0], (code, errors[0])
@@ -167,6 +174,41 @@ def test_bad_images_get_one_message_and_the_previous_image_stays(page):
     upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
     assert shown_image_name(at) == "coffee.jpg"
     assert not [e for e in at.error if "cannot be used" in e.value]
+
+
+def test_the_image_uploader_takes_what_an_image_may_be_and_drops_a_refused_file_at_once(page, monkeypatch):
+    """D6: the browser is told the images' own limit (64 MB, not the server's 300 MB for checkpoints), and a file
+    refused anyway (sent past the browser's check, or not an image) leaves the server's uploaded-file store and
+    the session's widget state in the run that refuses it; the next run shows an empty uploader."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    removed: list[str] = []
+    real = MemoryUploadedFileManager.remove_file
+
+    def spy(self, session_id: str, file_id: str) -> None:
+        removed.append(file_id)
+        real(self, session_id=session_id, file_id=file_id)
+
+    monkeypatch.setattr(MemoryUploadedFileManager, "remove_file", spy)
+    at = page()
+    at.radio(key="fm_input").set_value("upload").run()
+    assert image_uploader(at).proto.max_upload_size_mb == images.MAX_BYTES // 2**20 == 64
+    before = shown_image_name(at)
+    for round_, (name, data) in enumerate(
+        [("big.png", b"\x89PNG\r\n\x1a\n" + bytes(images.MAX_BYTES)), ("notes.png", b"not an image\n" * 40)],
+        start=1,
+    ):
+        upload(at, name, data)
+        assert [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value], name  # refused, and said so
+        assert len(removed) == round_  # out of the uploaded-file store now, not when the session ends
+        assert "fm_upload" not in at.session_state and f"fm_upload_{round_ - 1}" not in at.session_state
+        # the same run (it reran at once): a fresh, empty uploader under a new key, ready for the next file
+        assert image_uploader(at).key == f"fm_upload_{round_}" and image_uploader(at).value is None
+        assert shown_image_name(at) == before
+        at.run()  # the message was about that upload: it does not come back
+        assert not [e.value for e in at.error if f"“{fmt_code(name)}”" in e.value]
+    upload(at, "coffee.jpg", images.sample_images()["coffee"].read_bytes(), "image/jpeg")
+    assert shown_image_name(at) == "coffee.jpg" and len(removed) == 2  # an accepted file is kept
 
 
 class _Payload:
@@ -194,14 +236,14 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
     assert any(EN("feature_maps.ckpt_none", arch="resnet18") == i.value for i in at.info)
 
     marker = tmp_path / "pwned"
-    at.file_uploader(key="fm_ckpt_file").set_value(
+    uploader(at, "fm_ckpt_file").set_value(
         ("evil.pt", pickle.dumps(_Payload(str(marker)), protocol=2), "application/octet-stream")
     ).run()
     ok(at)
     assert not marker.exists()
     assert any(EN("feature_maps.ckpt_error_unsafe") in e.value for e in at.error)
 
-    at.file_uploader(key="fm_ckpt_file").set_value(
+    uploader(at, "fm_ckpt_file").set_value(
         ("mine.pt", _pt({"state_dict": {f"module.{k}": v for k, v in source.state_dict().items()}}), "")
     ).run()
     ok(at)
@@ -214,7 +256,7 @@ def test_checkpoint_upload_shows_its_models_top5_and_bad_ones_are_refused(page, 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1)
         other = build_model("resnet34").state_dict()
-    at.file_uploader(key="fm_ckpt_file").set_value(("r34.pt", _pt(other), "")).run()
+    uploader(at, "fm_ckpt_file").set_value(("r34.pt", _pt(other), "")).run()
     ok(at)
     assert any("layers do not match resnet18" in e.value and "layer1.2." in e.value for e in at.error)
     assert any("mine.pt" in c.value for c in at.caption)  # the previous checkpoint is still in use

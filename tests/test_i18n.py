@@ -165,3 +165,15 @@ def test_default_language_follows_the_browser_locale(locale, expected):
     from resnet_viz.i18n import browser_language
 
     assert browser_language(locale) == expected
+
+
+def test_zh_drops_the_template_space_beside_a_chinese_value() -> None:
+    """ "{title} 中" reads "ResNet-34 中" but "ResNet-20（CIFAR）中": a Chinese sentence has no space next to a Chinese
+    character or full-width punctuation, whatever the value ends with. English keeps its spaces."""
+    from resnet_viz.i18n import _format_zh
+
+    assert _format_zh("{title} 中没有", {"title": "ResNet-20（CIFAR）"}) == "ResNet-20（CIFAR）中没有"
+    assert _format_zh("{title} 中没有", {"title": "ResNet-34"}) == "ResNet-34 中没有"
+    assert _format_zh("有 {n} 个", {"n": 3}) == "有 3 个"
+    assert _format_zh("网络 {net} 的", {"net": "56 层普通网络"}) == "网络 56 层普通网络的"
+    assert _format_zh("共 {n:,} 个（{p!r}）", {"n": 1234, "p": "x"}) == "共 1,234 个（'x'）"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import streamlit as st
 import torch
+from apptest_helpers import uploader
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import trace
@@ -217,9 +218,9 @@ def test_a_checkpoint_with_nan_or_inf_gets_a_warning_naming_the_tensors(page):
     torch.save(state, buf)
     at = page("resnet20", 32)
     at.radio(key="fm_weights").set_value("checkpoint").run()
-    at.file_uploader(key="fm_ckpt_file").set_value(("nan.pt", buf.getvalue(), "")).run()
+    uploader(at, "fm_ckpt_file").set_value(("nan.pt", buf.getvalue(), "")).run()
     ok(at)
-    want = EN("feature_maps.ckpt_nonfinite", n=2, names="layer1.0.conv1.weight, fc.weight")
+    want = EN("feature_maps.ckpt_nonfinite", name="`nan.pt`", n=2, names="`layer1.0.conv1.weight`, `fc.weight`")
     assert [w.value for w in at.warning if w.value == want] == [want]
     pick(at, "layer1.0.conv1", 0, 3, 3)
     assert at.metric[0].value.lower() == "nan"

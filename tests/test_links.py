@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from resnet_viz import ARCHS
 from resnet_viz.architecture.trace import trace
+from resnet_viz.i18n import catalogue
 from resnet_viz.links import (
     KNOWN,
     MAX_VALUE_LEN,
@@ -154,3 +157,44 @@ def test_table_rows_map_to_steps() -> None:
     assert row_holds("layer3.1.conv2", "layer3.1") and row_holds("layer3", "layer3.1")
     assert not row_holds("layer3.10", "layer3.1") and not row_holds("layer3.1", "layer3.10")
     assert row_holds("stem", "maxpool") and not row_holds("stem", "layer1.0")
+
+
+#: The templates that echo a value from outside (an address parameter, an uploaded file's name), by the
+#: placeholders that receive it already wrapped by ``formatting.fmt_code``.
+ECHOING = {
+    **{
+        f"links.{code}": ("param", "setting")
+        for code in (
+            "unknown",
+            "too_long",
+            "bad_lang",
+            "bad_net",
+            "bad_size",
+            "bad_stride",
+            "bad_plain",
+            "bad_present",
+            "bad_block",
+            "absent_block",
+            "bad_sample",
+            "bad_step",
+        )
+    },  # fmt: skip
+    "links.block_moved": ("old", "new"),
+    **{
+        f"feature_maps.{key}": ("name",)
+        for key in ("bad_image", "ckpt_error", "ckpt_kept_previous", "step_original", "using_checkpoint")
+    },  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_echoing_templates_put_no_backtick_or_backslash_next_to_an_echoed_value(lang: str) -> None:
+    # A backtick of the template's own beside the helper's span (the old `net={value}`) changes where the span
+    # ends; a backslash before it escapes the span's first backtick.
+    texts = catalogue(lang)
+    for key, names in ECHOING.items():
+        used = [n for n in names if "{" + n + "}" in texts[key]]
+        assert used, (key, texts[key])
+        for name in used:
+            for before, after in re.findall(r"(.?)\{" + name + r"\}(.?)", texts[key]):
+                assert before not in ("`", "\\") and after != "`", (lang, key, texts[key])

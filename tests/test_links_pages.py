@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import translator
 
 PAGES = {
@@ -136,12 +137,32 @@ def test_each_parameter_good_and_bad(
         assert notices[0].count("\n- ") == 1  # and nothing else
 
 
+#: The red team's probes (issue 22, D5): a backtick in a name or value used to close the notice's code span, so
+#: the rest became a live link to another site, or a third-party image that leaks the viewer's address.
+INJECTIONS = {"a`[Click](//e.co)`": "1", "net": "`[Click](//e.co)`", "plain": "`![i](//host/p.png)`"}
+
+
+def test_names_and_values_from_the_address_are_echoed_only_as_code(open_page) -> None:
+    at = open_page("home", {"lang": "en", **INJECTIONS})
+    notice = _notice(at, EN)
+    echoed = [fmt_code("a`[Click](//e.co)`"), fmt_code("net=`[Click](//e.co)`"),
+              fmt_code("plain=`![i](//host/p.png)`")]  # fmt: skip
+    for span in echoed:
+        assert span in notice, (span, notice)
+        notice = notice.replace(span, "")
+    assert "](" not in notice and "![" not in notice, notice  # no markup outside the spans
+    assert notice.count("\n- ") == 3
+    assert at.session_state["rv_arch"] == "resnet34" and at.session_state["rv_plain"] is False
+
+
 def test_block_falls_back_to_the_nearest_when_the_network_changes(open_page) -> None:
     at = open_page("shortcuts", {"net": "resnet50", "block": "layer3.5", "lang": "en"})
     at.selectbox(key="rv_arch").set_value("resnet18").run()
     assert at.session_state["rv_block"] == "layer3.1"
     assert any(
-        EN("links.block_moved", net="ResNet-18", old="layer3.5", new="layer3.1") == i.value for i in at.info
+        EN("links.block_moved", net="ResNet-18", old=fmt_code("layer3.5"), new=fmt_code("layer3.1"))
+        == i.value
+        for i in at.info
     )
     assert at.query_params["block"] == "layer3.1" and at.query_params["net"] == "resnet18"
     # The selection survives a change of page and of language.

@@ -28,24 +28,41 @@ def _keys(sentences: list[Sentence]) -> list[str]:
 
 def test_say_words_nested_sentences_lists_and_continuations_per_language() -> None:
     s = Sentence(
-        "why_residual.rm_res_reading",
+        "why_residual.rm_res_some_large",
         {
             "net": R.net_name(ExperimentNet(56, False)),
             "small": 3,
             "blocks": 4,
             "thr": "2.0",
+            "thr_images": "20",
+            "n_test": "1,000",
             "worst": ["a", "b"],
         },
         then=(Sentence("why_residual.rm_plain_rest", {"rest": 1, "lo": "1%", "hi": "2%"}),),
     )
     en, zh = say(EN, s, "en"), say(ZH, s, "zh")
+    assert "⟦" not in en + zh  # the keys exist in both languages
     assert en == EN(
-        s.key, net=EN("why_residual.run_resnet", depth=56), small=3, blocks=4, thr="2.0", worst="a, b"
+        s.key,
+        net=EN("why_residual.run_resnet", depth=56),
+        small=3,
+        blocks=4,
+        thr="2.0",
+        thr_images="20",
+        n_test="1,000",
+        worst="a, b",
     ) + (" " + EN("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
     assert zh == ZH(
-        s.key, net=ZH("why_residual.run_resnet", depth=56), small=3, blocks=4, thr="2.0", worst="a、b"
+        s.key,
+        net=ZH("why_residual.run_resnet", depth=56),
+        small=3,
+        blocks=4,
+        thr="2.0",
+        thr_images="20",
+        n_test="1,000",
+        worst="a、b",
     ) + (ZH("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
-    assert say(EN, Sentence("why_residual.rm_reading")) == EN("why_residual.rm_reading")
+    assert say(EN, Sentence("why_residual.deg_one_seed")) == EN("why_residual.deg_one_seed")
 
 
 def test_net_name() -> None:
@@ -124,27 +141,33 @@ def _removal(res_blocks: dict[str, float], plain_blocks: dict[str, float], res_b
         return {"baseline": {"top1_error": base}, "blocks": {k: {"top1_error": v} for k, v in blocks.items()}}
 
     return {
-        "settings": {"num_classes": 10},
+        "settings": {"num_classes": 10, "n_test": 1000},
+        "depth": 8,
+        "width": 4,
         "nets": {"resnet-8": sweep(res_base, res_blocks), "plain-8": sweep(plain_base, plain_blocks)},
     }
 
 
-def test_hardly_notices_on_both_sides_of_half() -> None:
-    plain = {"a": 0.9, "b": 0.5}
-    hardly = S.removal_summary(_removal({"a": 0.11, "b": 0.2}, plain))["resnet-8"]  # 1 of 2 small: half
-    hurt = S.removal_summary(_removal({"a": 0.11, "b": 0.2, "c": 0.3}, plain))["resnet-8"]  # 1 of 3
+def test_the_residual_reading_on_every_branch() -> None:
+    plain = {"layer1.0": 0.9}
+    hardly = S.removal_summary(_removal({"layer1.0": 0.11, "layer1.1": 0.119}, plain))["resnet-8"]
+    hurt = S.removal_summary(_removal({"layer1.0": 0.11, "layer1.1": 0.119, "layer2.0": 0.3}, plain))[
+        "resnet-8"
+    ]
     assert hardly.hardly_notices and not hurt.hardly_notices
     assert hardly.net == ExperimentNet(8, plain=False)
     sentences = R.removal_reading({"resnet-8": hardly})
-    assert _keys(sentences) == ["rm_res_reading"] and sentences[0].args["worst"] == [
-        "b (+10.0 pp)",
-        "a (+1.0 pp)",
-    ]
-    assert _keys(R.removal_reading({"resnet-8": hurt})) == ["rm_res_reading_hurt"]
+    assert _keys(sentences) == ["rm_res_all_small"]
+    assert [say(EN, w) for w in sentences[0].args["worst"]] == ["layer1.1 (+1.9 pp)", "layer1.0 (+1.0 pp)"]
+    assert sentences[0].args["thr_images"] == "20" and sentences[0].args["n_test"] == "1,000"
+    (hurt_sentence,) = R.removal_reading({"resnet-8": hurt})
+    assert hurt_sentence.key.endswith("rm_res_some_large") and hurt_sentence.args["small"] == 2
+    none = S.removal_summary(_removal({"layer1.0": 0.1, "layer1.1": 0.09}, {}))
+    assert _keys(R.removal_reading(none)) == ["rm_res_reading_none"]
 
 
 def test_a_sweep_where_nothing_hurts_names_no_block() -> None:
-    summaries = S.removal_summary(_removal({"a": 0.1, "b": 0.09}, {"a": 0.2}))
+    summaries = S.removal_summary(_removal({"layer1.0": 0.1, "layer1.1": 0.09}, {"layer1.0": 0.2}))
     assert _keys(R.removal_sentences(summaries))[:3] == [
         "rm_summary_none",
         "rm_summary_none",
@@ -153,32 +176,58 @@ def test_a_sweep_where_nothing_hurts_names_no_block() -> None:
 
 
 def test_plain_reading_adds_the_rest_only_where_some_reach_chance() -> None:
-    near = S.removal_summary(_removal({"a": 0.2}, {"a": 0.89, "b": 0.5}))
+    near = S.removal_summary(_removal({"layer1.0": 0.2}, {"layer1.0": 0.89, "layer1.1": 0.5}))
     (plain,) = [s for s in R.removal_reading(near) if s.key.endswith("rm_plain_reading")]
     assert plain.args["near"] == 1 and [t.key for t in plain.then] == ["why_residual.rm_plain_rest"]
     assert plain.then[0].args == {"rest": 1, "lo": "50.0%", "hi": "50.0%"}
-    far = S.removal_summary(_removal({"a": 0.2}, {"a": 0.5}))
+    far = S.removal_summary(_removal({"layer1.0": 0.2}, {"layer1.0": 0.5}))
     (plain,) = [s for s in R.removal_reading(far) if s.key.endswith("rm_plain_reading")]
     assert plain.args["near"] == 0 and plain.then == ()
 
 
 def test_plain_trained_worse_at_the_tolerance() -> None:
-    worse = S.removal_summary(_removal({"a": 0.2}, {"a": 0.9}, res_base=0.1, plain_base=0.11))
-    level = S.removal_summary(_removal({"a": 0.2}, {"a": 0.9}, res_base=0.1, plain_base=0.104))
-    assert S.plain_trained_worse(worse["plain-8"], worse["resnet-8"])
+    worse = S.removal_summary(_removal({"layer1.0": 0.2}, {"layer1.0": 0.9}, res_base=0.1, plain_base=0.105))
+    level = S.removal_summary(_removal({"layer1.0": 0.2}, {"layer1.0": 0.9}, res_base=0.1, plain_base=0.104))
+    assert S.plain_trained_worse(worse["plain-8"], worse["resnet-8"])  # 5 of 1,000 images: the tolerance
     assert not S.plain_trained_worse(level["plain-8"], level["resnet-8"])
     assert "rm_weaker" in _keys(R.removal_reading(worse)) and "rm_weaker" not in _keys(
         R.removal_reading(level)
     )
 
 
-def test_reproduces_veit_on_both_branches() -> None:
-    yes = S.removal_summary(_removal({"a": 0.12}, {"a": 0.9}))
-    no = S.removal_summary(_removal({"a": 0.5}, {"a": 0.21}))
-    assert S.reproduces_veit(yes) and not S.reproduces_veit(no)
-    assert R.removal_sentences(yes)[-1] == Sentence("why_residual.rm_reading")
-    last = R.removal_sentences(no)[-1]
-    assert last.key.endswith("rm_reading_not") and last.args == {"res_mean": "+40.0", "plain_mean": "+1.0"}
+@pytest.mark.parametrize(
+    ("res", "plain", "keys"),
+    [
+        ({"layer1.0": 0.12, "layer2.0": 0.5}, {"layer1.0": 0.9}, ["rm_veit_plain_more", "rm_veit_res_holds"]),
+        ({"layer1.0": 0.5}, {"layer1.0": 0.21}, ["rm_veit_plain_not_more", "rm_veit_res_fails"]),
+        ({"layer1.0": 0.16}, {"layer1.0": 0.9}, ["rm_veit_plain_more", "rm_veit_res_fails"]),
+    ],
+)
+def test_veit_is_read_in_two_halves(res: dict, plain: dict, keys: list[str]) -> None:
+    removal = _removal(res, plain)
+    sentences = R.removal_sentences(S.removal_summary(removal), removal)
+    assert _keys(sentences)[-3:] == [*keys, "rm_width"]
+    if "rm_veit_res_fails" in keys:
+        fails = next(s for s in sentences if s.key.endswith("rm_veit_res_fails"))
+        assert fails.args["block"] == "layer1.0" and fails.args["bound"] == S.VEIT_BOUND_PP
+    width = sentences[-1].args
+    assert (width["width"], width["depth"], width["paper_width"], width["veit_depth"]) == (4, 8, 16, 110)
+
+
+def test_removal_seed_sentence_only_where_there_are_seeds_to_tell_apart() -> None:
+    def run(plain: bool, finals: list[float]) -> dict:
+        curves = [[0.9, f] for f in finals]
+        mean = [0.9, sum(finals) / len(finals)]
+        label = f"{'plain' if plain else 'resnet'}-8"
+        return {"label": label, "plain": plain, "depth": 8, "train_error": mean, "test_error": mean,
+                "per_seed": {"train_error": curves, "test_error": curves}}  # fmt: skip
+
+    degradation = {"seeds": [0, 1], "runs": [run(True, [0.4, 0.2]), run(False, [0.05, 0.03])]}
+    removal = _removal({"layer1.0": 0.1}, {"layer1.0": 0.9}) | {"settings": {"seed": 0, "n_test": 1000}}
+    sentence = R.removal_seed_sentence(degradation, removal)
+    assert sentence.args["res_seed"] == "5.0%" and sentence.args["plain_mean"] == "30.0%"
+    assert sentence.args["seeds"] == "0, 1"
+    assert R.removal_seed_sentence({"seeds": [0], "runs": degradation["runs"]}, removal) is None
 
 
 def test_deletion_caption() -> None:
@@ -196,29 +245,50 @@ def _surface(net: str, nonconvex: float, at_half: float | None = 2.0, width: int
         max_loss=10.0,
         nonconvex_share=nonconvex,
         clearly_nonconvex_share=nonconvex / 2,
-        points_tested=9,
+        points_tested=100,
     )
-    return {"net": net, "summary": summary.to_dict(), "settings": {"training": {"width": width}}}
+    training = {"width": width, "dataset": "pairs"}
+    return {"net": net, "summary": summary.to_dict(), "settings": {"training": training}}
 
 
 @pytest.mark.parametrize(
-    ("plain_share", "key"), [(0.5, "as"), (0.33, "level"), (0.27, "level"), (0.2, "unlike")]
+    ("plain_share", "key"), [(0.5, "as"), (0.35, "level"), (0.25, "level"), (0.24, "unlike")]
 )
 def test_paper_direction_around_its_level(plain_share: float, key: str) -> None:
     plain, res = _surface("plain56", plain_share), _surface("resnet56", 0.3)
     p, r = (ls.LandscapeSummary.from_dict(s["summary"]) for s in (plain, res))
-    assert S.paper_direction(p, r) == key
+    assert S.paper_direction(p, r) == key  # 5 points of 100 either way is still level
     assert f"paper_deep_{key}" in _keys(R.landscape_sentences([plain, res]))
 
 
 def test_landscape_sentences() -> None:
     plain, res = _surface("plain56", 0.5, at_half=20.0), _surface("resnet56", 0.1, at_half=2.0)
-    rise, convex, paper, caveats = R.landscape_sentences([plain, res])
+    rise, convex, paper, absolute, caveats = R.landscape_sentences([plain, res])
     assert rise.args["steeper"] == R.net_name(ExperimentNet(56, True)) and rise.args["ratio"] == "10"
     assert convex.args["p_share"] == "50.0%" and caveats.args == {"width": 16, "paper_width": ls.PAPER_WIDTH}
+    assert (
+        absolute.key.endswith("read_bowl") and absolute.args["count"] == 10 and absolute.args["classes"] == 20
+    )
     shallow = R.landscape_sentences([_surface("plain20", 0.5, at_half=None), _surface("resnet20", 0.1)])
-    assert _keys(shallow) == ["read_convex", "paper_shallow", "read_caveats"]  # no distance 0.5: no rise
+    assert _keys(shallow) == ["read_convex", "paper_shallow", "read_bowl", "read_caveats"]  # no rise at 0.5
     assert R.landscape_sentences([plain]) == []  # not a pair
+
+
+@pytest.mark.parametrize(
+    ("share", "at_half", "key"),
+    [
+        (0.1, 2.0, "read_bowl"),
+        (0.11, 2.0, "read_not_bowl"),
+        (0.05, 24.3, "read_not_bowl"),
+        (0.05, None, None),
+    ],
+)
+def test_the_residual_surface_is_called_a_bowl_only_when_it_is_one(share, at_half, key) -> None:
+    surface = _surface("resnet56", share, at_half=at_half)
+    got = R.landscape_absolute(surface, ls.LandscapeSummary.from_dict(surface["summary"]))
+    assert (got.key.split(".")[1] if got else None) == key
+    if key == "read_not_bowl" and at_half == 24.3:
+        assert got.args["times"] == "8.1" and got.args["chance"] == "3.00"  # 24.3 ÷ ln 20
 
 
 def test_landscape_summary_keeps_the_json_form() -> None:
@@ -262,3 +332,122 @@ def test_the_reader_reads_the_shipped_files() -> None:
     for net, surface in shipped.landscapes().items():
         assert ExperimentNet.parse(surface["net"]) == net
         assert shipped.weights_sha256(net) == surface["weights_sha256"]
+
+
+# ------------------------------------------------------------------------------------------------ the rest
+
+
+def test_candidate_sentences_say_all_or_some() -> None:
+    def cand(p20, p56, r20, r56):
+        return {"final_train_error": {"plain-20": p20, "plain-56": p56, "resnet-20": r20, "resnet-56": r56},
+                "resnet_seed_spread": 0.001, "settings": {}}  # fmt: skip
+
+    everywhere = {
+        "candidates": {
+            "chosen": "A",
+            "tried": {"A": cand(0.1, 0.3, 0.05, 0.038), "B": cand(0.1, 0.2, 0.05, 0.048)},
+        }
+    }
+    rule, plain, res = R.candidate_sentences(everywhere)
+    assert rule.args["n"] == 2 and rule.args["met"] == 1 and rule.args["met_names"] == ["A"]
+    assert plain.key.endswith("deg_cand_plain_all") and plain.args["range"] == "10–20"
+    assert res.key.endswith("deg_cand_res_all") and [t.key for t in res.then] == [
+        "why_residual.deg_cand_res_level"
+    ]
+    somewhere = {
+        "candidates": {
+            "chosen": "A",
+            "tried": {"A": cand(0.1, 0.3, 0.05, 0.038), "B": cand(0.2, 0.1, 0.04, 0.05)},
+        }
+    }
+    _, plain, res = R.candidate_sentences(somewhere)
+    assert plain.key.endswith("deg_cand_plain_some") and plain.args["k"] == 1
+    assert res.key.endswith("deg_cand_res_some") and res.then == ()
+    assert R.candidate_sentences({"runs": []}) == []
+
+
+def test_reproduce_sentence_names_the_widest_seed_spread_or_says_there_is_one_seed() -> None:
+    run = _run(True, 56, [0.5, 0.4])
+    run["per_seed"] = {"train_error": [[0.5, 0.3], [0.5, 0.5]], "test_error": [[0.5, 0.3], [0.5, 0.5]]}
+    several = R.reproduce_sentence(
+        {"device": "cuda", "jobs": 12, "torch": "2.x", "runs": [run, _run(True, 20, [0.5, 0.1])]}
+    )
+    assert (
+        several.key.endswith("deg_reproduce")
+        and several.args["spread"] == "20.0"
+        and several.args["seeds"] == 2
+    )
+    one = R.reproduce_sentence({"runs": [_run(True, 20, [0.5, 0.1])]})
+    assert one.key.endswith("deg_reproduce_one_seed")
+
+
+def test_gradient_steps_reading_follows_the_course() -> None:
+    def record(one: float, last: float) -> dict:
+        kind = {
+            "grad": [[100.0, 1.0], [one, 1.0], [last, 1.0]],
+            "conv1_weight": [1.0, 5.0, 6.0],
+            "loss": [1.0] * 3,
+        }
+        return {"settings": {"steps": [0, 1, 100], "depth": 20}, "per_seed": [{"seed": 0, "plain": kind, "residual": kind}]}  # fmt: skip
+
+    assert _keys(R.gradient_steps_reading(record(0.5, 0.01))) == [
+        "course_fades",
+        "stays_starved",
+        "who_argues",
+    ]
+    assert _keys(R.gradient_steps_reading(record(0.5, 0.5))) == [
+        "course_fades",
+        "stays_not_starved",
+        "who_argues",
+    ]
+    assert _keys(R.gradient_steps_reading(record(50.0, 0.01))) == ["course_persists", "who_argues"]
+    fades = R.gradient_steps_reading(record(0.5, 0.01))[0]
+    assert fades.args["ratio"] == S.EXPLOSION_RATIO and fades.args["step_one"] == 1
+    differ = R.gradient_sections_differ(
+        record(0.5, 0.01) | {"settings": {"depth": 56, "batch_size": 16, "dataset": "pairs"}},
+        16,
+        (0, 1, 2, 3),
+    )
+    assert (
+        differ.args["classes"] == 20 and differ.args["live_classes"] == 10 and differ.args["live_seeds"] == 4
+    )
+
+
+def test_identity_sentence_says_every_block_outputs_its_shortcut_only_when_measured_so() -> None:
+    from types import SimpleNamespace as Row
+
+    zero = [
+        Row(
+            name="layer1.0", input_norm=10.0, residual_norm=0.0, output_minus_shortcut=0.0, shortcut_norm=10.0
+        )
+    ]
+    default = [
+        Row(name="layer1.0", input_norm=10.0, residual_norm=4.0, output_minus_shortcut=3.0, shortcut_norm=8.0)
+    ]
+    ok = R.identity_sentence(zero, default)
+    assert ok.key.endswith("id_result") and ok.args["typical"] == "4" and ok.args["typical_s"] == "8"
+    broken = zero + [
+        Row(name="layer2.0", input_norm=5.0, residual_norm=1.0, output_minus_shortcut=0.5, shortcut_norm=5.0)
+    ]
+    not_ok = R.identity_sentence(broken, default)
+    assert not_ok.key.endswith("id_result_not") and not_ok.args["where"] == "layer2.0"
+
+
+def test_live_intro_and_remedies_take_their_numbers_from_code() -> None:
+    from resnet_viz.experiments import LIVE_CONFIG, paper
+
+    intro = R.live_intro(
+        LIVE_CONFIG,
+        {"settings": {"dataset": "pairs", "width": 4, "n_train": 20000, "epochs": 12}},
+        "cpu",
+        103,
+    )
+    assert intro.args["data"].key.endswith(f"data_short_{LIVE_CONFIG.dataset}")
+    assert (
+        intro.args["shipped_data"].key.endswith("data_short_pairs")
+        and intro.args["shipped_n_train"] == "20,000"
+    )
+    remedies = R.remedies().args
+    assert remedies["e1202"] == f"{paper.HE2015_TABLE6_ERROR_PCT[1202]:.2f}%" and remedies["e110"] == "6.43%"
+    for lang, tr in (("en", EN), ("zh", ZH)):
+        assert "7.93%" in say(tr, R.remedies(), lang)

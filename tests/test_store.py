@@ -39,6 +39,16 @@ def fake(mb: float, seed: int = 0) -> Fake:
     )
 
 
+def test_nbytes_counts_bytes_and_pictures_too() -> None:
+    """The page's other caches keep PNG bytes and Pillow images: they count by their bytes, not as nothing."""
+    from PIL import Image
+
+    png, picture = b"x" * 1000, Image.new("RGB", (20, 10))
+    assert nbytes((png, [1, 2])) == 1000
+    assert nbytes({"p": picture, "a": np.zeros(5, np.float32)}) == 20 * 10 * 3 + 20
+    assert nbytes(Image.new("F", (4, 4))) == 64
+
+
 def test_nbytes_and_freeze_walk_every_array() -> None:
     value = fake(1)
     assert nbytes(value) == MB
@@ -111,11 +121,50 @@ def test_the_byte_bound_evicts_the_least_recently_used() -> None:
     assert store.stats().bytes <= 3 * MB
 
 
-def test_a_value_larger_than_the_bound_is_still_handed_out() -> None:
+def test_a_value_larger_than_the_bound_is_handed_out_but_never_kept() -> None:
+    """No exemption for the newest value: one over the whole bound goes to its caller and is not kept (it used to
+    be kept alone, over the bound, for as long as its session lived); what was kept stays."""
     store = CaptureStore(max_bytes=1 * MB)
     store.get("small", 1, lambda: fake(0.5))
     big = store.get("big", 2, lambda: fake(2))
-    assert big.layers["a"].size and store.stats().entries == 1  # only the big one, over the bound alone
+    assert big.layers["a"].size and not big.layers["a"].flags.writeable
+    s = store.stats()
+    assert (s.entries, s.bytes, s.refused, s.evicted) == (1, MB // 2, 1, 0)  # the small one, under the bound
+    made = []
+    store.get("big", 2, lambda: made.append(1) or fake(2))
+    assert made == [1]  # made again: it was not kept
+    assert store.stats().bytes <= store.max_bytes
+
+
+def test_callers_waiting_for_a_value_too_large_to_keep_get_it_too() -> None:
+    store = CaptureStore(max_bytes=1 * MB)
+    made, results = [], []
+    start = threading.Barrier(4)
+
+    def make():
+        made.append(1)
+        time.sleep(0.05)  # the other threads arrive while it is being made
+        return fake(2)
+
+    def ask(owner: int) -> None:
+        start.wait()
+        results.append(store.get("big", owner, make))
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1 and len(results) == 4 and all(r is results[0] for r in results)
+    assert store.stats().entries == 0
+
+
+def test_the_bound_holds_at_every_moment_whatever_the_order() -> None:
+    store = CaptureStore(max_bytes=3 * MB, per_owner=100)
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        store.get(f"k{rng.integers(20)}", int(rng.integers(5)), lambda i=i: fake(float(rng.uniform(0.1, 4))))
+        assert store.stats().bytes <= 3 * MB
 
 
 def test_release_frees_what_only_that_session_used() -> None:

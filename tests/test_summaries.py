@@ -14,6 +14,7 @@ from resnet_viz import paths, trace
 from resnet_viz.architecture import counting
 from resnet_viz.experiments import summaries as S
 from resnet_viz.experiments.config import DATASETS
+from resnet_viz.experiments.landscape import LandscapeSummary
 from resnet_viz.formatting import fmt_range
 
 
@@ -78,45 +79,188 @@ def test_behind_epochs_finds_where_the_deeper_net_trails() -> None:
     assert S.behind_epochs({"runs": data["runs"][:1]}) is None
 
 
+def _sweep(base: float, blocks: dict[str, float], top5: float = 0.0) -> dict:
+    return {
+        "baseline": {"top1_error": base, "top5_error": top5},
+        "blocks": {k: {"top1_error": v, "top5_error": top5} for k, v in blocks.items()},
+    }
+
+
+def _removal(
+    res: dict[str, float], plain: dict[str, float], res_base=0.1, plain_base=0.2, n_test=1000
+) -> dict:
+    return {
+        "settings": {"num_classes": 10, "n_test": n_test},
+        "nets": {"resnet-20": _sweep(res_base, res), "plain-20": _sweep(plain_base, plain)},
+    }
+
+
 def test_removal_summary_counts_near_chance_and_names_only_blocks_that_hurt() -> None:
     removal = {
-        "settings": {"num_classes": 10},
+        "settings": {"num_classes": 10, "n_test": 100},
         "nets": {
             "resnet-8": {
                 "baseline": {"top1_error": 0.1, "top5_error": 0.0},
                 "blocks": {
-                    "a": {"top1_error": 0.1, "top5_error": 0.0},
-                    "b": {"top1_error": 0.15, "top5_error": 0.0},
-                    "c": {"top1_error": 0.11, "top5_error": 0.0},
+                    "layer1.0": {"top1_error": 0.1, "top5_error": 0.0},
+                    "layer2.0": {"top1_error": 0.15, "top5_error": 0.0},
+                    "layer3.0": {"top1_error": 0.11, "top5_error": 0.0},
                 },
             },
             "plain-8": {
                 "baseline": {"top1_error": 0.2, "top5_error": 0.0},
                 "blocks": {
-                    "a": {"top1_error": 0.9, "top5_error": 0.5},
-                    "b": {"top1_error": 0.88, "top5_error": 0.3},
-                    "c": {"top1_error": 0.5, "top5_error": 0.1},
+                    "layer1.0": {"top1_error": 0.9, "top5_error": 0.5},
+                    "layer2.0": {"top1_error": 0.88, "top5_error": 0.3},
+                    "layer3.0": {"top1_error": 0.5, "top5_error": 0.1},
                 },
             },
         },
     }
     top1 = S.removal_summary(removal)
     res, plain = top1["resnet-8"], top1["plain-8"]
-    assert res.worst == "b" and res.worst_blocks == [
-        "b",
-        "c",
-    ]  # "a" changed nothing: not named as damage
+    assert res.worst == "layer2.0" and res.worst_blocks == [
+        "layer2.0",
+        "layer3.0",
+    ]  # layer1.0 changed nothing
     assert res.worst_rises == pytest.approx([0.05, 0.01]) and res.small == 2
+    assert (res.baseline_images, res.wrong["layer2.0"], res.rise_images("layer2.0")) == (10, 15, 5)
     assert plain.near_chance == 2 and plain.rest_min == plain.rest_max == 0.5
     assert plain.mean_rise == pytest.approx((0.7 + 0.68 + 0.3) / 3) and plain.chance == pytest.approx(0.9)
     top5 = S.removal_summary(removal, "top5_error")
-    assert (
-        top5["resnet-8"].worst is None
-        and top5["resnet-8"].worst_blocks == []
-        and top5["resnet-8"].max_rise == 0
-    )  # the page then says "unchanged"
+    assert top5["resnet-8"].worst is None and top5["resnet-8"].worst_blocks == []
+    assert top5["resnet-8"].max_rise == 0  # the page then says "unchanged"
     assert top5["plain-8"].chance == pytest.approx(0.5)
     assert S.removal_summary(removal, num_classes=100)["plain-8"].chance == pytest.approx(0.99)
+
+
+def test_a_rise_of_exactly_the_threshold_is_not_counted_as_less() -> None:
+    """0.043 − 0.023 is 0.01999… in floats: in whole images it is 20 of 1,000, exactly 2 points, not less."""
+    assert 0.043 - 0.023 < 0.02  # the float comparison the summary must not make
+    summary = S.removal_summary(_removal({"layer2.1": 0.043, "layer2.2": 0.042}, {}, res_base=0.023))[
+        "resnet-20"
+    ]
+    assert summary.rise_images("layer2.1") == 20 and summary.small_rise_images == 20
+    assert summary.small == 1  # layer2.2 (19 images) only
+
+
+def test_errors_must_be_whole_images_of_the_records_test_set() -> None:
+    assert S.wrong_images(0.887, 1000) == 887
+    with pytest.raises(ValueError):
+        S.wrong_images(0.1234, 1000)
+    with pytest.raises(ValueError):
+        S.removal_summary({"settings": {}, "nets": {"resnet-20": _sweep(0.1, {"layer1.0": 0.2})}})
+
+
+def test_downsampling_blocks_are_the_stride_2_stage_starts_of_the_model() -> None:
+    assert [S.downsamples(b) for b in ("layer1.0", "layer1.8", "layer2.0", "layer2.1", "layer3.0")] == [
+        False,
+        False,
+        True,
+        False,
+        True,
+    ]
+    with pytest.raises(ValueError):
+        S.downsamples("conv1")
+    pytest.importorskip("torch")
+    from resnet_viz import experiments as ex
+
+    plain = ex.cifar_net(20, plain=True, width=4)
+    names = ex.block_names(plain)
+    # a plain block can be deleted exactly where it keeps the shape, i.e. where it does not down-sample
+    assert [not ex.removable(plain, b) for b in names] == [S.downsamples(b) for b in names]
+
+
+def test_hardly_notices_only_when_every_deletion_is_small() -> None:
+    all_small = S.removal_summary(_removal({"layer1.0": 0.11, "layer1.1": 0.119}, {}))["resnet-20"]
+    one_large = S.removal_summary(_removal({f"layer1.{i}": 0.101 for i in range(9)} | {"layer2.0": 0.7}, {}))
+    assert all_small.hardly_notices and all_small.small == 2
+    res = one_large["resnet-20"]
+    assert res.small == 9 and res.blocks == 10 and not res.hardly_notices  # a majority is not enough
+
+
+def test_plain_suffers_more_compares_exact_means_in_images() -> None:
+    more = S.removal_summary(_removal({"layer1.0": 0.2}, {"layer1.0": 0.31}))  # +100 vs +110 images
+    tie = S.removal_summary(_removal({"layer1.0": 0.2, "layer1.1": 0.2}, {"layer1.0": 0.3}))  # +100 vs +100
+    assert S.plain_suffers_more(more["plain-20"], more["resnet-20"])
+    assert not S.plain_suffers_more(tie["plain-20"], tie["resnet-20"])
+
+
+@pytest.mark.parametrize(
+    ("blocks", "holds"),
+    [
+        ({"layer1.0": 0.15, "layer2.0": 0.9}, True),  # exactly 5 points where it does not down-sample
+        ({"layer1.0": 0.151, "layer2.0": 0.1}, False),  # 51 images: above the bound
+        ({"layer3.0": 0.95, "layer3.1": 0.1}, True),  # only a down-sampling block hurts: Veit's picture
+    ],
+)
+def test_veit_bound_ignores_only_the_downsampling_blocks(blocks: dict[str, float], holds: bool) -> None:
+    res = S.removal_summary(_removal(blocks, {}))["resnet-20"]
+    assert S.veit_bound_holds(res) is holds
+    if not holds:
+        assert res.worst_solid == "layer1.0"  # the sentence names the solid block that broke the bound
+
+
+def test_removal_seed_context_picks_the_records_seed() -> None:
+    def run(plain: bool, finals: list[float]) -> dict:
+        curves = [[0.9, f] for f in finals]
+        label = f"{'plain' if plain else 'resnet'}-20"
+        mean = [0.9, sum(finals) / len(finals)]
+        return {"label": label, "plain": plain, "depth": 20, "train_error": mean, "test_error": mean,
+                "per_seed": {"train_error": curves, "test_error": curves}}  # fmt: skip
+
+    degradation = {"seeds": [3, 7], "runs": [run(True, [0.4, 0.2]), run(False, [0.05, 0.03])]}
+    removal = {"settings": {"seed": 7}, "nets": {"resnet-20": {}, "plain-20": {}}}
+    ctx = S.removal_seed_context(degradation, removal)
+    assert ctx.seed == 7 and ctx.seed_test == {"resnet-20": 0.03, "plain-20": 0.2}
+    assert ctx.mean_test == pytest.approx({"resnet-20": 0.04, "plain-20": 0.3})
+    assert (
+        S.removal_seed_context({"seeds": [7], "runs": []}, removal) is None
+    )  # one seed: nothing to tell apart
+    assert S.removal_seed_context(degradation, {"settings": {"seed": 5}, "nets": {}}) is None
+
+
+def _candidates(**tried) -> dict:
+    return {"candidates": {"chosen": "B", "tried": tried}}
+
+
+def _cand(p20, p56, r20, r56, spread=0.001) -> dict:
+    return {
+        "settings": {"width": 4},
+        "final_train_error": {"plain-20": p20, "plain-56": p56, "resnet-20": r20, "resnet-56": r56},
+        "resnet_seed_spread": spread,
+    }
+
+
+def test_candidates_order_and_the_choosing_rule_on_both_sides() -> None:
+    c = S.candidates(
+        _candidates(
+            A=_cand(0.10, 0.16, 0.05, 0.038),  # meets every condition (gap 1.2 points = 24% of 5%)
+            B=_cand(0.10, 0.14, 0.05, 0.038),  # plain gap 4 points: too small
+            C=_cand(0.10, 0.30, 0.05, 0.047),  # residual pair level (0.3 points)
+            D=_cand(0.10, 0.30, 0.02, 0.005),  # ResNet-20 below 3%: too easy
+            E=_cand(0.10, 0.30, 0.05, 0.038, spread=0.02),  # gap inside the seeds' spread
+        )
+    )
+    assert c.chosen == "B" and [x.name for x in c.tried] == list("ABCDE")
+    assert [x.meets_conditions for x in c.tried] == [True, False, False, False, False]
+    assert [x.plain_order for x in c.tried] == ["higher"] * 5
+    assert [x.resnet_order for x in c.tried] == ["lower", "lower", "level", "lower", "lower"]
+    assert c.count(True, "higher") == 5 and c.count(False, "level") == 1
+    assert S.candidates({"runs": []}) is None
+
+
+def test_shipped_candidates_recomputed_agree_with_the_record() -> None:
+    data = _shipped("degradation.json")
+    c = S.candidates(data)
+    if c is None:
+        pytest.skip("the shipped record has no candidates block")
+    recorded = data["candidates"]["tried"]
+    assert {x.name: x.meets_conditions for x in c.tried} == {k: v["meets_all"] for k, v in recorded.items()}
+    assert c.chosen in {x.name for x in c.tried if x.meets_conditions}
+    for x in c.tried:  # the ordering of the shipped curves, recounted from the raw finals
+        finals = recorded[x.name]["final_train_error"]
+        assert finals["plain-56"] > finals["plain-20"] and finals["resnet-56"] < finals["resnet-20"]
 
 
 def test_gradient_summary_ranges_over_seeds() -> None:
@@ -158,16 +302,18 @@ def _shipped(name: str) -> dict:
 def test_shipped_removal_counts() -> None:
     removal = _shipped("removal.json")
     classes = DATASETS.get(removal["settings"].get("dataset", "shapes"), 10)
+    n = removal["settings"]["n_test"]
     for label, got in S.removal_summary(removal).items():
         sweep = removal["nets"][label]
-        base = sweep["baseline"]["top1_error"]
-        errors = [b["top1_error"] for b in sweep["blocks"].values()]
-        assert got.blocks == len(errors)
-        assert got.near_chance == sum(e >= (1 - 1 / classes) - S.NEAR_CHANCE_MARGIN for e in errors)
-        assert got.small == sum(e - base < S.SMALL_RISE for e in errors)
-        assert got.mean_rise == pytest.approx(sum(errors) / len(errors) - base)
+        base = round(sweep["baseline"]["top1_error"] * n)
+        wrong = [round(b["top1_error"] * n) for b in sweep["blocks"].values()]
+        assert got.blocks == len(wrong) and got.baseline_images == base
+        chance_wrong = (classes - 1) * n / classes
+        assert got.near_chance == sum(w >= chance_wrong - S.NEAR_CHANCE_MARGIN_PP * n / 100 for w in wrong)
+        assert got.small == sum(100 * (w - base) < S.SMALL_RISE_PP * n for w in wrong)
+        assert got.mean_rise == pytest.approx(sum(wrong) / len(wrong) / n - base / n)
         if got.worst:
-            assert sweep["blocks"][got.worst]["top1_error"] == max(errors)
+            assert round(sweep["blocks"][got.worst]["top1_error"] * n) == max(wrong)
 
 
 def test_shipped_degradation_comparisons() -> None:
@@ -234,3 +380,111 @@ def test_mean_runs_reads_per_seed_curves() -> None:
     assert r.seeds == 2 and r.train_error == pytest.approx([0.5, 0.25])
     assert r.final_train_spread == pytest.approx(0.1) and r.final_test_spread == pytest.approx(0.2)
     assert S.shipped_seeds(data) == [3, 4]
+
+
+# --- gradients during training
+
+
+def _steps_record(init: list[float], one: list[float], last: list[float]) -> dict:
+    """A gradient-steps record whose plain first ÷ last ratios are ``init``, ``one`` and ``last`` per seed."""
+    seeds = []
+    for i, (a, b, c) in enumerate(zip(init, one, last)):
+        grads = [[a, 1.0], [b, 1.0], [c, 1.0]]
+        kind = {"grad": grads, "conv1_weight": [1.0, 2.0, 3.0], "loss": [1.0, 1.0, 1.0]}
+        seeds.append({"seed": i, "plain": kind, "residual": kind})
+    return {"settings": {"steps": [0, 1, 100], "depth": 20}, "per_seed": seeds}
+
+
+@pytest.mark.parametrize(
+    ("init", "one", "course"),
+    [
+        ([100.0, 10.0], [0.5, 9.99], "fades"),  # at least 10 at init in every seed, below 10 after one step
+        ([100.0, 10.0], [0.5, 10.0], "persists"),  # one seed still at 10
+        ([100.0, 9.99], [0.5, 0.5], "none"),  # one seed never exploded
+    ],
+)
+def test_explosion_course_on_every_branch(init: list[float], one: list[float], course: str) -> None:
+    summary = S.gradient_steps_summary(_steps_record(init, one, [0.01, 0.01]))
+    assert S.explosion_course(summary) == course
+
+
+def test_input_side_starved_at_its_threshold() -> None:
+    starved = S.gradient_steps_summary(_steps_record([100.0], [1.0], [0.0999]))
+    not_starved = S.gradient_steps_summary(_steps_record([100.0], [1.0], [0.1]))
+    assert S.input_side_starved(starved) and not S.input_side_starved(not_starved)
+    assert (
+        S.first_step_index([0, 1, 10]) == 1
+        and S.first_step_index([0, 10]) == 1
+        and S.first_step_index([0]) == 0
+    )
+
+
+def test_shipped_gradient_steps_fade_and_starve() -> None:
+    """What the page says of the shipped record, recounted from its raw norms."""
+    record = _shipped("gradient_steps.json")
+    one = record["settings"]["steps"].index(1)
+    ratios = [[g[0] / g[-1] for g in s["plain"]["grad"]] for s in record["per_seed"]]
+    assert all(r[0] >= S.EXPLOSION_RATIO and r[one] < S.EXPLOSION_RATIO for r in ratios)
+    assert S.explosion_course(S.gradient_steps_summary(record)) == "fades"
+    assert all(r[-1] < 1 / S.EXPLOSION_RATIO for r in ratios) == S.input_side_starved(
+        S.gradient_steps_summary(record)
+    )
+
+
+# --- loss landscapes
+
+
+def _land(share: float, tested: int = 100, at_half: float | None = 2.0) -> LandscapeSummary:
+    return LandscapeSummary(
+        origin_loss=0.05,
+        at_distance={"0.25": 1.0, "0.5": at_half, "1": 9.0},
+        max_loss=10.0,
+        nonconvex_share=share,
+        clearly_nonconvex_share=share / 2,
+        points_tested=tested,
+    )
+
+
+def test_nonconvex_points_are_whole_grid_points() -> None:
+    assert S.nonconvex_points(_land(0.42911153119092627, 529)) == 227
+    with pytest.raises(ValueError):
+        S.nonconvex_points(_land(0.123, 100))
+
+
+@pytest.mark.parametrize(
+    ("share", "at_half", "bowl"),
+    [
+        (0.10, 2.9, True),  # at most 10% non-convex and below ln 20 ≈ 3.0
+        (0.11, 2.9, False),  # one point too many
+        (0.05, 3.1, False),  # convex enough, but the loss at 0.5 is above guessing
+        (0.05, None, False),  # no loss at that distance: no claim
+    ],
+)
+def test_looks_like_a_bowl_on_both_conditions(share: float, at_half: float | None, bowl: bool) -> None:
+    assert S.looks_like_a_bowl(_land(share, at_half=at_half), 20) is bowl
+
+
+def test_steeper_kind_and_a_tie() -> None:
+    assert S.steeper_kind(2.0, 1.0) == "plain" and S.steeper_kind(1.0, 2.0) == "resnet"
+    assert S.steeper_kind(1.0, 1.0) == "resnet"
+
+
+def test_shipped_residual_surface_is_no_bowl() -> None:
+    surface = _shipped("landscape_resnet56.json")
+    s = LandscapeSummary.from_dict(surface["summary"])
+    classes = DATASETS[surface["settings"]["training"]["dataset"]]
+    count = round(s.nonconvex_share * s.points_tested)
+    assert not S.looks_like_a_bowl(s, classes)
+    assert 100 * count > S.BOWL_NONCONVEX_MAX_PCT * s.points_tested or s.at_distance["0.5"] >= math.log(
+        classes
+    )
+
+
+# --- identity at init
+
+
+def test_outputs_its_shortcut_within_its_tolerance() -> None:
+    rows = [SimpleNamespace(name="layer1.0", input_norm=100.0, output_minus_shortcut=0.0)]
+    assert S.outputs_its_shortcut(rows)
+    rows.append(SimpleNamespace(name="layer2.0", input_norm=50.0, output_minus_shortcut=1e-3))
+    assert not S.outputs_its_shortcut(rows)

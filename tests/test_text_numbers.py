@@ -43,7 +43,11 @@ def test_plain_overview_states_the_parameter_difference(lang: str, open_page) ->
     assert trace("resnet56", 32, plain=True).total_params == trace("resnet56", 32).total_params  # option A
     assert fmt_int(trace("resnet56", 32).total_params) in text
     # the CIFAR networks get their own kinds text: zero-padding, no conv5_x
-    assert translator(lang)("diagrams.kinds_intro_cifar", dashed_stages="conv3_x, conv4_x") in text
+    t = translator(lang)
+    assert (
+        t("diagrams.kinds_intro_cifar", dashed_stages=t("common.list_sep").join(["conv3_x", "conv4_x"]))
+        in text
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -56,7 +60,7 @@ def test_parameters_page_quotes_the_listing_bn_convention_and_stage_growth(lang:
     _, text = open_page("app_pages/parameters.py", lang, "resnet34")
     tr = trace("resnet34", 224)
     growth = counting.stage_param_growth(tr)
-    assert ", ".join(f"×{g:.1f}" for g in growth) in text
+    assert translator(lang)("common.list_sep").join(f"×{g:.1f}" for g in growth) in text
     bn, elements = counting.bn_elementwise(tr)
     assert fmt_int(elements) in text and bn.name in text
 

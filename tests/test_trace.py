@@ -363,20 +363,20 @@ def test_cifar_zero_pad_shortcuts(arch: str) -> None:
     assert all(b.shortcut == "identity" for b in t.blocks if b.name not in zero_pad)
 
 
-def test_resnet50_shortcut_params_alone_and_with_bn() -> None:
+def test_resnet50_shortcut_params_are_the_convs_and_their_bns() -> None:
     t = trace("resnet50", 224)
-    # the four 1×1 projections: 64·256 + 256·512 + 512·1024 + 1024·2048
-    assert t.shortcut_conv_params == 16_384 + 131_072 + 524_288 + 2_097_152 == 2_768_896
-    # and their BNs, 2·(256 + 512 + 1024 + 2048) = 7,680
-    assert t.shortcut_params == 2_768_896 + 7_680 == 2_776_576
+    # the four 1×1 projections, 64·256 + 256·512 + 512·1024 + 1024·2048 = 2,768,896,
+    # and their BNs, 2·(256 + 512 + 1024 + 2048) = 7,680: one total, the one every page quotes
+    assert t.shortcut_params == 16_384 + 131_072 + 524_288 + 2_097_152 + 7_680 == 2_776_576
+    assert not hasattr(t, "shortcut_conv_params")  # no second, convs-only total (issue 21, Wrong 6)
     assert [(b.name, b.shortcut_params) for b in t.blocks if b.dashed] == [
         ("layer1.0", 16_896), ("layer2.0", 132_096), ("layer3.0", 526_336), ("layer4.0", 2_101_248)
     ]  # fmt: skip
     model = meta_model("resnet50")
     assert t.shortcut_params == sum(p.numel() for n, p in model.named_parameters() if ".downsample." in n)
-    # the Parameters page's list of projections adds up to the same two numbers
+    # the Parameters page's list of projections (conv + BN each) adds up to the same number
     real = projections(t)
-    assert sum(p.conv_params for p in real) == t.shortcut_conv_params
+    assert sum(p.conv_params for p in real) == 2_768_896
     assert sum(p.conv_params + p.bn_params for p in real) == t.shortcut_params
 
 
@@ -387,7 +387,7 @@ def test_dashed_and_shortcut_params_are_facts_of_the_trace(arch: str, stride_in:
     res, plain = trace(arch, size, stride_in=stride_in), trace(arch, size, plain=True, stride_in=stride_in)
     # all a residual network has more than its plain counterpart is its shortcuts' own parameters
     assert res.total_params - plain.total_params == res.shortcut_params
-    assert plain.shortcut_params == plain.shortcut_conv_params == 0
+    assert plain.shortcut_params == 0
     for b in res.blocks:
         assert b.dashed == (b.shortcut != "identity")
         # a projection's conv and BN; option A's subsample-and-pad has none

@@ -16,7 +16,7 @@ from PIL import Image
 
 from resnet_viz import ui
 from resnet_viz.architecture.trace import Trace
-from resnet_viz.formatting import fmt_value
+from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
 from resnet_viz.render import figures_explain as fx
@@ -54,6 +54,9 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
         layer = st.selectbox(
             t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
         )
+    size = int(tensor.shape[-1])
+    if not _within_budget(ui.record_fit(capture_key, layer, size), "inspector.budget_record", t, layer=layer):
+        return
     record = ui.cached_record(capture_key, layer, model, tensor)
     n_ch, h, w = record.shape
     if ss.get("ix_shape_of") != (layer, record.shape):  # a new layer: keep the position inside its map
@@ -105,6 +108,17 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
 
     _receptive_field(model, tensor, cropped, capture_key, tr, e, t)
     _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t)
+
+
+def _within_budget(fit: ui.Fit, key: str, t: Translator, **names: str) -> bool:
+    """True when the request fits ``$RESNET_VIZ_REQUEST_MB``; else say why (``key``) and the largest input size
+    at which it would run, and return False (nothing runs)."""
+    if fit.size == fit.requested:
+        return True
+    numbers = dict(size=fit.requested, need=fmt_bytes_short(fit.need), budget=fmt_bytes_short(fit.budget))
+    then = t("inspector.budget_none") if fit.refused else t("inspector.budget_smaller", fit=fit.size)
+    st.warning(t(key, **names, **numbers) + " " + then)
+    return False
 
 
 def _table(e: Explanation, t: Translator) -> None:
@@ -264,6 +278,12 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
                  jump=box.jump, input=size))  # fmt: skip
         return
+    if not _within_budget(
+        ui.erf_fit(capture_key, e.layer, size, model), "inspector.budget_erf", t, layer=e.layer
+    ):
+        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
+                 jump=box.jump, input=size))  # fmt: skip
+        return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
     peak = float(erf.max())
     heat = np.sqrt(erf / peak) if peak > 0 else erf  # square root: the tails stay visible
@@ -288,6 +308,9 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
     if ss.get("ix_stage") not in stages:
         ss["ix_stage"] = stages[-1]
     stage = st.radio(t("inspector.stage_label"), stages, key="ix_stage", horizontal=True)
+    fit = ui.sanity_fit(capture_key, stage, int(tensor.shape[-1]))
+    if not _within_budget(fit, "inspector.budget_cam", t, stage=stage):
+        return
     device = str(next(model.parameters()).device)
     rand = ui.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)
     check = ui.cached_sanity_check(capture_key, stage, model, rand, tensor)

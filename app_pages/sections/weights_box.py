@@ -10,6 +10,7 @@ import streamlit as st
 
 from resnet_viz import ui
 from resnet_viz.architecture import catalogue
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import Translator
 from resnet_viz.models import sources
 from resnet_viz.render import figures_feature_maps as fm
@@ -19,22 +20,40 @@ CHECKPOINT_TYPES = ["pt", "pth", "safetensors", "bin", "ckpt"]
 
 def checkpoint_model(t: Translator, s: ui.View):
     """This session's uploaded checkpoint (model, source), or None; a refused file keeps the previous one."""
-    up = st.file_uploader(t("feature_maps.ckpt_upload"), type=CHECKPOINT_TYPES, key="fm_ckpt_file",
+    uploader = "fm_ckpt_file"
+    up = st.file_uploader(t("feature_maps.ckpt_upload"), type=CHECKPOINT_TYPES, key=ui.upload_key(uploader),
                           help=t("feature_maps.ckpt_help"))  # fmt: skip
     slot = ui.session_slot("fm_ckpt", sources.CheckpointSlot)
+    refused = ui.refused_upload(uploader)
     if up is not None:
         slot.offer(up.name, up.getvalue(), s.arch, plain=s.plain, stride_in=s.stride_in, device=ui.device())
-        if slot.error is not None:
-            name, err = slot.error
-            ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=name))
+        if slot.error is not None and slot.error[1].code not in sources.NETWORK_DEPENDENT_REFUSALS:
+            # Refused whatever the network: its bytes go now (issue 22 D6), not when the session ends. A file
+            # refused only for this network (other keys or shapes) stays, to be tried on the one the student picks.
+            ui.drop_upload(uploader, up, slot.error)
+        refused = slot.error
+    if refused is not None:
+        name, err = refused
+        ui.show_error(err, t, about=t("feature_maps.ckpt_error", name=fmt_code(name)))
     kept = slot.current(s.arch, plain=s.plain, stride_in=s.stride_in)
     if kept is None:
         st.info(t("feature_maps.ckpt_none", arch=s.arch))
-    elif kept[1].checkpoint is not None and kept[1].checkpoint.nonfinite:
-        bad = kept[1].checkpoint.nonfinite
-        st.warning(t("feature_maps.ckpt_nonfinite", n=len(bad), names=", ".join(bad)))
-    elif up is not None and slot.error is not None:
-        st.caption(t("feature_maps.ckpt_kept_previous", name=kept[1].file_name))
+        return kept
+    source = kept[1]
+    if refused is not None:
+        st.caption(t("feature_maps.ckpt_kept_previous", name=fmt_code(source.file_name)))
+    # After the caption, and naming its file: beside a refused upload's error, a bare "this checkpoint holds
+    # NaN" read as if it were about the refused file.
+    if source.checkpoint is not None and source.checkpoint.nonfinite:
+        bad = source.checkpoint.nonfinite
+        st.warning(
+            t(
+                "feature_maps.ckpt_nonfinite",
+                name=fmt_code(source.file_name),
+                n=len(bad),
+                names=t("common.list_sep").join(fmt_code(k) for k in bad),
+            )
+        )
     return kept
 
 

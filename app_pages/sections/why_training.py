@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
@@ -19,8 +20,10 @@ from resnet_viz.render import figures_residual as fr
 LIVE_SEED = 0
 
 
-def render(t: Translator, settings: Any) -> None:
-    """Draw the section: shipped measurement (seeds 0–3), what it means, and a live run of seed 0."""
+def render(t: Translator, settings: Any, live_batch: int, live_seeds: Sequence[int]) -> None:
+    """Draw the section: shipped measurement (seeds 0–3), what it means, and a live run of seed 0.
+    ``live_batch`` and ``live_seeds`` are the settings of the live measurement at initialisation above it, whose
+    range this section's differs from (said in words)."""
     st.subheader(t("why_residual_training.header"))
     shipped = shipped_data.gradient_steps()
     if shipped is None:
@@ -40,7 +43,9 @@ def render(t: Translator, settings: Any) -> None:
     )
     ui.figure(fr.gradient_steps_figure(shipped, t), width="stretch", key="rvw_steps_shipped")
     st.markdown(say(t, readings.gradient_steps_sentence(shipped), settings.lang))
-    st.markdown(t("why_residual_training.reading"))
+    st.markdown(say(t, readings.gradient_sections_differ(shipped, live_batch, live_seeds), settings.lang))
+    for sentence in readings.gradient_steps_reading(shipped):
+        st.markdown(say(t, sentence, settings.lang))
     st.caption(
         t(
             "why_residual_training.source",
@@ -93,4 +98,8 @@ def render(t: Translator, settings: Any) -> None:
         record, seconds, device = live
         ui.figure(fr.gradient_steps_figure(record, t), width="stretch", key="rvw_steps_live_chart")
         st.markdown(say(t, readings.gradient_steps_sentence(record), settings.lang))
+        for sentence in readings.gradient_steps_reading(record)[
+            :-1
+        ]:  # the data's reading; who argues is above
+            st.markdown(say(t, sentence, settings.lang))
         ui.dev_caption(t("why_residual_training.live_took", seconds=f"{seconds:.0f}", device=device))

@@ -24,6 +24,10 @@ EXPANSION: dict[str, int] = {"basic": 1, "bottleneck": 4}
 CONVS_PER_BLOCK: dict[str, int] = {"basic": 2, "bottleneck": 3}
 #: The block's name as torchvision's class is called, the label every page and diagram uses for it.
 BLOCK_CLASS: dict[str, str] = {"basic": "BasicBlock", "bottleneck": "Bottleneck"}
+#: How much more accurate (ImageNet top-1, in percent) a Bottleneck network is with its stride in the 3×3 conv
+#: (v1.5, torchvision) than in the first 1×1 conv (v1, the paper's models): "~0.5% top1" in NVIDIA's ResNet50 v1.5
+#: model card (DeepLearningExamples, PyTorch), quoted by the notes' post "ResNet结构详解". Text quotes it from here.
+V15_TOP1_GAIN_PCT: float = 0.5
 
 
 @dataclass(frozen=True)

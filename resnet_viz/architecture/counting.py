@@ -21,7 +21,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from resnet_viz.architecture.catalogue import CONVS_PER_BLOCK, EXPANSION, IMAGENET_ARCHS, get_spec
 from resnet_viz.architecture.trace import Row, Trace, trace
@@ -291,28 +291,36 @@ def layer_count_rule(arch: str) -> LayerCountRule:
     """
     spec = get_spec(arch)
     tr = trace(arch, spec.default_input)
+    # The trace has no row for the ReLU inside a block (torchvision reuses one nn.ReLU module): it follows every
+    # main-branch BN but the last, whose ReLU comes after the addition (the "add" item). Listed here so that
+    # every step of the network is shown as counted or not.
+    relu_after = {f"bn{i}" for i in range(1, CONVS_PER_BLOCK[spec.block])}
     items = []
     number = 0
     for r in tr.leaves:
         if r.counted:
             number += 1
-        items.append(
-            LayerItem(
-                name=r.name,
-                paper_name=_paper_of(tr, r),
-                kind=r.kind,
-                counted=r.counted,
-                number=number if r.counted else 0,
-                reason=_reason(r),
-                group=_group_of(r),
-                block=_block_of(r),
-                kernel=r.kernel,
-                stride=r.stride,
-                in_channels=r.input_shape[0],
-                out_channels=r.output_shape[0],
-                params=r.params,
-            )  # fmt: skip
+        item = LayerItem(
+            name=r.name,
+            paper_name=_paper_of(tr, r),
+            kind=r.kind,
+            counted=r.counted,
+            number=number if r.counted else 0,
+            reason=_reason(r),
+            group=_group_of(r),
+            block=_block_of(r),
+            kernel=r.kernel,
+            stride=r.stride,
+            in_channels=r.input_shape[0],
+            out_channels=r.output_shape[0],
+            params=r.params,
         )
+        items.append(item)
+        if r.kind == "bn" and r.depth == 2 and r.name.rsplit(".", 1)[1] in relu_after:
+            items.append(
+                replace(item, name=f"{item.block}.relu", kind="relu", reason="relu", kernel=None, stride=None,
+                        params=0)
+            )  # fmt: skip
     cifar_n = spec.layers[0] if spec.family == "cifar" else None
     return LayerCountRule(
         arch,

@@ -119,16 +119,11 @@ class Trace:
 
     @property
     def shortcut_params(self) -> int:
-        """Every shortcut's own parameters, the projections' BNs included: all a residual network has more than
-        its plain counterpart (0 with option A, identity shortcuts only, or in a plain network)."""
+        """The shortcuts' own parameters: each projection's 1×1 conv *and* its BN (γ, β). It is the one number
+        the pages quote for the shortcuts, because it is exactly what a residual network has more than its plain
+        counterpart (0 with option A, identity shortcuts only, or in a plain network). There is deliberately no
+        convs-only total beside it: two totals for the same shortcuts read as a contradiction (issue 21)."""
         return sum(b.shortcut_params for b in self.blocks)
-
-    @property
-    def shortcut_conv_params(self) -> int:
-        """The projection shortcuts' 1×1 convs alone, without their BNs."""
-        return sum(
-            self.row(f"{b.name}.downsample.0").params for b in self.blocks if b.shortcut == "projection"
-        )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON: lists for tuples, one dict per row."""

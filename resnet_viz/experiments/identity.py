@@ -1,4 +1,5 @@
-"""Identity at initialisation: with ``zero_init_residual`` every residual branch starts at exactly 0."""
+"""Identity at initialisation: with ``zero_init_residual`` every residual branch starts at exactly 0, so every
+block starts by passing on ReLU of its shortcut (x itself on a solid block, not on a dashed one)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ from resnet_viz.models.seeding import seeded_build
 
 @dataclass(frozen=True)
 class BlockIdentity:
-    """One block on a real batch: ‖x‖, ‖F(x)‖ (the residual branch) and ‖block(x) − ReLU(shortcut(x))‖."""
+    """One block on a batch: ‖x‖, ‖shortcut(x)‖ (x itself on a solid block), ‖F(x)‖ (the residual branch) and
+    ‖block(x) − ReLU(shortcut(x))‖."""
 
     name: str
     input_norm: float
     residual_norm: float
     output_minus_shortcut: float
+    shortcut_norm: float
 
 
 def residual_branch(block: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -58,14 +61,21 @@ def identity_at_init(
 
     With ``zero_init_residual=True`` (torchvision's option: the last BN of every residual branch starts with
     γ = 0) the branch outputs F(x) = 0, so each block outputs ReLU(shortcut(x)): x itself on an identity shortcut
-    (its input comes out of a ReLU), the subsampled or projected x on a dashed one. The numbers are measured here, not assumed. Eval mode, no gradients.
+    (its input comes out of a ReLU), the subsampled or projected x on a dashed one. The numbers are measured here,
+    not assumed.
+
+    BatchNorm is in **train mode**, as in the first step of training: it normalises with the batch's own
+    statistics. In eval mode a fresh BN would use its default running statistics (mean 0, variance 1), i.e. not
+    normalise at all, a state training never meets; the default-init ‖F(x)‖ would then be off by orders of
+    magnitude. The model is built here and thrown away, so updating its running statistics harms nobody. No
+    gradients.
     """
     spec = get_spec(arch)
     size = int(input_size or spec.default_input)
-    model = seeded_build(seed, lambda: build_model(arch, zero_init_residual=zero_init_residual)).eval()
+    model = seeded_build(seed, lambda: build_model(arch, zero_init_residual=zero_init_residual)).train()
     images, _ = synthetic_shapes(batch_size, size=size, seed=seed)
     rows: list[BlockIdentity] = []
-    with torch.inference_mode():
+    with torch.no_grad():
         x = _stem(model, images)
         for name, block in named_blocks(model):
             f = residual_branch(block, x)
@@ -77,6 +87,7 @@ def identity_at_init(
                     input_norm=float(x.norm()),
                     residual_norm=float(f.norm()),
                     output_minus_shortcut=float((out - F.relu(s)).norm()),
+                    shortcut_norm=float(s.norm()),
                 )
             )
             x = out

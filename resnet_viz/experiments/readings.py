@@ -10,12 +10,15 @@ from typing import Any
 
 from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import landscape as ls
+from resnet_viz.experiments import paper
+from resnet_viz.experiments import summaries as S
 from resnet_viz.experiments.config import DATASETS
 from resnet_viz.experiments.landscape import LandscapeSummary
 from resnet_viz.experiments.summaries import (
     LANDSCAPE_LEVEL_PP,
-    NEAR_CHANCE_MARGIN,
-    SMALL_RISE,
+    NEAR_CHANCE_MARGIN_PP,
+    SMALL_RISE_PP,
+    VEIT_BOUND_PP,
     BehindEpochs,
     RemovalSummary,
     behind_epochs,
@@ -23,14 +26,13 @@ from resnet_viz.experiments.summaries import (
     depth_comparison,
     gradient_steps_summary,
     gradient_summary,
-    mean_rises,
     nonconvex_gap,
     paper_direction,
     plain_trained_worse,
-    reproduces_veit,
     shipped_seeds,
 )
 from resnet_viz.formatting import (
+    fmt_int,
     fmt_list,
     fmt_magnitude_span,
     fmt_percent,
@@ -73,6 +75,153 @@ def degradation_caption(data: Mapping[str, Any]) -> Sentence:
             "seed_list": fmt_list(shipped_seeds(data)),
             "minutes": round(data.get("seconds", 0) / 60),
             "device": data.get("device", "cpu"),
+            "paper_steps": fmt_int(paper.HE2015_CIFAR_ITERATIONS),
+            "paper_width": paper.HE2015_CIFAR_WIDTH,
+        },
+    )
+
+
+def degradation_reading(settings: Mapping[str, Any]) -> Sentence:
+    """How the shipped run differs from the paper's: width, steps, data."""
+    return Sentence(
+        "why_residual.deg_reading",
+        {
+            "width": settings["width"],
+            "steps": fmt_int(S.train_steps(settings)),
+            "paper_width": paper.HE2015_CIFAR_WIDTH,
+            "paper_steps": fmt_int(paper.HE2015_CIFAR_ITERATIONS),
+        },
+    )
+
+
+def remedies() -> Sentence:
+    """The two remedies, with the paper's Table 6 errors (formatted from :mod:`.paper`)."""
+    table = paper.HE2015_TABLE6_ERROR_PCT
+    return Sentence(
+        "why_residual.remedies",
+        {
+            "e20": f"{table[20]:.2f}%",
+            "e56": f"{table[56]:.2f}%",
+            "e110": f"{table[110]:.2f}%",
+            "e1202": f"{table[1202]:.2f}%",
+            "params1202": f"{paper.HE2015_RESNET1202_PARAMS_M:g}",
+        },
+    )
+
+
+def reproduce_sentence(data: Mapping[str, Any]) -> Sentence:
+    """What a rerun of ``make_curves.py`` can and cannot promise: the machine the curves were made on, and how far
+    apart the seeds of one network already end (the widest final training-error spread of any network)."""
+    runs = S.mean_runs(data)
+    widest = max(runs, key=lambda r: r.final_train_spread) if runs else None
+    key = (
+        "why_residual.deg_reproduce" if widest and widest.seeds > 1 else "why_residual.deg_reproduce_one_seed"
+    )
+    return Sentence(
+        key,
+        {
+            "device": data.get("device", "?"),
+            "jobs": data.get("jobs", 1),
+            "torch": data.get("torch", "?"),
+            "net": net_name(widest.net) if widest else "",
+            "spread": fmt_points(widest.final_train_spread) if widest else "",
+            "seeds": widest.seeds if widest else 1,
+        },
+    )
+
+
+def candidate_sentences(data: Mapping[str, Any]) -> list[Sentence]:
+    """How the shipped setting was chosen, in words (the rule's thresholds from :mod:`.summaries`), and whether
+    the ordering of the curves holds in every candidate setting, per family; empty without a candidates block."""
+    c = S.candidates(data)
+    if c is None:
+        return []
+    first = c.tried[0]
+    names = {
+        (plain, deep): net_name(ExperimentNet(first.deep if deep else first.shallow, plain))
+        for plain in (True, False)
+        for deep in (True, False)
+    }
+    met = [x.name for x in c.tried if x.meets_conditions]
+    out = [
+        Sentence(
+            "why_residual.deg_candidates",
+            {
+                "n": len(c.tried),
+                "plain_deep": names[True, True],
+                "plain_shallow": names[True, False],
+                "res_deep": names[False, True],
+                "res_shallow": names[False, False],
+                "plain_gap": S.CANDIDATE_PLAIN_GAP_PP,
+                "res_gap": S.CANDIDATE_RESNET_GAP_PP,
+                "res_pct": S.CANDIDATE_RESNET_GAP_PCT,
+                "res_min": S.CANDIDATE_RESNET_SHALLOW_MIN_PCT,
+                "met": len(met),
+                "met_names": met or ["—"],
+                "chosen": c.chosen or "—",
+            },
+        )
+    ]
+    n = len(c.tried)
+    plain_gaps = [x.train(True, x.deep) - x.train(True, x.shallow) for x in c.tried]
+    res_gaps = [x.train(False, x.shallow) - x.train(False, x.deep) for x in c.tried]
+    plain_higher = c.count(True, "higher")
+    out.append(
+        Sentence(
+            "why_residual.deg_cand_plain_all" if plain_higher == n else "why_residual.deg_cand_plain_some",
+            {
+                "n": n,
+                "k": plain_higher,
+                "deep": names[True, True],
+                "shallow": names[True, False],
+                "range": fmt_range(100 * min(plain_gaps), 100 * max(plain_gaps)),
+            },
+        )
+    )
+    res_below = sum(1 for g in res_gaps if g > 0)
+    level = c.count(False, "level")
+    out.append(
+        Sentence(
+            "why_residual.deg_cand_res_all" if res_below == n else "why_residual.deg_cand_res_some",
+            {
+                "n": n,
+                "k": res_below,
+                "deep": names[False, True],
+                "shallow": names[False, False],
+                "range": fmt_range(100 * min(res_gaps), 100 * max(res_gaps)),
+            },
+            then=(
+                Sentence(
+                    "why_residual.deg_cand_res_level", {"k": level, "tol": fmt_points(S.LEVEL_TOLERANCE)}
+                ),
+            )
+            if level
+            else (),
+        )
+    )
+    return out
+
+
+def live_intro(live: Any, shipped: Mapping[str, Any] | None, device: str, seconds: int) -> Sentence:
+    """The live run's opening: what it trains (a :class:`~.config.TrainConfig`), and how that differs from the
+    shipped run above (``shipped``: the degradation record), so that it is not read as the same experiment."""
+    cfg = (shipped or {}).get("settings", {})
+    shipped_data = cfg.get("dataset", "shapes") if cfg.get("dataset") in DATASETS else "shapes"
+    return Sentence(
+        "why_residual.live_intro",
+        {
+            "width": live.width,
+            "n_train": fmt_int(live.n_train),
+            "epochs": live.epochs,
+            "data": Sentence(f"why_residual.data_short_{live.dataset}", {"classes": DATASETS[live.dataset]}),
+            "shipped_width": cfg.get("width", "?"),
+            "shipped_n_train": fmt_int(cfg["n_train"]) if "n_train" in cfg else "?",
+            "shipped_epochs": cfg.get("epochs", "?"),
+            "shipped_data": Sentence(
+                f"why_residual.data_short_{shipped_data}", {"classes": DATASETS[shipped_data]}
+            ),
+            "device": device,
+            "seconds": seconds,
         },
     )
 
@@ -144,18 +293,23 @@ def _behind_sentence(lag: BehindEpochs) -> Sentence:
     )
 
 
-def removal_sentences(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
+def removal_sentences(
+    summaries: Mapping[str, RemovalSummary], removal: Mapping[str, Any] | None = None
+) -> list[Sentence]:
     """What the deletion sweep shows, one paragraph each: every network's mean and largest rise, the reading of
-    both (every count, range and block name from ``summaries``), and whether Veit et al.'s observation holds."""
+    both (every count, range and block name from ``summaries``), how it compares with Veit et al., and (with the
+    ``removal`` record) how far our networks are from theirs."""
     out = []
     for summary in summaries.values():
         net = net_name(summary.net)
+        base = {
+            "base": fmt_percent(summary.baseline),
+            "base_images": fmt_int(summary.baseline_images),
+            "n_test": fmt_int(summary.n_test),
+        }
         if not summary.worst:
             out.append(
-                Sentence(
-                    "why_residual.rm_summary_none",
-                    {"net": net, "blocks": summary.blocks, "base": fmt_percent(summary.baseline)},
-                )
+                Sentence("why_residual.rm_summary_none", {"net": net, "blocks": summary.blocks} | base)
             )
             continue
         out.append(
@@ -167,25 +321,98 @@ def removal_sentences(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]
                     "max": fmt_signed_points(summary.max_rise),
                     "worst": summary.worst,
                     "blocks": summary.blocks,
-                    "base": fmt_percent(summary.baseline),
-                },
+                }
+                | base,
             )
         )
     out += removal_reading(summaries)
-    if reproduces_veit(summaries):
-        out.append(Sentence("why_residual.rm_reading"))
-    else:
-        means = mean_rises(summaries)
+    out += veit_comparison(summaries)
+    if removal is not None:
+        out.append(removal_width_note(removal))
+    return out
+
+
+def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
+    """Veit et al.'s observation in its two halves, each chosen by its own predicate: the plain net suffers more
+    (:func:`~.summaries.plain_suffers_more`), and the residual net barely notices any deletion but a
+    down-sampling one (:func:`~.summaries.veit_bound_holds`, bound :data:`~.summaries.VEIT_BOUND_PP`)."""
+    res, plain = S.removal_pair(summaries)
+    out = []
+    if res is not None and plain is not None:
         out.append(
             Sentence(
-                "why_residual.rm_reading_not",
+                "why_residual.rm_veit_plain_more"
+                if S.plain_suffers_more(plain, res)
+                else "why_residual.rm_veit_plain_not_more",
                 {
-                    "res_mean": fmt_signed_points(means.get("resnet", 0.0)),
-                    "plain_mean": fmt_signed_points(means.get("plain", 0.0)),
+                    "plain": net_name(plain.net),
+                    "res": net_name(res.net),
+                    "plain_mean": fmt_signed_points(plain.mean_rise),
+                    "res_mean": fmt_signed_points(res.mean_rise),
                 },
             )
         )
+    if res is not None:
+        if S.veit_bound_holds(res):
+            out.append(
+                Sentence("why_residual.rm_veit_res_holds", {"res": net_name(res.net), "bound": VEIT_BOUND_PP})
+            )
+        else:
+            solid = res.worst_solid
+            assert solid is not None  # the bound fails only where some such deletion raised the error
+            out.append(
+                Sentence(
+                    "why_residual.rm_veit_res_fails",
+                    {
+                        "res": net_name(res.net),
+                        "block": solid,
+                        "rise": fmt_signed_points(res.rise(solid)),
+                        "images": fmt_int(res.rise_images(solid)),
+                        "n_test": fmt_int(res.n_test),
+                        "bound": VEIT_BOUND_PP,
+                    },
+                )
+            )
     return out
+
+
+def removal_width_note(removal: Mapping[str, Any]) -> Sentence:
+    """How our deletion nets differ from Veit et al.'s, and that the sweep was not rerun at the paper's width."""
+    width = int(removal.get("width") or removal.get("settings", {}).get("width", paper.HE2015_CIFAR_WIDTH))
+    return Sentence(
+        "why_residual.rm_width",
+        {
+            "width": width,
+            "paper_width": paper.HE2015_CIFAR_WIDTH,
+            "depth": removal["depth"],
+            "veit_depth": paper.VEIT2016_CIFAR_DEPTH,
+        },
+    )
+
+
+def removal_seed_sentence(
+    degradation: Mapping[str, Any] | None, removal: Mapping[str, Any]
+) -> Sentence | None:
+    """The deleted-from networks are one seed's, the degradation table is a mean over seeds: both numbers, so the
+    two sections' intact errors are not read as one measurement. None where there is nothing to tell apart."""
+    ctx = S.removal_seed_context(degradation, removal)
+    if ctx is None:
+        return None
+    labels = sorted(ctx.seed_test, key=lambda label: ExperimentNet.parse(label).plain)  # residual first
+    res, plain = (ExperimentNet.parse(label) for label in labels[:2])
+    return Sentence(
+        "why_residual.rm_seed",
+        {
+            "seed": ctx.seed,
+            "seeds": fmt_list(ctx.seeds),
+            "res": net_name(res),
+            "plain": net_name(plain),
+            "res_seed": fmt_percent(ctx.seed_test[res.label]),
+            "plain_seed": fmt_percent(ctx.seed_test[plain.label]),
+            "res_mean": fmt_percent(ctx.mean_test[res.label]),
+            "plain_mean": fmt_percent(ctx.mean_test[plain.label]),
+        },
+    )
 
 
 def deletion_caption(removal: Mapping[str, Any]) -> Sentence:
@@ -202,27 +429,33 @@ def deletion_caption(removal: Mapping[str, Any]) -> Sentence:
 
 
 def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
-    """The reading of the block-deletion sweep: the residual net (hardly notices / hurt / unchanged), the plain
-    one (how many deletions reach chance, the others' range), and whether the plain net trained worse."""
+    """The reading of the block-deletion sweep: the residual net (hardly notices any deletion / some deletions
+    cost more / none changes anything), the plain one (how many deletions reach chance, the others' range), and
+    whether the plain net trained worse."""
     lines = []
-    res = next((v for v in summaries.values() if not v.net.plain), None)
-    plain = next((v for v in summaries.values() if v.net.plain), None)
+    res, plain = S.removal_pair(summaries)
     if res is not None:
         if res.worst:
             worst = [
-                f"{name} ({fmt_signed_points(rise)} pp)"
-                for name, rise in zip(res.worst_blocks, res.worst_rises)
+                Sentence(
+                    "why_residual.rm_block_rise", {"block": name, "rise": fmt_signed_points(res.rise(name))}
+                )
+                for name in res.worst_blocks
             ]
             lines.append(
                 Sentence(
-                    "why_residual.rm_res_reading"
+                    "why_residual.rm_res_all_small"
                     if res.hardly_notices
-                    else "why_residual.rm_res_reading_hurt",
+                    else "why_residual.rm_res_some_large",
                     {
                         "net": net_name(res.net),
                         "small": res.small,
                         "blocks": res.blocks,
-                        "thr": fmt_points(SMALL_RISE),
+                        "thr": SMALL_RISE_PP,
+                        "thr_images": fmt_int(int(res.small_rise_images))
+                        if res.small_rise_images.denominator == 1
+                        else f"{float(res.small_rise_images):g}",
+                        "n_test": fmt_int(res.n_test),
                         "worst": worst,
                     },
                 )
@@ -251,7 +484,7 @@ def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     "net": net_name(plain.net),
                     "near": plain.near_chance,
                     "blocks": plain.blocks,
-                    "margin": fmt_points(NEAR_CHANCE_MARGIN),
+                    "margin": NEAR_CHANCE_MARGIN_PP,
                     "chance": fmt_percent(plain.chance),
                     "mean": fmt_signed_points(plain.mean_rise),
                 },
@@ -277,7 +510,7 @@ def gradient_steps_sentence(record: Mapping[str, Any]) -> Sentence:
     after one step (or the first checkpoint after init) and at the last checkpoint."""
     s = gradient_steps_summary(record)
     steps = s.steps
-    one = steps.index(1) if 1 in steps else min(1, len(steps) - 1)
+    one = S.first_step_index(steps)
     return Sentence(
         "why_residual_training.result",
         {
@@ -286,6 +519,7 @@ def gradient_steps_sentence(record: Mapping[str, Any]) -> Sentence:
             "init_ratio": fmt_magnitude_span(s.init_plain_over_residual),
             "plain_ff0": fmt_magnitude_span(s.plain.first_last[0]),
             "growth": fmt_magnitude_span(s.plain.conv1_growth[one]),
+            "res_growth": fmt_magnitude_span(s.residual.conv1_growth[one]),
             "w0": fmt_magnitude_span(s.plain.conv1_weight[0]),
             "w1": fmt_magnitude_span(s.plain.conv1_weight[one]),
             "step_one": steps[one],
@@ -294,6 +528,50 @@ def gradient_steps_sentence(record: Mapping[str, Any]) -> Sentence:
             "plain_ff_last": fmt_magnitude_span(s.plain.first_last[-1]),
             "res_ff0": fmt_magnitude_span(s.residual.first_last[0]),
             "res_ff_last": fmt_magnitude_span(s.residual.first_last[-1]),
+        },
+    )
+
+
+def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
+    """What the gradient-steps record means, each sentence chosen by a named predicate: whether the plain net's
+    explosion towards the input fades after the first step (:func:`~.summaries.explosion_course`, threshold
+    :data:`~.summaries.EXPLOSION_RATIO`), whether by the last checkpoint its input side gets the small gradients
+    (:func:`~.summaries.input_side_starved`), then who argues what (He et al. 2015, Yang et al. 2019)."""
+    s = gradient_steps_summary(record)
+    depth = record["settings"]["depth"]
+    one = S.first_step_index(s.steps)
+    args = {"depth": depth, "ratio": S.EXPLOSION_RATIO, "step_one": s.steps[one], "last": s.steps[-1]}
+    course = S.explosion_course(s)
+    out = [Sentence(f"why_residual_training.course_{course}", args)]
+    if course == "fades":
+        out.append(
+            Sentence(
+                "why_residual_training.stays_starved"
+                if S.input_side_starved(s)
+                else "why_residual_training.stays_not_starved",
+                args,
+            )
+        )
+    out.append(Sentence("why_residual_training.who_argues", {"depth": depth}))
+    return out
+
+
+def gradient_sections_differ(
+    record: Mapping[str, Any], live_batch: int, live_seeds: Sequence[int]
+) -> Sentence:
+    """Why the range at initialisation here is not the one the live measurement above gives for the same
+    depth: other images, other labels, another classifier (so other random draws of the weights)."""
+    cfg = record["settings"]
+    return Sentence(
+        "why_residual_training.vs_live",
+        {
+            "depth": cfg["depth"],
+            "live_classes": DATASETS["shapes"],
+            "live_batch": live_batch,
+            "classes": DATASETS.get(cfg.get("dataset", "pairs"), DATASETS["pairs"]),
+            "batch": cfg["batch_size"],
+            "seeds": len(record.get("per_seed", [])),
+            "live_seeds": len(live_seeds),
         },
     )
 
@@ -343,15 +621,20 @@ def gradient_method(flows: Sequence[Any]) -> Sentence:
 
 
 def identity_sentence(rows_zero: Sequence[Any], rows_default: Sequence[Any]) -> Sentence:
-    """‖F(x)‖ at initialisation: the largest over the blocks with ``zero_init_residual``, the largest output −
-    shortcut, and the mean with the default initialisation (``BlockIdentity`` rows)."""
+    """‖F(x)‖ at initialisation (``BlockIdentity`` rows): with ``zero_init_residual`` the largest ‖F(x)‖ and
+    the largest ‖output − ReLU(shortcut)‖ (the sentence that says every block outputs ReLU of its shortcut only
+    where :func:`~.summaries.outputs_its_shortcut` holds), and with the default initialisation the mean ‖F(x)‖
+    beside the mean ‖shortcut(x)‖."""
+    worst = max(rows_zero, key=lambda r: r.output_minus_shortcut)
     return Sentence(
-        "why_residual.id_result",
+        "why_residual.id_result" if S.outputs_its_shortcut(rows_zero) else "why_residual.id_result_not",
         {
             "blocks": len(rows_zero),
             "max_f": f"{max(r.residual_norm for r in rows_zero):.3g}",
-            "max_out": f"{max(r.output_minus_shortcut for r in rows_zero):.3g}",
+            "max_out": f"{worst.output_minus_shortcut:.3g}",
+            "where": worst.name,
             "typical": f"{sum(r.residual_norm for r in rows_default) / len(rows_default):.3g}",
+            "typical_s": f"{sum(r.shortcut_norm for r in rows_default) / len(rows_default):.3g}",
         },
     )
 
@@ -372,7 +655,7 @@ def landscape_sentences(shown: Sequence[Mapping[str, Any]]) -> list[Sentence]:
     d = f"{ls.DISTANCES[1]:g}"
     p_at, r_at = p.at_distance.get(d), r.at_distance.get(d)
     if p_at is not None and r_at is not None:
-        steeper = "plain" if p_at > r_at else "resnet"
+        steeper = S.steeper_kind(p_at, r_at)
         flatter = "resnet" if steeper == "plain" else "plain"
         out.append(
             Sentence(
@@ -413,6 +696,9 @@ def landscape_sentences(shown: Sequence[Mapping[str, Any]]) -> list[Sentence]:
                 {"diff": f"{abs(diff):.1f}", "level": f"{LANDSCAPE_LEVEL_PP:g}"},
             )
         )
+    absolute = landscape_absolute(res, r)
+    if absolute is not None:
+        out.append(absolute)
     out.append(
         Sentence(
             "landscape.read_caveats",
@@ -420,3 +706,31 @@ def landscape_sentences(shown: Sequence[Mapping[str, Any]]) -> list[Sentence]:
         )
     )
     return out
+
+
+def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sentence | None:
+    """Where the residual surface stands on its own, not only against the plain one: its non-convex points and
+    its loss at :data:`~.summaries.BOWL_DISTANCE` against the loss of guessing; "a bowl" only where
+    :func:`~.summaries.looks_like_a_bowl` holds. None where the surface lacks what it needs (no curvature test
+    or no loss at that distance)."""
+    at = s.at_distance.get(S.BOWL_DISTANCE)
+    if at is None or s.nonconvex_share is None or not s.points_tested:
+        return None
+    training = surface.get("settings", {}).get("training", {})
+    classes = int(training.get("num_classes") or DATASETS.get(training.get("dataset", "shapes"), 10))
+    chance = S.chance_loss(classes)
+    return Sentence(
+        "landscape.read_bowl" if S.looks_like_a_bowl(s, classes) else "landscape.read_not_bowl",
+        {
+            "net": net_name(ExperimentNet.parse(surface["net"])),
+            "share": fmt_percent(s.nonconvex_share),
+            "count": S.nonconvex_points(s),
+            "tested": s.points_tested,
+            "max_pct": S.BOWL_NONCONVEX_MAX_PCT,
+            "r": S.BOWL_DISTANCE,
+            "loss": fmt_sig3(at),
+            "classes": classes,
+            "chance": f"{chance:.2f}",
+            "times": f"{at / chance:.2g}",
+        },
+    )

@@ -11,9 +11,11 @@ several and reports the spread, so every reader below works with both shapes of 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Protocol
 
 from resnet_viz.architecture.experiment_net import ExperimentNet
@@ -24,10 +26,6 @@ if TYPE_CHECKING:
 
 #: Two errors closer than this (a fraction: half a percentage point) are reported as level, not as "0.0 points".
 LEVEL_TOLERANCE = 0.005
-#: A deletion "reaches chance" when its error is within this many points (a fraction) of the chance error.
-NEAR_CHANCE_MARGIN = 0.03
-#: A deletion "barely matters" when it raises the error by less than this (a fraction: 2 percentage points).
-SMALL_RISE = 0.02
 
 #: (lowest, highest) over seeds.
 Span = tuple[float, float]
@@ -171,7 +169,7 @@ def depth_comparison(data: Mapping[str, Any]) -> list[DepthComparison]:
                 shallow_test=shallow.test_error[n - 1],
                 deep_test=deep.test_error[n - 1],
                 spread=max(shallow.final_train_spread, deep.final_train_spread),
-                order="level" if abs(diff) < LEVEL_TOLERANCE else ("higher" if diff > 0 else "lower"),
+                order=_order(diff),
             )
         )
     return out
@@ -218,98 +216,337 @@ def behind_epochs(data: Mapping[str, Any], plain: bool = False) -> BehindEpochs 
     )
 
 
+# ------------------------------------------------------------------------------------------------ the candidates
+
+#: The conditions the shipped degradation setting was chosen by, set before the candidates were trained (final
+#: training errors, means over seeds): the plain pair shows degradation clearly ...
+CANDIDATE_PLAIN_GAP_PP = 5
+#: ... the deeper residual net ends lower by at least this many points, by at least this share (%) of the
+#: shallower one's error, and by more than the residual nets' spread over seeds ...
+CANDIDATE_RESNET_GAP_PP = 1
+CANDIDATE_RESNET_GAP_PCT = 20
+#: ... and the task is hard enough that the shallower residual net does not reach (almost) zero.
+CANDIDATE_RESNET_SHALLOW_MIN_PCT = 3
+
+
+def _order(diff: float) -> str:
+    """The deeper net's error against the shallower one's: "higher", "lower", or "level" within
+    :data:`LEVEL_TOLERANCE`."""
+    return "level" if abs(diff) < LEVEL_TOLERANCE else ("higher" if diff > 0 else "lower")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate setting of the degradation experiment, as its record describes it."""
+
+    name: str
+    settings: dict[str, Any]
+    shallow: int
+    deep: int
+    #: final training errors (fractions; means over seeds) by network label
+    final_train: dict[str, float]
+    #: the residual nets' final training-error spread over seeds (None where not recorded)
+    resnet_spread: float | None
+    #: the deep net's final training error against the shallow one's, per family (see :func:`_order`)
+    plain_order: str
+    resnet_order: str
+
+    def train(self, plain: bool, depth: int) -> float:
+        return self.final_train[ExperimentNet(depth, plain).label]
+
+    @property
+    def meets_conditions(self) -> bool:
+        """The choosing rule, recomputed from the errors: see the CANDIDATE_* thresholds."""
+        plain_gap = self.train(True, self.deep) - self.train(True, self.shallow)
+        res_shallow = self.train(False, self.shallow)
+        res_gap = res_shallow - self.train(False, self.deep)
+        return (
+            plain_gap >= CANDIDATE_PLAIN_GAP_PP / 100
+            and res_gap >= CANDIDATE_RESNET_GAP_PP / 100
+            and res_gap >= CANDIDATE_RESNET_GAP_PCT / 100 * res_shallow
+            and (self.resnet_spread is None or res_gap > self.resnet_spread)
+            and res_shallow >= CANDIDATE_RESNET_SHALLOW_MIN_PCT / 100
+        )
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The candidate settings a degradation record was chosen from, and how the ordering fared in them."""
+
+    chosen: str | None
+    tried: list[Candidate]
+
+    def count(self, plain: bool, order: str) -> int:
+        """In how many candidates the family's deeper net ends ``order`` ("higher", "lower", "level")."""
+        return sum(1 for c in self.tried if (c.plain_order if plain else c.resnet_order) == order)
+
+
+def candidates(data: Mapping[str, Any] | None) -> Candidates | None:
+    """The ``candidates`` block of a degradation record (every setting tried before the shipped one was chosen,
+    with its final training errors), read per candidate: the deep-vs-shallow order in each family, compared as
+    :func:`depth_comparison` compares the shipped curves. None where the record has no such block."""
+    block = (data or {}).get("candidates")
+    if not block or not block.get("tried"):
+        return None
+    tried = []
+    for name, entry in block["tried"].items():
+        finals = {k: float(v) for k, v in entry["final_train_error"].items()}
+        depths = sorted({ExperimentNet.parse(label).depth for label in finals})
+        shallow, deep = depths[0], depths[-1]
+        spread = entry.get("resnet_seed_spread")
+        plain_diff = finals[ExperimentNet(deep, True).label] - finals[ExperimentNet(shallow, True).label]
+        res_diff = finals[ExperimentNet(deep, False).label] - finals[ExperimentNet(shallow, False).label]
+        tried.append(
+            Candidate(
+                name=name,
+                settings=dict(entry.get("settings", {})),
+                shallow=shallow,
+                deep=deep,
+                final_train=finals,
+                resnet_spread=float(spread) if spread is not None else None,
+                plain_order=_order(plain_diff),
+                resnet_order=_order(res_diff),
+            )
+        )
+    return Candidates(chosen=block.get("chosen"), tried=tried)
+
+
 # ------------------------------------------------------------------------------------------------ block deletion
+
+#: A deletion "reaches chance" when its error is within this many percentage points of the chance error.
+NEAR_CHANCE_MARGIN_PP = 3
+#: A deletion "barely matters" when it raises the error by less than this many percentage points (on the shipped
+#: 1,000 test images: fewer than 20 images).
+SMALL_RISE_PP = 2
+#: Veit et al.'s residual network "barely noticed" a deletion except at the down-sampling blocks. Ours counts as
+#: behaving the same way only if no deletion of a block that does not down-sample raises its error by more than
+#: this many percentage points.
+VEIT_BOUND_PP = 5
+_BLOCK_NAME = re.compile(r"layer(\d+)\.(\d+)")
 
 
 def chance_error(num_classes: int, metric: str = "top1_error") -> float:
     """The error of guessing: 1 − 1/classes for top-1, 1 − 5/classes for top-5 (0 where there are ≤ 5 classes)."""
+    return float(_chance(num_classes, metric))
+
+
+def _chance(num_classes: int, metric: str) -> Fraction:
     k = 5 if metric == "top5_error" else 1
-    return max(0.0, 1 - k / num_classes)
+    return max(Fraction(0), 1 - Fraction(k, num_classes))
+
+
+def downsamples(block: str) -> bool:
+    """Whether a block of the paper's CIFAR nets halves the grid: the first block of every stage but the first
+    (He et al. 2015 §4.2: "subsampling is performed by convolutions with a stride of 2" where a stage starts).
+    ``layer2.0`` and ``layer3.0`` do; ``layer1.0`` does not (the stem already gives it its stage's grid and
+    channels, so its shortcut is the identity)."""
+    match = _BLOCK_NAME.fullmatch(block)
+    if match is None:
+        raise ValueError(f"not a block name of a CIFAR net: {block!r} (layer2.0 …)")
+    return int(match[1]) > 1 and int(match[2]) == 0
+
+
+def wrong_images(error: float, n_test: int) -> int:
+    """An error rate recorded on ``n_test`` images as the number of images it counts (``ValueError`` where it is
+    not a whole number of them: the record and its ``n_test`` do not belong together)."""
+    count = error * n_test
+    if abs(count - round(count)) > 1e-6 * max(1, n_test):
+        raise ValueError(f"an error of {error} is not a whole number of {n_test} test images")
+    return round(count)
 
 
 @dataclass(frozen=True)
 class RemovalSummary:
-    """One network's block-deletion sweep, read for the page (errors and rises are fractions)."""
+    """One network's block-deletion sweep, read for the page. Every comparison is made in whole test images
+    (``*_images``); the fractions beside them are for display."""
 
     net: ExperimentNet
-    baseline: float
-    mean_rise: float
-    max_rise: float
+    metric: str
+    n_test: int
+    baseline_images: int
+    #: per deletable block, in network order: the test images it gets wrong once the block is deleted
+    wrong: dict[str, int]
     #: the block that costs most; None when no deletion raised the error (so no arbitrary block is named)
     worst: str | None
-    #: up to three blocks whose deletion raised the error, largest first, and their rises
+    #: up to three blocks whose deletion raised the error, largest first
     worst_blocks: list[str]
-    worst_rises: list[float]
-    blocks: int
-    #: deletions within NEAR_CHANCE_MARGIN of chance, the chance error, and the error range of the others
+    #: deletions within NEAR_CHANCE_MARGIN_PP of chance, the chance error, and the error range of the others
     near_chance: int
     chance: float
     rest_min: float | None
     rest_max: float | None
-    #: deletions that raise the error by less than SMALL_RISE
+    #: deletions that raise the error by less than SMALL_RISE_PP
     small: int
 
     @property
+    def blocks(self) -> int:
+        return len(self.wrong)
+
+    @property
+    def baseline(self) -> float:
+        return self.baseline_images / self.n_test
+
+    def rise_images(self, block: str) -> int:
+        """How many more test images are wrong once ``block`` is deleted (negative: fewer)."""
+        return self.wrong[block] - self.baseline_images
+
+    def rise(self, block: str) -> float:
+        return self.rise_images(block) / self.n_test
+
+    @property
+    def worst_rises(self) -> list[float]:
+        return [self.rise(b) for b in self.worst_blocks]
+
+    @property
+    def max_rise(self) -> float:
+        return max(self.rise(b) for b in self.wrong)
+
+    @property
+    def mean_rise(self) -> float:
+        return float(self.exact_mean_rise)
+
+    @property
+    def exact_mean_rise(self) -> Fraction:
+        """The mean rise over the deletable blocks, exactly (images ÷ blocks ÷ test images)."""
+        return Fraction(sum(self.rise_images(b) for b in self.wrong), self.blocks * self.n_test)
+
+    @property
+    def small_rise_images(self) -> Fraction:
+        """:data:`SMALL_RISE_PP` in test images (20 of 1,000)."""
+        return Fraction(SMALL_RISE_PP * self.n_test, 100)
+
+    @property
     def hardly_notices(self) -> bool:
-        """Most deletions (at least half, counted in blocks) cost less than :data:`SMALL_RISE`."""
-        return 2 * self.small >= self.blocks
+        """Every deletion costs less than :data:`SMALL_RISE_PP` points: the network hardly notices losing any one
+        block. (A majority is not enough: one deletion that takes the net to chance is noticed.)"""
+        return self.small == self.blocks
+
+    @property
+    def worst_solid(self) -> str | None:
+        """The costliest deletion of a block that does not down-sample (None where every such deletion leaves the
+        error as it was, or there is none)."""
+        solid = [b for b in self.wrong if not downsamples(b) and self.rise_images(b) > 0]
+        return max(solid, key=lambda b: self.rise_images(b)) if solid else None
 
 
 def removal_summary(
     removal: Mapping[str, Any], metric: str = "top1_error", num_classes: int | None = None
 ) -> dict[str, RemovalSummary]:
-    """Per network of a removal record, by the record's label (``"resnet-56"``): the intact error, the mean /
-    largest increase over deletable blocks, the block that costs most (``worst``; None when no deletion raised the
-    error, so that no arbitrary block is named) and up to three such blocks, largest first (``worst_blocks``,
-    ``worst_rises``; only blocks whose deletion raised the error at all), how many deletions land within
-    :data:`NEAR_CHANCE_MARGIN` of chance and the error range of the others, and how many raise the error by less
-    than :data:`SMALL_RISE`."""
+    """Per network of a removal record, by the record's label (``"resnet-56"``): the errors counted in test images
+    (the record's ``settings.n_test``), the block that costs most (``worst``; None when no deletion raised the
+    error) and up to three such blocks, largest first (``worst_blocks``; only blocks whose deletion raised the
+    error at all), how many deletions land within :data:`NEAR_CHANCE_MARGIN_PP` of chance and the error range of
+    the others, and how many raise the error by less than :data:`SMALL_RISE_PP` points (compared in images, so
+    that a rise of exactly 2.0 points is not counted as less because of float rounding)."""
     settings = removal.get("settings", {})
+    if "n_test" not in settings:
+        raise ValueError("a removal record needs settings.n_test to count its errors in images")
+    n_test = int(settings["n_test"])
     classes = int(
         num_classes or settings.get("num_classes") or DATASETS.get(settings.get("dataset", "shapes"), 10)
     )
-    chance = chance_error(classes, metric)
+    chance = _chance(classes, metric)
+    near_floor = chance - Fraction(NEAR_CHANCE_MARGIN_PP, 100)
+    small_bound = Fraction(SMALL_RISE_PP, 100)
     out = {}
     for label, sweep in removal["nets"].items():
-        base = sweep["baseline"][metric]
-        errors = {name: r[metric] for name, r in sweep["blocks"].items()}
-        rises = {name: e - base for name, e in errors.items()}
-        ranked = sorted(rises, key=lambda name: (-rises[name], list(rises).index(name)))
-        near = [name for name in ranked if errors[name] >= chance - NEAR_CHANCE_MARGIN]
-        rest = [errors[name] for name in ranked if name not in near]
+        base = wrong_images(sweep["baseline"][metric], n_test)
+        wrong = {name: wrong_images(r[metric], n_test) for name, r in sweep["blocks"].items()}
+        if not wrong:  # nothing deletable: nothing to summarise
+            continue
+        order = list(wrong)
+        ranked = sorted(wrong, key=lambda name: (-wrong[name], order.index(name)))
+        near = [name for name in ranked if Fraction(wrong[name], n_test) >= near_floor]
+        rest = [wrong[name] / n_test for name in ranked if name not in near]
         out[label] = RemovalSummary(
             net=ExperimentNet.parse(label),
-            baseline=base,
-            mean_rise=sum(rises.values()) / len(rises),
-            max_rise=rises[ranked[0]],
-            worst=ranked[0] if rises[ranked[0]] > 0 else None,
-            worst_blocks=[name for name in ranked[:3] if rises[name] > 0],
-            worst_rises=[rises[name] for name in ranked[:3] if rises[name] > 0],
-            blocks=len(rises),
+            metric=metric,
+            n_test=n_test,
+            baseline_images=base,
+            wrong=wrong,
+            worst=ranked[0] if wrong[ranked[0]] > base else None,
+            worst_blocks=[name for name in ranked[:3] if wrong[name] > base],
             near_chance=len(near),
-            chance=chance,
+            chance=float(chance),
             rest_min=min(rest) if rest else None,
             rest_max=max(rest) if rest else None,
-            small=sum(1 for r in rises.values() if r < SMALL_RISE),
+            small=sum(1 for w in wrong.values() if Fraction(w - base, n_test) < small_bound),
         )
     return out
 
 
 def plain_trained_worse(plain: RemovalSummary, res: RemovalSummary) -> bool:
-    """The intact plain net's error is higher than the residual one's by at least :data:`LEVEL_TOLERANCE`."""
-    return plain.baseline - res.baseline >= LEVEL_TOLERANCE
+    """The intact plain net gets more test images wrong than the residual one, by at least
+    :data:`LEVEL_TOLERANCE` of the test set (5 of 1,000 images)."""
+    return Fraction(plain.baseline_images - res.baseline_images, plain.n_test) >= Fraction(
+        str(LEVEL_TOLERANCE)
+    )
 
 
-def reproduces_veit(summaries: Mapping[str, RemovalSummary]) -> bool:
-    """Veit et al.'s observation: deleting a block costs the residual net less, on average, than the plain one
-    (a missing network counts as no rise)."""
-    means = mean_rises(summaries)
-    return means.get("resnet", 0.0) < means.get("plain", 0.0)
+def plain_suffers_more(plain: RemovalSummary, res: RemovalSummary) -> bool:
+    """One half of Veit et al.'s observation: on average a deletion costs the plain net more test images than it
+    costs the residual one (exact means, in images)."""
+    return plain.exact_mean_rise > res.exact_mean_rise
 
 
-def mean_rises(summaries: Mapping[str, RemovalSummary]) -> dict[str, float]:
-    """The mean rise by kind (``"plain"``, ``"resnet"``)."""
-    return {v.net.kind: v.mean_rise for v in summaries.values()}
+def veit_bound_holds(res: RemovalSummary) -> bool:
+    """The other half: no deletion of a block that does not down-sample raises the residual net's error by more
+    than :data:`VEIT_BOUND_PP` points (Veit et al. 2016 §4.1 found only the down-sampling blocks to matter)."""
+    return all(
+        Fraction(res.rise_images(b), res.n_test) <= Fraction(VEIT_BOUND_PP, 100)
+        for b in res.wrong
+        if not downsamples(b)
+    )
+
+
+def removal_pair(
+    summaries: Mapping[str, RemovalSummary],
+) -> tuple[RemovalSummary | None, RemovalSummary | None]:
+    """(residual, plain) of a removal summary, either None where the record lacks it."""
+    res = next((v for v in summaries.values() if not v.net.plain), None)
+    plain = next((v for v in summaries.values() if v.net.plain), None)
+    return res, plain
+
+
+@dataclass(frozen=True)
+class SeedContext:
+    """The deletion experiment's networks are one seed's; the degradation table is a mean over seeds."""
+
+    seed: int
+    seeds: list[int]
+    #: by network label: that seed's final test error, and the mean over seeds
+    seed_test: dict[str, float]
+    mean_test: dict[str, float]
+
+
+def removal_seed_context(
+    degradation: Mapping[str, Any] | None, removal: Mapping[str, Any]
+) -> SeedContext | None:
+    """Which seed's trained networks the deletion record measured (its ``settings.seed``: the shipped weights are
+    that seed's) and, from the degradation record, that seed's final test error beside the mean over all seeds,
+    per network of the removal record. None where the degradation record has one seed only (nothing to tell
+    apart) or lacks that seed's curves."""
+    if not degradation:
+        return None
+    seeds = shipped_seeds(degradation)
+    seed = int(removal.get("settings", {}).get("seed", 0))
+    if len(seeds) < 2 or seed not in seeds:
+        return None
+    finals: dict[str, float] = {}
+    for run in degradation.get("runs", []):
+        label = run.get("label", ExperimentNet(int(run["depth"]), bool(run["plain"])).label)
+        curves = (run.get("per_seed") or {}).get("test_error")
+        if curves:  # one curve per seed, in the order of the record's seeds
+            if len(curves) == len(seeds):
+                finals[label] = curves[seeds.index(seed)][-1]
+        elif int(run.get("seed", -1)) == seed and run.get("test_error"):
+            finals[label] = run["test_error"][-1]
+    means = {r.label: r.test_error[-1] for r in mean_runs(degradation)}
+    if any(label not in finals or label not in means for label in removal["nets"]):
+        return None
+    seed_test = {label: finals[label] for label in removal["nets"]}
+    mean_test = {label: means[label] for label in removal["nets"]}
+    return SeedContext(seed=seed, seeds=seeds, seed_test=seed_test, mean_test=mean_test)
 
 
 # ------------------------------------------------------------------------------------------------ gradients
@@ -370,6 +607,33 @@ def gradient_steps_summary(record: Mapping[str, Any]) -> GradientStepsSummary:
     )
 
 
+#: The plain net's gradient has "exploded towards the input" when conv1 gets at least this many times the last
+#: conv's gradient norm, in every seed; below it, it has not.
+EXPLOSION_RATIO = 10
+
+
+def first_step_index(steps: Sequence[int]) -> int:
+    """The checkpoint after one SGD step (or, without one, the first checkpoint after initialisation)."""
+    return steps.index(1) if 1 in steps else min(1, len(steps) - 1)
+
+
+def explosion_course(s: GradientStepsSummary) -> str:
+    """What happens to the plain net's explosion towards the input, over every seed of the record:
+    "none" (conv1 ÷ last conv is below :data:`EXPLOSION_RATIO` at initialisation in some seed: nothing to follow),
+    "fades" (at least the ratio in every seed at initialisation, below it in every seed after the first step) or
+    "persists" (still at least the ratio in some seed after the first step)."""
+    init, one = s.plain.first_last[0], s.plain.first_last[first_step_index(s.steps)]
+    if init[0] < EXPLOSION_RATIO:
+        return "none"
+    return "fades" if one[1] < EXPLOSION_RATIO else "persists"
+
+
+def input_side_starved(s: GradientStepsSummary) -> bool:
+    """At the last checkpoint the plain net's conv1 gets less than 1/:data:`EXPLOSION_RATIO` of its last conv's
+    gradient norm in every seed: the imbalance has turned round, the input side now gets the small gradients."""
+    return s.plain.first_last[-1][1] < 1 / EXPLOSION_RATIO
+
+
 class _Flow(Protocol):
     plain: Sequence[float]
     residual: Sequence[float]
@@ -418,16 +682,76 @@ def gradient_summary(flows: Sequence[_Flow]) -> GradientSummary:
 # ------------------------------------------------------------------------------------------------ loss landscapes
 
 #: Percentage points within which two non-convex shares count as level.
-LANDSCAPE_LEVEL_PP = 5.0
+LANDSCAPE_LEVEL_PP = 5
+#: A surface is "nearly convex, a bowl" (Li et al.'s picture of their ResNet-56) here only if at most this share
+#: (%) of its tested points is locally non-convex ...
+BOWL_NONCONVEX_MAX_PCT = 10
+#: ... and at this distance its loss is still below the loss of guessing (ln of the number of classes).
+BOWL_DISTANCE = "0.5"
+
+
+def nonconvex_points(s: LandscapeSummary) -> int:
+    """How many of the tested grid points are locally non-convex (the summary keeps the share)."""
+    if s.nonconvex_share is None or not s.points_tested:
+        raise ValueError("a slice has no curvature test: no non-convex points to count")
+    count = s.nonconvex_share * s.points_tested
+    if abs(count - round(count)) > 1e-6 * s.points_tested:
+        raise ValueError(f"a share of {s.nonconvex_share} is not a whole number of {s.points_tested} points")
+    return round(count)
 
 
 def paper_direction(plain: LandscapeSummary, res: LandscapeSummary) -> str:
-    """How our pair compares with Li et al. at a depth where they found the plain surface chaotic: "as" (the
-    plain surface is less convex by more than :data:`LANDSCAPE_LEVEL_PP` points), "level" or "unlike"."""
-    diff = nonconvex_gap(plain, res)
-    return "as" if diff > LANDSCAPE_LEVEL_PP else "level" if diff >= -LANDSCAPE_LEVEL_PP else "unlike"
+    """How our pair compares with Li et al. at a depth where they found the plain surface chaotic: "as" (more of
+    the plain surface's tested points are non-convex, by more than :data:`LANDSCAPE_LEVEL_PP` points of them),
+    "level" or "unlike". Compared in grid points, not in float shares."""
+    gap = Fraction(nonconvex_points(plain), plain.points_tested) - Fraction(
+        nonconvex_points(res), res.points_tested
+    )
+    bound = Fraction(LANDSCAPE_LEVEL_PP, 100)
+    return "as" if gap > bound else "level" if gap >= -bound else "unlike"
 
 
 def nonconvex_gap(plain: LandscapeSummary, res: LandscapeSummary) -> float:
     """How much more of the plain surface is non-convex than of the residual one, in percentage points."""
-    return 100 * (plain.nonconvex_share - res.nonconvex_share)
+    return 100 * (nonconvex_points(plain) / plain.points_tested - nonconvex_points(res) / res.points_tested)
+
+
+def steeper_kind(plain_loss: float, res_loss: float) -> str:
+    """Which surface's loss is higher at a given distance: "plain" or "resnet" (a tie names the residual one, so
+    the sentence never calls the plain surface steeper without cause)."""
+    return "plain" if plain_loss > res_loss else "resnet"
+
+
+def chance_loss(num_classes: int) -> float:
+    """The cross-entropy of guessing uniformly among ``num_classes`` classes: ln C."""
+    return math.log(num_classes)
+
+
+def looks_like_a_bowl(s: LandscapeSummary, num_classes: int) -> bool:
+    """Li et al.'s picture of a residual surface, nearly convex: at most :data:`BOWL_NONCONVEX_MAX_PCT` % of the
+    tested points non-convex (counted in points) and, at :data:`BOWL_DISTANCE`, a loss below that of guessing."""
+    at = s.at_distance.get(BOWL_DISTANCE)
+    return (
+        100 * nonconvex_points(s) <= BOWL_NONCONVEX_MAX_PCT * s.points_tested
+        and at is not None
+        and at < chance_loss(num_classes)
+    )
+
+
+# ------------------------------------------------------------------------------------------------ identity at init
+
+#: With ``zero_init_residual`` a block "outputs ReLU of its shortcut" when ‖block(x) − ReLU(shortcut(x))‖ is at
+#: most this share of the largest ‖x‖ (float rounding; measured, it is exactly 0).
+IDENTITY_TOLERANCE = 1e-6
+
+
+class _BlockRow(Protocol):
+    name: str
+    input_norm: float
+    output_minus_shortcut: float
+
+
+def outputs_its_shortcut(rows: Sequence[_BlockRow]) -> bool:
+    """Every measured block's output equals ReLU(shortcut(x)) within :data:`IDENTITY_TOLERANCE`."""
+    scale = max((r.input_norm for r in rows), default=0.0)
+    return all(r.output_minus_shortcut <= IDENTITY_TOLERANCE * scale for r in rows)

@@ -12,6 +12,8 @@ for that marker on every page in every language.
 from __future__ import annotations
 
 import functools
+import re
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +54,39 @@ def tr(lang: str, key: str, /, **kwargs: Any) -> str:
     text = catalogue(lang).get(key)
     if text is None:
         return MISSING.format(key)
-    return text.format(**kwargs) if kwargs else text
+    if not kwargs:
+        return text
+    return _format_zh(text, kwargs) if lang == "zh" else text.format(**kwargs)
+
+
+# A Chinese sentence puts no space between two Chinese characters or next to full-width punctuation, but a
+# template cannot know what a value will end with: "{title} 中" is right for "ResNet-34 中" and wrong for
+# "ResNet-20（CIFAR） 中". So the space a template puts beside a placeholder is dropped where the value's edge is
+# Chinese (str.format has no hook for this; string.Formatter.parse gives the pieces).
+_WIDE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”]")
+
+
+def _format_zh(template: str, kwargs: dict[str, Any]) -> str:
+    pieces: list[str] = []
+    previous_value = ""
+    for literal, name, spec, conversion in string.Formatter().parse(template):
+        if (
+            previous_value
+            and _WIDE.match(previous_value[-1:])
+            and literal[:1] == " "
+            and _WIDE.match(literal[1:2])
+        ):
+            literal = literal[1:]
+        value = ""
+        if name is not None:
+            value = (
+                "{" + name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
+            ).format(**kwargs)
+            if literal.endswith(" ") and _WIDE.match(literal[-2:-1]) and _WIDE.match(value[:1]):
+                literal = literal[:-1]
+        pieces += [literal, value]
+        previous_value = value
+    return "".join(pieces)
 
 
 #: What every renderer takes to put words in a figure: ``t("section.key", **values) -> str``.

@@ -11,8 +11,14 @@ and kept a capture long after the session that asked for it had gone. :class:`Ca
 * records which sessions (``owner``) use each capture; :meth:`release` (the session has ended) drops the
   session, and a capture no session uses any more is freed at once; a session holds at most ``per_owner``
   captures (its most recent: flipping between a few photos reruns nothing), older ones are let go the same way;
-* keeps the total under ``max_bytes``, evicting the least recently used captures first (a session whose capture
-  was evicted makes it again on its next rerun: one forward pass).
+* keeps the total under ``max_bytes`` at every moment, evicting the least recently used captures first (a
+  session whose capture was evicted makes it again on its next rerun: one forward pass). No value is exempt: one
+  larger than the whole bound is handed to its caller, and to the callers waiting for the same key, but not kept
+  (it used to be kept "because its session needs it", so one large request could hold any amount; the callers
+  bound each request's size before asking, ``resnet_viz.memory``).
+
+The same class bounds the page's other caches by bytes (channel grids' PNGs, preprocessed pictures, the
+inspector's records): :func:`nbytes` counts numpy arrays, ``bytes`` and Pillow images.
 
 Plain threading, nothing of Streamlit (``resnet_viz.ui.feature_maps`` owns one store per process and ties owners to sessions);
 tested in ``tests/test_store.py``. Why not ``functools.lru_cache`` or cachetools: neither bounds by bytes *and*
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from resnet_viz.settings import DEFAULTS
 
@@ -37,22 +44,37 @@ DEFAULT_PER_OWNER = 4
 DEFAULT_MAX_MB = DEFAULTS.capture_mb
 
 
-def _arrays(value: Any) -> list[np.ndarray]:
-    """Every numpy array inside ``value`` (dataclasses, dicts, lists and tuples, walked)."""
-    if isinstance(value, np.ndarray):
+def _parts(value: Any) -> list[Any]:
+    """Every numpy array, ``bytes`` and Pillow image inside ``value`` (dataclasses, dicts, lists and tuples,
+    walked)."""
+    if isinstance(value, (np.ndarray, bytes, bytearray, Image.Image)):
         return [value]
     if is_dataclass(value) and not isinstance(value, type):
-        return [a for f in fields(value) for a in _arrays(getattr(value, f.name))]
+        return [a for f in fields(value) for a in _parts(getattr(value, f.name))]
     if isinstance(value, dict):
-        return [a for v in value.values() for a in _arrays(v)]
+        return [a for v in value.values() for a in _parts(v)]
     if isinstance(value, (list, tuple)):
-        return [a for v in value for a in _arrays(v)]
+        return [a for v in value for a in _parts(v)]
     return []
 
 
+def _arrays(value: Any) -> list[np.ndarray]:
+    """Every numpy array inside ``value`` (dataclasses, dicts, lists and tuples, walked)."""
+    return [a for a in _parts(value) if isinstance(a, np.ndarray)]
+
+
+def _size(part: Any) -> int:
+    if isinstance(part, np.ndarray):
+        return part.nbytes
+    if isinstance(part, Image.Image):  # its pixel buffer: width × height × bands × bytes per band
+        return part.width * part.height * len(part.getbands()) * (4 if part.mode in ("I", "F") else 1)
+    return len(part)
+
+
 def nbytes(value: Any) -> int:
-    """The bytes of the numpy arrays inside ``value`` (what a kept capture costs; the rest is small)."""
-    return sum(a.nbytes for a in _arrays(value))
+    """The bytes of the numpy arrays, ``bytes`` and Pillow images inside ``value`` (what a kept value costs; the
+    rest, a few numbers and names, is small)."""
+    return sum(_size(p) for p in _parts(value))
 
 
 def freeze(value: Any) -> Any:
@@ -74,6 +96,15 @@ class StoreStats:
     hits: int
     evicted: int
     released: int
+    #: values handed out but not kept, each larger than the whole bound
+    refused: int = 0
+
+
+@dataclass(eq=False)
+class _Pending:  # one key being made: its callers wait on ``done``, then read the value (kept or not)
+    done: threading.Event = field(default_factory=threading.Event)
+    made: bool = False
+    value: Any = None
 
 
 @dataclass(eq=False)
@@ -86,22 +117,29 @@ class _Entry:
 class CaptureStore:
     """One shared, read-only value per key, bounded in bytes and freed with its last owner (module docstring)."""
 
-    def __init__(self, max_bytes: int = DEFAULTS.capture_bytes, per_owner: int = DEFAULT_PER_OWNER) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULTS.capture_bytes,
+        per_owner: int = DEFAULT_PER_OWNER,
+        sizeof: Callable[[Any], int] = nbytes,
+    ) -> None:
         self.max_bytes = max(0, int(max_bytes))
         self.per_owner = max(1, int(per_owner))
+        self._sizeof = sizeof  # what a value costs (the shared models' store counts their tensors)
         self._by_owner: dict[Hashable, OrderedDict[Hashable, None]] = {}  # each owner's keys, oldest first
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()  # least recently used first
-        self._making: dict[Hashable, threading.Event] = {}
+        self._making: dict[Hashable, _Pending] = {}
         self._ended: deque[Hashable] = deque()  # owners released while the lock was held (see release)
         self._bytes = 0
-        self._made = self._hits = self._evicted = self._released = 0
+        self._made = self._hits = self._evicted = self._released = self._refused = 0
 
     def get(self, key: Hashable, owner: Hashable, make: Callable[[], Any]) -> Any:
         """The value of ``key``, made by ``make()`` if no one has it, and noted as used by ``owner``.
 
-        Callers asking for a key being made wait for it; if ``make`` raises, the error reaches the caller that
-        made it and the waiting ones try again themselves (an out-of-memory on one device is not cached)."""
+        Callers asking for a key being made wait for it and get the same value, kept or not (a value larger than
+        the whole bound is handed out but not kept); if ``make`` raises, the error reaches the caller that made it
+        and the waiting ones try again themselves (an out-of-memory on one device is not cached)."""
         while True:
             with self._lock:
                 self._drain()
@@ -113,26 +151,36 @@ class CaptureStore:
                     return entry.value
                 pending = self._making.get(key)
                 if pending is None:
-                    pending = self._making[key] = threading.Event()
+                    pending = self._making[key] = _Pending()
                     break
-            pending.wait()
+            pending.done.wait()
+            if pending.made:
+                with self._lock:
+                    self._hits += 1
+                    if key in self._entries:
+                        self._own(key, owner)
+                return pending.value
         try:
             value = freeze(make())
         except BaseException:
             with self._lock:
                 del self._making[key]
-            pending.set()
+            pending.done.set()
             raise
         with self._lock:
-            entry = _Entry(value, nbytes(value))
-            self._entries[key] = entry
-            self._bytes += entry.size
+            entry = _Entry(value, self._sizeof(value))
             self._made += 1
-            self._own(key, owner)
-            self._evict_over_budget(keep=key)
+            if entry.size <= self.max_bytes:
+                self._entries[key] = entry
+                self._bytes += entry.size
+                self._own(key, owner)
+                self._evict_over_budget()
+            else:
+                self._refused += 1
             del self._making[key]
             self._drain()
-        pending.set()
+        pending.value, pending.made = value, True
+        pending.done.set()
         return value
 
     def _own(self, key: Hashable, owner: Hashable) -> None:  # with the lock held
@@ -166,14 +214,13 @@ class CaptureStore:
                 if not keys:
                     del self._by_owner[owner]
 
-    def _evict_over_budget(self, keep: Hashable) -> None:  # with the lock held
-        # oldest first; the value just made stays even when it alone is over the bound (its session needs it)
+    def _evict_over_budget(self) -> None:  # with the lock held
+        # oldest first, the value just made included if it alone is over the bound: no exemption
         for key in list(self._entries):
             if self._bytes <= self.max_bytes:
                 return
-            if key != keep:
-                self._remove(key)
-                self._evicted += 1
+            self._remove(key)
+            self._evicted += 1
 
     def release(self, owner: Hashable) -> None:
         """``owner`` (a session) has ended: forget it, and free the values no one uses any more.
@@ -200,4 +247,5 @@ class CaptureStore:
             return StoreStats(
                 entries=len(self._entries), bytes=self._bytes, max_bytes=self.max_bytes, owners=len(self._by_owner),
                 made=self._made, hits=self._hits, evicted=self._evicted, released=self._released,
+                refused=self._refused,
             )  # fmt: skip

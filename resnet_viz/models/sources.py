@@ -230,6 +230,11 @@ class OfflineMemory:
             raise
 
 
+#: Checkpoint refusals that depend on the network chosen (its keys, its shapes): the same file may fit another
+#: network, so its bytes are kept to be tried again. Every other refusal is about the file itself.
+NETWORK_DEPENDENT_REFUSALS = frozenset({"keys", "shape"})
+
+
 class CheckpointSlot:
     """One session's uploaded checkpoint: the last file tried, why it was refused, and the last good model.
 

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
 from resnet_viz.imaging.preprocessing import PreprocessSettings
@@ -87,7 +88,7 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
         info = source.checkpoint
         return "info", t(
             "feature_maps.using_checkpoint",
-            name=source.file_name,
+            name=fmt_code(source.file_name),
             sha=info.sha256[:12],
             classes=info.num_classes,
             fmt=info.format,

@@ -215,4 +215,7 @@ def depth_scaling_figure(
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.08, "xanchor": "right", "x": 1},
         bargap=0.25,
     )
-    return _style(fig, t("parameters.dash_title"), 720)
+    _style(fig, t("parameters.dash_title"), 720)
+    # The title on the left, the legend on the right of the same line: centred, a long title ran into the legend.
+    fig.update_layout(title={"x": 0, "xanchor": "left", "xref": "paper"})
+    return fig

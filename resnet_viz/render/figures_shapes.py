@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet_viz.architecture.trace import Row, Trace
+from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.architecture.trace import Row, Trace, trace
 from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.render.style import FONT
 
@@ -131,3 +132,18 @@ def spatial_walk(tr: Trace) -> list[int]:
             if s != sizes[-1]:
                 sizes.append(s)
     return sizes
+
+
+def stage_names_note(t: Translator, arch: str) -> str:
+    """Where the "paper names" of a network that is not one of the paper's ImageNet networks come from: the paper
+    names only those (Table 1; its CIFAR networks have map sizes, §4.2, and the notes' listing is not in it), so
+    conv2_x … for the others are this app's, in Table 1's style. Empty for the ImageNet networks."""
+    spec = get_spec(arch)
+    if spec.family == "imagenet":
+        return ""
+    ref = trace(arch, spec.default_input)  # the paper's sizes are those of its own 32×32 input
+    names = t("common.list_sep").join(spec.paper_stage_names)
+    if spec.family == "cifar":
+        sizes = t("common.list_sep").join(f"{s.output_shape[1]}×{s.output_shape[2]}" for s in ref.stages)
+        return t("common.names_cifar", names=names, sizes=sizes, size=spec.default_input)
+    return t("common.names_seed004", names=names, size=spec.default_input)

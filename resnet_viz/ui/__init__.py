@@ -23,17 +23,32 @@ from resnet_viz.ui.experiments import (
 )
 from resnet_viz.ui.feature_maps import (
     CaptureKey,
+    Fit,
     PreparedImage,
+    RequestTooLarge,
+    budgeted_preprocessing,
+    cache_store,
     cached_capture,
     cached_grid_png,
     cached_layer_stats,
     cached_preprocess,
     capture_store,
     capture_with_fallback,
+    drop_upload,
     pretrained_model,
+    refused_upload,
     shared_model,
+    upload_key,
 )
-from resnet_viz.ui.inspector import cached_erf, cached_record, cached_sanity_check, randomized_model
+from resnet_viz.ui.inspector import (
+    cached_erf,
+    cached_record,
+    cached_sanity_check,
+    erf_fit,
+    randomized_model,
+    record_fit,
+    sanity_fit,
+)
 from resnet_viz.ui.landscape import keep_landscape_result, landscape_result
 from resnet_viz.ui.presenter import dev_caption, diagram, figure, show_error
 from resnet_viz.ui.process import device, forward_gate, warm_process
@@ -56,7 +71,8 @@ from resnet_viz.ui.resolve import (
 from resnet_viz.ui.session import keep_widget_state, session_slot
 
 __all__ = [
-    "CaptureKey", "PreparedImage", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
+    "CaptureKey", "Fit", "PreparedImage", "RequestTooLarge", "budgeted_preprocessing", "cache_store",
+    "drop_upload", "erf_fit", "record_fit", "refused_upload", "sanity_fit", "upload_key", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
     "cached_grid_png", "cached_identity_at_init", "cached_layer_stats", "cached_preprocess", "cached_record",
     "cached_sanity_check", "cached_trace", "capture_store", "capture_with_fallback", "dev_caption", "device",
     "diagram", "figure", "forward_gate", "keep_landscape_result", "keep_widget_state", "landscape_result",

@@ -1,9 +1,15 @@
 """The Feature-maps page's caches: shared models, preprocessing, the capture store and the forward batcher, the
-channel grids.
+channel grids; and the budget of one request.
 
 Shared models are built once per (model source, device) and never changed afterwards (no hooks left on them, no
 ``.train()``, no ``.to()``, no ``load_state_dict``); captures are keyed by typed values (the source, the image's
-hash, the preprocessing) and bounded.
+hash, the preprocessing).
+
+Every cache of arrays or pictures is bounded in bytes, not in entries (one entry of a 1024-pixel input weighs
+what a hundred at 224 do): each is an ``imaging.store.CaptureStore`` (:func:`cache_store`), its entries owned by
+the sessions using them and freed with the last one. Before a capture runs, its memory is estimated from the
+network's trace (``resnet_viz.memory``) and compared with ``$RESNET_VIZ_REQUEST_MB`` (:func:`budgeted_preprocessing`):
+a capture over it runs at the largest input size that fits, with a notice on the page.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from resnet_viz import settings
+from resnet_viz import memory, settings
+from resnet_viz.architecture.trace import trace
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource, OfflineMemory, Preprocessing, load_shared
@@ -47,15 +54,36 @@ _HASH_FUNCS: dict[Any, Callable[[Any], Any]] = {
 }
 
 
-@st.cache_resource(max_entries=6, show_spinner=False, hash_funcs=_HASH_FUNCS)
+def model_bytes(model: torch.nn.Module) -> int:
+    """The bytes of a model's parameters and buffers (what keeping it built costs)."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+#: The one owner of every kept model: models stay built across sessions (a new student finds them warm), and
+#: leave only by the byte bound, least recently used first.
+_PROCESS = "process"
+
+
+@st.cache_resource
+def model_store():
+    """The shared networks, at most ``$RESNET_VIZ_MODELS_MB`` (512) MB of weights in all (``imaging.store``)."""
+    from resnet_viz.imaging.store import CaptureStore
+
+    return CaptureStore(settings.current().models_bytes, per_owner=1_000_000, sizeof=model_bytes)
+
+
 def shared_model(source: ModelSource, device_name: str) -> torch.nn.Module:
     """The model every session shares for a (pretrained or random) ``source`` on a device.
 
-    Built on the CPU, moved to its device *before* it is cached, then only ever called. A pretrained build may
-    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not cached: the next run
-    tries again).
+    Built on the CPU, moved to its device *before* it is kept, then only ever called. A pretrained build may
+    download once (raises :class:`resnet_viz.models.weights.WeightsError`, which is not kept: the next run
+    tries again). Kept in :func:`model_store`, bounded by the weights' bytes, not by a count.
     """
-    return load_shared(source).to(torch.device(device_name)).eval()
+
+    def make() -> torch.nn.Module:
+        return load_shared(source).to(torch.device(device_name)).eval()
+
+    return model_store().get(("shared", repr(source.key), device_name), _PROCESS, make)
 
 
 def pretrained_model(source: ModelSource, t: Translator) -> torch.nn.Module | None:
@@ -116,22 +144,88 @@ def _jpeg(picture: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-@st.cache_data(max_entries=16, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_preprocess(image_sha: str, preprocessing: Preprocessing, _data: bytes) -> PreparedImage:
-    """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers."""
-    from resnet_viz.imaging.images import load_image
-    from resnet_viz.imaging.preprocessing import preprocess
+    """The preprocessing steps of one image, keyed by its hash and the pipeline's numbers (kept in the
+    ``prepared`` store: its arrays are read-only, shared by the sessions showing the same picture)."""
 
-    steps = preprocess(load_image(_data), preprocessing)
-    return PreparedImage(
-        original_jpeg=_jpeg(steps.original),
-        resized_jpeg=_jpeg(steps.resized),
-        cropped_jpeg=_jpeg(steps.cropped),
-        normalized_jpeg=_jpeg(steps.normalized_preview),
-        cropped=steps.cropped,
-        tensor=steps.tensor.numpy(),
-        settings=steps.settings,
-    )
+    def make() -> PreparedImage:
+        from resnet_viz.imaging.images import load_image
+        from resnet_viz.imaging.preprocessing import preprocess
+
+        steps = preprocess(load_image(_data), preprocessing)
+        return PreparedImage(
+            original_jpeg=_jpeg(steps.original),
+            resized_jpeg=_jpeg(steps.resized),
+            cropped_jpeg=_jpeg(steps.cropped),
+            normalized_jpeg=_jpeg(steps.normalized_preview),
+            cropped=steps.cropped,
+            tensor=steps.tensor.numpy(),
+            settings=steps.settings,
+        )
+
+    return cache_store("prepared").get((image_sha, repr(preprocessing)), session_owner(), make)
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The input size one request runs at under ``$RESNET_VIZ_REQUEST_MB``: ``requested`` when its estimate
+    (``need`` bytes) is within ``budget`` bytes, else the largest size that fits (``scaled``), or none (``refused``:
+    not even the network's smallest input fits, or the size is the weights' own and cannot change)."""
+
+    requested: int
+    size: int | None
+    need: int
+    budget: int
+
+    @property
+    def scaled(self) -> bool:
+        return self.size is not None and self.size != self.requested
+
+    @property
+    def refused(self) -> bool:
+        return self.size is None
+
+
+def request_budget() -> int:
+    """The most bytes one request may take (``$RESNET_VIZ_REQUEST_MB``)."""
+    return settings.current().request_bytes
+
+
+def capture_need(source: ModelSource, crop: int) -> int:
+    """The estimated peak bytes of one capture of ``source``'s network at a ``crop``×``crop`` input."""
+    return memory.capture_bytes(trace(source.arch, crop, plain=source.plain, stride_in=source.stride_in))
+
+
+def budgeted_preprocessing(source: ModelSource, input_size: int) -> tuple[Preprocessing, Fit]:
+    """The preprocessing of ``source`` at the sidebar's ``input_size``, made smaller when its capture would take
+    more than the request budget (the weights' own preprocessing cannot be: then the fit is refused)."""
+    prep = source.preprocessing(input_size)
+    budget = request_budget()
+    need = capture_need(source, prep.crop)
+    if need <= budget:
+        return prep, Fit(prep.crop, prep.crop, need, budget)
+    size = None
+    if not prep.from_weights:
+        size = memory.fitting_capture_size(source.arch, source.plain, source.stride_in, prep.crop, budget)
+    fit = Fit(prep.crop, size, need, budget)
+    return (prep if size is None else source.preprocessing(size)), fit
+
+
+class RequestTooLarge(ValueError):
+    """A request whose estimated memory is over ``$RESNET_VIZ_REQUEST_MB`` (the pages fit or refuse before)."""
+
+
+#: The page's byte-bounded caches (:func:`cache_store`): name → (the setting bounding it, entries one session
+#: holds). A session's few most recent entries are enough for its reruns (the overview's four grids and the
+#: layer's grid; its picture; the layers and positions it flips between).
+CACHES: dict[str, tuple[str, int]] = {
+    "prepared": ("cache_bytes", 2),
+    "grid": ("cache_bytes", 12),
+    "stats": ("cache_bytes", 12),
+    "record": ("cache_bytes", 2),
+    "erf": ("cache_bytes", 16),
+    "sanity": ("cache_bytes", 4),
+}
 
 
 @st.cache_resource
@@ -142,6 +236,19 @@ def capture_store():
     from resnet_viz.imaging.store import CaptureStore
 
     return CaptureStore(settings.current().capture_bytes)
+
+
+@st.cache_resource
+def _cache_stores():
+    from resnet_viz.imaging.store import CaptureStore
+
+    knobs = settings.current()
+    return {name: CaptureStore(getattr(knobs, bound), per_owner=n) for name, (bound, n) in CACHES.items()}
+
+
+def cache_store(name: str):
+    """The process's byte-bounded cache ``name`` (one of :data:`CACHES`): an ``imaging.store.CaptureStore``."""
+    return _cache_stores()[name]
 
 
 _OWNER_KEY = "rv_store_owner"
@@ -155,24 +262,59 @@ class _SessionOwner:
 
     def __init__(self) -> None:
         self.id = next(_owner_ids)
-        weakref.finalize(self, capture_store().release, self.id)
+        stores = (capture_store(), *_cache_stores().values())
+        weakref.finalize(self, _release, stores, self.id)
+
+
+def _release(stores, owner: int) -> None:
+    for store in stores:
+        store.release(owner)
 
 
 def session_owner() -> int:
-    """This session's owner id in :func:`capture_store`."""
+    """This session's owner id in :func:`capture_store` and every :func:`cache_store`."""
     return session_slot(_OWNER_KEY, _SessionOwner).id
 
 
 def cached_capture(key: CaptureKey, device_name: str, _model, _tensor):
     """One forward pass per (weights, image, preprocessing, device), kept in :func:`capture_store`; display
     changes never rerun it. Sessions asking for the same model at about the same time share one batched forward
-    (:func:`batcher`). The capture is shared: read-only arrays, the same object for every session."""
+    (:func:`batcher`), unless a full batch of captures this large would be over the request budget (one forward,
+    one budget: at 224 resnet18 to resnet50 batch, resnet101 and resnet152 run alone). The capture is shared: read-only arrays, the same object for every
+    session. Raises :class:`RequestTooLarge` over the budget (the page fits the input size first)."""
+    need, budget = capture_need(key.source, int(_tensor.shape[-1])), request_budget()
+    if need > budget:
+        raise RequestTooLarge(
+            f"a capture of {key.source.arch} at this size needs ~{need >> 20} MB, over {budget >> 20}"
+        )
 
     def make():
-        # batched with other images of the same weights on the same device (the batcher adds the model and size)
-        return batcher().submit((key.source.key, device_name), _model, torch.from_numpy(_tensor))
+        from resnet_viz.imaging.capture import read_only_tensor
+
+        # the prepared image is shared and read-only; the forward only reads it
+        image = read_only_tensor(_tensor)
+        if batch_need(need, settings.current().max_batch) <= budget:
+            # batched with other images of the same weights on the same device (the batcher adds the model and size)
+            return batcher().submit((key.source.key, device_name), _model, image)
+        return _capture_alone(_model, image)
 
     return capture_store().get((_HASH_FUNCS[CaptureKey](key), device_name), session_owner(), make)
+
+
+def batch_need(need: int, images: int) -> int:
+    """The estimated bytes of one forward of ``images`` captures of ``need`` bytes each: the per-request overhead
+    once, the maps and activations once per image."""
+    return memory.REQUEST_OVERHEAD + (need - memory.REQUEST_OVERHEAD) * images
+
+
+def _capture_alone(model, image):
+    from resnet_viz.imaging import capture
+
+    with forward_gate():
+        try:
+            return capture.capture_batch(model, image)[0]
+        finally:  # the activations go back to the system, not into a thread's arena
+            memory.trim()
 
 
 @st.cache_resource
@@ -235,7 +377,6 @@ def cached_grid_png(
     return (png if cmap == "viridis" else recolor_png(png, cmap)), index
 
 
-@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def _cached_grid_indices(
     capture_key: CaptureKey,
     layer: str,
@@ -248,14 +389,71 @@ def _cached_grid_indices(
 ) -> tuple[bytes, list[int]]:
     from resnet_viz.render.tiling import grid_png
 
-    return grid_png(
-        _maps, mode=mode, cmap="viridis", k=k, global_range=_global_range, cols=cols, min_width=min_width
-    )
+    def make() -> tuple[bytes, list[int]]:
+        return grid_png(
+            _maps, mode=mode, cmap="viridis", k=k, global_range=_global_range, cols=cols, min_width=min_width
+        )
+
+    key = (_HASH_FUNCS[CaptureKey](capture_key), layer, mode, k, cols, min_width)
+    return cache_store("grid").get(key, session_owner(), make)
 
 
-@st.cache_data(max_entries=64, show_spinner=False, hash_funcs=_HASH_FUNCS)
 def cached_layer_stats(capture_key: CaptureKey, layer: str, _maps):
     """Per channel mean, max and fraction of zeros of one captured layer ((C, 3) numpy), once per layer."""
     from resnet_viz.imaging.capture import layer_stats
 
-    return layer_stats(_maps)
+    key = (_HASH_FUNCS[CaptureKey](capture_key), layer)
+    return cache_store("stats").get(key, session_owner(), lambda: layer_stats(_maps))
+
+
+# ----------------------------------------------------------------------------------------------- refused uploads
+_UPLOAD_ROUNDS = "rv_upload_rounds"
+
+
+def upload_key(base: str) -> str:
+    """The key of the uploader ``base`` this run: ``base`` until one of its files is refused, then a new one
+    each time (:func:`drop_upload`), so the next run shows an empty uploader instead of the refused file."""
+    rounds = st.session_state.get(_UPLOAD_ROUNDS, {}).get(base, 0)
+    return base if rounds == 0 else f"{base}_{rounds}"
+
+
+_REFUSED_UPLOAD = "rv_refused_upload"
+
+
+def drop_upload(base: str, file: Any, note: Any = None) -> None:
+    """Forget a refused upload of the uploader ``base`` (:func:`upload_key`) now, not when the session ends: its
+    bytes out of Streamlit's uploaded-file store and out of this session's widget state; then rerun at once, so
+    that the page shows a fresh, empty uploader under a new key (a file dropped on the old one would be lost),
+    and ``note`` (what to say about the refusal) from :func:`refused_upload` in that run.
+
+    A file sent to ``st.file_uploader`` or ``st.camera_input`` stays in the server's uploaded-file store (and
+    the widget's value in the session's state) until the browser removes it or the session ends; a refused
+    100 MB file held ~280 MB for as long as its tab was open. Streamlit's own ``st.chat_input`` removes its files
+    from the store the same way (``MemoryUploadedFileManager.remove_file``)."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx, file_id = get_script_run_ctx(), getattr(file, "file_id", None)
+    store = ctx.uploaded_file_mgr if ctx is not None else None
+    if file_id is not None and isinstance(store, MemoryUploadedFileManager):
+        store.remove_file(session_id=ctx.session_id, file_id=file_id)
+    key = upload_key(base)
+    if key in st.session_state:
+        del st.session_state[key]
+    rounds = dict(st.session_state.get(_UPLOAD_ROUNDS, {}))
+    rounds[base] = rounds.get(base, 0) + 1
+    st.session_state[_UPLOAD_ROUNDS] = rounds
+    notes = dict(st.session_state.get(_REFUSED_UPLOAD, {}))
+    notes[base] = note  # by uploader: a refused checkpoint's note must not show as a refused picture's
+    st.session_state[_REFUSED_UPLOAD] = notes
+    st.rerun()
+
+
+def refused_upload(*bases: str) -> Any:
+    """The ``note`` of the upload :func:`drop_upload` refused just before this run for one of the uploaders
+    ``bases`` (once), else None."""
+    notes = st.session_state.get(_REFUSED_UPLOAD, {})
+    for base in bases:
+        if base in notes:
+            return notes.pop(base)
+    return None

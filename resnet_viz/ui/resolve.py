@@ -17,6 +17,7 @@ import streamlit as st
 from resnet_viz import links
 from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import Trace, trace
+from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import arch_title as _arch_title
 from resnet_viz.i18n import translator as _translator
@@ -248,8 +249,11 @@ def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
     steps = steps_of(v.arch, links.start_size(v.arch))
     from resnet_viz.imaging.images import sample_images
 
+    # What came from the address is echoed only as code spans nothing inside can end (formatting.fmt_code): a
+    # backtick in a value must not turn the rest of it into a live link or a third-party image in the notice.
     args = {
-        "param": p.param, "value": p.value, "length": p.length, "max": links.MAX_VALUE_LEN,
+        "param": fmt_code(p.param), "setting": fmt_code(f"{p.param}={p.value}"), "length": p.length,
+        "max": links.MAX_VALUE_LEN,
         "known": ", ".join(links.KNOWN), "choices": ", ".join(ARCHS),
         "lo": links.SIZE_MIN, "hi": links.SIZE_MAX, "example": links.DEFAULT_STEP, "net": CATALOGUE[v.arch].title,
         "first": steps[0], "last": steps[-1], "n": lesson_steps(),
@@ -272,7 +276,8 @@ def _show_link_problems(v: View, t: Callable[..., str]) -> None:
         st.warning(t("links.notice") + "\n" + "\n".join(lines), icon=":material/link_off:")
     if moved:
         st.info(
-            t("links.block_moved", net=moved[0], old=moved[1], new=moved[2]), icon=":material/my_location:"
+            t("links.block_moved", net=moved[0], old=fmt_code(moved[1]), new=fmt_code(moved[2])),
+            icon=":material/my_location:",
         )
 
 

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from resnet_viz.imaging.explain.walk import _blocks, _walk_to
+from resnet_viz.imaging.explain.walk import _blocks, _check_image, _check_model, _walk_to, eval_mode
 from resnet_viz.models.seeding import seeded_build
 
 #: Seed of the randomly re-initialised network of the sanity check (not the "random weights" seed 0).
@@ -46,7 +46,15 @@ def stage_outputs(model: nn.Module) -> dict[str, str]:
 def grad_cam(model: nn.Module, image: torch.Tensor, stage: str, target: int | None = None) -> GradCam:
     """Grad-CAM (Selvaraju et al., 2017) of class ``target`` (default: the top class) at ``stage``'s output
     (a stage ``layer2`` or any block ``layer2.1``). The forward up to that output runs without gradients; only
-    the feature map A requires one, so the backward runs through the later layers only and w.r.t. A only."""
+    the feature map A requires one, so the backward runs through the later layers only and w.r.t. A only.
+    The model runs in eval mode (:func:`~resnet_viz.imaging.explain.walk.eval_mode`) and is left as it was."""
+    _check_model(model)
+    _check_image(image)
+    with eval_mode(model):
+        return _grad_cam(model, image, stage, target)
+
+
+def _grad_cam(model: nn.Module, image: torch.Tensor, stage: str, target: int | None) -> GradCam:
     stages = stage_outputs(model)
     blocks = [n for n, _ in _blocks(model)]
     name = stages.get(stage, stage)

@@ -16,7 +16,15 @@ from torch import nn
 
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.imaging.explain.terms import _check_position
-from resnet_viz.imaging.explain.walk import _block_terms, _blocks, _check_layer, _has_maxpool, _walk_to
+from resnet_viz.imaging.explain.walk import (
+    _block_terms,
+    _blocks,
+    _check_image,
+    _check_layer,
+    _has_maxpool,
+    _walk_to,
+    eval_mode,
+)
 from resnet_viz.models.blocks import BlockLayer, walk_block
 
 
@@ -87,12 +95,25 @@ def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Te
 
 
 #: How many models' folded weights :func:`effective_rf` keeps (one copy of a model's conv weights each: resnet50
-#: 94 MB, resnet152 230 MB). One is enough for a class on one network; a second network only refolds.
+#: 94 MB). One is enough for a class on one network; a second network only refolds.
 FOLD_CACHE_MODELS = 1
+#: The largest folded weights :func:`effective_rf` makes and keeps, in bytes: resnet18's 45 MB, resnet34's 87 MB and
+#: resnet50's 94 MB fold; resnet101's 170 MB and resnet152's 230 MB would be a second copy of a large model kept
+#: for as long as the server runs (and, made for one request, more than ``$RESNET_VIZ_REQUEST_MB`` allows), so
+#: those run each BN as a per-channel scale and shift after the model's own conv weights instead: no copy, the same
+#: function, one elementwise pass more per conv.
+FOLD_CACHE_BYTES = 128 * 2**20
 _fold_lock = threading.RLock()  # re-entrant: a weakref callback may run during a GC inside the lock
 _fold_cache: OrderedDict[tuple, tuple[weakref.ref, dict[str, tuple[torch.Tensor, torch.Tensor]]]] = (
     OrderedDict()
 )
+
+
+def folded_weight_bytes(model: nn.Module) -> int:
+    """The bytes of the folded conv weights :func:`effective_rf` makes (and keeps) for ``model``: its convs'
+    weights in float32, or 0 where they are over :data:`FOLD_CACHE_BYTES` (then nothing is copied)."""
+    n = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Conv2d)) * 4
+    return n if n <= FOLD_CACHE_BYTES else 0
 
 
 def _fold_key(model: nn.Module) -> tuple:
@@ -102,12 +123,35 @@ def _fold_key(model: nn.Module) -> tuple:
     return id(model), tensors[0].device, sum(t._version for t in tensors)
 
 
-def _folds(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _scale_shift(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The eval-mode BN after ``conv`` as a per-channel scale and shift (conv's own bias included): tiny new
+    tensors, no gradient; ``BN(conv(x)) = conv(x; W)·s + shift``."""
+    with torch.no_grad():
+        s = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias - bn.running_mean * s
+        if conv.bias is not None:
+            shift = shift + conv.bias * s
+    return s[:, None, None], shift[:, None, None]
+
+
+def _unfolded(model: nn.Module) -> dict[str, tuple[torch.Tensor | None, tuple[torch.Tensor, torch.Tensor]]]:
+    """:func:`_folds` for a model too large to copy: ``{conv name: (None, (scale, shift))}``."""
+    pairs = {"conv1": _scale_shift(model.conv1, model.bn1)}
+    for name, block in _blocks(model):
+        for conv, bn in walk_block(block).conv_bn_pairs:
+            pairs[f"{name}.{conv.name}"] = _scale_shift(conv.module, bn.module)
+    return {name: (None, pair) for name, pair in pairs.items()}
+
+
+def _folds(model: nn.Module) -> dict:
     """Every conv of ``model`` with its BN folded in, as ``{conv name: (weight, bias)}``, the weights in
     channels-last order; cached for the last :data:`FOLD_CACHE_MODELS` models (weakly: a freed model frees its
     entry at once). Folding anew on every call cost ~20 ms of resnet50's ~200 ms ERF, and channels-last weights with a
     channels-last input let oneDNN skip the reorders of both passes: 2.1× → 1.8× a plain forward, measured with
-    ``python -m benchmarks --only explain``."""
+    ``python -m benchmarks --only explain``. A model whose folded weights would be over :data:`FOLD_CACHE_BYTES`
+    gets ``{conv name: (None, (scale, shift))}`` instead (:func:`_unfolded`), made anew each call (a few KB)."""
+    if not folded_weight_bytes(model):
+        return _unfolded(model)
     key = _fold_key(model)
     with _fold_lock:
         hit = _fold_cache.get(key)
@@ -138,6 +182,10 @@ def _folds(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
 def _conv_bn(folds: dict, name: str, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     w, b = folds[name]
+    if w is None:  # not folded: the model's own weight (detached: autograd keeps nothing for it), then the BN
+        scale, shift = b
+        h = F.conv2d(x, conv.weight.detach(), None, conv.stride, conv.padding, conv.dilation, conv.groups)
+        return h.mul_(scale).add_(shift)  # in place: the conv's output is needed by nothing else
     return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
@@ -176,8 +224,17 @@ def effective_rf(
     One forward pass up to the layer and one backward pass w.r.t. the *input* only (``torch.autograd.grad``):
     the model's parameters are not touched and no ``.grad`` is written. The blocks before the layer's own block
     run with each eval-mode BN folded into its conv (the same function; see :func:`_folds`), which leaves autograd
-    one op per conv instead of two, in channels-last order."""
+    one op per conv instead of two, in channels-last order. The rest runs in eval mode
+    (:func:`~resnet_viz.imaging.explain.walk.eval_mode`); the model is left as it was."""
     _check_layer(model, layer)
+    _check_image(image)
+    with eval_mode(model):
+        return _effective_rf(model, image, layer, channel, row, col)
+
+
+def _effective_rf(
+    model: nn.Module, image: torch.Tensor, layer: str, channel: int, row: int, col: int
+) -> np.ndarray:
     device = next(model.parameters()).device
     x = image.detach().to(device, torch.float32).contiguous(memory_format=torch.channels_last)
     x = x.clone(memory_format=torch.channels_last).requires_grad_(True)

@@ -177,7 +177,9 @@ def explain_value(
     """How activation ``[channel, row, col]`` of ``layer`` (a torchvision module name: ``conv1``,
     ``layer1.0.conv2``, ``layer3.1``, …) came about for ``image`` (a preprocessed (1, 3, H, W) tensor).
 
-    Raises ``ValueError`` naming the valid range for an unknown layer or a channel, row or column out of range.
-    The model is only called (eval mode expected, as a shared model always is)."""
+    Raises ``ValueError`` naming what was expected for a model that is not a ResNet, an image that is not a
+    (1, 3, H, W) tensor (a numpy array, say), an unknown layer, or a channel, row or column out of range. The model
+    is only called, in eval mode; a model in training mode is explained as it predicts (BatchNorm with its running
+    statistics) and left exactly as it was, flags and statistics."""
     _check_layer(model, layer)
     return explain_at(record_layer(model, image, layer), channel, row, col)

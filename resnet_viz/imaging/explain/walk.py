@@ -4,6 +4,9 @@ that forward pass as float32 numpy for :func:`resnet_viz.imaging.explain.terms.e
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -45,8 +48,56 @@ def _block_terms(block: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return terms
 
 
+def _check_model(model: object) -> None:
+    """``ValueError`` unless ``model`` is a ResNet the walk knows: a stem ``conv1``/``bn1`` and stages of blocks."""
+    ok = (
+        isinstance(model, nn.Module)
+        and isinstance(getattr(model, "conv1", None), nn.Conv2d)
+        and isinstance(getattr(model, "bn1", None), nn.BatchNorm2d)
+        and bool(_blocks(model))
+    )
+    if not ok:
+        raise ValueError(
+            "expected a ResNet (torchvision's ResNet or resnet_viz.models.build_model's: a conv1/bn1 stem and "
+            f"stages of residual blocks), not {type(model).__name__}"
+        )
+
+
+def _check_image(image: object) -> None:
+    """``ValueError`` unless ``image`` is a preprocessed image tensor of shape (1, 3, H, W)."""
+    if not isinstance(image, torch.Tensor):
+        raise ValueError(
+            "expected the image as a torch.Tensor of shape (1, 3, H, W) (preprocessed, e.g. by "
+            f"resnet_viz.imaging.preprocessing), not {type(image).__name__}"
+        )
+    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
+        raise ValueError(f"expected an image tensor of shape (1, 3, H, W), not {tuple(image.shape)}")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode inside; every module's own ``training`` flag as it was after, even on an error.
+
+    An explanation is of the network as it predicts: BatchNorm with its running statistics, which a forward in
+    training mode would both ignore and update. A model already in eval mode (every shared model) is not written
+    to at all, so sessions sharing it never race on its flags; a caller's model in training mode is switched for
+    the call only (a copy would double its memory)."""
+    training = [m for m in model.modules() if m.training]
+    if not training:
+        yield
+        return
+    model.eval()
+    try:
+        yield
+    finally:
+        for m in training:
+            m.training = True
+
+
 def layer_names(model: nn.Module) -> list[str]:
-    """Every layer :func:`explain_value` can explain, in network order (torchvision's module names)."""
+    """Every layer :func:`explain_value` can explain, in network order (torchvision's module names);
+    ``ValueError`` for a model that is not a ResNet."""
+    _check_model(model)
     names = ["conv1", "bn1", "relu"] + (["maxpool"] if _has_maxpool(model) else [])
     for name, block in _blocks(model):
         layout = walk_block(block)
@@ -120,12 +171,12 @@ def _conv_params(conv: nn.Conv2d) -> dict[str, np.ndarray | int | None]:
 
 def record_layer(model: nn.Module, image: torch.Tensor, layer: str) -> LayerRecord:
     """One forward pass of ``model`` on ``image`` (1, 3, H, W) up to ``layer``'s block, kept for
-    :func:`explain_at` (everything copied to float32 numpy on the CPU; the model is only called)."""
-    if image.ndim != 4 or image.shape[0] != 1 or image.shape[1] != 3:
-        raise ValueError(f"expected an image tensor of shape (1, 3, H, W), not {tuple(image.shape)}")
+    :func:`explain_at` (everything copied to float32 numpy on the CPU). The model is only called, in eval mode
+    (:func:`eval_mode`: a model in training mode is explained as it predicts and left as it was)."""
+    _check_image(image)
     _check_layer(model, layer)
     device = next(model.parameters()).device
-    with torch.inference_mode():
+    with eval_mode(model), torch.inference_mode():
         owner, x, terms = _walk_to(model, image.to(device, torch.float32), layer)
         module = model.get_submodule(layer)
         short = layer[len(owner) + 1 :] if owner else layer
