@@ -73,7 +73,8 @@ st.subheader(t("shapes.down_header"))
 st.markdown(t("shapes.down_formula"))
 lines = []
 for d in down_steps(tr):
-    paper = f" ({d.paper_name})" if d.paper_name and d.paper_name != d.name else ""
+    # The block's paper name opens the bracket after the layer's name: "(in conv3_1, 3×3 conv, …" / "（位于 conv3_1，…".
+    paper = t("shapes.paper_prefix", paper=d.paper_name) if d.paper_name and d.paper_name != d.name else ""
     key = {
         "conv": "down_conv",
         "maxpool": "down_maxpool",

@@ -17,6 +17,7 @@ from resnet_viz import ui
 from resnet_viz.formatting import fmt_bytes_short, fmt_code
 from resnet_viz.imaging import images
 from resnet_viz.imaging.capture import Capture
+from resnet_viz.imaging.explain import trained_statistics
 from resnet_viz.models import sources
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import figures_feature_maps as fm
@@ -33,7 +34,7 @@ WIDGET_KEYS = ("fm_weights", "fm_input", "fm_layer", "fm_norm", "fm_cmap", "fm_s
                *inspector.KEYS)  # fmt: skip
 
 st.title(t("feature_maps.title"))
-st.caption(t("feature_maps.intro"))
+st.caption(t("feature_maps.intro", inspector=t("inspector.tab")))
 
 ui.keep_widget_state(WIDGET_KEYS)  # the choices survive closed tabs and a language switch
 
@@ -66,7 +67,7 @@ def image_box() -> images.ImageSlot:
             uploader = "fm_upload"
             upload = st.file_uploader(
                 t("feature_maps.upload_label"), type=UPLOAD_TYPES, key=ui.upload_key(uploader),
-                help=t("feature_maps.upload_help"),
+                help=t("feature_maps.upload_help", megapixels=round(images.MAX_PIXELS / 1e6)),
                 max_upload_size=images.MAX_BYTES // 2**20,
             )  # fmt: skip
             if upload is not None:
@@ -105,13 +106,13 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
 
 
 # ----------------------------------------------------------------------------------------------- overview
-def overview_section(key: ui.CaptureKey, cap: Capture, names: fm.LayerNames) -> None:
-    st.subheader(t("feature_maps.overview_title"))
-    st.caption(t("feature_maps.overview_caption"))
+def overview_section(key: ui.CaptureKey, cap: Capture, names: fm.LayerNames, trained: bool) -> None:
+    st.subheader(t("feature_maps.overview_title", k=fm.OVERVIEW_CHANNELS))
+    st.caption(t("feature_maps.overview_caption") + " " + fm.overview_note(trained, t))
     shown = fm.overview_layers(cap)
     for col, (title, name) in zip(st.columns(len(shown)), shown):
         maps = cap.layers[name]
-        tiles_png, _ = ui.cached_grid_png(key, name, "channel", "viridis", 16, 4, 160, maps)
+        tiles_png, _ = ui.cached_grid_png(key, name, "channel", "viridis", fm.OVERVIEW_CHANNELS, 4, 160, maps)
         with col:
             st.image(
                 tiles_png,
@@ -225,7 +226,7 @@ def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
         on_change=lambda: ui.select(ss["fm_block"]),
     )  # fmt: skip
     res = next(r for r in cap.residuals if r.block == block)
-    st.caption(t(f"feature_maps.shortcut_{res.shortcut}"))
+    st.caption(fm.shortcut_caption(res, names, t))
     lo, hi = res.common_range
     for col, (term, arr) in zip(st.columns(5), fm.residual_terms(res)):
         with col:
@@ -234,9 +235,12 @@ def residual_tab(cap: Capture, names: fm.LayerNames) -> None:
                 st.info(t("feature_maps.term_none"))
             else:
                 st.image(fm.residual_term_png(arr, (lo, hi)), width="stretch", output_format="PNG")
-                st.caption(t(f"feature_maps.explain_{term}", h=arr.shape[0], w=arr.shape[1]))
+                st.caption(fm.term_explanation(term, res, arr.shape[0], arr.shape[1], t))
     st.caption(t("feature_maps.residual_scale", lo=lo, hi=hi))
     figure = fm.ratio_figure(cap.residuals, names, t)
+    if figure is None:  # a plain network: no shortcut(x) to compare F(x) with
+        st.info(t("feature_maps.ratio_none"))
+        return
     ui.figure(figure, key="fm_ratio_chart", config={"displayModeBar": False})
     st.caption(t("feature_maps.ratio_caption"))
 
@@ -290,7 +294,7 @@ if fell_back:
     st.warning(t("feature_maps.oom_fallback"))
 names = fm.LayerNames(ui.cached_trace(s.arch, steps.settings.crop, s.plain, s.stride_in), cap)
 
-overview_section(key, cap, names)
+overview_section(key, cap, names, trained_statistics(model))
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not
 # redraw the other two.
 tab_maps, tab_res, tab_pred, tab_inspect = st.tabs(

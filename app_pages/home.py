@@ -17,7 +17,7 @@ st.latex(r"y = \mathrm{ReLU}\big(\mathcal{F}(x) + x\big)")
 st.info(
     t(
         "home.current",
-        title=ui.arch_title(s.arch),
+        title=ui.arch_title(s.arch, plain=s.plain),
         formula=tr.layer_count_formula,
         params=fmt_int(tr.total_params),
     )

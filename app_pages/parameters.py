@@ -19,6 +19,7 @@ from resnet_viz.architecture.catalogue import (
     get_spec,
     has_pretrained,
 )
+from resnet_viz.architecture.trace import Row
 from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_params
 from resnet_viz.render import figures_params, figures_shapes
 
@@ -38,7 +39,7 @@ st.markdown(t("parameters.intro"))
 try:
     tr = ui.cached_trace(s.arch, s.input_size, s.plain, stride_in)
 except ValueError:
-    st.error(t("parameters.bad_input", arch=ui.arch_title(s.arch), size=s.input_size))
+    st.error(t("parameters.bad_input", arch=ui.arch_title(s.arch, plain=s.plain), size=s.input_size))
     st.stop()
 
 m1, m2, m3, m4 = st.columns(4)
@@ -61,7 +62,7 @@ tab_where, tab_depth, tab_rule, tab_calc = st.tabs(
 
 # ------------------------------------------------------------------ where the parameters are
 with tab_where:
-    st.subheader(t("parameters.where_heading", title=ui.arch_title(s.arch)))
+    st.subheader(t("parameters.where_heading", title=ui.arch_title(s.arch, plain=s.plain)))
     st.markdown(t("parameters.where_intro"))
     # One widget per language: Chromium showed the radio empty after a language switch (its option labels, and so
     # its identity, change); a fresh widget in the new language starts on the default instead.
@@ -158,10 +159,13 @@ with tab_depth:
             t("parameters.batch_label"), min_value=1, max_value=1024, value=32, step=1, key="params_batch"
         )
     )
-    # The dashboard compares the ImageNet networks: at the sidebar's size when an ImageNet network is chosen,
-    # at their own 224 otherwise (a CIFAR network's 32 would say little about them).
+    # The dashboard compares the residual ImageNet networks (the paper's Table 1): at the sidebar's size when an
+    # ImageNet network is chosen, at their own 224 otherwise (a CIFAR network's 32 would say little about them).
+    # The plain toggle does not apply: its numbers under the names ResNet-34/50 read as the residual networks'.
     dash_size = s.input_size if spec.family == "imagenet" else 224
-    stats = counting.depth_scaling(dash_size, batch, plain=s.plain, stride_in=stride_in)
+    stats = counting.depth_scaling(dash_size, batch, plain=False, stride_in=stride_in)
+    if s.plain:
+        st.caption(t("parameters.dash_residual"))
     ui.figure(
         figures_params.depth_scaling_figure(stats, t, input_size=dash_size, batch_size=batch),
         width="stretch", config=PLOTLY_CONFIG, theme=None,
@@ -266,6 +270,9 @@ with tab_rule:
             text = t(f"parameters.reason_{item.reason}")
         return text
 
+    def paper_and_name(row: Row) -> str:
+        return t("common.paper_and_name", paper=row.paper_name, name=row.name)
+
     stem_items = [i for i in rule.items if i.group == "stem"]
     head_items = [i for i in rule.items if i.group == "head"]
 
@@ -275,7 +282,7 @@ with tab_rule:
         for i in items:
             if not i.counted:
                 key = (
-                    f"{t('parameters.dashed_note')} {describe(i)}"
+                    t("parameters.dashed_note", conv=describe(i))
                     if i.kind == "conv"
                     else t(f"parameters.reason_{i.reason}")
                 )
@@ -295,7 +302,7 @@ with tab_rule:
         ):
             st.markdown(
                 "\n".join(
-                    f"- {line(f'{b.paper_name} ({b.name})', [i for i in rule.items if i.block == b.name])}"
+                    f"- {line(paper_and_name(b), [i for i in rule.items if i.block == b.name])}"
                     for b in blocks
                 )
             )
@@ -385,9 +392,13 @@ with tab_calc:
         for p in real:
             conv = t("parameters.conv_desc", k=1, cin=p.c_in, cout=p.c_out, s=p.stride)
             items.append(
-                f"- {p.paper_name} ({p.block}.downsample, {conv}): {p.expression()} + BN 2×{p.c_out} "
-                f"= {fmt_int(p.conv_params)} + {fmt_int(p.bn_params)} = {fmt_int(p.conv_params + p.bn_params)}"
-            )
+                "- "
+                + t(
+                    "parameters.projection_item", paper=p.paper_name, name=f"{p.block}.downsample", conv=conv,
+                    expr=p.expression(), c=p.c_out, conv_params=fmt_int(p.conv_params),
+                    bn_params=fmt_int(p.bn_params), total=fmt_int(p.conv_params + p.bn_params),
+                )
+            )  # fmt: skip
         st.markdown(
             t(
                 "parameters.projection_real",
@@ -423,6 +434,13 @@ with tab_calc:
         )  # fmt: skip
         + "\n"
         + "\n".join(
-            f"- {paper} ({name}): {fmt_macs(a)} → {fmt_macs(b)}" for name, paper, a, b in variants.per_block
+            "- "
+            + t(
+                "parameters.v15_item",
+                block=t("common.paper_and_name", paper=paper, name=name),
+                v1=fmt_macs(a),
+                v15=fmt_macs(b),
+            )
+            for name, paper, a, b in variants.per_block
         )
     )

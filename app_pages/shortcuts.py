@@ -42,7 +42,7 @@ def export(dot_text: str, stem: str) -> None:
 
 
 # --- the whole network
-st.subheader(t("diagrams.overview_header", title=ui.arch_title(s.arch)))
+st.subheader(t("diagrams.overview_header", title=ui.arch_title(s.arch, plain=tr.plain)))
 counts = dot.count_shortcut_edges(dot.overview_dot(tr, t, collapse=False))
 blocks = tr.blocks
 if tr.plain:
@@ -64,7 +64,8 @@ else:
     dashed = [b for b in blocks if b.dashed]
     st.markdown(
         t("diagrams.overview_counts", n=len(blocks), solid=counts["solid"], dashed=counts["dashed"],
-          dashed_names=t("common.list_sep").join(f"{b.paper_name} ({b.name})" for b in dashed))
+          dashed_names=t("common.list_sep").join(
+              t("common.paper_and_name", paper=b.paper_name, name=b.name) for b in dashed))
     )  # fmt: skip
 if tr.family != "imagenet":  # conv2_x … are the paper's names for its ImageNet networks only
     ui.dev_caption(stage_names_note(t, s.arch))
@@ -117,7 +118,7 @@ kind = dot.block_kind(tr, block)
 st.markdown(t(f"diagrams.explain_{kind}", cin=block.input_shape[0], cout=block.output_shape[0],
               shape_in=fmt_shape(block.input_shape), shape_out=fmt_shape(block.output_shape)))  # fmt: skip
 if tr.block == "bottleneck" and block.stride != 1:
-    st.caption(t("diagrams.v1_v15", gain=f"{V15_TOP1_GAIN_PCT:g}"))
+    st.caption(t("diagrams.v1_v15", gain=f"{V15_TOP1_GAIN_PCT:g}", area=block.stride**2))
 rows = [r for r in tr.rows if r.parent == chosen or (r.parent or "").startswith(chosen + ".")]
 # One layer of the block is marked at once in the diagram, the table's selection and the code below.
 CODE_KEY = "rv_code_layer"
@@ -251,7 +252,9 @@ res_blocks = tr.blocks if not tr.plain else ui.cached_trace(s.arch, s.input_size
 dashed_stages = t("common.list_sep").join(
     b.paper_name.rsplit("_", 1)[0] + "_x" for b in res_blocks if b.dashed
 )
-if tr.block == "bottleneck":
+if tr.plain:  # one kind only: no solid or dashed line to describe
+    st.markdown(t("diagrams.kinds_intro_plain", block=tr.block_class))
+elif tr.block == "bottleneck":
     st.markdown(t("diagrams.kinds_intro_bottleneck"))
 else:
     family = "cifar" if tr.family == "cifar" else "basic"

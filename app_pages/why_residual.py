@@ -116,7 +116,12 @@ else:
 # ---------------------------------------------------------------- 3. gradient flow
 st.header(t("why_residual.grad_header"))
 st.markdown(
-    t("why_residual.grad_intro", batch=GRAD_BATCH, seeds=len(GRAD_SEEDS), seed_list=fmt_list(GRAD_SEEDS))
+    t(
+        "why_residual.grad_intro",
+        batch=GRAD_BATCH,
+        seeds=len(GRAD_SEEDS),
+        seed_list=fmt_list(GRAD_SEEDS, t("common.list_sep")),
+    )
 )
 grad_arch = st.selectbox(
     t("why_residual.grad_pick"),
@@ -138,7 +143,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     for sentence in readings.gradient_flow_sentences(flows, ui.arch_title(grad_arch)):
         st.markdown(_say(sentence))
     st.markdown(t("why_residual.grad_reading"))
-    ui.dev_caption(_say(readings.gradient_method(flows)))
+    ui.dev_caption(_say(readings.gradient_method(flows, ui.arch_title(grad_arch, s.lang))))
 else:
     st.info(t("why_residual.grad_hint"))
 why_training.render(t, s, GRAD_BATCH, GRAD_SEEDS)

@@ -171,6 +171,7 @@ def _plain_number(s: str) -> str:
     return s
 
 
-def fmt_list(values: Iterable[object]) -> str:
-    """Seeds, steps …: (0, 1, 2) → '0, 1, 2'."""
-    return ", ".join(str(v) for v in values)
+def fmt_list(values: Iterable[object], sep: str = ", ") -> str:
+    """Seeds, steps …: (0, 1, 2) → '0, 1, 2'. Inside a sentence pass the language's separator
+    (``t("common.list_sep")``: '0、1、2' in Chinese, where the half-width comma does not belong)."""
+    return sep.join(str(v) for v in values)

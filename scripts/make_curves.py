@@ -14,8 +14,14 @@ Writes, under --out:
   100 SGD steps (:func:`resnet_viz.experiments.gradient_steps`), one record per seed.
 
 Everything is decided by the settings and seeds recorded in the files; the data is generated from the seed by
-resnet_viz.experiments.generate, so no data file is needed. Results on another machine or torch version may differ
-in the last digits (floating-point reduction order), not in the picture.
+resnet_viz.experiments.generate, so no data file is needed. What a rerun can promise (as the page's "Settings, seed
+and how to reproduce" says): the same generated data and the same settings. What it cannot: the same curves. The
+shipped ones were trained on a GPU, several training processes at a time (device, jobs and versions are recorded in
+degradation.json); a CPU rounds differently, and nothing here switches on PyTorch's deterministic algorithms, so two
+GPU runs may differ too. Small differences grow during training: the seeds of one network already end far apart
+in training error (the page gives the widest spread). So a rerun's single seeds may land anywhere in such a range
+and its means move with them; the page compares means, and the candidate settings show how the ordering fared from
+one setting to another.
 """
 
 from __future__ import annotations

@@ -74,6 +74,15 @@ def test_block_parts_reproduce_each_block_and_the_whole_network(arch, plain, str
                 np.testing.assert_allclose(got, term[0].mean(dim=0).numpy(), rtol=1e-5, atol=1e-5)
         assert np.isclose(r.main_norm, float(torch.linalg.vector_norm(parts.main)), rtol=1e-5)
         assert np.isclose(r.x_norm, float(torch.linalg.vector_norm(parts.x)), rtol=1e-5)
+        # the chart's ratio compares the two terms of the addition, ‖F(x)‖ / ‖shortcut(x)‖ (same shape), not
+        # ‖F(x)‖ / ‖x‖ (another shape on a dashed block); a plain block adds nothing, so it has none
+        if parts.shortcut is None:
+            assert r.shortcut_norm is None and np.isnan(r.ratio)
+        else:
+            assert parts.shortcut.shape == parts.main.shape
+            sc = float(torch.linalg.vector_norm(parts.shortcut))
+            assert np.isclose(r.shortcut_norm, sc, rtol=1e-5)
+            assert np.isclose(r.ratio, float(torch.linalg.vector_norm(parts.main)) / sc, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("arch", "plain", "stride_in", "size"), CASES)
@@ -94,7 +103,8 @@ def test_capture_keeps_conv1_maxpool_every_block_with_the_traced_shapes(arch, pl
     assert [r.block for r in c.residuals] == blocks
     for r in c.residuals:
         assert r.shortcut == tr.row(r.block).shortcut
-        assert r.x_norm > 0 and r.main_norm > 0 and np.isfinite(r.ratio)
+        assert r.x_norm > 0 and r.main_norm > 0
+        assert np.isnan(r.ratio) if plain else np.isfinite(r.ratio)
         if r.shortcut_mean is not None:
             # mean over channels is linear: the sum's mean is the sum of the means
             np.testing.assert_allclose(r.sum_mean, r.main_mean + r.shortcut_mean, rtol=1e-4, atol=1e-5)
@@ -130,7 +140,10 @@ def _state_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-def test_eight_threads_on_one_shared_model_get_what_each_gets_alone():
+def test_eight_threads_on_one_shared_model_get_what_each_gets_alone(one_torch_thread):
+    # Bit-equal digests need the same kernels alone and in threads: with more than one intra-op thread, a forward
+    # that finds torch's pool busy (another thread's forward in it) runs its conv split differently, and the last
+    # bits differ (seen in the full suite on 2 cores). One thread makes the comparison about sharing, not kernels.
     model = load_random("resnet18")
     training, before = model.training, _state_digest(model)
     images = [_image(100 + i, 48) for i in range(8)]

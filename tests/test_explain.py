@@ -4,6 +4,7 @@ receptive fields, Grad-CAM and its randomisation check, and a shared model left 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 
 import numpy as np
@@ -14,17 +15,26 @@ import resnet_viz
 from resnet_viz import get_spec, trace
 from resnet_viz.imaging.capture import capture
 from resnet_viz.imaging.explain import (
+    BN_INITIAL_MEAN,
+    BN_INITIAL_VAR,
+    SIMILAR_RHO,
     TOLERANCE,
+    GradCam,
+    SanityCheck,
     effective_rf,
     explain_at,
     explain_value,
     grad_cam,
+    initial_statistics,
     layer_names,
+    maps_alike,
     randomized_like,
     record_layer,
     rf_box,
     sanity_check,
+    sanity_reading,
     spearman,
+    trained_statistics,
 )
 from resnet_viz.models import build_model
 from resnet_viz.models.weights import load_random
@@ -293,6 +303,59 @@ def test_the_sanity_check_compares_with_a_seeded_random_network():
     check = sanity_check(model, rand_a, x, "layer3")
     assert check.randomized.target == check.trained.target
     assert -1.0 <= check.rho < 1.0
+
+
+def test_the_sanity_check_ranks_the_maps_magnitudes_as_adebayo_et_al_do():
+    """Two random networks gave signed maps of opposite sign (ρ ≈ −0.9: the image's structure, mirrored), which
+    a signed ρ reads as "different". The check's ρ compares |map| (Adebayo et al. 2018); the signed one is kept."""
+    model = trained_like("resnet18", False, "3x3")
+    x = _image(9, 64)
+    rand = randomized_like(lambda: build_model("resnet18"), seed=1)
+    check = sanity_check(model, rand, x, "layer2")
+    assert check.rho == pytest.approx(spearman(np.abs(check.trained.raw), np.abs(check.randomized.raw)))
+    assert check.rho_signed == pytest.approx(spearman(check.trained.raw, check.randomized.raw))
+    # a map and its mirror image in sign: alike in magnitude, opposite when signed
+    flipped = dataclasses.replace(check.trained, raw=-check.trained.raw)
+    mirrored = SanityCheck(check.trained, flipped, rho=spearman(np.abs(check.trained.raw), np.abs(flipped.raw)),
+                           rho_signed=spearman(check.trained.raw, flipped.raw))  # fmt: skip
+    assert mirrored.rho == pytest.approx(1.0) and mirrored.rho_signed == pytest.approx(-1.0)
+
+
+def _check(rho: float) -> SanityCheck:
+    cam = GradCam("layer1", 0, np.zeros((2, 2), np.float32), np.zeros(1, np.float32), np.zeros((2, 2), np.float32),
+                  0.0)  # fmt: skip
+    return SanityCheck(cam, cam, rho=rho)
+
+
+def test_maps_alike_above_the_threshold_only():
+    assert maps_alike(SIMILAR_RHO + 0.01)
+    assert not maps_alike(SIMILAR_RHO)  # "above": the threshold itself is not alike
+    assert not maps_alike(SIMILAR_RHO - 0.01)
+    assert not maps_alike(-0.9)  # a strongly negative ρ is not "alike"
+    assert not maps_alike(float("nan"))
+
+
+def test_the_sanity_reading_is_given_for_trained_weights_only():
+    high, low, none = _check(SIMILAR_RHO + 0.3), _check(SIMILAR_RHO - 0.3), _check(float("nan"))
+    assert [sanity_reading(c, trained=False) for c in (high, low, none)] == ["untrained"] * 3
+    assert sanity_reading(high, trained=True) == "alike"
+    assert sanity_reading(low, trained=True) == "different"
+    assert sanity_reading(none, trained=True) == "undefined"
+
+
+def test_trained_statistics_are_read_off_the_weights_loaded():
+    fresh = load_random("resnet20")
+    assert not trained_statistics(fresh)  # seeded random weights: every BN at μ = 0, σ² = 1
+    assert not trained_statistics(randomized_like(lambda: build_model("resnet20"), seed=1))
+    assert trained_statistics(trained_like("resnet20", False, "3x3"))
+    one = copy.deepcopy(fresh)
+    one.layer3[2].bn2.running_var[5] = 1.5  # one channel of one BN moved, as a training step would
+    assert trained_statistics(one)
+    bn = fresh.layer1[0].bn1
+    assert initial_statistics(bn.running_mean.numpy(), bn.running_var.numpy())
+    assert initial_statistics(np.full(4, BN_INITIAL_MEAN), np.full(4, BN_INITIAL_VAR))
+    assert not initial_statistics(np.array([0.0, 0.1]), np.ones(2))
+    assert not initial_statistics(np.zeros(2), np.array([1.0, 0.9]))
 
 
 def test_spearman_uses_average_ranks_for_ties():

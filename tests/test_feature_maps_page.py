@@ -24,6 +24,7 @@ from resnet_viz.i18n import translator
 from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images, preprocessing
 from resnet_viz.models import weights
+from resnet_viz.render import figures_feature_maps as fm
 
 PAGE = "app_pages/feature_maps.py"
 EN = translator("en")
@@ -113,7 +114,7 @@ def test_uploaded_sample_gives_predictions_and_a_grid_for_every_stage(page, monk
     ]
     assert any(EN("feature_maps.untrained_guess") == w.value for w in at.warning)
     # CAM at layer4 (64 / 32 = 2×2)
-    assert any(c.startswith("Where the last stage's 2×2 features") for c in captions(at))
+    assert EN("feature_maps.cam_caption", h=2, w=2) in captions(at)
 
     forward_passes = len(calls)
     assert forward_passes >= 1
@@ -283,7 +284,7 @@ def test_chinese_cifar_plain_and_v1_networks_work_with_random_weights(page):
     assert any("普通网络" in c.value for c in at.caption)
 
     at = page(arch="resnet50", size=48, rv_stride_in="1x1")
-    assert any(EN("feature_maps.no_pretrained", arch="resnet50") == i.value for i in at.info)
+    assert any(EN("feature_maps.no_pretrained_v1", arch="resnet50") == i.value for i in at.info)
     assert any(c.startswith("layer4 (conv5_x): 2048×") for c in captions(at))
 
 
@@ -364,3 +365,29 @@ def _kept_arrays(store):
     from resnet_viz.imaging.store import _arrays
 
     return [a for entry in store._entries.values() for a in _arrays(entry.value)]
+
+
+def test_the_page_says_what_one_pass_computes_and_what_random_weights_show(page):
+    """Issue 21: the intro claimed one pass for everything (the inspector runs its own); the overview promised
+    "more abstract" features with random weights and typed its channel count; the ratio chart divided by ‖x‖."""
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        at = page(arch="resnet20", size=32, lang=lang)
+        assert t("feature_maps.intro", inspector=t("inspector.tab")) in [c.value for c in at.caption]
+        assert [
+            h.value
+            for h in at.subheader
+            if h.value == t("feature_maps.overview_title", k=fm.OVERVIEW_CHANNELS)
+        ]
+        overview = t("feature_maps.overview_caption") + " " + t("feature_maps.overview_untrained")
+        assert overview in [c.value for c in at.caption]
+        assert not [c.value for c in at.caption if t("feature_maps.overview_trained") in c.value]
+        open_tab(at, "residual", lang)
+        at.selectbox(key="fm_block").set_value("layer2.0").run()
+        ok(at)
+        assert t("feature_maps.shortcut_zero_pad", stride=2) in [c.value for c in at.caption]
+        assert t("feature_maps.ratio_caption") in [c.value for c in at.caption]
+    plain = page(arch="resnet20", size=32, rv_plain=True)
+    open_tab(plain, "residual")
+    assert EN("feature_maps.ratio_none") in [i.value for i in plain.info]
+    assert EN("feature_maps.explain_main_plain") in [c.value for c in plain.caption]

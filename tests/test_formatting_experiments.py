@@ -85,3 +85,4 @@ def test_list() -> None:
     assert fmt_list((0, 1, 2, 3)) == "0, 1, 2, 3"
     assert fmt_list(s for s in [7]) == "7"
     assert fmt_list([]) == ""
+    assert fmt_list((0, 1, 2), "、") == "0、1、2"  # a Chinese sentence's list separator

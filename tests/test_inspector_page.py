@@ -4,6 +4,7 @@ receptive field and Grad-CAM parts work in both languages. Offline (random weigh
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import streamlit as st
 import torch
@@ -194,7 +195,7 @@ def test_receptive_field_and_grad_cam_in_both_languages(page):
         caps = [c for img in at.image for c in img.captions]
         size = trace("resnet18", 64).row("layer2.1").receptive_field
         assert t("inspector.rf_box_caption", size=size, jump=8, input=64) in caps
-        prefix = t("inspector.erf_caption", extent="@", size=size).split("@")[0]
+        prefix = t("inspector.erf_caption", mass="@", extent="@", size=size).split("@")[0]
         assert [c for c in caps if c.startswith(prefix) and f"{size}×{size}" in c]
         at.toggle(key="ix_cam").set_value(True).run()
         ok(at)
@@ -220,7 +221,96 @@ def test_a_checkpoint_with_nan_or_inf_gets_a_warning_naming_the_tensors(page):
     at.radio(key="fm_weights").set_value("checkpoint").run()
     uploader(at, "fm_ckpt_file").set_value(("nan.pt", buf.getvalue(), "")).run()
     ok(at)
-    want = EN("feature_maps.ckpt_nonfinite", name="`nan.pt`", n=2, names="`layer1.0.conv1.weight`, `fc.weight`")
+    want = EN(
+        "feature_maps.ckpt_nonfinite", name="`nan.pt`", n=2, names="`layer1.0.conv1.weight`, `fc.weight`"
+    )
     assert [w.value for w in at.warning if w.value == want] == [want]
     pick(at, "layer1.0.conv1", 0, 3, 3)
     assert at.metric[0].value.lower() == "nan"
+
+
+def _zero_position(page, layer: str) -> tuple[int, int, int]:
+    """A position of ``layer`` whose value is 0 after its ReLU (its gradient is zero everywhere)."""
+    model, image, _ = next(s for s in reversed(page.seen) if s[2] == layer)
+    out = explain.record_layer(model, image, layer).arrays["out"]
+    c, i, j = (int(v) for v in np.argwhere(out == 0)[0])
+    return c, i, j
+
+
+def test_a_value_no_pixel_moves_gets_no_receptive_field_only_a_sentence_saying_so(page):
+    """Issue 21: "90 % of it lies within a 0×0 square" for a zero gradient. No square is stated, no heat drawn."""
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        at = page("resnet18", 64, lang=lang)
+        pick(at, "layer1.0", 0, 0, 0)
+        c, i, j = _zero_position(page, "layer1.0")
+        pick(at, "layer1.0", c, i, j)
+        at.toggle(key="ix_rf").set_value(True).run()
+        ok(at)
+        assert [x.value for x in at.info if x.value == t("inspector.erf_zero")] == [t("inspector.erf_zero")]
+        assert not texts_with(at, "0×0")
+        prefix = t("inspector.erf_caption", mass="@", extent="@", size="@").split("@")[0]
+        assert not [x for x in all_text(at) if x.startswith(prefix)]
+        box = t("inspector.rf_box_caption", size="@", jump="@", input="@").split("@")[0]
+        assert len([c for img in at.image for c in img.captions if c.startswith(box)]) == 1  # the box only
+
+
+def _checkpoint(arch: str, trained: bool) -> bytes:
+    """A random network's weights as a checkpoint; ``trained``: its BNs' running statistics moved off their
+    initial values, as training moves them."""
+    import io
+
+    from resnet_viz.models import build_model
+
+    state = build_model(arch).state_dict()
+    if trained:
+        g = torch.Generator().manual_seed(4)
+        for k, v in state.items():
+            if k.endswith("running_mean"):
+                v.add_(torch.randn(v.shape, generator=g) * 0.1)
+            elif k.endswith("running_var"):
+                v.mul_(torch.rand(v.shape, generator=g) + 0.5)
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    return buf.getvalue()
+
+
+def test_the_sanity_check_is_read_only_for_trained_weights_and_bn_says_which_statistics(page):
+    """Issue 21: with random weights the check compared two untrained nets and read as a pass; and BN's μ/σ² were
+    "measured during training" when they were the initial ones."""
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        readings = [
+            t(f"inspector.sanity_{k}", threshold=explain.SIMILAR_RHO) for k in ("high", "low", "undefined")
+        ]
+        at = page("resnet20", 32, lang=lang)  # random weights
+        pick(at, "layer1.0.bn1", 1, 2, 3)
+        initial = t("inspector.bn_title_initial", name="layer1.0.bn1", mean="0", var="1")
+        assert texts_with(at, initial) and not texts_with(at, t("inspector.bn_title", name="layer1.0.bn1"))
+        at.toggle(key="ix_cam").set_value(True).run()
+        ok(at)
+        assert [m for m in at.markdown if "ρ = " in m.value]
+        assert [i.value for i in at.info if i.value == t("inspector.sanity_untrained")]
+        assert not [m.value for m in at.markdown if m.value in readings]
+
+    at = page("resnet20", 32)
+    at.radio(key="fm_weights").set_value("checkpoint").run()
+    at.file_uploader(key="fm_ckpt_file").set_value(("trained.pt", _checkpoint("resnet20", True), "")).run()
+    ok(at)
+    pick(at, "layer1.0.bn1", 1, 2, 3)
+    assert texts_with(at, EN("inspector.bn_title", name="layer1.0.bn1"))
+    assert not texts_with(at, "initial values")
+    at.toggle(key="ix_cam").set_value(True).run()
+    ok(at)
+    readings = [
+        EN(f"inspector.sanity_{k}", threshold=explain.SIMILAR_RHO) for k in ("high", "low", "undefined")
+    ]
+    assert len([m.value for m in at.markdown if m.value in readings]) == 1
+    assert not [i.value for i in at.info if i.value == EN("inspector.sanity_untrained")]
+
+
+def test_a_projection_is_described_with_its_own_stride(page):
+    at = page("resnet18", 64)
+    pick(at, "layer2.0", 3, 2, 5)
+    assert texts_with(at, EN("inspector.shortcut_projection", stride=2))
+    assert texts_with(at, "a 1×1 convolution with stride 2 and a BatchNorm")

@@ -37,6 +37,7 @@ def test_say_words_nested_sentences_lists_and_continuations_per_language() -> No
             "thr_images": "20",
             "n_test": "1,000",
             "worst": ["a", "b"],
+            "metric": R.metric_name("top1_error"),
         },
         then=(Sentence("why_residual.rm_plain_rest", {"rest": 1, "lo": "1%", "hi": "2%"}),),
     )
@@ -51,6 +52,7 @@ def test_say_words_nested_sentences_lists_and_continuations_per_language() -> No
         thr_images="20",
         n_test="1,000",
         worst="a, b",
+        metric=EN("why_residual.metric_top1_error"),
     ) + (" " + EN("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
     assert zh == ZH(
         s.key,
@@ -61,6 +63,7 @@ def test_say_words_nested_sentences_lists_and_continuations_per_language() -> No
         thr_images="20",
         n_test="1,000",
         worst="a、b",
+        metric=ZH("why_residual.metric_top1_error"),
     ) + (ZH("why_residual.rm_plain_rest", rest=1, lo="1%", hi="2%"))
     assert say(EN, Sentence("why_residual.deg_one_seed")) == EN("why_residual.deg_one_seed")
 
@@ -141,7 +144,7 @@ def _removal(res_blocks: dict[str, float], plain_blocks: dict[str, float], res_b
         return {"baseline": {"top1_error": base}, "blocks": {k: {"top1_error": v} for k, v in blocks.items()}}
 
     return {
-        "settings": {"num_classes": 10, "n_test": 1000},
+        "settings": {"num_classes": 10, "n_test": 1000, "epochs": 2, "n_train": 300, "batch_size": 128},
         "depth": 8,
         "width": 4,
         "nets": {"resnet-8": sweep(res_base, res_blocks), "plain-8": sweep(plain_base, plain_blocks)},
@@ -198,7 +201,11 @@ def test_plain_trained_worse_at_the_tolerance() -> None:
 @pytest.mark.parametrize(
     ("res", "plain", "keys"),
     [
-        ({"layer1.0": 0.12, "layer2.0": 0.5}, {"layer1.0": 0.9}, ["rm_veit_plain_more", "rm_veit_res_holds"]),
+        (
+            {"layer1.0": 0.119, "layer2.0": 0.5},
+            {"layer1.0": 0.9},
+            ["rm_veit_plain_more", "rm_veit_res_holds"],
+        ),
         ({"layer1.0": 0.5}, {"layer1.0": 0.21}, ["rm_veit_plain_not_more", "rm_veit_res_fails"]),
         ({"layer1.0": 0.16}, {"layer1.0": 0.9}, ["rm_veit_plain_more", "rm_veit_res_fails"]),
     ],
@@ -209,9 +216,48 @@ def test_veit_is_read_in_two_halves(res: dict, plain: dict, keys: list[str]) -> 
     assert _keys(sentences)[-3:] == [*keys, "rm_width"]
     if "rm_veit_res_fails" in keys:
         fails = next(s for s in sentences if s.key.endswith("rm_veit_res_fails"))
-        assert fails.args["block"] == "layer1.0" and fails.args["bound"] == S.VEIT_BOUND_PP
+        assert fails.args["block"] == "layer1.0" and fails.args["bound"] == S.SMALL_RISE_PP
+        assert (fails.args["k"], fails.args["n"]) == (1, 1)
     width = sentences[-1].args
     assert (width["width"], width["depth"], width["paper_width"], width["veit_depth"]) == (4, 8, 16, 110)
+    assert (width["steps"], width["paper_steps"]) == ("6", "64,000")  # 2 epochs × ⌈300 / 128⌉ batches
+
+
+def test_veit_fails_counts_every_noticed_solid_block_with_the_one_bound() -> None:
+    """Not only the worst: how many blocks that do not down-sample are noticed, by the same bound as "hardly
+    noticed" (a rise of exactly SMALL_RISE_PP points is noticed, 1 image less is not)."""
+    res = {"layer1.0": 0.12, "layer1.1": 0.119, "layer1.2": 0.5, "layer2.0": 0.9, "layer2.1": 0.1}
+    removal = _removal(res, {"layer1.0": 0.9})
+    summaries = S.removal_summary(removal)
+    fails = next(s for s in R.veit_comparison(summaries) if s.key.endswith("rm_veit_res_fails"))
+    assert (fails.args["k"], fails.args["n"], fails.args["block"], fails.args["rise"]) == (
+        2,
+        4,
+        "layer1.2",
+        "40.0",
+    )
+    reading = next(s for s in R.removal_reading(summaries) if s.key.endswith("rm_res_some_large"))
+    assert reading.args["small"] == 2 and reading.args["thr"] == fails.args["bound"]  # the one bound, both
+
+
+def test_the_deletion_sentences_name_their_metric_and_weaker_is_top1_only() -> None:
+    """In top-5 mode every deletion sentence says "top-5" (the seed note above it quotes top-1 errors), and "the
+    plain net trained worse" is not read off top-5 errors."""
+    removal = _removal({"layer1.0": 0.2, "layer1.1": 0.5}, {"layer1.0": 0.9}, res_base=0.1, plain_base=0.2)
+    for sweep in removal["nets"].values():
+        sweep["baseline"]["top5_error"] = sweep["baseline"]["top1_error"] / 2
+        for r in sweep["blocks"].values():
+            r["top5_error"] = r["top1_error"] / 2
+    top1 = R.removal_sentences(S.removal_summary(removal, "top1_error"), removal)
+    top5 = R.removal_sentences(S.removal_summary(removal, "top5_error"), removal)
+    assert "rm_weaker" in _keys(top1) and "rm_weaker" not in _keys(top5)
+    for lang, tr, unit in (("en", EN, " pp"), ("zh", ZH, " 个百分点")):
+        for s in top5:
+            if not s.key.endswith("rm_width"):
+                text = say(tr, s, lang)
+                assert "top-5" in text and "top-1" not in text, text
+        raises = say(tr, top1[0], lang).split(unit)[0]  # up to the first rise: "raises … by up to 40.0"
+        assert raises.endswith("40.0") and "+" not in raises
 
 
 def test_removal_seed_sentence_only_where_there_are_seeds_to_tell_apart() -> None:
@@ -226,13 +272,15 @@ def test_removal_seed_sentence_only_where_there_are_seeds_to_tell_apart() -> Non
     removal = _removal({"layer1.0": 0.1}, {"layer1.0": 0.9}) | {"settings": {"seed": 0, "n_test": 1000}}
     sentence = R.removal_seed_sentence(degradation, removal)
     assert sentence.args["res_seed"] == "5.0%" and sentence.args["plain_mean"] == "30.0%"
-    assert sentence.args["seeds"] == "0, 1"
+    assert "0, 1:" in say(EN, sentence, "en") and "0、1" in say(
+        ZH, sentence, "zh"
+    )  # the language's separator
     assert R.removal_seed_sentence({"seeds": [0], "runs": degradation["runs"]}, removal) is None
 
 
 def test_deletion_caption() -> None:
-    cap = R.deletion_caption({"settings": {"dataset": "pairs", "n_test": 500}})
-    assert cap.args == {"n_test": 500, "classes": 20, "chance5": "75.0%"}
+    cap = R.deletion_caption({"settings": {"dataset": "pairs", "n_test": 1000}})
+    assert cap.args == {"n_test": "1,000", "classes": 20, "chance5": "75.0%"}
 
 
 # ------------------------------------------------------------------------------------------------ landscapes
@@ -289,6 +337,17 @@ def test_the_residual_surface_is_called_a_bowl_only_when_it_is_one(share, at_hal
     assert (got.key.split(".")[1] if got else None) == key
     if key == "read_not_bowl" and at_half == 24.3:
         assert got.args["times"] == "8.1" and got.args["chance"] == "3.00"  # 24.3 ÷ ln 20
+
+
+def test_not_a_bowl_claims_nothing_the_other_sentences_do_not_show() -> None:
+    """Its heading is true whatever the pair shows: even where the residual surface is the *more* non-convex one
+    (paper_deep_unlike), it does not call it "less chaotic"."""
+    plain, res = _surface("plain56", 0.2, at_half=20.0), _surface("resnet56", 0.5, at_half=20.0)
+    sentences = R.landscape_sentences([plain, res])
+    assert {"paper_deep_unlike", "read_not_bowl"} <= set(_keys(sentences))
+    for lang, tr in (("en", EN), ("zh", ZH)):
+        text = say(tr, next(s for s in sentences if s.key.endswith("read_not_bowl")), lang)
+        assert "less chaotic" not in text.lower() and "不那么杂乱" not in text
 
 
 def test_landscape_summary_keeps_the_json_form() -> None:
@@ -353,7 +412,14 @@ def test_candidate_sentences_say_all_or_some() -> None:
     assert plain.key.endswith("deg_cand_plain_all") and plain.args["range"] == "10–20"
     assert res.key.endswith("deg_cand_res_all") and [t.key for t in res.then] == [
         "why_residual.deg_cand_res_level"
-    ]
+    ]  # both gaps (1.2 and 0.2 points) exceed the 0.1-point spread: no "by less than the spread"
+    within = {"candidates": {"chosen": "A", "tried": {
+        "A": cand(0.1, 0.3, 0.05, 0.038) | {"resnet_seed_spread": 0.02},  # 1.2 < 2 points
+        "B": cand(0.1, 0.2, 0.06, 0.03),  # 3 > 0.1 points
+    }}}  # fmt: skip
+    _, _, res = R.candidate_sentences(within)
+    assert [t.key for t in res.then] == ["why_residual.deg_cand_res_spread"]
+    assert res.then[0].args == {"k": 1, "n": 2, "names": ["A"]}
     somewhere = {
         "candidates": {
             "chosen": "A",
@@ -395,6 +461,18 @@ def test_gradient_steps_reading_follows_the_course() -> None:
         "stays_starved",
         "who_argues",
     ]
+    # beside the plain net's starved input side, the residual net's own ratio there: low too, or not
+    starved = R.gradient_steps_reading(record(0.5, 0.01))[1]
+    assert [t.key for t in starved.then] == ["why_residual_training.res_also_low"]  # the same curves: 0.01
+    healthy = record(0.5, 0.01)
+    healthy["per_seed"][0]["residual"] = {
+        "grad": [[5.0, 1.0]] * 3,
+        "conv1_weight": [1.0] * 3,
+        "loss": [1.0] * 3,
+    }
+    starved = R.gradient_steps_reading(healthy)[1]
+    assert [t.key for t in starved.then] == ["why_residual_training.res_not_low"]
+    assert (starved.args["plain_ff"], starved.args["res_ff"], starved.args["res_ff0"]) == ("0.01", "5", "5")
     assert _keys(R.gradient_steps_reading(record(0.5, 0.5))) == [
         "course_fades",
         "stays_not_starved",
@@ -411,6 +489,30 @@ def test_gradient_steps_reading_follows_the_course() -> None:
     assert (
         differ.args["classes"] == 20 and differ.args["live_classes"] == 10 and differ.args["live_seeds"] == 4
     )
+
+
+def test_gradient_flow_numbers_use_the_magnitude_formatter_and_projections_only_where_there_are_some() -> (
+    None
+):
+    from types import SimpleNamespace as Flow
+
+    def flow(arch: str) -> Flow:
+        return Flow(
+            arch=arch,
+            seed=0,
+            batch_size=16,
+            input_size=32,
+            plain=(1250.3, 3.0, 0.37),
+            residual=(2.0, 1.0, 0.5),
+        )
+
+    summary, _ = R.gradient_flow_sentences([flow("resnet56")], "ResNet-56")
+    assert summary.args["plain_first"] == "1,250" and summary.args["plain_spread"] == "3,379"
+    assert "e+" not in say(EN, summary)
+    cifar = R.gradient_method([flow("resnet56"), flow("resnet56")], "ResNet-56")
+    imagenet = R.gradient_method([flow("resnet34")], "ResNet-34")
+    assert cifar.then == () and [t.key for t in imagenet.then] == ["why_residual.grad_method_projections"]
+    assert "0、0" in say(ZH, cifar, "zh") and "0, 0" in say(EN, cifar, "en")
 
 
 def test_identity_sentence_says_every_block_outputs_its_shortcut_only_when_measured_so() -> None:

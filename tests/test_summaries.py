@@ -189,8 +189,11 @@ def test_plain_suffers_more_compares_exact_means_in_images() -> None:
 @pytest.mark.parametrize(
     ("blocks", "holds"),
     [
-        ({"layer1.0": 0.15, "layer2.0": 0.9}, True),  # exactly 5 points where it does not down-sample
-        ({"layer1.0": 0.151, "layer2.0": 0.1}, False),  # 51 images: above the bound
+        (
+            {"layer1.0": 0.119, "layer2.0": 0.9},
+            True,
+        ),  # 19 images where it does not down-sample: hardly noticed
+        ({"layer1.0": 0.12, "layer2.0": 0.1}, False),  # exactly 2 points (20 images): noticed
         ({"layer3.0": 0.95, "layer3.1": 0.1}, True),  # only a down-sampling block hurts: Veit's picture
     ],
 )
@@ -199,6 +202,18 @@ def test_veit_bound_ignores_only_the_downsampling_blocks(blocks: dict[str, float
     assert S.veit_bound_holds(res) is holds
     if not holds:
         assert res.worst_solid == "layer1.0"  # the sentence names the solid block that broke the bound
+
+
+def test_one_bound_splits_every_deletion_into_hardly_noticed_or_noticed() -> None:
+    """The Veit half and the "hardly notices" reading use one bound: every deletion is counted by exactly one of
+    them (no rise between two thresholds is neither), compared in images."""
+    blocks = {"layer1.0": 0.119, "layer1.1": 0.12, "layer1.2": 0.5, "layer2.0": 0.9, "layer2.1": 0.1}
+    res = S.removal_summary(_removal(blocks, {}))["resnet-20"]
+    noticed = [b for b in res.wrong if res.noticed(b)]
+    assert noticed == ["layer1.1", "layer1.2", "layer2.0"] and res.small == res.blocks - len(noticed)
+    assert res.solid_blocks == ["layer1.0", "layer1.1", "layer1.2", "layer2.1"]
+    assert res.solid_noticed == ["layer1.1", "layer1.2"] and not S.veit_bound_holds(res)
+    assert not hasattr(S, "VEIT_BOUND_PP")  # no second threshold to fall between
 
 
 def test_removal_seed_context_picks_the_records_seed() -> None:
@@ -248,6 +263,37 @@ def test_candidates_order_and_the_choosing_rule_on_both_sides() -> None:
     assert [x.resnet_order for x in c.tried] == ["lower", "lower", "level", "lower", "lower"]
     assert c.count(True, "higher") == 5 and c.count(False, "level") == 1
     assert S.candidates({"runs": []}) is None
+
+
+def test_gap_within_seed_spread_on_both_sides_and_in_exact_decimals() -> None:
+    c = S.candidates(
+        _candidates(
+            A=_cand(0.1, 0.3, 0.05, 0.038, spread=0.02),  # gap 1.2 points < spread 2: within
+            B=_cand(0.1, 0.3, 0.05, 0.038, spread=0.01),  # gap 1.2 > 1: outside
+            C=_cand(
+                0.1, 0.3, 0.3, 0.2, spread=0.1
+            ),  # gap exactly the spread (0.3 − 0.2 is 0.0999… in floats)
+            D=_cand(0.1, 0.3, 0.04, 0.05, spread=0.5),  # the deeper net ends above: no gap to compare
+            E=_cand(0.1, 0.3, 0.05, 0.038, spread=None),  # no spread recorded
+        )
+    )
+    assert [S.gap_within_seed_spread(x) for x in c.tried] == [True, False, False, False, False]
+
+
+def test_shipped_candidates_gap_against_the_spread() -> None:
+    """The reader's count, recomputed from the raw record: in 4 of the 5 candidates the residual gap is smaller
+    than the residual nets' spread over seeds (A 0.31 vs 0.82, B 0.76 vs 0.95, C 0.17 vs 0.64, D 0.97 vs 2.56)."""
+    data = _shipped("degradation.json")
+    c = S.candidates(data)
+    if c is None:
+        pytest.skip("the shipped record has no candidates block")
+    raw = data["candidates"]["tried"]
+    within = [
+        k
+        for k, v in raw.items()
+        if v["final_train_error"]["resnet-20"] - v["final_train_error"]["resnet-56"] < v["resnet_seed_spread"]
+    ]
+    assert [x.name for x in c.tried if S.gap_within_seed_spread(x)] == within
 
 
 def test_shipped_candidates_recomputed_agree_with_the_record() -> None:
@@ -417,6 +463,17 @@ def test_input_side_starved_at_its_threshold() -> None:
         and S.first_step_index([0, 10]) == 1
         and S.first_step_index([0]) == 0
     )
+
+
+def test_residual_input_side_low_in_some_seed_at_its_threshold() -> None:
+    def record(res_last: list[float]) -> dict:
+        rec = _steps_record([100.0] * len(res_last), [1.0] * len(res_last), [0.01] * len(res_last))
+        for seed, last in zip(rec["per_seed"], res_last):
+            seed["residual"] = {"grad": [[5.0, 1.0], [5.0, 1.0], [last, 1.0]], "conv1_weight": [1.0] * 3}
+        return rec
+
+    assert S.residual_input_side_low(S.gradient_steps_summary(record([0.0999, 5.0])))  # one seed is enough
+    assert not S.residual_input_side_low(S.gradient_steps_summary(record([0.1, 5.0])))
 
 
 def test_shipped_gradient_steps_fade_and_starve() -> None:

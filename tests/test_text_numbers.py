@@ -42,8 +42,11 @@ def test_plain_overview_states_the_parameter_difference(lang: str, open_page) ->
     _, text = open_page("app_pages/shortcuts.py", lang, "resnet56", plain=True)
     assert trace("resnet56", 32, plain=True).total_params == trace("resnet56", 32).total_params  # option A
     assert fmt_int(trace("resnet56", 32).total_params) in text
-    # the CIFAR networks get their own kinds text: zero-padding, no conv5_x
+    # the CIFAR networks get their own kinds text: zero-padding, no conv5_x (in the residual network: the plain
+    # one has a single kind of block, no solid or dashed line)
     t = translator(lang)
+    assert t("diagrams.kinds_intro_plain", block="BasicBlock") in text
+    _, text = open_page("app_pages/shortcuts.py", lang, "resnet56")
     assert (
         t("diagrams.kinds_intro_cifar", dashed_stages=t("common.list_sep").join(["conv3_x", "conv4_x"]))
         in text

@@ -155,8 +155,8 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str, 
     # Veit et al. in two halves, each chosen by its predicate, and the width the check was not rerun at
     half = "rm_veit_plain_more" if plain.mean_rise > res.mean_rise else "rm_veit_plain_not_more"
     assert tr(f"why_residual.{half}").split("{")[0] in text
-    bound = all(
-        100 * (round(b["top1_error"] * n) - base) <= ex.summaries.VEIT_BOUND_PP * n
+    bound = all(  # the one bound of "hardly noticed", on the blocks that do not down-sample
+        100 * (round(b["top1_error"] * n) - base) < ex.summaries.SMALL_RISE_PP * n
         for name, b in rm["nets"]["resnet-56"]["blocks"].items()
         if not ex.summaries.downsamples(name)
     )
@@ -167,6 +167,13 @@ def test_page_reads_its_numbers_and_comparisons_off_the_shipped_data(lang: str, 
         assert f"{first_block} (" not in text and f"{first_block}（" not in text
     # the seed-0 networks against the seed-mean table, both on the page
     assert f"{100 * rm['nets']['plain-56']['baseline']['top1_error']:.1f}%" in text
+    if lang == "zh":  # issue 21's second reading: no half-width list commas, no stray spaces beside Chinese
+        import re
+
+        assert "0、1、2" in text and not re.search(r"\d, \d, \d", text)  # lists; [−1, 1] is a formula
+        assert not re.search(r"[\u4e00-\u9fff]\** [\u4e00-\u9fff]", text), re.findall(
+            r".{12}[\u4e00-\u9fff]\** [\u4e00-\u9fff].{12}", text
+        )
     # the candidates in words, no issue number visible
     if "candidates" in data:
         assert tr("why_residual.deg_candidates").split("{")[0] in text

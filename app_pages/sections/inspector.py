@@ -18,12 +18,22 @@ from resnet_viz import ui
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
-from resnet_viz.imaging.explain import Explanation, explain_at, layer_names, rf_box, stage_outputs
+from resnet_viz.imaging.explain import (
+    BN_INITIAL_MEAN,
+    BN_INITIAL_VAR,
+    SIMILAR_RHO,
+    Explanation,
+    explain_at,
+    initial_statistics,
+    layer_names,
+    rf_box,
+    sanity_reading,
+    stage_outputs,
+    trained_statistics,
+)
 from resnet_viz.render import figures_explain as fx
 
 ss = st.session_state
-#: Above this rank correlation the two Grad-CAM maps are called alike (a reading aid, not a statistical test).
-SIMILAR_RHO = 0.5
 KEYS = ("ix_layer", "ix_channel", "ix_row", "ix_col", "ix_step", "ix_rf", "ix_cam", "ix_stage")
 
 
@@ -76,7 +86,7 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
         shown_channel = min(int(channel), n_ch - 1)
         fig = fx.position_figure(
             record.arrays["out"][shown_channel], min(row, h - 1), min(col, w - 1),
-            title=t("inspector.map_title", layer=layer, ch=shown_channel, h=h, w=w),
+            title=t("inspector.map_title", layer=layer, ch=shown_channel, h=h, w=w), t=t,
         )  # fmt: skip
         ui.figure(
             fig, key="ix_map", on_select=_on_pick, selection_mode="points", config={"displayModeBar": False}
@@ -181,7 +191,12 @@ def _conv(e: Explanation, record, t: Translator) -> None:
     st.markdown(t("inspector.conv_total", total=fmt_value(conv.value)))
     for term in (*e.steps, *e.then):
         if term.key == "bn":
-            st.markdown(t("inspector.bn_title", name=record.params["bn_name"]))
+            # Which statistics: the ones training stored, or the initial ones of weights never trained.
+            if initial_statistics(record.params["bn_mean"], record.params["bn_var"]):
+                st.markdown(t("inspector.bn_title_initial", name=record.params["bn_name"],
+                              mean=f"{BN_INITIAL_MEAN:g}", var=f"{BN_INITIAL_VAR:g}"))  # fmt: skip
+            else:
+                st.markdown(t("inspector.bn_title", name=record.params["bn_name"]))
             st.latex(_bn_latex(term.numbers, term.value))
         elif term.key == "relu":
             st.markdown(t("inspector.relu_line", x=fmt_value(term.numbers["input"]), y=fmt_value(term.value)))
@@ -227,7 +242,8 @@ def _addition(e: Explanation, t: Translator) -> None:
         )
         return
     sc = total.numbers["shortcut"]
-    st.markdown(t(f"inspector.shortcut_{e.shortcut}"))
+    stride = get["sample"].numbers["stride"] if "sample" in get else None  # the block's own stride (1 or 2)
+    st.markdown(t(f"inspector.shortcut_{e.shortcut}", stride=stride))
     st.markdown(
         t("inspector.addition_line", main=fmt_value(main.value), shortcut=fmt_value(float(sc)), total=fmt_value(total.value),
           y=fmt_value(out.value), last=main.numbers["layer"])
@@ -285,18 +301,16 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
                  jump=box.jump, input=size))  # fmt: skip
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
-    peak = float(erf.max())
-    heat = np.sqrt(erf / peak) if peak > 0 else erf  # square root: the tails stay visible
-    extent = fx.effective_extent(erf, (box.center_row, box.center_col))
+    heat, erf_caption = fx.erf_view(erf, box, t)
     a, b = st.columns(2)
     with a:
         st.image(fx.rf_overlay(photo, box), width=320, caption=t("inspector.rf_box_caption", size=box.size,
                  jump=box.jump, input=size))  # fmt: skip
     with b:
-        st.image(fx.rf_overlay(photo, box, heat), width=320,
-                 caption=t("inspector.erf_caption", extent=extent, size=box.size))  # fmt: skip
-    if peak == 0:
-        st.info(t("inspector.erf_zero"))
+        if heat is None:  # no pixel moves this value: no field to draw, no extent to state
+            st.info(erf_caption)
+        else:
+            st.image(fx.rf_overlay(photo, box, heat), width=320, caption=erf_caption)
     st.caption(t("inspector.rf_lesson"))
 
 
@@ -324,13 +338,11 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
         st.image(np.asarray(fx.heat_overlay(photo, check.randomized.heat)), width=320,
                  caption=t("inspector.cam_random", stage=stage))  # fmt: skip
     rho = check.rho
-    st.markdown(
-        t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}")
-        + " "
-        + (
-            t("inspector.sanity_high", threshold=SIMILAR_RHO)
-            if not np.isnan(rho) and rho > SIMILAR_RHO
-            else t("inspector.sanity_low", threshold=SIMILAR_RHO)
-        )
-    )
+    reading = sanity_reading(check, trained_statistics(model))
+    st.markdown(t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}"))
+    if reading == "untrained":  # two untrained networks compared: no reading at all
+        st.info(t("inspector.sanity_untrained"))
+    else:
+        key = {"alike": "sanity_high", "different": "sanity_low", "undefined": "sanity_undefined"}[reading]
+        st.markdown(t(f"inspector.{key}", threshold=SIMILAR_RHO))
     st.caption(t("inspector.cam_caption"))

@@ -80,7 +80,7 @@ def render(t: Translator, s: ui.View):
             source = sources.random_source(s.arch, plain=s.plain, stride_in=s.stride_in)
             found = (ui.shared_model(source, str(ui.device())), source)
             if not possible and choice != "checkpoint":
-                st.info(t("feature_maps.no_pretrained", arch=s.arch))
+                st.info(fm.no_pretrained_text(s.arch, s.plain, s.stride_in, t))
         kind, text = fm.source_banner(found[1], t)
         getattr(st, kind)(text)
     return found

@@ -37,7 +37,7 @@ def render(t: Translator, settings: Any, live_batch: int, live_seeds: Sequence[i
             batch=cfg["batch_size"],
             lr=cfg["lr"],
             momentum=cfg["momentum"],
-            steps=fmt_list(cfg["steps"][1:]),
+            steps=fmt_list(cfg["steps"][1:], t("common.list_sep")),
             width=cfg["width"],
         )
     )
@@ -49,7 +49,7 @@ def render(t: Translator, settings: Any, live_batch: int, live_seeds: Sequence[i
     st.caption(
         t(
             "why_residual_training.source",
-            seeds=fmt_list(shipped["seeds"]),
+            seeds=fmt_list(shipped["seeds"], t("common.list_sep")),
             device=shipped.get("device", "?"),
             torch=shipped.get("torch", "?"),
         )

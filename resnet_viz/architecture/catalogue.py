@@ -46,6 +46,9 @@ IMAGENET = DatasetStats("ImageNet", (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 #: is the std of per-image means). Our CIFAR networks have no published weights, so these only set the scale.
 CIFAR10 = DatasetStats("CIFAR-10", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 IMAGENET_MEAN, IMAGENET_STD = IMAGENET.mean, IMAGENET.std
+#: ImageNet (ILSVRC-2012)'s training images, which torchvision's pretrained weights were trained on (He et al. 2015
+#: §4.1: "the 1.28 million training images").
+IMAGENET_TRAIN_IMAGES = 1_281_167
 CIFAR10_MEAN, CIFAR10_STD = CIFAR10.mean, CIFAR10.std
 
 

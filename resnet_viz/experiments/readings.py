@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from resnet_viz.architecture.catalogue import get_spec
 from resnet_viz.architecture.experiment_net import ExperimentNet
 from resnet_viz.experiments import landscape as ls
 from resnet_viz.experiments import paper
@@ -18,7 +19,6 @@ from resnet_viz.experiments.summaries import (
     LANDSCAPE_LEVEL_PP,
     NEAR_CHANCE_MARGIN_PP,
     SMALL_RISE_PP,
-    VEIT_BOUND_PP,
     BehindEpochs,
     RemovalSummary,
     behind_epochs,
@@ -33,7 +33,7 @@ from resnet_viz.experiments.summaries import (
 )
 from resnet_viz.formatting import (
     fmt_int,
-    fmt_list,
+    fmt_magnitude,
     fmt_magnitude_span,
     fmt_percent,
     fmt_points,
@@ -42,6 +42,16 @@ from resnet_viz.formatting import (
     fmt_signed_points,
 )
 from resnet_viz.i18n import Sentence
+
+
+def _items(values: Sequence[object]) -> list[str]:
+    """Seeds, steps …, as a list that :func:`~resnet_viz.i18n.say` joins with the language's separator."""
+    return [str(v) for v in values]
+
+
+def metric_name(metric: str) -> Sentence:
+    """What a deletion sentence measures, named in it: "top-1 test error" / "top-5 test error"."""
+    return Sentence(f"why_residual.metric_{metric}")
 
 
 def net_name(net: ExperimentNet) -> Sentence:
@@ -69,10 +79,10 @@ def degradation_caption(data: Mapping[str, Any]) -> Sentence:
             "width": cfg["width"],
             "w2": 2 * cfg["width"],
             "w4": 4 * cfg["width"],
-            "n_train": cfg["n_train"],
-            "n_test": cfg["n_test"],
+            "n_train": fmt_int(cfg["n_train"]),
+            "n_test": fmt_int(cfg["n_test"]),
             "epochs": cfg["epochs"],
-            "seed_list": fmt_list(shipped_seeds(data)),
+            "seed_list": _items(shipped_seeds(data)),
             "minutes": round(data.get("seconds", 0) / 60),
             "device": data.get("device", "cpu"),
             "paper_steps": fmt_int(paper.HE2015_CIFAR_ITERATIONS),
@@ -180,6 +190,14 @@ def candidate_sentences(data: Mapping[str, Any]) -> list[Sentence]:
     )
     res_below = sum(1 for g in res_gaps if g > 0)
     level = c.count(False, "level")
+    within = [x.name for x in c.tried if S.gap_within_seed_spread(x)]
+    then = []
+    if level:
+        then.append(
+            Sentence("why_residual.deg_cand_res_level", {"k": level, "tol": fmt_points(S.LEVEL_TOLERANCE)})
+        )
+    if within:
+        then.append(Sentence("why_residual.deg_cand_res_spread", {"k": len(within), "n": n, "names": within}))
     out.append(
         Sentence(
             "why_residual.deg_cand_res_all" if res_below == n else "why_residual.deg_cand_res_some",
@@ -190,13 +208,7 @@ def candidate_sentences(data: Mapping[str, Any]) -> list[Sentence]:
                 "shallow": names[False, False],
                 "range": fmt_range(100 * min(res_gaps), 100 * max(res_gaps)),
             },
-            then=(
-                Sentence(
-                    "why_residual.deg_cand_res_level", {"k": level, "tol": fmt_points(S.LEVEL_TOLERANCE)}
-                ),
-            )
-            if level
-            else (),
+            then=tuple(then),
         )
     )
     return out
@@ -306,6 +318,7 @@ def removal_sentences(
             "base": fmt_percent(summary.baseline),
             "base_images": fmt_int(summary.baseline_images),
             "n_test": fmt_int(summary.n_test),
+            "metric": metric_name(summary.metric),
         }
         if not summary.worst:
             out.append(
@@ -318,7 +331,8 @@ def removal_sentences(
                 {
                     "net": net,
                     "mean": fmt_signed_points(summary.mean_rise),
-                    "max": fmt_signed_points(summary.max_rise),
+                    # worst is set only where some deletion raised the error: the largest rise is positive
+                    "max": fmt_points(summary.max_rise),
                     "worst": summary.worst,
                     "blocks": summary.blocks,
                 }
@@ -335,7 +349,8 @@ def removal_sentences(
 def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
     """Veit et al.'s observation in its two halves, each chosen by its own predicate: the plain net suffers more
     (:func:`~.summaries.plain_suffers_more`), and the residual net barely notices any deletion but a
-    down-sampling one (:func:`~.summaries.veit_bound_holds`, bound :data:`~.summaries.VEIT_BOUND_PP`)."""
+    down-sampling one (:func:`~.summaries.veit_bound_holds`, with the one bound of the deletion readings,
+    :data:`~.summaries.SMALL_RISE_PP`); where it fails, how many such deletions are noticed and the costliest."""
     res, plain = S.removal_pair(summaries)
     out = []
     if res is not None and plain is not None:
@@ -349,13 +364,17 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     "res": net_name(res.net),
                     "plain_mean": fmt_signed_points(plain.mean_rise),
                     "res_mean": fmt_signed_points(res.mean_rise),
+                    "metric": metric_name(res.metric),
                 },
             )
         )
     if res is not None:
         if S.veit_bound_holds(res):
             out.append(
-                Sentence("why_residual.rm_veit_res_holds", {"res": net_name(res.net), "bound": VEIT_BOUND_PP})
+                Sentence(
+                    "why_residual.rm_veit_res_holds",
+                    {"res": net_name(res.net), "bound": SMALL_RISE_PP, "metric": metric_name(res.metric)},
+                )
             )
         else:
             solid = res.worst_solid
@@ -365,11 +384,14 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     "why_residual.rm_veit_res_fails",
                     {
                         "res": net_name(res.net),
+                        "k": len(res.solid_noticed),
+                        "n": len(res.solid_blocks),
                         "block": solid,
-                        "rise": fmt_signed_points(res.rise(solid)),
+                        "rise": fmt_points(res.rise(solid)),
                         "images": fmt_int(res.rise_images(solid)),
                         "n_test": fmt_int(res.n_test),
-                        "bound": VEIT_BOUND_PP,
+                        "bound": SMALL_RISE_PP,
+                        "metric": metric_name(res.metric),
                     },
                 )
             )
@@ -377,8 +399,12 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
 
 
 def removal_width_note(removal: Mapping[str, Any]) -> Sentence:
-    """How our deletion nets differ from Veit et al.'s, and that the sweep was not rerun at the paper's width."""
-    width = int(removal.get("width") or removal.get("settings", {}).get("width", paper.HE2015_CIFAR_WIDTH))
+    """How our deletion nets differ from Veit et al.'s (depth, width, data, training length; the block is the one
+    this app builds, He et al. 2015's), and that the sweep was not rerun at the paper's width. Only what Veit et
+    al. state of their network is said of it (its depth and CIFAR-10); the width and the training length are set
+    beside the ResNet paper's CIFAR networks."""
+    settings = removal["settings"]
+    width = int(removal.get("width") or settings.get("width", paper.HE2015_CIFAR_WIDTH))
     return Sentence(
         "why_residual.rm_width",
         {
@@ -386,6 +412,8 @@ def removal_width_note(removal: Mapping[str, Any]) -> Sentence:
             "paper_width": paper.HE2015_CIFAR_WIDTH,
             "depth": removal["depth"],
             "veit_depth": paper.VEIT2016_CIFAR_DEPTH,
+            "steps": fmt_int(S.train_steps(settings)),
+            "paper_steps": fmt_int(paper.HE2015_CIFAR_ITERATIONS),
         },
     )
 
@@ -404,7 +432,7 @@ def removal_seed_sentence(
         "why_residual.rm_seed",
         {
             "seed": ctx.seed,
-            "seeds": fmt_list(ctx.seeds),
+            "seeds": _items(ctx.seeds),
             "res": net_name(res),
             "plain": net_name(plain),
             "res_seed": fmt_percent(ctx.seed_test[res.label]),
@@ -421,7 +449,7 @@ def deletion_caption(removal: Mapping[str, Any]) -> Sentence:
     return Sentence(
         "why_residual.rm_live_caption",
         {
-            "n_test": removal["settings"]["n_test"],
+            "n_test": fmt_int(removal["settings"]["n_test"]),
             "classes": classes,
             "chance5": fmt_percent(chance_error(classes, "top5_error")),
         },
@@ -430,8 +458,9 @@ def deletion_caption(removal: Mapping[str, Any]) -> Sentence:
 
 def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
     """The reading of the block-deletion sweep: the residual net (hardly notices any deletion / some deletions
-    cost more / none changes anything), the plain one (how many deletions reach chance, the others' range), and
-    whether the plain net trained worse."""
+    cost more / none changes anything), the plain one (how many deletions reach chance, the others' range), and,
+    on the top-1 error only, whether the plain net trained worse (the degradation section compares top-1 errors;
+    on a lenient top-5 both intact nets are near 0 and a few images would decide it)."""
     lines = []
     res, plain = S.removal_pair(summaries)
     if res is not None:
@@ -457,12 +486,16 @@ def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                         else f"{float(res.small_rise_images):g}",
                         "n_test": fmt_int(res.n_test),
                         "worst": worst,
+                        "metric": metric_name(res.metric),
                     },
                 )
             )
         else:
             lines.append(
-                Sentence("why_residual.rm_res_reading_none", {"net": net_name(res.net), "blocks": res.blocks})
+                Sentence(
+                    "why_residual.rm_res_reading_none",
+                    {"net": net_name(res.net), "blocks": res.blocks, "metric": metric_name(res.metric)},
+                )
             )
     if plain is not None:
         rest = ()
@@ -487,11 +520,17 @@ def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     "margin": NEAR_CHANCE_MARGIN_PP,
                     "chance": fmt_percent(plain.chance),
                     "mean": fmt_signed_points(plain.mean_rise),
+                    "metric": metric_name(plain.metric),
                 },
                 then=rest,
             )
         )
-    if res is not None and plain is not None and plain_trained_worse(plain, res):
+    if (
+        res is not None
+        and plain is not None
+        and plain.metric == "top1_error"
+        and plain_trained_worse(plain, res)
+    ):
         lines.append(
             Sentence(
                 "why_residual.rm_weaker",
@@ -499,6 +538,7 @@ def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     "plain": net_name(plain.net),
                     "plain_base": fmt_percent(plain.baseline),
                     "res_base": fmt_percent(res.baseline),
+                    "metric": metric_name(plain.metric),
                 },
             )
         )
@@ -515,7 +555,7 @@ def gradient_steps_sentence(record: Mapping[str, Any]) -> Sentence:
         "why_residual_training.result",
         {
             "depth": record["settings"]["depth"],
-            "seeds": fmt_list(s.seeds),
+            "seeds": _items(s.seeds),
             "init_ratio": fmt_magnitude_span(s.init_plain_over_residual),
             "plain_ff0": fmt_magnitude_span(s.plain.first_last[0]),
             "growth": fmt_magnitude_span(s.plain.conv1_growth[one]),
@@ -536,7 +576,9 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
     """What the gradient-steps record means, each sentence chosen by a named predicate: whether the plain net's
     explosion towards the input fades after the first step (:func:`~.summaries.explosion_course`, threshold
     :data:`~.summaries.EXPLOSION_RATIO`), whether by the last checkpoint its input side gets the small gradients
-    (:func:`~.summaries.input_side_starved`), then who argues what (He et al. 2015, Yang et al. 2019)."""
+    (:func:`~.summaries.input_side_starved`) and, beside it, the residual net's own ratio there (whether it too
+    falls below that bound in some seed: :func:`~.summaries.residual_input_side_low`), then who argues what
+    (He et al. 2015, Yang et al. 2019)."""
     s = gradient_steps_summary(record)
     depth = record["settings"]["depth"]
     one = S.first_step_index(s.steps)
@@ -544,14 +586,27 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
     course = S.explosion_course(s)
     out = [Sentence(f"why_residual_training.course_{course}", args)]
     if course == "fades":
-        out.append(
-            Sentence(
-                "why_residual_training.stays_starved"
-                if S.input_side_starved(s)
-                else "why_residual_training.stays_not_starved",
-                args,
+        if S.input_side_starved(s):
+            beside = (
+                "why_residual_training.res_also_low"
+                if S.residual_input_side_low(s)
+                else "why_residual_training.res_not_low"
             )
-        )
+            ranges = {
+                "plain_ff": fmt_magnitude_span(s.plain.first_last[-1]),
+                "res_ff": fmt_magnitude_span(s.residual.first_last[-1]),
+                "plain_ff0": fmt_magnitude_span(s.plain.first_last[0]),
+                "res_ff0": fmt_magnitude_span(s.residual.first_last[0]),
+            }
+            out.append(
+                Sentence(
+                    "why_residual_training.stays_starved",
+                    args | ranges,
+                    then=(Sentence(beside, args | ranges),),
+                )
+            )
+        else:
+            out.append(Sentence("why_residual_training.stays_not_starved", args))
     out.append(Sentence("why_residual_training.who_argues", {"depth": depth}))
     return out
 
@@ -585,12 +640,12 @@ def gradient_flow_sentences(flows: Sequence[Any], arch_name: str) -> list[Senten
             "why_residual.grad_summary",
             {
                 "seed": flow.seed,
-                "plain_first": f"{flow.plain[0]:.3g}",
-                "plain_last": f"{flow.plain[-1]:.3g}",
-                "plain_spread": f"{max(flow.plain) / min(flow.plain):.3g}",
-                "res_first": f"{flow.residual[0]:.3g}",
-                "res_last": f"{flow.residual[-1]:.3g}",
-                "res_spread": f"{max(flow.residual) / min(flow.residual):.3g}",
+                "plain_first": fmt_magnitude(flow.plain[0]),
+                "plain_last": fmt_magnitude(flow.plain[-1]),
+                "plain_spread": fmt_magnitude(max(flow.plain) / min(flow.plain)),
+                "res_first": fmt_magnitude(flow.residual[0]),
+                "res_last": fmt_magnitude(flow.residual[-1]),
+                "res_spread": fmt_magnitude(max(flow.residual) / min(flow.residual)),
             },
         ),
         Sentence(
@@ -608,15 +663,19 @@ def gradient_flow_sentences(flows: Sequence[Any], arch_name: str) -> list[Senten
     ]
 
 
-def gradient_method(flows: Sequence[Any]) -> Sentence:
-    """How the gradient-flow measurements were taken: batch, seeds and input size."""
+def gradient_method(flows: Sequence[Any], arch_name: str = "") -> Sentence:
+    """How the gradient-flow measurements were taken: batch, seeds and input size; and, only for a network with
+    projection shortcuts (option B: the ImageNet nets), that their 1×1 convs are left out of the comparison
+    (``arch_name``: the network's title in the page's language)."""
+    projections = get_spec(flows[0].arch).shortcut_option == "B"
     return Sentence(
         "why_residual.grad_method",
         {
             "batch": flows[0].batch_size,
-            "seed_list": fmt_list(f.seed for f in flows),
+            "seed_list": _items([f.seed for f in flows]),
             "size": flows[0].input_size,
         },
+        then=(Sentence("why_residual.grad_method_projections", {"net": arch_name}),) if projections else (),
     )
 
 

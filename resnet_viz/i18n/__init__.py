@@ -66,24 +66,31 @@ def tr(lang: str, key: str, /, **kwargs: Any) -> str:
 _WIDE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”]")
 
 
+# Markdown emphasis around a value ("**{net}** 的") stands between the value and the template's space: look past it.
+_LEADING_SPACE = re.compile(r"^(\**) ")
+_TRAILING_SPACE = re.compile(r" (\**)$")
+
+
 def _format_zh(template: str, kwargs: dict[str, Any]) -> str:
     pieces: list[str] = []
     previous_value = ""
     for literal, name, spec, conversion in string.Formatter().parse(template):
+        lead = _LEADING_SPACE.match(literal)
         if (
             previous_value
             and _WIDE.match(previous_value[-1:])
-            and literal[:1] == " "
-            and _WIDE.match(literal[1:2])
+            and lead
+            and _WIDE.match(literal[lead.end() : lead.end() + 1])
         ):
-            literal = literal[1:]
+            literal = lead.group(1) + literal[lead.end() :]
         value = ""
         if name is not None:
             value = (
                 "{" + name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
             ).format(**kwargs)
-            if literal.endswith(" ") and _WIDE.match(literal[-2:-1]) and _WIDE.match(value[:1]):
-                literal = literal[:-1]
+            trail = _TRAILING_SPACE.search(literal)
+            if trail and _WIDE.match(literal[trail.start() - 1 : trail.start()]) and _WIDE.match(value[:1]):
+                literal = literal[: trail.start()] + trail.group(1)
         pieces += [literal, value]
         previous_value = value
     return "".join(pieces)
@@ -105,13 +112,14 @@ def browser_language(locale: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
-def arch_title(t: Callable[..., str], arch: str) -> str:
+def arch_title(t: Callable[..., str], arch: str, *, plain: bool = False) -> str:
     """A network's title in ``t``'s language: ``common.title_<family>`` with the depth filled in (the catalogue's
-    English ``title`` is what the CLI prints)."""
+    English ``title`` is what the CLI prints); ``common.title_plain_<family>`` for its plain network (plain-34, as
+    the paper names it), so that a plain network's numbers never appear under the residual network's name."""
     from resnet_viz.architecture.catalogue import get_spec
 
     spec = get_spec(arch)
-    return t(f"common.title_{spec.family}", depth=spec.depth)
+    return t(f"common.title_{'plain_' if plain else ''}{spec.family}", depth=spec.depth)
 
 
 #: How a language joins the items of a list inside a sentence, and one sentence to the next in a paragraph.

@@ -68,10 +68,15 @@ def _summarised_block(
     main_norms = [float(torch.linalg.vector_norm(main[i])) for i in range(n)]
     if kind == "none":
         shortcut_means: list[np.ndarray | None] = [None] * n
+        shortcut_norms: list[float | None] = [None] * n
         out = F.relu(main, inplace=True)
+    elif kind == "identity":  # shortcut(x) = x: its mean and norm are the input's, already computed
+        shortcut_means, shortcut_norms = list(x_means), list(x_norms)
+        out = F.relu(main.add_(layout.run_shortcut(x)), inplace=True)
     else:
         shortcut = layout.run_shortcut(x)
-        shortcut_means = list(x_means) if kind == "identity" else [_mean(shortcut, i) for i in range(n)]
+        shortcut_means = [_mean(shortcut, i) for i in range(n)]
+        shortcut_norms = [float(torch.linalg.vector_norm(shortcut[i])) for i in range(n)]
         out = F.relu(main.add_(shortcut), inplace=True)
     residuals = []
     for i in range(n):
@@ -88,6 +93,7 @@ def _summarised_block(
                 out_mean=_mean(out, i),
                 x_norm=x_norms[i],
                 main_norm=main_norms[i],
+                shortcut_norm=shortcut_norms[i],
             )
         )
     return out, residuals
@@ -111,11 +117,16 @@ class Residual:
     out_mean: np.ndarray
     x_norm: float
     main_norm: float
+    shortcut_norm: float | None = None  # ‖shortcut(x)‖: ‖x‖ on an identity shortcut; None in a plain block
 
     @property
     def ratio(self) -> float:
-        """‖F(x)‖ / ‖x‖: how much the block changes what flows through it."""
-        return self.main_norm / self.x_norm if self.x_norm > 0 else float("inf")
+        """‖F(x)‖ / ‖shortcut(x)‖: the two terms of the addition compared, so both norms are of tensors of one
+        shape (on a dashed block x has another shape than F(x); shortcut(x) = x on a solid one). NaN in a plain
+        block, which adds nothing; inf where shortcut(x) is all zeros."""
+        if self.shortcut_norm is None:
+            return float("nan")
+        return self.main_norm / self.shortcut_norm if self.shortcut_norm > 0 else float("inf")
 
     @property
     def common_range(self) -> tuple[float, float]:

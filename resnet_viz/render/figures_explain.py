@@ -5,7 +5,10 @@
   events: a heatmap trace cannot be selected, so an invisible marker sits on every cell);
 * :func:`window_figure` — the conv's input window, kernel and per-cell products, filled in step by step;
 * :func:`terms_rows` — the terms table;
-* :func:`rf_overlay` / :func:`heat_overlay` — receptive field box, effective RF and Grad-CAM drawn on the photo.
+* :func:`rf_overlay` / :func:`heat_overlay` — receptive field box, effective RF and Grad-CAM drawn on the photo;
+* :func:`erf_view` — the effective RF's picture and caption, or only the sentence that no pixel moves the value.
+
+Hover texts are translated too (``inspector.hover_cell``): a Chinese reader sees no English in a tooltip.
 """
 
 from __future__ import annotations
@@ -20,11 +23,18 @@ from resnet_viz.render import tiling
 from resnet_viz.render.style import FONT
 
 Translate = Translator
+#: The share of the effective receptive field's gradient magnitude that :func:`effective_extent`'s square holds.
+ERF_MASS = 0.9
 
 
 def _plain(key: str, /, **kw: object) -> str:
     """The default "translator": the key itself (benchmarks and tests that do not look at words)."""
     return key
+
+
+def _cell_hover(t: Translate, value: str) -> str:
+    """A plotly hovertemplate "row r, column c: value" in the reader's language (``value``: a plotly field)."""
+    return t("inspector.hover_cell", row="%{y}", col="%{x}", value=value) + "<extra></extra>"
 
 
 def position_figure(
@@ -35,6 +45,7 @@ def position_figure(
     title: str = "",
     colorscale: str = "Viridis",
     size: int = 360,
+    t: Translate = _plain,
 ) -> go.Figure:
     """The channel's map as a heatmap, the chosen cell outlined; clicking a cell selects it (``on_select``).
 
@@ -49,7 +60,7 @@ def position_figure(
         {"type": "scatter", "x": xs.ravel(), "y": ys.ravel(), "mode": "markers", "showlegend": False,
          "marker": {"size": max(4, min(18, size // max(h, w))), "opacity": 0.0, "symbol": "square"},
          "customdata": channel_map.ravel().astype(np.float64),
-         "hovertemplate": "row %{y}, col %{x}: %{customdata:.4f}<extra></extra>",
+         "hovertemplate": _cell_hover(t, "%{customdata:.4f}"),
          "selected": {"marker": {"opacity": 0.0}}, "unselected": {"marker": {"opacity": 0.0}}},
     ]  # fmt: skip
     layout = {
@@ -105,7 +116,7 @@ def window_figure(e: Explanation, step: int, t: Translate = _plain, channel: int
         trace = {
             "type": "heatmap", "z": z.tolist(), "x": cols, "y": rows, "text": text, "texttemplate": "%{text}",
             "showscale": False, "xaxis": f"x{n}", "yaxis": f"y{n}",
-            "hovertemplate": "row %{y}, col %{x}: %{z:.4f}<extra></extra>",
+            "hovertemplate": _cell_hover(t, "%{z:.4f}"),
         }  # fmt: skip
         if i == 0:
             trace["colorscale"] = "Viridis"
@@ -139,7 +150,7 @@ def source_figure(
     if w is None:
         raise ValueError("this layer has no window")
     data = [{"type": "heatmap", "z": source_map.astype(np.float32), "colorscale": "Viridis", "showscale": False,
-             "hovertemplate": "row %{y}, col %{x}: %{z:.4f}<extra></extra>"}]  # fmt: skip
+             "hovertemplate": _cell_hover(t, "%{z:.4f}")}]  # fmt: skip
     layout = {
         "title": {"text": t("inspector.fig_source", source=w.source, ch=channel)}, "height": 330,
         "margin": {"l": 30, "r": 10, "t": 40, "b": 20}, "font": {"family": FONT},
@@ -190,7 +201,7 @@ def rf_overlay(
     return img
 
 
-def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float = 0.9) -> int:
+def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float = ERF_MASS) -> int:
     """Side in pixels of the smallest square around ``center`` holding ``mass`` of the gradient's magnitude."""
     total = float(erf.sum())
     if total <= 0:
@@ -202,6 +213,22 @@ def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float =
     cum = np.cumsum(erf.ravel()[order]) / total
     reach = dist[order][int(np.searchsorted(cum, mass))]
     return int(2 * np.ceil(reach) + 1)
+
+
+def erf_view(erf: np.ndarray, box: RFBox, t: Translate = _plain) -> tuple[np.ndarray | None, str]:
+    """The effective receptive field as the page shows it: (heat, caption). ``heat`` is the gradient's magnitude
+    scaled to 0..1 under a square root (the tails stay visible) and the caption says how wide a square holds
+    :data:`ERF_MASS` of it. Where the gradient is zero everywhere there is no field to draw or measure: ``heat``
+    is None and the caption says that no input pixel moves the value (a "0×0 square" would measure nothing);
+    where it holds NaN or Inf (a checkpoint's bad weights), None and a caption saying so."""
+    if not np.isfinite(erf).all():
+        return None, t("inspector.erf_nonfinite")
+    peak = float(erf.max()) if erf.size else 0.0
+    if peak <= 0:
+        return None, t("inspector.erf_zero")
+    extent = effective_extent(erf, (box.center_row, box.center_col))
+    caption = t("inspector.erf_caption", mass=f"{ERF_MASS:.0%}", extent=extent, size=box.size)
+    return np.sqrt(erf / peak), caption
 
 
 def heat_overlay(

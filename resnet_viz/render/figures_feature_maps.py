@@ -1,6 +1,7 @@
 """The Feature-maps page's pictures, figures and tables: pure functions of a capture's numpy arrays and a ``t``.
 
-Pictures are PNG bytes (square pixels: one activation stays one block); the ‖F(x)‖/‖x‖ chart is a plotly figure;
+Pictures are PNG bytes (square pixels: one activation stays one block); the ‖F(x)‖/‖shortcut(x)‖ chart is a plotly
+figure;
 the tables are pandas frames with translated column names. The grids of whole layers are
 :func:`resnet_viz.render.tiling.grid_png` (cached in ``resnet_viz.ui.feature_maps``).
 """
@@ -17,14 +18,18 @@ import pandas as pd
 import plotly.graph_objects as go
 from PIL import Image
 
+from resnet_viz.architecture import catalogue
 from resnet_viz.architecture.trace import Trace
-from resnet_viz.formatting import fmt_code
-from resnet_viz.i18n import Translator
+from resnet_viz.formatting import fmt_code, fmt_int
+from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
 from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.render import tiling
 from resnet_viz.render.style import FONT
+
+#: How many channels each picture of the overview row shows (the most active, by mean activation).
+OVERVIEW_CHANNELS = 16
 
 
 class LayerNames:
@@ -34,6 +39,7 @@ class LayerNames:
         self._paper = {r.name: r.paper_name for r in tr.rows}
         self._stage_paper = {s.name: s.paper_name for s in tr.stages}
         self._dashed = {b.name for b in tr.blocks if b.dashed}
+        self._stride = {b.name: b.stride for b in tr.blocks}
         self._stage_of = cap.stage_of
 
     def paper(self, name: str) -> str:
@@ -46,6 +52,11 @@ class LayerNames:
     def dashed(self, block: str) -> bool:
         """Whether the block's shortcut changes the shape (the paper's dashed line), as the trace says."""
         return block in self._dashed
+
+    def stride(self, block: str) -> int | None:
+        """The block's own stride, as the trace says (its projection's or option A's stride: 1 in ResNet-50's
+        layer1.0, whose projection changes only the channels)."""
+        return self._stride.get(block)
 
     def row_paper(self, name: str) -> str:
         """The trace's paper name of one row, as it is (for chart axes)."""
@@ -83,7 +94,10 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
     """(kind of box: success | info | warning, text) saying which weights the page runs with."""
     if source.kind == "pretrained":
         top1, top5 = ("?" if v is None else v for v in (source.top1, source.top5))
-        return "success", t("feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5)
+        return "success", t(
+            "feature_maps.using_pretrained", name=source.weights_name, top1=top1, top5=top5,
+            images=fmt_int(catalogue.IMAGENET_TRAIN_IMAGES),
+        )  # fmt: skip
     if source.kind == "checkpoint" and source.checkpoint is not None:
         info = source.checkpoint
         return "info", t(
@@ -95,6 +109,35 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
             tensors=info.tensors,
         )
     return "warning", t("feature_maps.using_random")
+
+
+def no_pretrained_text(arch: str, plain: bool, stride_in: str, t: Translator) -> str:
+    """Why the network runs with random weights when pretrained ones were asked for, by the catalogue's rule
+    (:func:`~resnet_viz.architecture.catalogue.pretrained_problem`): not an ImageNet net, a plain net, or a
+    Bottleneck net with the stride on its first 1×1 conv (v1)."""
+    if catalogue.get_spec(arch).family != "imagenet":
+        nets = [a for a in catalogue.IMAGENET_ARCHS if catalogue.has_pretrained(a)]
+        return t("feature_maps.no_pretrained_family", arch=arch,
+                 nets=t("common.list_sep").join(arch_title(t, a) for a in nets))  # fmt: skip
+    if plain:
+        return t("feature_maps.no_pretrained_plain", arch=arch)
+    return t("feature_maps.no_pretrained_v1", arch=arch)
+
+
+def overview_note(trained: bool, t: Translator) -> str:
+    """The overview's second caption: what trained features do (Zeiler & Fergus), or that these are untrained."""
+    return t("feature_maps.overview_trained" if trained else "feature_maps.overview_untrained")
+
+
+def shortcut_caption(res: Residual, names: LayerNames, t: Translator) -> str:
+    """What the block's shortcut does, with the block's own stride where it has one."""
+    return t(f"feature_maps.shortcut_{res.shortcut}", stride=names.stride(res.block))
+
+
+def term_explanation(term: str, res: Residual, h: int, w: int, t: Translator) -> str:
+    """The caption under one term of the addition; a plain block has no addition to speak of."""
+    plain = res.shortcut == "none" and term in ("main", "sum")
+    return t(f"feature_maps.explain_{term}" + ("_plain" if plain else ""), h=h, w=w)
 
 
 def step_captions(settings: PreprocessSettings, name: str, t: Translator) -> list[str]:
@@ -167,8 +210,11 @@ def cam_png(photo: Image.Image, cap: Capture, alpha: float) -> bytes:
     return tiling.encode_png(np.asarray(tiling.overlay(photo, cam_heat(cap), alpha=alpha, cmap="magma")))
 
 
-def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator) -> go.Figure:
-    """‖F(x)‖/‖x‖ of every block, in network order; blocks whose shortcut changes the shape in red."""
+def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator) -> go.Figure | None:
+    """‖F(x)‖/‖shortcut(x)‖ of every block (:attr:`Residual.ratio`), in network order; blocks whose shortcut
+    changes the shape in red. None for a plain network: no block has a shortcut(x) to compare with."""
+    if all(r.shortcut == "none" for r in residuals):
+        return None
     fig = go.Figure(
         go.Scatter(
             x=[f"{r.block}<br>{names.row_paper(r.block)}" for r in residuals],
@@ -178,7 +224,7 @@ def ratio_figure(residuals: Sequence[Residual], names: LayerNames, t: Translator
                 "color": ["#d62728" if names.dashed(r.block) else "#1f77b4" for r in residuals],
                 "size": 9,
             },
-            hovertemplate="%{x}<br>‖F(x)‖/‖x‖ = %{y:.3f}<extra></extra>",
+            hovertemplate="%{x}<br>‖F(x)‖/‖shortcut(x)‖ = %{y:.3f}<extra></extra>",
         )
     )
     fig.update_layout(

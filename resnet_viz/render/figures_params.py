@@ -62,7 +62,7 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
     root = "net"
     ids, labels, parents, values, colours = (
         [root],
-        [arch_title(t, tr.arch)],
+        [arch_title(t, tr.arch, plain=tr.plain)],
         [""],
         [tr.total_params],
         ["#ffffff"],
@@ -108,7 +108,13 @@ def params_treemap(tr: Trace, t: Translator) -> go.Figure:
     )
     fig.update_layout(uniformtext={"minsize": 16, "mode": "hide"})
     return _style(
-        fig, t("parameters.treemap_title", title=arch_title(t, tr.arch), params=fmt_int(tr.total_params)), 620
+        fig,
+        t(
+            "parameters.treemap_title",
+            title=arch_title(t, tr.arch, plain=tr.plain),
+            params=fmt_int(tr.total_params),
+        ),
+        620,
     )
 
 
@@ -152,7 +158,11 @@ def macs_by_stage_bar(tr: Trace, t: Translator) -> go.Figure:
     fig.update_yaxes(autorange="reversed", tickfont={"size": FONT_SIZE}, ticksuffix=" ")
     fig.update_annotations(font={"size": FONT_SIZE + 2})
     c, h, w = tr.input_size
-    _style(fig, t("parameters.stage_bar_title", title=arch_title(t, tr.arch), size=f"{h}×{w}"), 480)
+    _style(
+        fig,
+        t("parameters.stage_bar_title", title=arch_title(t, tr.arch, plain=tr.plain), size=f"{h}×{w}"),
+        480,
+    )
     # Room on the left for the first panel's stage names and above for the title over the panel titles.
     fig.update_layout(margin={"l": 110, "t": 120})
     return fig

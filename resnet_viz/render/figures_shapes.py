@@ -64,7 +64,11 @@ def shape_walk_figure(tr: Trace, t: Translator, *, every_layer: bool = False) ->
         secondary_y=False,
     )  # fmt: skip
     fig.update_layout(
-        title={"text": t("shapes.chart_title", title=arch_title(t, tr.arch), size=tr.input_size[1])},
+        title={
+            "text": t(
+                "shapes.chart_title", title=arch_title(t, tr.arch, plain=tr.plain), size=tr.input_size[1]
+            )
+        },
         font={"family": FONT},
         height=420,
         margin={"l": 60, "r": 60, "t": 60, "b": 120},

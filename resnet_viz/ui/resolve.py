@@ -319,6 +319,7 @@ def translator() -> Translator:
     return _translator(view().lang)
 
 
-def arch_title(arch: str, lang: str | None = None) -> str:
-    """A network's title in the session's language (``common.title_<family>``, the depth filled in)."""
-    return _arch_title(_translator(lang or view().lang), arch)
+def arch_title(arch: str, lang: str | None = None, *, plain: bool = False) -> str:
+    """A network's title in the session's language (``common.title_<family>``, the depth filled in); with
+    ``plain``, its plain network's (``common.title_plain_<family>``)."""
+    return _arch_title(_translator(lang or view().lang), arch, plain=plain)

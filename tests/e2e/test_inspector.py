@@ -24,6 +24,7 @@ from test_pages import (
 )
 
 from resnet_viz.i18n import translator
+from resnet_viz.imaging.explain import SIMILAR_RHO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -76,6 +77,34 @@ def test_clicking_the_map_picks_the_value_and_shows_its_terms(page, streamlit_se
     screenshot(page, screenshot_dir, "en-feature_maps-inspector")
 
 
+def test_a_value_no_pixel_moves_shows_no_receptive_field(page, streamlit_server, screenshot_dir):
+    """Issue 21: a zero gradient was captioned "90 % of it lies within a 0×0 square". The stem's ReLU at a cell
+    whose input is negative (seeded random weights, the centre of channel 0) has a zero gradient everywhere."""
+    open_page(page, streamlit_server.base_url, "feature_maps", EN("feature_maps.title"))
+    open_tab(page, EN("inspector.tab"), EN("inspector.map_hint"))
+    layer = page.locator('[data-testid="stMain"] [data-testid="stSelectbox"]').filter(
+        has_text=EN("inspector.layer_label")
+    )
+    layer.locator("input").first.click()
+    page.keyboard.type("relu")
+    page.keyboard.press("Enter")
+    page.get_by_text(_plain(EN("inspector.relu_line", x="@", y="@")).split("@")[0]).first.wait_for(
+        timeout=SETTLE_TIMEOUT_MS
+    )
+    assert_page_healthy(page, "inspector/relu")
+    value = page.locator('[data-testid="stMain"] [data-testid="stMetricValue"]').first.inner_text()
+    assert float(value) == 0.0, value  # the ReLU closed: nothing flows back
+    page.get_by_text(EN("inspector.rf_toggle")).first.click()
+    page.get_by_text(EN("inspector.erf_zero")).first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+    assert_page_healthy(page, "inspector/erf-zero")
+    text = main_text(page)
+    assert (
+        "0×0" not in text
+        and _plain(EN("inspector.erf_caption", mass="@", extent="@", size="@")).split("@")[0] not in text
+    )
+    screenshot(page, screenshot_dir, "en-feature_maps-inspector-erf-zero")
+
+
 def test_the_inspector_in_chinese(browser, streamlit_server, screenshot_dir):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="zh-CN")
     context.set_default_timeout(60_000)
@@ -88,6 +117,28 @@ def test_the_inspector_in_chinese(browser, streamlit_server, screenshot_dir):
         open_tab(pg, ZH("inspector.tab"), ZH("inspector.map_hint"))
         assert_page_healthy(pg, "inspector/zh")
         assert _plain(ZH("inspector.terms_title", n=3)) in main_text(pg)
+        # The map's tooltip speaks Chinese (issue 21: "row 3, col 4" in the zh inspector).
+        chart = pg.locator('[data-testid="stMain"] [data-testid="stPlotlyChart"]').first
+        chart.scroll_into_view_if_needed()
+        area = chart.locator(".nsewdrag").first.bounding_box()
+        assert area, "the map has no plotting area"
+        pg.mouse.move(area["x"] + area["width"] * 0.4, area["y"] + area["height"] * 0.6)
+        hover = chart.locator(".hoverlayer .hovertext")
+        hover.first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+        tip = hover.first.evaluate("e => e.textContent")
+        assert re.search(r"第 \d+ 行，第 \d+ 列：-?\d", tip) and "row" not in tip, tip
+        screenshot_dir.mkdir(parents=True, exist_ok=True)
+        chart.screenshot(
+            path=str(screenshot_dir / "zh-feature_maps-inspector-hover.png")
+        )  # the tooltip shown
+        # Random weights: the sanity check says it compares two untrained networks and gives no reading.
+        pg.get_by_text(ZH("inspector.cam_toggle")).first.click()
+        pg.get_by_text(_plain(ZH("inspector.sanity_untrained"))).first.wait_for(timeout=SETTLE_TIMEOUT_MS)
+        assert_page_healthy(pg, "inspector/zh/grad-cam")
+        text = main_text(pg)
+        assert "ρ = " in text
+        for key in ("sanity_high", "sanity_low"):
+            assert _plain(ZH(f"inspector.{key}", threshold=SIMILAR_RHO)).split("（")[0] not in text
         screenshot(pg, screenshot_dir, "zh-feature_maps-inspector")
     finally:
         context.close()

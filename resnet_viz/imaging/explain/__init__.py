@@ -27,14 +27,21 @@ a feature map only); the walk re-implements only the ReLUs and the residual addi
 from __future__ import annotations
 
 from resnet_viz.imaging.explain.gradcam import (
+    BN_INITIAL_MEAN,
+    BN_INITIAL_VAR,
     SANITY_SEED,
+    SIMILAR_RHO,
     GradCam,
     SanityCheck,
     grad_cam,
+    initial_statistics,
+    maps_alike,
     randomized_like,
     sanity_check,
+    sanity_reading,
     spearman,
     stage_outputs,
+    trained_statistics,
 )
 from resnet_viz.imaging.explain.receptive import (
     FOLD_CACHE_MODELS,
@@ -50,8 +57,11 @@ from resnet_viz.imaging.explain.terms import explain_at, explain_value
 from resnet_viz.imaging.explain.walk import layer_names, record_layer
 
 __all__ = [
+    "BN_INITIAL_MEAN",
+    "BN_INITIAL_VAR",
     "FOLD_CACHE_MODELS",
     "SANITY_SEED",
+    "SIMILAR_RHO",
     "TOLERANCE",
     "TOP_CHANNELS",
     "Explanation",
@@ -65,11 +75,15 @@ __all__ = [
     "explain_at",
     "explain_value",
     "grad_cam",
+    "initial_statistics",
     "layer_names",
+    "maps_alike",
     "randomized_like",
     "record_layer",
     "rf_box",
     "sanity_check",
+    "sanity_reading",
     "spearman",
     "stage_outputs",
+    "trained_statistics",
 ]

@@ -4,6 +4,7 @@ Adebayo et al. (2018): the same map from a randomly initialised network and the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import torch
@@ -15,6 +16,13 @@ from resnet_viz.models.seeding import seeded_build
 
 #: Seed of the randomly re-initialised network of the sanity check (not the "random weights" seed 0).
 SANITY_SEED = 1
+#: Above this rank correlation of the two maps' magnitudes, the trained and the randomised Grad-CAM are called
+#: alike (:func:`maps_alike`). A reading aid, not a statistical test: Adebayo et al. (2018) show the correlations
+#: themselves and call a map whose correlation stays high after randomisation insensitive to the model.
+SIMILAR_RHO = 0.5
+#: What a BatchNorm's running statistics hold before any training step (torch's ``reset_running_stats``).
+BN_INITIAL_MEAN = 0.0
+BN_INITIAL_VAR = 1.0
 
 
 @dataclass(frozen=True)
@@ -112,13 +120,17 @@ def _ranks(v: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class SanityCheck:
-    """Adebayo et al. (2018): the trained map, the same map from a randomly initialised network, and their
-    Spearman rank correlation (near 1: the map does not depend on what the network learned). ρ compares the maps
-    before Grad-CAM's final ReLU: after it, a random network's map is often all zeros, which has no ranking."""
+    """Adebayo et al. (2018): the trained map, the same map from a randomly initialised network, and the
+    Spearman rank correlation of their magnitudes, ``rho`` (near 1: the map does not depend on what the network
+    learned). The maps are compared before Grad-CAM's final ReLU (after it a map can be all zeros, which has no
+    ranking) and as absolute values, as Adebayo et al. do: the sign of a map before that ReLU is arbitrary for a
+    random network (two random networks gave ρ ≈ −0.9 on the signed maps, the same picture mirrored in sign).
+    ``rho_signed`` is the correlation of the signed maps, kept for comparison."""
 
     trained: GradCam
     randomized: GradCam
     rho: float
+    rho_signed: float = float("nan")
 
 
 def sanity_check(
@@ -127,4 +139,48 @@ def sanity_check(
     """Grad-CAM of ``model`` and of ``random_model`` (same architecture, random weights) for the same class."""
     trained = grad_cam(model, image, stage, target)
     randomized = grad_cam(random_model, image, stage, trained.target)
-    return SanityCheck(trained, randomized, spearman(trained.raw, randomized.raw))
+    return SanityCheck(
+        trained, randomized, rho=spearman(np.abs(trained.raw), np.abs(randomized.raw)),
+        rho_signed=spearman(trained.raw, randomized.raw),
+    )  # fmt: skip
+
+
+def initial_statistics(mean: np.ndarray, var: np.ndarray) -> bool:
+    """Whether a BatchNorm's running statistics still hold their initial values (μ = 0, σ² = 1 in every
+    channel): no training step in train mode has updated them, so nothing was measured."""
+    return bool(np.all(np.asarray(mean) == BN_INITIAL_MEAN) and np.all(np.asarray(var) == BN_INITIAL_VAR))
+
+
+def trained_statistics(model: nn.Module) -> bool:
+    """Whether ``model``'s weights were trained, judged from the weights actually loaded: some BatchNorm's
+    running statistics differ from their initial values (every training step in train mode moves them). False
+    for a freshly initialised network, whatever its seed, and for a network without running statistics."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+            with torch.no_grad():
+                if not (
+                    bool(torch.all(m.running_mean == BN_INITIAL_MEAN))
+                    and bool(torch.all(m.running_var == BN_INITIAL_VAR))
+                ):
+                    return True
+    return False
+
+
+def maps_alike(rho: float) -> bool:
+    """The sanity check's rule: the two maps rank the pixels alike (ρ of their magnitudes above
+    :data:`SIMILAR_RHO`). False where ρ is undefined (a constant map)."""
+    return not np.isnan(rho) and rho > SIMILAR_RHO
+
+
+SanityReading = Literal["untrained", "undefined", "alike", "different"]
+
+
+def sanity_reading(check: SanityCheck, trained: bool) -> SanityReading:
+    """What the page may say about a sanity check. ``untrained``: the weights explained were never trained, so
+    the check compares two untrained networks and says nothing (Adebayo et al. randomise a *trained* model);
+    ``undefined``: ρ has no value (a constant map); else ``alike`` or ``different`` by :func:`maps_alike`."""
+    if not trained:
+        return "untrained"
+    if np.isnan(check.rho):
+        return "undefined"
+    return "alike" if maps_alike(check.rho) else "different"

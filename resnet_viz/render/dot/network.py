@@ -61,7 +61,7 @@ def overview_dot(
     if collapse is None:
         collapse = default_collapse(tr)
     title = (
-        t("diagrams.overview_title", title=arch_title(t, tr.arch), size=_shape(tr.input_size))
+        t("diagrams.overview_title", title=arch_title(t, tr.arch, plain=tr.plain), size=_shape(tr.input_size))
         + "\n"
         + _legend(tr, t)
     )

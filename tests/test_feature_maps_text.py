@@ -1,0 +1,145 @@
+"""The words the Feature-maps page and its inspector choose (issue 21): each sentence picked by the data it is about,
+in both languages, with its numbers formatted from code. Pure functions of records and a translator: no page runs.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from resnet_viz import trace
+from resnet_viz.architecture import catalogue
+from resnet_viz.i18n import arch_title, translator
+from resnet_viz.imaging.capture import Residual
+from resnet_viz.imaging.explain import RFBox, explain_value
+from resnet_viz.models.weights import load_random
+from resnet_viz.render import figures_explain as fx
+from resnet_viz.render import figures_feature_maps as fm
+
+EN, ZH = translator("en"), translator("zh")
+BOX = RFBox(size=35, jump=8, center_row=20.0, center_col=20.0, top=3, left=3, bottom=38, right=38)
+
+
+# ------------------------------------------------------------------------------------ the effective receptive field
+def test_a_zero_gradient_has_no_field_to_draw_and_says_no_pixel_moves_the_value():
+    for t in (EN, ZH):
+        heat, caption = fx.erf_view(np.zeros((64, 64), np.float32), BOX, t)
+        assert heat is None
+        assert caption == t("inspector.erf_zero")
+        assert "0×0" not in caption
+
+
+def test_a_gradient_gets_its_picture_and_the_share_formatted_from_the_code():
+    erf = np.zeros((64, 64), np.float32)
+    erf[18:23, 18:23] = 1.0  # all of it within a 5×5 square around the centre
+    for t in (EN, ZH):
+        heat, caption = fx.erf_view(erf, BOX, t)
+        assert heat is not None and float(heat.max()) == pytest.approx(1.0) and float(heat.min()) == 0.0
+        assert caption == t("inspector.erf_caption", mass=f"{fx.ERF_MASS:.0%}", extent=5, size=35)
+        assert f"{fx.ERF_MASS:.0%}" in caption and "5×5" in caption
+
+
+def test_a_gradient_with_nan_is_said_to_be_unusable_not_zero():
+    erf = np.ones((8, 8), np.float32)
+    erf[2, 3] = np.nan
+    heat, caption = fx.erf_view(erf, BOX, EN)
+    assert heat is None and caption == EN("inspector.erf_nonfinite")
+
+
+# ------------------------------------------------------------------------------------ hover texts
+@pytest.fixture(scope="module")
+def conv_explanation():
+    model = load_random("resnet20")
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    return explain_value(model, x, "layer1.0.conv1", 2, 5, 6)
+
+
+def _hovers(fig) -> list[str]:
+    return [tr["hovertemplate"] for tr in json.loads(fig.to_json())["data"] if tr.get("hovertemplate")]
+
+
+def test_the_inspectors_hover_texts_are_translated(conv_explanation):
+    e = conv_explanation
+    channel_map = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for t, word in ((EN, "row %{y}, column %{x}: %{"), (ZH, "第 %{y} 行，第 %{x} 列：%{")):
+        figures = [
+            fx.position_figure(channel_map, 1, 2, t=t),
+            fx.window_figure(e, 3, t),
+            fx.source_figure(np.zeros((8, 8), np.float32), e, t),
+        ]
+        hovers = [h for f in figures for h in _hovers(f)]
+        assert len(hovers) == 5  # the clickable cells, the three panels, the source map
+        assert all(h.startswith(word) for h in hovers), hovers
+        if t is ZH:
+            assert not any("row" in h or "col" in h for h in hovers), hovers
+
+
+# ------------------------------------------------------------------------------------ the residual tab
+def _residual(
+    block: str, shortcut: str, main_norm: float = 3.0, shortcut_norm: float | None = 6.0
+) -> Residual:
+    m = np.zeros((2, 2), np.float32)
+    return Residual(block=block, shortcut=shortcut, x_mean=m, main_mean=m, shortcut_mean=None if
+                    shortcut == "none" else m, sum_mean=m, out_mean=m, x_norm=12.0, main_norm=main_norm,
+                    shortcut_norm=None if shortcut == "none" else shortcut_norm)  # fmt: skip
+
+
+def _names(arch: str, size: int, **kw) -> fm.LayerNames:
+    return fm.LayerNames(trace(arch, size, **kw), SimpleNamespace(stage_of={}))
+
+
+def test_a_projection_is_described_with_its_blocks_own_stride():
+    """ResNet-50's layer1.0 projects 64 → 256 channels with stride 1; layer2.0 halves the map with stride 2."""
+    names = _names("resnet50", 64)
+    for t, words in ((EN, "stride {}"), (ZH, "步距为 {} 的")):
+        one = fm.shortcut_caption(_residual("layer1.0", "projection"), names, t)
+        two = fm.shortcut_caption(_residual("layer2.0", "projection"), names, t)
+        assert words.format(1) in one and words.format(2) in two
+    cifar = _names("resnet20", 32)
+    assert "stride 2" in fm.shortcut_caption(_residual("layer2.0", "zero_pad"), cifar, EN)
+
+
+def test_the_ratio_compares_f_with_the_shortcut_and_a_plain_network_has_none():
+    names = _names("resnet18", 64)
+    res = [_residual("layer1.0", "identity", 3.0, 6.0), _residual("layer2.0", "projection", 1.0, 4.0)]
+    fig = json.loads(fm.ratio_figure(res, names, EN).to_json())
+    assert fig["data"][0]["y"] == [0.5, 0.25]  # ‖F(x)‖ / ‖shortcut(x)‖, not / ‖x‖ (12)
+    assert "‖shortcut(x)‖" in fig["data"][0]["hovertemplate"]
+    assert fig["layout"]["title"]["text"] == EN("feature_maps.ratio_title")
+    plain = _names("resnet18", 64, plain=True)
+    assert fm.ratio_figure([_residual("layer1.0", "none"), _residual("layer1.1", "none")], plain, EN) is None
+
+
+def test_a_plain_block_is_not_said_to_add_anything():
+    for t in (EN, ZH):
+        plain = _residual("layer1.0", "none")
+        assert fm.term_explanation("main", plain, 2, 2, t) == t("feature_maps.explain_main_plain")
+        assert fm.term_explanation("sum", plain, 2, 2, t) == t("feature_maps.explain_sum_plain")
+        assert fm.term_explanation("out", plain, 2, 2, t) == t("feature_maps.explain_out", h=2, w=2)
+        solid = _residual("layer1.1", "identity")
+        assert fm.term_explanation("main", solid, 2, 2, t) == t("feature_maps.explain_main")
+
+
+def test_the_overview_speaks_of_learned_features_only_for_trained_weights():
+    for t in (EN, ZH):
+        assert fm.overview_note(True, t) == t("feature_maps.overview_trained")
+        assert fm.overview_note(False, t) == t("feature_maps.overview_untrained")
+    assert "16" in EN("feature_maps.overview_title", k=fm.OVERVIEW_CHANNELS)
+
+
+# ------------------------------------------------------------------------------------ why random weights
+def test_why_there_are_no_pretrained_weights_fits_the_network():
+    cifar = fm.no_pretrained_text("resnet20", False, "3x3", EN)
+    nets = [a for a in catalogue.IMAGENET_ARCHS if catalogue.has_pretrained(a)]
+    assert nets and all(arch_title(EN, a) in cifar for a in nets)
+    assert "v1" not in cifar
+    assert fm.no_pretrained_text("resnet18", True, "3x3", EN) == EN(
+        "feature_maps.no_pretrained_plain", arch="resnet18"
+    )
+    v1 = fm.no_pretrained_text("resnet50", False, "1x1", EN)
+    assert v1 == EN("feature_maps.no_pretrained_v1", arch="resnet50") and "v1.5" in v1
+    assert "、" in fm.no_pretrained_text("resnet20", False, "3x3", ZH)  # the zh list separator
