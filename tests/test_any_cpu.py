@@ -65,7 +65,7 @@ def test_the_marked_tests_are_found() -> None:
     assert len(files) >= 4
 
 
-@pytest.mark.slow  # a fresh interpreter per kernel set: 17-20 s each on 2 cores at load 3 (38 s for both)
+@pytest.mark.slow  # a fresh interpreter per kernel set: 14 s and 9 s on 2 cores (load 1); 38 s in all at load 3
 @pytest.mark.parametrize("kernels", list(KERNEL_SETS))
 def test_recorded_floats_hold_under_older_kernels(kernels: str) -> None:
     env = {**os.environ, **KERNEL_SETS[kernels]}
