@@ -1,15 +1,16 @@
-"""The tests that compare floats from torch's kernels with shipped or recorded values (marked ``recorded_floats``)
-pass on other CPUs than this one: they are rerun here under the kernels an older or a non-Intel x86-64 CPU uses.
+"""The tests that compare floats from torch's kernels with shipped or recorded values (marked
+``recorded_floats``) pass on other CPUs than this one: here they are rerun under the kernels of older CPUs.
 
 Three libraries choose their kernels by CPU, each with its own switch: ATen (batch norm, ReLU, sums, norms) by
 ``ATEN_CPU_CAPABILITY``, oneDNN (the convolutions) by ``ONEDNN_MAX_CPU_ISA``, MKL (the fully connected layer)
-by ``MKL_ENABLE_INSTRUCTIONS``. Each switch only caps what the CPU has, so on any machine these runs use kernels
-at most as new as asked for: plain SSE4 (any x86-64 CPU since 2008) and AVX2 (an AMD EPYC before Zen 4, most
+by ``MKL_ENABLE_INSTRUCTIONS``. Each switch only caps what the CPU has, so on any machine these runs use
+kernels at most as new as asked for: SSE4 (the oldest oneDNN has) and AVX2 (an AMD EPYC before Zen 4, most
 laptops). The CPU's own best kernels are the ones the rest of the suite runs with.
 
-The marked tests' bounds were measured across ATEN_CPU_CAPABILITY=default|avx2|avx512 × oneDNN/MKL at
-SSE4|AVX2|AVX-512|the CPU's best (AMX) × 1–2 threads, on a Xeon with AVX-512 and AMX; each test's comment gives
-its figures.
+The marked tests' bounds were measured across ATEN_CPU_CAPABILITY=default|avx2|avx512 × oneDNN and MKL capped
+at SSE4|AVX2|AVX-512 or not capped (AMX here) × 1–2 threads, on a Xeon with AVX-512 and AMX; each test's
+comment gives its figures. oneDNN's kernels, which ATEN_CPU_CAPABILITY does not switch, moved plain-56 the
+most.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def test_the_marked_tests_are_found() -> None:
     assert len(files) >= 4
 
 
-@pytest.mark.slow  # a fresh interpreter per kernel set: 14 s and 9 s on 2 cores (load 1); 38 s in all at load 3
+@pytest.mark.slow  # a fresh interpreter per kernel set: 14 s and 9 s on 2 cores (load 1), 38 s at load 3
 @pytest.mark.parametrize("kernels", list(KERNEL_SETS))
 def test_recorded_floats_hold_under_older_kernels(kernels: str) -> None:
     env = {**os.environ, **KERNEL_SETS[kernels]}
