@@ -62,6 +62,7 @@ def test_every_rejection_matches_what_it_rejects() -> None:
         "one pixel in every s (a stride-s sampling)": "每隔 {s} 个像素取一个",
         "the stem (conv1, bn1, ReLU, max-pool)": "默认只列出 stem；开头的卷积",
         "et al. after an author's name": "Luo 等，2016",
+        "evaluation mode (model.eval())": "在 eval 模式下",
     }
     assert set(samples) == {t["concept"] for t in GLOSSARY}, "a glossary term has no sample here"
     for term in GLOSSARY:

@@ -1,9 +1,8 @@
 """Issue 21, the Parameters, Shortcuts, Shape walk and Home pages: every sentence true for the network it is shown
 for, and kept true.
 
-* the claims register covers the parameters, diagrams, shapes, home, common and nav sections (every key registered
-  with a source or declared a label), no translation there types a number from data, and the zh texts use the
-  glossary's one term per concept;
+* (that every key of these sections is registered, types no number and follows the zh glossary is
+  tests/test_claims.py's and tests/test_glossary.py's, for every section);
 * the facts the rewritten sentences rest on hold for every network and option the pages can show (the ResNet-34
   → 50 comparison, padded stride-2 steps halving the size rounded up, the trace totals of the models torchvision
   lacks);
@@ -36,66 +35,6 @@ CLAIMS = test_claims.CLAIMS
 LABELS = test_claims.REGISTER["not_claims"]
 
 # ------------------------------------------------------------------------------------------ the claims register
-
-
-@pytest.mark.parametrize("section", SECTIONS)
-def test_every_key_of_the_section_is_registered_or_a_label(section: str) -> None:
-    keys = {k.split(".", 1)[1] for k in STRINGS["en"] if k.startswith(section + ".")}
-    registered = {k.split(".", 1)[1] for k in CLAIMS if k.startswith(section + ".")}
-    labels = set(LABELS.get(section, []))
-    assert not registered & labels, f"both a claim and a label: {registered & labels}"
-    assert not (labels - keys), f"labels that are no key: {labels - keys}"
-    assert not (registered - keys), f"registered keys that do not exist: {registered - keys}"
-    assert keys == registered | labels, (
-        f"neither registered nor a label: {sorted(keys - registered - labels)}"
-    )
-
-
-def _typed_numbers(text: str) -> list[str]:
-    """Numbers quoted from data (test_claims' patterns), less the arithmetic of a formula: "2×C", "2×{p}"."""
-    return [hit for hit in test_claims._quoted_numbers(text) if not re.fullmatch(r"\d+×", hit)]
-
-
-@pytest.mark.parametrize("lang", LANGUAGES)
-@pytest.mark.parametrize("section", SECTIONS)
-def test_no_translation_types_a_number_from_data(lang: str, section: str) -> None:
-    found = {
-        k: hits
-        for k, v in STRINGS[lang].items()
-        if k.startswith(section + ".") and (hits := _typed_numbers(v))
-    }
-    assert not found, f"numbers typed into {lang} translations (format them at render time): {found}"
-
-
-def test_the_typed_number_check_still_catches_data() -> None:
-    assert _typed_numbers("about 0.5% more accurate") and _typed_numbers("位置多 4 倍")
-    assert not _typed_numbers("each BatchNorm 2×C") and not _typed_numbers("⌊({n} + 2×{p} − 3)/1⌋")
-
-
-# The glossary's choices for these pages (text_common: one word per concept), and the variants that are rejected
-# inside a zh sentence. English words inside a zh sentence are rejected where the glossary has a Chinese term.
-ZH_REJECTED = {
-    "步距": re.compile(r"步幅|步长|stride\s*=|\bstride\b"),
-    "残差块": re.compile(r"模块|[Pp]lain ?块"),
-    "捷径分支": re.compile(r"(?i)\bshortcut\b(?!\()"),
-    "填充": re.compile(r"(?i)\bpadding\b"),
-    "阶段": re.compile(r"\bstage\b"),
-    "BN": re.compile(r"BatchNorm"),
-    "普通网络": re.compile(r"(?i)\bplain\b"),
-    "G 或 亿": re.compile(r"十亿次"),
-    "零填充": re.compile(r"补零"),
-}
-
-
-@pytest.mark.parametrize("term", sorted(ZH_REJECTED))
-def test_zh_uses_the_glossary_term(term: str) -> None:
-    pattern = ZH_REJECTED[term]
-    hits = {
-        k: pattern.findall(v)
-        for k, v in STRINGS["zh"].items()
-        if k.split(".")[0] in SECTIONS and pattern.search(re.sub(r"\{[^}]*\}|`[^`]*`", "", v))
-    }
-    assert not hits, f"zh variants where the glossary says {term!r}: {hits}"
 
 
 def test_zh_keeps_降维_for_fewer_channels() -> None:
