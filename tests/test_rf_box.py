@@ -89,3 +89,13 @@ def test_option_a_downsample_strides_like_its_output():
     """The second reader's case: ResNet-56 at 32×32, layer2.0.downsample at (15, 15) reads pixel (30, 30)."""
     box = rf_box(trace("resnet56", 32), "layer2.0.downsample", 15, 15)
     assert (box.jump, box.center_row, box.center_col) == (2, 30.0, 30.0)
+
+
+def test_the_caption_says_pixel_for_a_jump_of_one():
+    from app_pages.sections.inspector import _rf_caption
+    from resnet_viz.i18n import translator
+
+    t = translator("en")
+    tr = trace("resnet56", 32)
+    assert "1 pixel apart" in _rf_caption(rf_box(tr, "layer1.0.conv1", 3, 3), 32, t)
+    assert "2 pixels apart" in _rf_caption(rf_box(tr, "layer2.0.downsample", 3, 3), 32, t)

@@ -284,6 +284,11 @@ def _shortcut_detail(e: Explanation, t: Translator) -> None:
         st.latex(_bn_latex(get["shortcut_bn"].numbers, get["shortcut_bn"].value))
 
 
+def _rf_caption(box, size: int, t) -> str:
+    key = "inspector.rf_box_caption_one" if box.jump == 1 else "inspector.rf_box_caption"  # 1 pixel, 2 pixels
+    return t(key, size=box.size, jump=box.jump, input=size)
+
+
 def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanation, t) -> None:
     st.markdown(t("inspector.rf_title"))
     box = rf_box(tr, e.layer, e.row, e.col)
@@ -291,21 +296,18 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     size = tensor.shape[-1]
     photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
     if not on:
-        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     if not _within_budget(
         ui.erf_fit(capture_key, e.layer, size, model), "inspector.budget_erf", t, layer=e.layer
     ):
-        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
     heat, erf_caption = fx.erf_view(erf, box, t)
     a, b = st.columns(2)
     with a:
-        st.image(fx.rf_overlay(photo, box), width=320, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=320, caption=_rf_caption(box, size, t))
     with b:
         if heat is None:  # no pixel moves this value: no field to draw, no extent to state
             st.info(erf_caption)
