@@ -21,6 +21,7 @@ from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import (
     BN_INITIAL_MEAN,
     BN_INITIAL_VAR,
+    SANITY_SEED,
     SIMILAR_RHO,
     Explanation,
     explain_at,
@@ -28,6 +29,7 @@ from resnet_viz.imaging.explain import (
     layer_names,
     rf_box,
     sanity_reading,
+    shown_rho,
     stage_outputs,
     trained_statistics,
 )
@@ -341,7 +343,7 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
                  caption=t("inspector.cam_random", stage=stage))  # fmt: skip
     rho = check.rho
     reading = sanity_reading(check, trained_statistics(model))
-    st.markdown(t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}"))
+    st.markdown(t("inspector.sanity_line", rho=shown_rho(rho), seed=SANITY_SEED))
     if reading == "untrained":  # two untrained networks compared: no reading at all
         st.info(t("inspector.sanity_untrained"))
     else:
