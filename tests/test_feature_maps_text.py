@@ -143,3 +143,17 @@ def test_why_there_are_no_pretrained_weights_fits_the_network():
     v1 = fm.no_pretrained_text("resnet50", False, "1x1", EN)
     assert v1 == EN("feature_maps.no_pretrained_v1", arch="resnet50") and "v1.5" in v1
     assert "、" in fm.no_pretrained_text("resnet20", False, "3x3", ZH)  # the zh list separator
+
+
+def test_a_zero_padded_channel_says_its_value_is_a_constant_zero():
+    """Option A pads channels 0–7 of ResNet-56's layer2.0.downsample with zeros: that case has its own sentence."""
+    from resnet_viz import trace
+    from resnet_viz.imaging.explain import zero_padded_channel
+
+    tr = trace("resnet56", 32)
+    padded = [c for c in range(32) if zero_padded_channel(tr, "layer2.0.downsample", c)]
+    assert padded == [*range(8), *range(24, 32)]
+    assert not zero_padded_channel(tr, "layer2.0.conv1", 0)
+    for t in (EN, ZH):
+        heat, caption = fx.erf_view(np.zeros((32, 32), np.float32), BOX, t, zero_padded=True)
+        assert heat is None and caption == t("inspector.erf_padded") != t("inspector.erf_zero")

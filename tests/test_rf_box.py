@@ -99,3 +99,14 @@ def test_the_caption_says_pixel_for_a_jump_of_one():
     tr = trace("resnet56", 32)
     assert "1 pixel apart" in _rf_caption(rf_box(tr, "layer1.0.conv1", 3, 3), 32, t)
     assert "2 pixels apart" in _rf_caption(rf_box(tr, "layer2.0.downsample", 3, 3), 32, t)
+
+
+def test_zero_padded_channels_are_the_ones_with_no_gradient():
+    from resnet_viz.imaging.explain import effective_rf, zero_padded_channel
+
+    tr = trace("resnet20", 32)
+    model = _all_paths_open("resnet20")
+    x = torch.ones(1, 3, 32, 32)
+    for channel in (0, 7, 8, 23, 24, 31):
+        erf = effective_rf(model, x, "layer2.0.downsample", channel, 5, 5)
+        assert (erf.max() == 0) == zero_padded_channel(tr, "layer2.0.downsample", channel), channel

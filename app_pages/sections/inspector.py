@@ -32,6 +32,7 @@ from resnet_viz.imaging.explain import (
     shown_rho,
     stage_outputs,
     trained_statistics,
+    zero_padded_channel,
 )
 from resnet_viz.render import figures_explain as fx
 
@@ -306,7 +307,7 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
-    heat, erf_caption = fx.erf_view(erf, box, t)
+    heat, erf_caption = fx.erf_view(erf, box, t, zero_padded=zero_padded_channel(tr, e.layer, e.channel))
     a, b = st.columns(2)
     with a:
         st.image(fx.rf_overlay(photo, box), width=320, caption=_rf_caption(box, size, t))
@@ -315,7 +316,8 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
             st.info(erf_caption)
         else:
             st.image(fx.rf_overlay(photo, box, heat), width=320, caption=erf_caption)
-    st.caption(t("inspector.rf_lesson"))
+    if heat is not None:  # the lesson reads a field: none to read where the gradient is zero
+        st.caption(t("inspector.rf_lesson"))
 
 
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:

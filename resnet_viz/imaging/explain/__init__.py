@@ -50,6 +50,7 @@ from resnet_viz.imaging.explain.receptive import (
     RFBox,
     effective_rf,
     rf_box,
+    zero_padded_channel,
 )
 from resnet_viz.imaging.explain.receptive import (
     _fold_cache as _fold_cache,  # the folded weights' cache, looked at by tests/test_explain.py
@@ -85,6 +86,7 @@ __all__ = [
     "randomized_like",
     "record_layer",
     "rf_box",
+    "zero_padded_channel",
     "sanity_check",
     "sanity_reading",
     "spearman",

@@ -51,6 +51,17 @@ def _shortcut_block(layer: str) -> str | None:
     return None
 
 
+def zero_padded_channel(tr: Trace, layer: str, channel: int) -> bool:
+    """Whether ``channel`` of ``layer`` is one of the zeros option A's shortcut pads in (a constant 0 whatever
+    the input): ``ZeroPadShortcut`` puts ``(out - in) // 2`` zero channels before the input's and the rest after."""
+    row = tr.row(layer)
+    if row.kind != "shortcut" or row.shortcut != "zero_pad":
+        return False
+    c_in, c_out = row.input_shape[0], row.output_shape[0]
+    first = (c_out - c_in) // 2
+    return not first <= channel < first + c_in
+
+
 def rf_box(tr: Trace, layer: str, row: int, col: int) -> RFBox:
     """The theoretical receptive field of output ``(row, col)`` of ``layer``, from the trace's receptive
     field sizes; its centre and jump follow the kernels, paddings and strides on the way (the main branch, or
