@@ -157,3 +157,19 @@ def test_a_zero_padded_channel_says_its_value_is_a_constant_zero():
     for t in (EN, ZH):
         heat, caption = fx.erf_view(np.zeros((32, 32), np.float32), BOX, t, zero_padded=True)
         assert heat is None and caption == t("inspector.erf_padded") != t("inspector.erf_zero")
+
+
+# ------------------------------------------------------------------------------------ checkpoint errors
+def test_the_tensor_data_sentence_refuses_only_what_the_loader_refuses():
+    """A slice of whole rows and a transpose are dense and load; a range of columns and a step leave gaps."""
+    from resnet_viz.models.weights import _dense
+
+    base = torch.zeros(6, 8)
+    for tensor, loads in ((base[2:4], True), (base.t(), True), (base[:, :4], False), (base[::2], False)):
+        assert _dense(tuple(tensor.shape), tuple(tensor.stride())) == loads
+    texts = {
+        t: t("feature_maps.ckpt_error_tensor_data", key="k", shape="s", needed="n", stored="m")
+        for t in (EN, ZH)
+    }
+    assert all(".expand()" in text and ".contiguous()" in text for text in texts.values())
+    assert "by slicing are refused" not in texts[EN] and "non-contiguous" in texts[EN].lower()
