@@ -198,3 +198,18 @@ def test_echoing_templates_put_no_backtick_or_backslash_next_to_an_echoed_value(
         for name in used:
             for before, after in re.findall(r"(.?)\{" + name + r"\}(.?)", texts[key]):
                 assert before not in ("`", "\\") and after != "`", (lang, key, texts[key])
+
+
+def test_a_long_unknown_key_is_cut_with_an_ellipsis() -> None:
+    (problem,) = parse({"k" * 100: "1"}).problems
+    assert problem.code == "unknown" and len(problem.param) == SHOWN_LEN and problem.param.endswith("…")
+
+
+def test_too_long_says_the_whole_value_is_ignored() -> None:
+    """parse drops a value over MAX_VALUE_LEN whole: nothing of it is read."""
+    from resnet_viz.i18n import translator
+
+    link = parse({"net": "resnet50" + "x" * MAX_VALUE_LEN})
+    assert "net" not in link.values
+    text = translator("en")("links.too_long", param="net", length=72, max=MAX_VALUE_LEN)
+    assert "ignored" in text and "are read" not in text
