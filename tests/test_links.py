@@ -213,3 +213,15 @@ def test_too_long_says_the_whole_value_is_ignored() -> None:
     assert "net" not in link.values
     text = translator("en")("links.too_long", param="net", length=72, max=MAX_VALUE_LEN)
     assert "ignored" in text and "are read" not in text
+
+
+def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
+    from resnet_viz.i18n import translator
+    from resnet_viz.ui.resolve import share_help
+
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        text = share_help(t)
+        assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
+        assert t("common.list_sep").join(t(f"links.param_{name}") for name in KNOWN) in text
+    assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))

@@ -245,6 +245,12 @@ def view() -> View:
     return _resolve(chosen, _translator(str(chosen["lang"])))
 
 
+def share_help(t: Callable[..., str]) -> str:
+    """What a shared address carries, named from :data:`links.KNOWN` (the parameters :func:`links.parse` reads)."""
+    carried = t("common.list_sep").join(t(f"links.param_{name}") for name in links.KNOWN)
+    return t("links.share_help", carried=carried, inspector=t("inspector.tab"))
+
+
 def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
     steps = steps_of(v.arch, links.start_size(v.arch))
     from resnet_viz.imaging.images import sample_images
