@@ -173,3 +173,32 @@ def test_the_tensor_data_sentence_refuses_only_what_the_loader_refuses():
     }
     assert all(".expand()" in text and ".contiguous()" in text for text in texts.values())
     assert "by slicing are refused" not in texts[EN] and "non-contiguous" in texts[EN].lower()
+
+
+# ------------------------------------------------------------------------------------ the inspector's budget
+def test_the_budget_names_the_folded_weight_copy_and_never_offers_a_smaller_size_for_pretrained_weights():
+    from app_pages.sections.inspector import budget_text
+    from resnet_viz import ui
+    from resnet_viz.formatting import fmt_bytes_short
+
+    scaled = ui.Fit(requested=224, size=160, need=300 * 2**20, budget=200 * 2**20)
+    for t in (EN, ZH):
+        own = budget_text(scaled, "inspector.budget_record", t, from_weights=True, layer="layer1")
+        assert t("inspector.budget_fixed_size") in own and t("inspector.budget_smaller", fit=160) not in own
+        chosen = budget_text(scaled, "inspector.budget_record", t, from_weights=False, layer="layer1")
+        assert t("inspector.budget_smaller", fit=160) in chosen
+        erf = budget_text(
+            scaled,
+            "inspector.budget_erf_folded",
+            t,
+            from_weights=False,
+            layer="layer1",
+            weights=fmt_bytes_short(94 * 2**20),
+        )
+        assert fmt_bytes_short(94 * 2**20) in erf
+    assert (
+        " "
+        not in budget_text(scaled, "inspector.budget_record", ZH, from_weights=True, layer="L").split("。")[
+            1
+        ][:1]
+    )

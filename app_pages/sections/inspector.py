@@ -25,6 +25,7 @@ from resnet_viz.imaging.explain import (
     SIMILAR_RHO,
     Explanation,
     explain_at,
+    folded_weight_bytes,
     initial_statistics,
     layer_names,
     rf_box,
@@ -68,7 +69,9 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
             t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
         )
     size = int(tensor.shape[-1])
-    if not _within_budget(ui.record_fit(capture_key, layer, size), "inspector.budget_record", t, layer=layer):
+    if not _within_budget(
+        ui.record_fit(capture_key, layer, size), "inspector.budget_record", t, capture_key, layer=layer
+    ):
         return
     record = ui.cached_record(capture_key, layer, model, tensor)
     n_ch, h, w = record.shape
@@ -123,14 +126,25 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
     _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t)
 
 
-def _within_budget(fit: ui.Fit, key: str, t: Translator, **names: str) -> bool:
+def budget_text(fit: ui.Fit, key: str, t: Translator, *, from_weights: bool, **names: object) -> str:
+    """Why a request does not fit ``$RESNET_VIZ_REQUEST_MB`` (``key``), then where it would: at a smaller input
+    size, or, where the size is the pretrained weights' own (``from_weights``), not without other weights."""
+    numbers = dict(size=fit.requested, need=fmt_bytes_short(fit.need), budget=fmt_bytes_short(fit.budget))
+    if from_weights:
+        then = t("inspector.budget_fixed_size")
+    elif fit.refused:
+        then = t("inspector.budget_none")
+    else:
+        then = t("inspector.budget_smaller", fit=fit.size)
+    return fx.join_sentences(t(key, **names, **numbers), then)
+
+
+def _within_budget(fit: ui.Fit, key: str, t: Translator, capture_key: ui.CaptureKey, **names: object) -> bool:
     """True when the request fits ``$RESNET_VIZ_REQUEST_MB``; else say why (``key``) and the largest input size
     at which it would run, and return False (nothing runs)."""
     if fit.size == fit.requested:
         return True
-    numbers = dict(size=fit.requested, need=fmt_bytes_short(fit.need), budget=fmt_bytes_short(fit.budget))
-    then = t("inspector.budget_none") if fit.refused else t("inspector.budget_smaller", fit=fit.size)
-    st.warning(t(key, **names, **numbers) + " " + then)
+    st.warning(budget_text(fit, key, t, from_weights=capture_key.preprocessing.from_weights, **names))
     return False
 
 
@@ -301,8 +315,12 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     if not on:
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
+    folded = folded_weight_bytes(model)  # the BN-folded copy of every conv weight the backward pass makes
+    erf_key, copy = (
+        ("inspector.budget_erf_folded", fmt_bytes_short(folded)) if folded else ("inspector.budget_erf", "")
+    )
     if not _within_budget(
-        ui.erf_fit(capture_key, e.layer, size, model), "inspector.budget_erf", t, layer=e.layer
+        ui.erf_fit(capture_key, e.layer, size, model), erf_key, t, capture_key, layer=e.layer, weights=copy
     ):
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
@@ -329,7 +347,7 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
         ss["ix_stage"] = stages[-1]
     stage = st.radio(t("inspector.stage_label"), stages, key="ix_stage", horizontal=True)
     fit = ui.sanity_fit(capture_key, stage, int(tensor.shape[-1]))
-    if not _within_budget(fit, "inspector.budget_cam", t, stage=stage):
+    if not _within_budget(fit, "inspector.budget_cam", t, capture_key, stage=stage):
         return
     device = str(next(model.parameters()).device)
     rand = ui.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)

@@ -215,6 +215,21 @@ def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float =
     return int(2 * np.ceil(reach) + 1)
 
 
+#: Sentence ends after which the next sentence follows without a space (Chinese full-width punctuation).
+FULL_WIDTH_ENDS = "。！？；：）"
+
+
+def join_sentences(*sentences: str) -> str:
+    """Sentences made separately, joined as their language writes them: a space after an English sentence,
+    nothing after a full-width Chinese one."""
+    out = ""
+    for sentence in sentences:
+        if out and sentence:
+            out += "" if out[-1] in FULL_WIDTH_ENDS else " "
+        out += sentence
+    return out
+
+
 def erf_view(
     erf: np.ndarray, box: RFBox, t: Translate = _plain, *, zero_padded: bool = False
 ) -> tuple[np.ndarray | None, str]:

@@ -49,6 +49,7 @@ from resnet_viz.imaging.explain.receptive import (
     FOLD_CACHE_MODELS,
     RFBox,
     effective_rf,
+    folded_weight_bytes,
     rf_box,
     zero_padded_channel,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "Term",
     "Window",
     "effective_rf",
+    "folded_weight_bytes",
     "explain_at",
     "explain_value",
     "grad_cam",
