@@ -202,3 +202,14 @@ def test_the_budget_names_the_folded_weight_copy_and_never_offers_a_smaller_size
             1
         ][:1]
     )
+
+
+def test_untrained_cifar_nets_are_not_told_to_choose_pretrained_weights():
+    from app_pages.sections.inspector import untrained_text
+
+    for t in (EN, ZH):
+        assert untrained_text(t, "resnet18", False, "3x3") == t("inspector.sanity_untrained")
+        for arch, plain in (("resnet20", False), ("resnet56", False), ("resnet18", True)):
+            text = untrained_text(t, arch, plain, "3x3")
+            assert text != t("inspector.sanity_untrained") and arch_title(t, arch, plain=plain) in text
+    assert "another width" in EN("feature_maps.ckpt_error_shape", key="k", got="a", expected="b", arch="n")

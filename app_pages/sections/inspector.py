@@ -15,9 +15,11 @@ import torch
 from PIL import Image
 
 from resnet_viz import ui
+from resnet_viz.architecture.catalogue import has_pretrained
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
+from resnet_viz.i18n import arch_title as i18n_arch_title
 from resnet_viz.imaging.explain import (
     BN_INITIAL_MEAN,
     BN_INITIAL_VAR,
@@ -338,6 +340,14 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.caption(t("inspector.rf_lesson"))
 
 
+def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str:
+    """Why the sanity check is not read with untrained weights, and what would make it readable: pretrained weights
+    where torchvision ships them for this network, else only a trained checkpoint (none ship for it)."""
+    if has_pretrained(arch, plain=plain, stride_in=stride_in):
+        return t("inspector.sanity_untrained")
+    return t("inspector.sanity_untrained_none", net=i18n_arch_title(t, arch, plain=plain))
+
+
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:
     st.markdown(t("inspector.cam_title"))
     if not st.toggle(t("inspector.cam_toggle"), key="ix_cam", help=t("inspector.cam_help")):
@@ -365,7 +375,7 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
     reading = sanity_reading(check, trained_statistics(model))
     st.markdown(t("inspector.sanity_line", rho=shown_rho(rho), seed=SANITY_SEED))
     if reading == "untrained":  # two untrained networks compared: no reading at all
-        st.info(t("inspector.sanity_untrained"))
+        st.info(untrained_text(t, arch, plain, stride_in))
     else:
         key = {"alike": "sanity_high", "different": "sanity_low", "undefined": "sanity_undefined"}[reading]
         st.markdown(t(f"inspector.{key}", threshold=SIMILAR_RHO))
