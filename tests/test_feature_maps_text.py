@@ -213,3 +213,18 @@ def test_untrained_cifar_nets_are_not_told_to_choose_pretrained_weights():
             text = untrained_text(t, arch, plain, "3x3")
             assert text != t("inspector.sanity_untrained") and arch_title(t, arch, plain=plain) in text
     assert "another width" in EN("feature_maps.ckpt_error_shape", key="k", got="a", expected="b", arch="n")
+
+
+def test_the_random_weights_banner_and_the_missing_weights_name_the_network_as_the_page_does():
+    from resnet_viz.models.sources import ModelSource
+    from resnet_viz.models.weights import RANDOM_SEED
+
+    for t in (EN, ZH):
+        assert arch_title(t, "resnet56") in fm.no_pretrained_text("resnet56", False, "3x3", t)
+        kind, cifar = fm.source_banner(ModelSource(kind="random", arch="resnet20"), t)
+        assert kind == "warning" and cifar == t("feature_maps.using_random_cifar", seed=RANDOM_SEED)
+        _, imagenet = fm.source_banner(ModelSource(kind="random", arch="resnet18"), t)
+        assert imagenet == t("feature_maps.using_random", seed=RANDOM_SEED) != cifar
+    assert "torchvision's He" not in EN("feature_maps.using_random_cifar", seed=0)
+    offline = EN("feature_maps.weights_error_offline", arch="resnet18", path="/p/w.pth")
+    assert "connected machine" not in offline and "this server" in offline and offline.count("/p/w.pth") == 2
