@@ -225,3 +225,16 @@ def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
         assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
         assert t("common.list_sep").join(t(f"links.param_{name}") for name in KNOWN) in text
     assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
+
+
+def test_the_plain_block_caption_says_it_drops_the_shortcut_module() -> None:
+    """PlainBasicBlock keeps torchvision's layers but drops the projection _make_layer hands it."""
+    from torch import nn
+
+    from resnet_viz.i18n import translator
+    from resnet_viz.models.build import PlainBasicBlock
+
+    projection = nn.Sequential(nn.Conv2d(64, 128, 1, 2, bias=False), nn.BatchNorm2d(128))
+    assert PlainBasicBlock(64, 128, 2, projection).downsample is None
+    caption = translator("en")("links.code_plain_caption")
+    assert "rewrites only forward" not in caption and "drops the shortcut" in caption
