@@ -228,3 +228,17 @@ def test_the_random_weights_banner_and_the_missing_weights_name_the_network_as_t
     assert "torchvision's He" not in EN("feature_maps.using_random_cifar", seed=0)
     offline = EN("feature_maps.weights_error_offline", arch="resnet18", path="/p/w.pth")
     assert "connected machine" not in offline and "this server" in offline and offline.count("/p/w.pth") == 2
+
+
+def test_zh_joins_made_in_code_use_zh_punctuation_and_no_space_between_sentences():
+    from resnet_viz.render.figures_explain import join_sentences
+
+    assert join_sentences("A.", "B.") == "A. B." and join_sentences("甲。", "乙。") == "甲。乙。"
+    assert join_sentences("甲。", "") == "甲。"
+    assert ZH("feature_maps.name_and_paper", name="layer2.0", paper="conv3_1") == "layer2.0（conv3_1）"
+    assert "max pool" not in ZH("feature_maps.layer_label") and "最大池化" in ZH("feature_maps.layer_label")
+    for t in (EN, ZH):
+        assert "max pool" not in t("feature_maps.layer_label_no_pool") and "最大池化" not in t(
+            "feature_maps.layer_label_no_pool"
+        )
+        assert "downsample" not in t("inspector.layer_help_plain")

@@ -68,7 +68,10 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
     c1, c2 = st.columns([2, 1])
     with c1:
         layer = st.selectbox(
-            t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
+            t("inspector.layer_label"),
+            names,
+            key="ix_layer",
+            help=t("inspector.layer_help_plain" if plain else "inspector.layer_help"),
         )
     size = int(tensor.shape[-1])
     if not _within_budget(

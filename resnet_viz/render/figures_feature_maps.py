@@ -27,6 +27,7 @@ from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource
 from resnet_viz.models.weights import RANDOM_SEED
 from resnet_viz.render import tiling
+from resnet_viz.render.figures_explain import join_sentences
 from resnet_viz.render.style import FONT
 
 #: How many channels each picture of the overview row shows (the most active, by mean activation).
@@ -71,7 +72,8 @@ class LayerNames:
                 extra = " — " + t(
                     "feature_maps.stage_output", stage=stage, paper=self._stage_paper.get(stage, "")
                 )
-        return (f"{name} ({self.paper(name)})" if self.paper(name) else name) + extra
+        paper = self.paper(name)
+        return (t("feature_maps.name_and_paper", name=name, paper=paper) if paper else name) + extra
 
     def overview_caption(self, title: str, maps: np.ndarray, t: Translator) -> str:
         """``layer2 (conv3_x): 128×8×8`` under one picture of the overview row."""
@@ -88,7 +90,7 @@ class LayerNames:
             if len(index) == c
             else t("feature_maps.shown_top", shown=len(index), n=c)
         )
-        return t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w) + " " + shown
+        return join_sentences(t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w), shown)
 
 
 def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
