@@ -238,3 +238,16 @@ def test_the_plain_block_caption_says_it_drops_the_shortcut_module() -> None:
     assert PlainBasicBlock(64, 128, 2, projection).downsample is None
     caption = translator("en")("links.code_plain_caption")
     assert "rewrites only forward" not in caption and "drops the shortcut" in caption
+
+
+def test_the_notice_lists_choices_with_the_languages_own_separator() -> None:
+    from resnet_viz.i18n import translator
+    from resnet_viz.links import Problem, View
+    from resnet_viz.ui.resolve import _problem_text
+
+    v = View(lang="zh", arch="resnet34", input_size=224, stride_in="3x3", plain=False, step="layer2.0",
+             presenter=False, page_params=())  # fmt: skip
+    zh = _problem_text(Problem("net", "bad_net", "x"), v, translator("zh"))
+    assert "resnet18、resnet34" in zh and "resnet18, resnet34" not in zh
+    en = _problem_text(Problem("net", "bad_net", "x"), v, translator("en"))
+    assert "resnet18, resnet34" in en
