@@ -142,7 +142,7 @@ if isinstance(flows, list) and flows and flows[0].arch == grad_arch:
     ui.figure(fr.gradient_flow_figure(flow, t), width="stretch")
     for sentence in readings.gradient_flow_sentences(flows, ui.arch_title(grad_arch)):
         st.markdown(_say(sentence))
-    st.markdown(t("why_residual.grad_reading"))
+    st.markdown(_say(readings.gradient_flow_reading(flows)))
     ui.dev_caption(_say(readings.gradient_method(flows, ui.arch_title(grad_arch, s.lang))))
 else:
     st.info(t("why_residual.grad_hint"))

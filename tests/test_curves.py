@@ -116,6 +116,7 @@ def test_shipped_gradient_steps_schema():
     assert summary.steps == [0, 1, 10, 100] and len(summary.plain.first_last) == 4
 
 
+@pytest.mark.recorded_floats
 def test_shipped_gradient_steps_come_out_of_the_core_function():
     """Seed 0's first two checkpoints, recomputed with the recorded settings (a short run of the same code)."""
     data = _json(paths.GRADIENT_STEPS_FILE)
@@ -135,13 +136,16 @@ def test_shipped_gradient_steps_come_out_of_the_core_function():
     assert list(run.layers) == data["layers"]
     shipped = data["per_seed"][0]
 
-    # Bounds measured across ATEN_CPU_CAPABILITY=default|avx2|avx512 and 1-2 threads (largest relative deviation
-    # from the shipped floats, per layer): plain-56 amplifies rounding through 55 layers, so one CPU's kernels
-    # are no property of the code (an AMD EPYC missed rel=1e-3 by 1.75%). What is stable is compared tightly,
-    # the chaotic net by its order of magnitude, each bound about 5x the worst deviation measured.
-    #   step 0 (init): residual 5.9e-4, plain 2.1e-2; conv1's weight 5.9e-7 (both nets start the same)
-    #   step 1: residual 7.1e-2; plain up to a factor 2.44 (|log10| 0.39); conv1's weight residual 1.7e-5,
-    #   plain 1.8e-2 (its 36x growth in one step, 35.67x shipped)
+    # Bounds measured across kernel sets: ATEN_CPU_CAPABILITY=default|avx2|avx512 × oneDNN/MKL capped at
+    # SSE4|AVX2|AVX-512 or uncapped × 1-2 threads (24 runs, see tests/test_any_cpu.py), largest relative deviation
+    # from the shipped floats, per layer. Plain-56 amplifies rounding through 55 layers, so one CPU's kernels are
+    # no property of the code (an AMD EPYC missed rel=1e-3 by 1.75%); the convolutions' oneDNN kernels move it
+    # most (the shipped file is reproduced by AVX2 kernels). What is stable is compared tightly, each bound about
+    # 5x the worst deviation measured; plain-56 after its first step is chaotic (its early layers' gradients
+    # move by up to a factor 3.9 between kernel sets), so it is compared by order of magnitude, a factor 10.
+    #   step 0 (init): residual 7.9e-4, plain 2.1e-2; conv1's weight 5.9e-7 (both nets start the same)
+    #   step 1: residual 7.1e-2; plain up to |log10| 0.59 (median over layers 0.14); conv1's weight
+    #   residual 2.3e-5, plain 1.8e-2 (its 36x growth in one step, 35.67x shipped)
     def rel(kind: str, i: int) -> np.ndarray:
         ours, theirs = np.array(run.grads[kind][i]), np.array(shipped[kind]["grad"][i])
         return np.abs(ours - theirs) / np.abs(theirs)
@@ -150,7 +154,7 @@ def test_shipped_gradient_steps_come_out_of_the_core_function():
     assert rel("residual", 1).max() < 0.35
     ratio = np.array(run.grads["plain"][1]) / np.array(shipped["plain"]["grad"][1])
     assert np.all(np.abs(np.log10(ratio)) < 1.0)  # the same order of magnitude in every layer
-    for kind, tolerance in (("plain", 0.1), ("residual", 1e-4)):
+    for kind, tolerance in (("plain", 0.1), ("residual", 1.2e-4)):
         assert run.conv1_weight[kind][0] == pytest.approx(shipped[kind]["conv1_weight"][0], rel=5e-6)
         assert run.conv1_weight[kind][1] == pytest.approx(shipped[kind]["conv1_weight"][1], rel=tolerance)
 

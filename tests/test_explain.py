@@ -235,6 +235,7 @@ def test_the_folded_effective_rf_is_the_gradient_through_the_model_itself():
         )
 
 
+@pytest.mark.recorded_floats
 def test_the_fold_cache_follows_the_weights_and_holds_one_model():
     """effective_rf keeps one model's folded weights between calls; a change to the weights in place is seen (the
     folds are made anew, not read stale), and a second model replaces the first instead of piling up."""

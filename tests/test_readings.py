@@ -176,6 +176,9 @@ def test_a_sweep_where_nothing_hurts_names_no_block() -> None:
         "rm_summary_none",
         "rm_res_reading_none",
     ]
+    # no deletion raises the error; some may lower it, so "stays at" would be false
+    none = R.removal_sentences(summaries)[0]
+    assert "does not raise" in say(EN, none) and "都不会高于" in say(ZH, none, "zh")
 
 
 def test_plain_reading_adds_the_rest_only_where_some_reach_chance() -> None:
@@ -221,6 +224,42 @@ def test_veit_is_read_in_two_halves(res: dict, plain: dict, keys: list[str]) -> 
     width = sentences[-1].args
     assert (width["width"], width["depth"], width["paper_width"], width["veit_depth"]) == (4, 8, 16, 110)
     assert (width["steps"], width["paper_steps"]) == ("6", "64,000")  # 2 epochs × ⌈300 / 128⌉ batches
+
+
+@pytest.mark.parametrize(
+    ("res", "plain", "key", "opening"),
+    [
+        ({"layer1.0": 0.119, "layer2.0": 0.5}, {"layer1.0": 0.9}, "rm_veit_res_holds", "rm_veit_other_also"),
+        ({"layer1.0": 0.119, "layer2.0": 0.5}, {"layer1.0": 0.21}, "rm_veit_res_holds", "rm_veit_other_does"),
+        (
+            {"layer1.0": 0.1, "layer1.1": 0.09},
+            {"layer1.0": 0.9},
+            "rm_veit_res_untouched",
+            "rm_veit_other_also",
+        ),
+        (
+            {"layer1.0": 0.1, "layer1.1": 0.09},
+            {"layer1.0": 0.19},
+            "rm_veit_res_untouched",
+            "rm_veit_other_does",
+        ),
+    ],
+)
+def test_the_other_half_is_worded_from_both_predicates(
+    res: dict, plain: dict, key: str, opening: str
+) -> None:
+    """ "As well" only after a first half that held; "the same bound as above" only where the residual reading
+    above stated a bound (it states none where no deletion raised the error)."""
+    summaries = S.removal_summary(_removal(res, plain))
+    first, other = R.veit_comparison(summaries)
+    assert first.key.endswith("rm_veit_plain_more" if opening.endswith("also") else "rm_veit_plain_not_more")
+    assert other.key.endswith(key) and other.args["opening"].key.endswith(opening)
+    en, zh = say(EN, other, "en"), say(ZH, other, "zh")
+    assert ("as well" in en) == ("也成立" in zh) == opening.endswith("also")
+    stated = any(
+        s.key.endswith(("rm_res_all_small", "rm_res_some_large")) for s in R.removal_reading(summaries)
+    )
+    assert ("as above" in en) == ("与上面" in zh) == stated == key.endswith("holds")
 
 
 def test_veit_fails_counts_every_noticed_solid_block_with_the_one_bound() -> None:
@@ -278,9 +317,24 @@ def test_removal_seed_sentence_only_where_there_are_seeds_to_tell_apart() -> Non
     assert R.removal_seed_sentence({"seeds": [0], "runs": degradation["runs"]}, removal) is None
 
 
+def test_shipped_devices_are_code_spans() -> None:
+    """A device as its record names it ("cuda (NVIDIA H200)") stands in a code span, so its half-width brackets
+    are not read as part of a zh sentence's punctuation."""
+    data = {
+        "device": "cuda (NVIDIA H200)",
+        "runs": [],
+        "settings": {"width": 4, "n_train": 10, "n_test": 5, "epochs": 1},
+    }
+    caption = R.degradation_caption(data)
+    assert caption.args["device"] == "`cuda (NVIDIA H200)`"
+    assert "在 `cuda (NVIDIA H200)` 上" in say(ZH, caption, "zh")
+    assert R.reproduce_sentence(data).args["device"] == "`cuda (NVIDIA H200)`"
+
+
 def test_deletion_caption() -> None:
     cap = R.deletion_caption({"settings": {"dataset": "pairs", "n_test": 1000}})
     assert cap.args == {"n_test": "1,000", "classes": 20, "chance5": "75.0%"}
+    assert "随机猜测的误差为 75.0%" in say(ZH, cap, "zh")  # the error of guessing, with no "only" (也只有)
 
 
 # ------------------------------------------------------------------------------------------------ landscapes
@@ -326,8 +380,9 @@ def test_landscape_sentences() -> None:
     ("share", "at_half", "key"),
     [
         (0.1, 2.0, "read_bowl"),
-        (0.11, 2.0, "read_not_bowl"),
-        (0.05, 24.3, "read_not_bowl"),
+        (0.11, 2.0, "read_not_bowl_nonconvex"),  # only the convexity test fails
+        (0.05, 24.3, "read_not_bowl_loss"),  # only the loss test fails
+        (0.5, 24.3, "read_not_bowl"),  # both fail
         (0.05, None, None),
     ],
 )
@@ -335,8 +390,12 @@ def test_the_residual_surface_is_called_a_bowl_only_when_it_is_one(share, at_hal
     surface = _surface("resnet56", share, at_half=at_half)
     got = R.landscape_absolute(surface, ls.LandscapeSummary.from_dict(surface["summary"]))
     assert (got.key.split(".")[1] if got else None) == key
-    if key == "read_not_bowl" and at_half == 24.3:
+    if key in ("read_not_bowl", "read_not_bowl_loss"):
         assert got.args["times"] == "8.1" and got.args["chance"] == "3.00"  # 24.3 ÷ ln 20
+    if key is not None:  # the threshold, from code, in the sentence; "far from nearly convex" nowhere
+        for lang, tr in (("en", EN), ("zh", ZH)):
+            text = say(tr, got, lang)
+            assert f"{S.BOWL_NONCONVEX_MAX_PCT}%" in text and "far from" not in text and "远不是" not in text
 
 
 def test_not_a_bowl_claims_nothing_the_other_sentences_do_not_show() -> None:
@@ -464,20 +523,44 @@ def test_gradient_steps_reading_follows_the_course() -> None:
     # beside the plain net's starved input side, the residual net's own ratio there: low too, or not
     starved = R.gradient_steps_reading(record(0.5, 0.01))[1]
     assert [t.key for t in starved.then] == ["why_residual_training.res_also_low"]  # the same curves: 0.01
+    (also_low,) = starved.then
+    assert (also_low.args["k"], also_low.args["n"]) == (1, 1)
+    assert [t.key for t in also_low.then] == ["why_residual_training.plain_not_below_res"]  # equal, not below
     healthy = record(0.5, 0.01)
     healthy["per_seed"][0]["residual"] = {
         "grad": [[5.0, 1.0]] * 3,
         "conv1_weight": [1.0] * 3,
         "loss": [1.0] * 3,
     }
-    starved = R.gradient_steps_reading(healthy)[1]
+    fades_healthy, starved = R.gradient_steps_reading(healthy)[:2]
     assert [t.key for t in starved.then] == ["why_residual_training.res_not_low"]
     assert (starved.args["plain_ff"], starved.args["res_ff"], starved.args["res_ff0"]) == ("0.01", "5", "5")
+    # the residual net's own ratio at initialisation, beside the faded explosion: 5 is below the bound, 100 not
+    assert [t.key for t in fades_healthy.then] == ["why_residual_training.res_init_below"]
+    (reaches,) = R.gradient_steps_reading(record(0.5, 0.01))[0].then
+    assert reaches.key.endswith("res_init_reaches") and (reaches.args["k"], reaches.args["n"]) == (1, 1)
+    for lang, tr in (("en", EN), ("zh", ZH)):
+        assert "only" not in say(tr, reaches, lang) and "只有" not in say(tr, reaches, lang)
+    # the residual net ends low in a seed, but above the plain net's whole range
+    above = record(0.5, 0.01)
+    above["per_seed"] = [
+        {
+            **above["per_seed"][0],
+            "residual": {"grad": [[5.0, 1.0], [5.0, 1.0], [0.05, 1.0]], "conv1_weight": [1.0] * 3},
+        }
+    ]
+    (also_low,) = R.gradient_steps_reading(above)[1].then
+    assert also_low.key.endswith("res_also_low")
+    assert [t.key for t in also_low.then] == ["why_residual_training.plain_below_res"]
     assert _keys(R.gradient_steps_reading(record(0.5, 0.5))) == [
         "course_fades",
         "stays_not_starved",
         "who_argues",
     ]
+    not_starved = R.gradient_steps_reading(record(0.5, 0.5))[1]
+    assert "in at least one seed" in say(EN, not_starved) and "至少在一个随机种子中" in say(
+        ZH, not_starved, "zh"
+    )
     assert _keys(R.gradient_steps_reading(record(50.0, 0.01))) == ["course_persists", "who_argues"]
     fades = R.gradient_steps_reading(record(0.5, 0.01))[0]
     assert fades.args["ratio"] == S.EXPLOSION_RATIO and fades.args["step_one"] == 1
@@ -488,6 +571,51 @@ def test_gradient_steps_reading_follows_the_course() -> None:
     )
     assert (
         differ.args["classes"] == 20 and differ.args["live_classes"] == 10 and differ.args["live_seeds"] == 4
+    )
+
+
+def test_shipped_gradient_steps_are_read_seed_by_seed() -> None:
+    """The shipped record: ResNet-56 ends below 1/10 in a count of seeds (not "some"), plain-56's whole range lies
+    below its lowest seed, and at initialisation it reaches the explosion bound in the seeds it does."""
+    record = shipped.gradient_steps()
+    s = S.gradient_steps_summary(record)
+    fades, starved = R.gradient_steps_reading(record)[:2]
+    (res_init,) = fades.then
+    assert res_init.args["k"] == S.residual_explosion_seeds(s) and res_init.args["n"] == len(
+        record["per_seed"]
+    )
+    assert res_init.key.endswith("res_init_reaches" if S.residual_explosion_seeds(s) else "res_init_below")
+    (also_low,) = starved.then
+    assert also_low.key.endswith("res_also_low") and also_low.args["k"] == S.residual_low_seeds(s)
+    assert [t.key for t in also_low.then] == ["why_residual_training.plain_below_res"]
+    en = say(EN, starved)
+    assert f"in {S.residual_low_seeds(s)} of {len(s.seeds)} seeds" in en and "in some seed" not in en
+
+
+@pytest.mark.parametrize(
+    ("plain", "residual", "keys"),
+    [
+        (
+            (1000.0, 1.0, 1.0),
+            (1.0, 20.0, 1.0),
+            ["grad_reading_explodes", "grad_res_far", "grad_reading_rest"],
+        ),
+        ((15.0, 1.0, 1.0), (1.0, 8.0, 1.0), ["grad_reading_explodes", "grad_res_less", "grad_reading_rest"]),
+        ((9.8, 1.0, 1.0), (1.0, 4.5, 1.0), ["grad_reading_grows", "grad_res_less", "grad_reading_rest"]),
+        ((0.5, 1.0, 1.0), (1.0, 2.0, 1.0), ["grad_reading_not", "grad_res_overlap", "grad_reading_rest"]),
+    ],
+)
+def test_gradient_flow_reading_is_worded_by_the_measured_ratios(plain, residual, keys) -> None:
+    from types import SimpleNamespace as Flow
+
+    reading = R.gradient_flow_reading([Flow(plain=plain, residual=residual)])
+    assert [reading.key.split(".")[1], *(t.key.split(".")[1] for t in reading.then)] == keys
+    en, zh = say(EN, reading), say(ZH, reading, "zh")
+    assert ("**explodes**" in en) == ("**爆炸**" in zh) == (keys[0] == "grad_reading_explodes")
+    res_en, res_zh = say(EN, reading.then[0]), say(ZH, reading.then[0], "zh")
+    far = keys[1] == "grad_res_far"
+    assert (
+        ("far less" in res_en.split("which this page")[0]) == ("小得多" in res_zh.split("本页只有")[0]) == far
     )
 
 

@@ -324,6 +324,39 @@ def test_gradient_summary_ranges_over_seeds() -> None:
         S.gradient_summary([])
 
 
+def _flows(plain_first_last: list[float], res_spread: list[float]) -> list:
+    """One flow per seed of three layers: the plain one with that first ÷ last ratio (from 1 up, also its
+    spread), the residual one flat but for its middle layer (its spread)."""
+    return [
+        SimpleNamespace(plain=(fl, 1.0, 1.0), residual=(1.0, rs, 1.0))
+        for fl, rs in zip(plain_first_last, res_spread)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first_last", "explodes"),
+    [([10.0, 500.0], True), ([9.99, 500.0], False), ([0.5, 2.0], False)],  # every seed at the bound, or not
+)
+def test_plain_explodes_only_at_the_bound_in_every_seed(first_last: list[float], explodes: bool) -> None:
+    assert S.plain_explodes(S.gradient_summary(_flows(first_last, [2.0, 2.0]))) is explodes
+
+
+@pytest.mark.parametrize(
+    ("plain_spread", "res_spread", "order"),
+    [
+        ([960.0, 11000.0], [7.8, 22.0], "far"),  # ResNet-56's measured ranges: 960 ≥ 10 × 22
+        ([219.0, 300.0], [7.8, 22.0], "less"),  # 219 < 10 × 22: less, not far less
+        ([220.0, 300.0], [7.8, 22.0], "far"),  # exactly the factor
+        ([9.8, 11.0], [3.8, 4.5], "less"),  # ResNet-20's
+        ([9.8, 11.0], [3.8, 9.8], "overlap"),  # the residual largest meets the plain smallest
+    ],
+)
+def test_spread_order_on_every_branch(plain_spread: list[float], res_spread: list[float], order: str) -> None:
+    g = S.gradient_summary(_flows(plain_spread, res_spread))
+    assert (g.plain_spread, g.res_spread) == (tuple(plain_spread), tuple(res_spread))
+    assert S.spread_order(g) == order
+
+
 def test_fmt_range() -> None:
     assert fmt_range(7.82, 21.94) == "7.8–22"
     assert fmt_range(110.2, 570.6) == "110–570"
@@ -476,6 +509,36 @@ def test_residual_input_side_low_in_some_seed_at_its_threshold() -> None:
     assert not S.residual_input_side_low(S.gradient_steps_summary(record([0.1, 5.0])))
 
 
+def _residual_record(res_init: list[float], res_last: list[float], plain_last: list[float]) -> dict:
+    rec = _steps_record([100.0] * len(res_last), [1.0] * len(res_last), plain_last)
+    for seed, init, last in zip(rec["per_seed"], res_init, res_last):
+        seed["residual"] = {"grad": [[init, 1.0], [5.0, 1.0], [last, 1.0]], "conv1_weight": [1.0] * 3}
+    return rec
+
+
+def test_residual_low_seeds_counts_whole_seeds_at_the_threshold() -> None:
+    low = S.gradient_steps_summary(_residual_record([5.0] * 4, [0.0999, 0.1, 5.0, 0.01], [0.001] * 4))
+    assert S.residual_low_seeds(low) == 2  # 0.0999 and 0.01; 0.1 is not below 1/10
+    none = S.gradient_steps_summary(_residual_record([5.0] * 2, [0.1, 5.0], [0.001] * 2))
+    assert S.residual_low_seeds(none) == 0 and not S.residual_input_side_low(none)
+
+
+def test_plain_below_residual_only_when_the_whole_plain_range_is_below() -> None:
+    below = S.gradient_steps_summary(_residual_record([5.0] * 2, [0.02, 4.2], [0.0014, 0.0108]))
+    touching = S.gradient_steps_summary(_residual_record([5.0] * 2, [0.0108, 4.2], [0.0014, 0.0108]))
+    assert S.plain_below_residual(below) and not S.plain_below_residual(touching)
+
+
+def test_residual_explosion_seeds_counts_the_seeds_at_the_bound() -> None:
+    # the shipped ResNet-56's ratios at initialisation: seeds 0 and 2 reach 10, seeds 1 and 3 do not
+    s = S.gradient_steps_summary(_residual_record([10.10, 7.77, 10.05, 8.80], [1.0] * 4, [0.001] * 4))
+    assert S.residual_explosion_seeds(s) == 2
+    at = S.gradient_steps_summary(_residual_record([10.0, 9.99], [1.0] * 2, [0.001] * 2))
+    assert S.residual_explosion_seeds(at) == 1
+    below = S.gradient_steps_summary(_residual_record([9.99, 7.0], [1.0] * 2, [0.001] * 2))
+    assert S.residual_explosion_seeds(below) == 0
+
+
 def test_shipped_gradient_steps_fade_and_starve() -> None:
     """What the page says of the shipped record, recounted from its raw norms."""
     record = _shipped("gradient_steps.json")
@@ -486,6 +549,12 @@ def test_shipped_gradient_steps_fade_and_starve() -> None:
     assert all(r[-1] < 1 / S.EXPLOSION_RATIO for r in ratios) == S.input_side_starved(
         S.gradient_steps_summary(record)
     )
+    # the residual net, recounted: how many seeds end below 1/10, how many reach 10 at initialisation
+    res = [[g[0] / g[-1] for g in s["residual"]["grad"]] for s in record["per_seed"]]
+    summary = S.gradient_steps_summary(record)
+    assert S.residual_low_seeds(summary) == sum(r[-1] < 1 / S.EXPLOSION_RATIO for r in res)
+    assert S.residual_explosion_seeds(summary) == sum(r[0] >= S.EXPLOSION_RATIO for r in res)
+    assert S.plain_below_residual(summary) == (max(r[-1] for r in ratios) < min(r[-1] for r in res))
 
 
 # --- loss landscapes
@@ -519,6 +588,15 @@ def test_nonconvex_points_are_whole_grid_points() -> None:
 )
 def test_looks_like_a_bowl_on_both_conditions(share: float, at_half: float | None, bowl: bool) -> None:
     assert S.looks_like_a_bowl(_land(share, at_half=at_half), 20) is bowl
+
+
+@pytest.mark.parametrize(
+    ("share", "at_half", "convex", "below"),
+    [(0.10, 2.9, True, True), (0.11, 2.9, False, True), (0.05, 3.1, True, False), (0.05, None, True, False)],
+)
+def test_the_two_bowl_tests_apart(share: float, at_half: float | None, convex: bool, below: bool) -> None:
+    s = _land(share, at_half=at_half)
+    assert (S.nearly_convex(s), S.below_chance_at_bowl_distance(s, 20)) == (convex, below)
 
 
 def test_steeper_kind_and_a_tie() -> None:

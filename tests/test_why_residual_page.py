@@ -11,6 +11,7 @@ from repo import ROOT
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import experiments as ex
+from resnet_viz.experiments import readings, shipped
 
 PAGE = "app_pages/why_residual.py"
 
@@ -59,6 +60,13 @@ def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch, open_pag
     assert len(figures) == before + 1
     grad = next(f for f in figures if f["layout"]["yaxis"].get("type") == "log")
     assert [len(tr["y"]) for tr in grad["data"]] == [55, 55]  # plain-56 and ResNet-56, every conv layer
+    # its reading is worded by the measurement: plain-56 explodes, and ResNet-56's spread is far below it
+    reading = readings.gradient_flow_reading(at.session_state["rvw_grad_result"])
+    assert [reading.key, reading.then[0].key] == [
+        "why_residual.grad_reading_explodes",
+        "why_residual.grad_res_far",
+    ]
+    assert "but far less" in _text(at)
 
     if (ROOT / "assets" / "curves" / "resnet56.safetensors").exists():
         at.button(key="rvw_rm_run").click().run()
@@ -79,6 +87,12 @@ def test_page_opens_in_chinese(open_page):
     at = open_page("zh")
     _ok(at, "zh")
     assert "退化问题" in _text(at) and "梯度消失" in _text(at)
+    # the shipped machines' names, brackets and all, as code spans inside the zh sentences
+    for record in (shipped.degradation(), shipped.gradient_steps()):
+        if record is not None:
+            assert f"在 {readings.shipped_device(record)} 上" in _text(at) or (
+                f"；{readings.shipped_device(record)}；" in _text(at)
+            )
 
 
 @pytest.mark.slow  # one AppTest page run plus a (shrunk) live run

@@ -50,7 +50,7 @@ def render(t: Translator, settings: Any, live_batch: int, live_seeds: Sequence[i
         t(
             "why_residual_training.source",
             seeds=fmt_list(shipped["seeds"], t("common.list_sep")),
-            device=shipped.get("device", "?"),
+            device=readings.shipped_device(shipped),
             torch=shipped.get("torch", "?"),
         )
     )

@@ -32,6 +32,7 @@ from resnet_viz.experiments.summaries import (
     shipped_seeds,
 )
 from resnet_viz.formatting import (
+    fmt_code,
     fmt_int,
     fmt_magnitude,
     fmt_magnitude_span,
@@ -59,6 +60,13 @@ def net_name(net: ExperimentNet) -> Sentence:
     return Sentence(f"why_residual.run_{net.kind}", {"depth": net.depth})
 
 
+def shipped_device(record: Mapping[str, Any], missing: str = "?") -> str:
+    """The machine a shipped record was made on, as its record names it (``cuda (NVIDIA H200)``), in a code span:
+    a name from the record, not a phrase of the sentence, so that its half-width brackets stand apart from a zh
+    sentence's full-width punctuation."""
+    return fmt_code(str(record.get("device", missing)))
+
+
 def degradation_intro(data: Mapping[str, Any] | None) -> Sentence:
     """The degradation section's opening, naming the data set the shipped curves were trained on (the shapes
     where the record is absent or names none we know)."""
@@ -84,7 +92,7 @@ def degradation_caption(data: Mapping[str, Any]) -> Sentence:
             "epochs": cfg["epochs"],
             "seed_list": _items(shipped_seeds(data)),
             "minutes": round(data.get("seconds", 0) / 60),
-            "device": data.get("device", "cpu"),
+            "device": shipped_device(data, "cpu"),
             "paper_steps": fmt_int(paper.HE2015_CIFAR_ITERATIONS),
             "paper_width": paper.HE2015_CIFAR_WIDTH,
         },
@@ -130,7 +138,7 @@ def reproduce_sentence(data: Mapping[str, Any]) -> Sentence:
     return Sentence(
         key,
         {
-            "device": data.get("device", "?"),
+            "device": shipped_device(data),
             "jobs": data.get("jobs", 1),
             "torch": data.get("torch", "?"),
             "net": net_name(widest.net) if widest else "",
@@ -353,12 +361,11 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
     :data:`~.summaries.SMALL_RISE_PP`); where it fails, how many such deletions are noticed and the costliest."""
     res, plain = S.removal_pair(summaries)
     out = []
+    first_half = res is not None and plain is not None and S.plain_suffers_more(plain, res)
     if res is not None and plain is not None:
         out.append(
             Sentence(
-                "why_residual.rm_veit_plain_more"
-                if S.plain_suffers_more(plain, res)
-                else "why_residual.rm_veit_plain_not_more",
+                "why_residual.rm_veit_plain_more" if first_half else "why_residual.rm_veit_plain_not_more",
                 {
                     "plain": net_name(plain.net),
                     "res": net_name(res.net),
@@ -370,10 +377,20 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
         )
     if res is not None:
         if S.veit_bound_holds(res):
+            # "as well" only after a first half that held; "the same bound as above" only where the residual reading
+            # above stated it (rm_res_reading_none, where no deletion raised the error, states none)
+            opening = Sentence(
+                "why_residual.rm_veit_other_also" if first_half else "why_residual.rm_veit_other_does"
+            )
             out.append(
                 Sentence(
-                    "why_residual.rm_veit_res_holds",
-                    {"res": net_name(res.net), "bound": SMALL_RISE_PP, "metric": metric_name(res.metric)},
+                    "why_residual.rm_veit_res_holds" if res.worst else "why_residual.rm_veit_res_untouched",
+                    {
+                        "opening": opening,
+                        "res": net_name(res.net),
+                        "bound": SMALL_RISE_PP,
+                        "metric": metric_name(res.metric),
+                    },
                 )
             )
         else:
@@ -576,35 +593,57 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
     """What the gradient-steps record means, each sentence chosen by a named predicate: whether the plain net's
     explosion towards the input fades after the first step (:func:`~.summaries.explosion_course`, threshold
     :data:`~.summaries.EXPLOSION_RATIO`), whether by the last checkpoint its input side gets the small gradients
-    (:func:`~.summaries.input_side_starved`) and, beside it, the residual net's own ratio there (whether it too
-    falls below that bound in some seed: :func:`~.summaries.residual_input_side_low`), then who argues what
-    (He et al. 2015, Yang et al. 2019)."""
+    (:func:`~.summaries.input_side_starved`) and, beside it, the residual net's own ratio there (in how many seeds
+    it too falls below that bound, :func:`~.summaries.residual_low_seeds`, and whether the plain net's range still
+    lies below the residual one's, :func:`~.summaries.plain_below_residual`), then who argues what (He et al. 2015,
+    Yang et al. 2019). Where the explosion fades, the residual net's own ratio at initialisation beside it: in how
+    many seeds it reaches the same bound (:func:`~.summaries.residual_explosion_seeds`)."""
     s = gradient_steps_summary(record)
     depth = record["settings"]["depth"]
     one = S.first_step_index(s.steps)
-    args = {"depth": depth, "ratio": S.EXPLOSION_RATIO, "step_one": s.steps[one], "last": s.steps[-1]}
+    seeds = len(s.seeds)
+    args = {
+        "depth": depth,
+        "ratio": S.EXPLOSION_RATIO,
+        "step_one": s.steps[one],
+        "last": s.steps[-1],
+        "n": seeds,
+    }
+    ranges = {
+        "plain_ff": fmt_magnitude_span(s.plain.first_last[-1]),
+        "res_ff": fmt_magnitude_span(s.residual.first_last[-1]),
+        "plain_ff0": fmt_magnitude_span(s.plain.first_last[0]),
+        "res_ff0": fmt_magnitude_span(s.residual.first_last[0]),
+    }
     course = S.explosion_course(s)
-    out = [Sentence(f"why_residual_training.course_{course}", args)]
+    if course == "fades":
+        reached = S.residual_explosion_seeds(s)
+        res_init = Sentence(
+            "why_residual_training.res_init_reaches" if reached else "why_residual_training.res_init_below",
+            args | ranges | {"k": reached},
+        )
+        out = [Sentence("why_residual_training.course_fades", args, then=(res_init,))]
+    else:
+        out = [Sentence(f"why_residual_training.course_{course}", args)]
     if course == "fades":
         if S.input_side_starved(s):
-            beside = (
-                "why_residual_training.res_also_low"
-                if S.residual_input_side_low(s)
-                else "why_residual_training.res_not_low"
-            )
-            ranges = {
-                "plain_ff": fmt_magnitude_span(s.plain.first_last[-1]),
-                "res_ff": fmt_magnitude_span(s.residual.first_last[-1]),
-                "plain_ff0": fmt_magnitude_span(s.plain.first_last[0]),
-                "res_ff0": fmt_magnitude_span(s.residual.first_last[0]),
-            }
-            out.append(
-                Sentence(
-                    "why_residual_training.stays_starved",
-                    args | ranges,
-                    then=(Sentence(beside, args | ranges),),
+            low = S.residual_low_seeds(s)
+            if low:
+                beside = Sentence(
+                    "why_residual_training.res_also_low",
+                    args | ranges | {"k": low},
+                    then=(
+                        Sentence(
+                            "why_residual_training.plain_below_res"
+                            if S.plain_below_residual(s)
+                            else "why_residual_training.plain_not_below_res",
+                            args | ranges,
+                        ),
+                    ),
                 )
-            )
+            else:
+                beside = Sentence("why_residual_training.res_not_low", args | ranges)
+            out.append(Sentence("why_residual_training.stays_starved", args | ranges, then=(beside,)))
         else:
             out.append(Sentence("why_residual_training.stays_not_starved", args))
     out.append(Sentence("why_residual_training.who_argues", {"depth": depth}))
@@ -661,6 +700,25 @@ def gradient_flow_sentences(flows: Sequence[Any], arch_name: str) -> list[Senten
             },
         ),
     ]
+
+
+def gradient_flow_reading(flows: Sequence[Any]) -> Sentence:
+    """How to read the gradient-flow measurements, worded by them: whether the plain network's gradient explodes
+    towards the input (by the page's one bound, :func:`~.summaries.plain_explodes`), grows, or not in every seed;
+    how the residual network's layer-to-layer spread compares with the plain one's
+    (:func:`~.summaries.spread_order`, "far" only from :data:`~.summaries.FAR_SPREAD_FACTOR`); then what it does
+    not show (He et al. 2015 §4.1, Yang et al. 2019)."""
+    g = gradient_summary(flows)
+    growth = "explodes" if S.plain_explodes(g) else "grows" if g.plain_first_last[0] > 1 else "not"
+    args = {"ratio": S.EXPLOSION_RATIO, "factor": S.FAR_SPREAD_FACTOR}
+    return Sentence(
+        f"why_residual.grad_reading_{growth}",
+        args,
+        then=(
+            Sentence(f"why_residual.grad_res_{S.spread_order(g)}", args),
+            Sentence("why_residual.grad_reading_rest"),
+        ),
+    )
 
 
 def gradient_method(flows: Sequence[Any], arch_name: str = "") -> Sentence:
@@ -770,7 +828,8 @@ def landscape_sentences(shown: Sequence[Mapping[str, Any]]) -> list[Sentence]:
 def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sentence | None:
     """Where the residual surface stands on its own, not only against the plain one: its non-convex points and
     its loss at :data:`~.summaries.BOWL_DISTANCE` against the loss of guessing; "a bowl" only where
-    :func:`~.summaries.looks_like_a_bowl` holds. None where the surface lacks what it needs (no curvature test
+    :func:`~.summaries.looks_like_a_bowl` holds, and otherwise worded by the test that failed
+    (:func:`~.summaries.nearly_convex`, :func:`~.summaries.below_chance_at_bowl_distance`, or both). None where the surface lacks what it needs (no curvature test
     or no loss at that distance)."""
     at = s.at_distance.get(S.BOWL_DISTANCE)
     if at is None or s.nonconvex_share is None or not s.points_tested:
@@ -778,8 +837,18 @@ def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sente
     training = surface.get("settings", {}).get("training", {})
     classes = int(training.get("num_classes") or DATASETS.get(training.get("dataset", "shapes"), 10))
     chance = S.chance_loss(classes)
+    convex, below = S.nearly_convex(s), S.below_chance_at_bowl_distance(s, classes)
+    key = (
+        "landscape.read_bowl"
+        if convex and below
+        else "landscape.read_not_bowl_loss"  # only the loss test failed
+        if convex
+        else "landscape.read_not_bowl_nonconvex"  # only the convexity test failed
+        if below
+        else "landscape.read_not_bowl"  # both failed
+    )
     return Sentence(
-        "landscape.read_bowl" if S.looks_like_a_bowl(s, classes) else "landscape.read_not_bowl",
+        key,
         {
             "net": net_name(ExperimentNet.parse(surface["net"])),
             "share": fmt_percent(s.nonconvex_share),

@@ -584,8 +584,9 @@ def removal_seed_context(
 class KindSteps:
     """One kind's (plain or residual) ranges over seeds at every checkpoint of a gradient-steps record."""
 
-    #: conv1's ÷ the last conv's gradient norm
+    #: conv1's ÷ the last conv's gradient norm: the range over seeds, and each seed's value (in the record's order)
     first_last: list[Span]
+    first_last_seeds: list[list[float]]
     #: conv1's weight norm, and its growth from init
     conv1_weight: list[Span]
     conv1_growth: list[Span]
@@ -612,11 +613,10 @@ def gradient_steps_summary(record: Mapping[str, Any]) -> GradientStepsSummary:
         return (min(values), max(values))
 
     def kind_steps(kind: str) -> KindSteps:
+        ratios = [[s[kind]["grad"][i][0] / s[kind]["grad"][i][-1] for s in seeds] for i in range(len(steps))]
         return KindSteps(
-            first_last=[
-                span([s[kind]["grad"][i][0] / s[kind]["grad"][i][-1] for s in seeds])
-                for i in range(len(steps))
-            ],
+            first_last=[span(r) for r in ratios],
+            first_last_seeds=ratios,
             conv1_weight=[span([s[kind]["conv1_weight"][i] for s in seeds]) for i in range(len(steps))],
             conv1_growth=[
                 span([s[kind]["conv1_weight"][i] / s[kind]["conv1_weight"][0] for s in seeds])
@@ -669,6 +669,25 @@ def residual_input_side_low(s: GradientStepsSummary) -> bool:
     return s.residual.first_last[-1][0] < 1 / EXPLOSION_RATIO
 
 
+def residual_low_seeds(s: GradientStepsSummary) -> int:
+    """In how many seeds the residual net's conv1 gets less than 1/:data:`EXPLOSION_RATIO` of its last conv's
+    gradient norm at the last checkpoint (a count of seeds, so that "in some seed" is never read as most of them)."""
+    return sum(1 for r in s.residual.first_last_seeds[-1] if r < 1 / EXPLOSION_RATIO)
+
+
+def plain_below_residual(s: GradientStepsSummary) -> bool:
+    """At the last checkpoint the plain net's conv1 ÷ last-conv ratio is below the residual net's in every pair of
+    seeds: the plain net's whole range lies below the residual net's lowest seed."""
+    return s.plain.first_last[-1][1] < s.residual.first_last[-1][0]
+
+
+def residual_explosion_seeds(s: GradientStepsSummary) -> int:
+    """In how many seeds the *residual* net's conv1 gets at least :data:`EXPLOSION_RATIO` × its last conv's gradient
+    norm at initialisation: where it does, it reaches the bound this page calls an explosion, as the plain net does
+    (if by far less)."""
+    return sum(1 for r in s.residual.first_last_seeds[0] if r >= EXPLOSION_RATIO)
+
+
 class _Flow(Protocol):
     plain: Sequence[float]
     residual: Sequence[float]
@@ -712,6 +731,26 @@ def gradient_summary(flows: Sequence[_Flow]) -> GradientSummary:
         growth=rng(growth),
         layers=len(flows[0].plain),
     )
+
+
+#: The plain network's layer-to-layer spread (largest ÷ smallest gradient norm) is "far" larger than the residual
+#: one's only when its smallest over the seeds is at least this many times the residual network's largest.
+FAR_SPREAD_FACTOR = 10
+
+
+def plain_explodes(g: GradientSummary) -> bool:
+    """At initialisation the plain network's first conv gets at least :data:`EXPLOSION_RATIO` × its last conv's
+    gradient norm in every seed: the page's one bound for an explosion towards the input."""
+    return g.plain_first_last[0] >= EXPLOSION_RATIO
+
+
+def spread_order(g: GradientSummary) -> str:
+    """How the plain network's layer-to-layer spread compares with the residual one's, over every seed: "far"
+    (the plain network's smallest is at least :data:`FAR_SPREAD_FACTOR` × the residual one's largest), "less"
+    (the residual network's largest is below the plain one's smallest) or "overlap" (the ranges meet)."""
+    if g.plain_spread[0] >= FAR_SPREAD_FACTOR * g.res_spread[1]:
+        return "far"
+    return "less" if g.res_spread[1] < g.plain_spread[0] else "overlap"
 
 
 # ------------------------------------------------------------------------------------------------ loss landscapes
@@ -762,15 +801,21 @@ def chance_loss(num_classes: int) -> float:
     return math.log(num_classes)
 
 
-def looks_like_a_bowl(s: LandscapeSummary, num_classes: int) -> bool:
-    """Li et al.'s picture of a residual surface, nearly convex: at most :data:`BOWL_NONCONVEX_MAX_PCT` % of the
-    tested points non-convex (counted in points) and, at :data:`BOWL_DISTANCE`, a loss below that of guessing."""
+def nearly_convex(s: LandscapeSummary) -> bool:
+    """At most :data:`BOWL_NONCONVEX_MAX_PCT` % of the tested points are locally non-convex (counted in points)."""
+    return 100 * nonconvex_points(s) <= BOWL_NONCONVEX_MAX_PCT * s.points_tested
+
+
+def below_chance_at_bowl_distance(s: LandscapeSummary, num_classes: int) -> bool:
+    """At :data:`BOWL_DISTANCE` the loss is below that of guessing (False where the slice has no loss there)."""
     at = s.at_distance.get(BOWL_DISTANCE)
-    return (
-        100 * nonconvex_points(s) <= BOWL_NONCONVEX_MAX_PCT * s.points_tested
-        and at is not None
-        and at < chance_loss(num_classes)
-    )
+    return at is not None and at < chance_loss(num_classes)
+
+
+def looks_like_a_bowl(s: LandscapeSummary, num_classes: int) -> bool:
+    """Li et al.'s picture of a residual surface: :func:`nearly_convex` and, at :data:`BOWL_DISTANCE`, a loss below
+    that of guessing (:func:`below_chance_at_bowl_distance`)."""
+    return nearly_convex(s) and below_chance_at_bowl_distance(s, num_classes)
 
 
 # ------------------------------------------------------------------------------------------------ identity at init
