@@ -20,8 +20,10 @@ from resnet_viz.imaging.capture import Capture
 from resnet_viz.imaging.explain import trained_statistics
 from resnet_viz.models import sources
 from resnet_viz.models.sources import ModelSource
+from resnet_viz.render import figures_explain as fx
 from resnet_viz.render import figures_feature_maps as fm
 from resnet_viz.render import tiling
+from resnet_viz.render.figures_shapes import stage_names_note
 
 t = ui.translator()
 s = ui.view()
@@ -106,9 +108,13 @@ def preprocessing_section(picture: images.ImageSlot, prep: sources.Preprocessing
 
 
 # ----------------------------------------------------------------------------------------------- overview
-def overview_section(key: ui.CaptureKey, cap: Capture, names: fm.LayerNames, trained: bool) -> None:
+def overview_section(
+    key: ui.CaptureKey, cap: Capture, names: fm.LayerNames, trained: bool, arch: str
+) -> None:
     st.subheader(t("feature_maps.overview_title", k=fm.OVERVIEW_CHANNELS))
-    st.caption(t("feature_maps.overview_caption") + " " + fm.overview_note(trained, t))
+    # the CIFAR nets' and the notes' stage names are this app's, in Table 1's style: the note says so
+    st.caption(fx.join_sentences(t("feature_maps.overview_caption"), fm.overview_note(trained, t),
+                                 stage_names_note(t, arch)))  # fmt: skip
     shown = fm.overview_layers(cap)
     for col, (title, name) in zip(st.columns(len(shown)), shown):
         maps = cap.layers[name]
@@ -141,7 +147,7 @@ def maps_tab(key: ui.CaptureKey, cap: Capture, steps: ui.PreparedImage, names: f
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         layer = st.selectbox(
-            t("feature_maps.layer_label"), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
+            t("feature_maps.layer_label" if "maxpool" in layers else "feature_maps.layer_label_no_pool"), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
             on_change=lambda: ui.select(ss["fm_layer"]),
         )  # fmt: skip
     with c2:
@@ -294,7 +300,7 @@ if fell_back:
     st.warning(t("feature_maps.oom_fallback"))
 names = fm.LayerNames(ui.cached_trace(s.arch, steps.settings.crop, s.plain, s.stride_in), cap)
 
-overview_section(key, cap, names, trained_statistics(model))
+overview_section(key, cap, names, trained_statistics(model), s.arch)
 # on_change="rerun": a tab's content runs only while it is open, so a display change in one tab does not
 # redraw the other two.
 tab_maps, tab_res, tab_pred, tab_inspect = st.tabs(

@@ -187,15 +187,17 @@ def parse(
     values: dict[str, object] = {}
     problems: list[Problem] = []
 
+    def cut(raw: str) -> str:
+        return raw if len(raw) <= SHOWN_LEN else raw[: SHOWN_LEN - 1] + "…"
+
     def bad(param: str, code: str, raw: str) -> None:
-        shown = raw if len(raw) <= SHOWN_LEN else raw[: SHOWN_LEN - 1] + "…"
-        problems.append(Problem(param, code, shown, len(raw)))
+        problems.append(Problem(param, code, cut(raw), len(raw)))
 
     raw = {}
     for key, value in query.items():
         text = _one(value)
         if key not in KNOWN:
-            bad(key[:SHOWN_LEN], "unknown", text)
+            bad(cut(key), "unknown", text)  # a cut key says so
         elif len(text) > MAX_VALUE_LEN:
             bad(key, "too_long", text)
         else:

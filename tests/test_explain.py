@@ -17,6 +17,7 @@ from resnet_viz.imaging.capture import capture
 from resnet_viz.imaging.explain import (
     BN_INITIAL_MEAN,
     BN_INITIAL_VAR,
+    RHO_DECIMALS,
     SIMILAR_RHO,
     TOLERANCE,
     GradCam,
@@ -33,6 +34,7 @@ from resnet_viz.imaging.explain import (
     rf_box,
     sanity_check,
     sanity_reading,
+    shown_rho,
     spearman,
     trained_statistics,
 )
@@ -442,3 +444,12 @@ def test_wrong_kinds_of_model_or_image_name_what_was_expected():
 
 def test_explain_value_is_exported_lazily():
     assert resnet_viz.explain_value is explain_value
+
+
+def test_maps_alike_reads_rho_as_it_is_shown():
+    """ρ = 0.504 is printed "0.50": the verdict must not call it "above 0.5"."""
+    just_above = SIMILAR_RHO + 0.4 * 10**-RHO_DECIMALS
+    assert shown_rho(just_above) == f"{SIMILAR_RHO:.{RHO_DECIMALS}f}"
+    assert not maps_alike(just_above)
+    assert maps_alike(SIMILAR_RHO + 0.6 * 10**-RHO_DECIMALS)
+    assert shown_rho(float("nan")) == "–"

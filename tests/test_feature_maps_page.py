@@ -25,6 +25,8 @@ from resnet_viz.imaging import capture as capture_module
 from resnet_viz.imaging import images, preprocessing
 from resnet_viz.models import weights
 from resnet_viz.render import figures_feature_maps as fm
+from resnet_viz.render.figures_explain import join_sentences
+from resnet_viz.render.figures_shapes import stage_names_note
 
 PAGE = "app_pages/feature_maps.py"
 EN = translator("en")
@@ -379,8 +381,12 @@ def test_the_page_says_what_one_pass_computes_and_what_random_weights_show(page)
             for h in at.subheader
             if h.value == t("feature_maps.overview_title", k=fm.OVERVIEW_CHANNELS)
         ]
-        overview = t("feature_maps.overview_caption") + " " + t("feature_maps.overview_untrained")
-        assert overview in [c.value for c in at.caption]
+        # the CIFAR net's stage names are this app's: the overview caption says so (Table 1's style)
+        note = stage_names_note(t, "resnet20")
+        overview = join_sentences(
+            t("feature_maps.overview_caption"), t("feature_maps.overview_untrained"), note
+        )
+        assert note and overview in [c.value for c in at.caption]
         assert not [c.value for c in at.caption if t("feature_maps.overview_trained") in c.value]
         open_tab(at, "residual", lang)
         at.selectbox(key="fm_block").set_value("layer2.0").run()

@@ -143,3 +143,102 @@ def test_why_there_are_no_pretrained_weights_fits_the_network():
     v1 = fm.no_pretrained_text("resnet50", False, "1x1", EN)
     assert v1 == EN("feature_maps.no_pretrained_v1", arch="resnet50") and "v1.5" in v1
     assert "、" in fm.no_pretrained_text("resnet20", False, "3x3", ZH)  # the zh list separator
+
+
+def test_a_zero_padded_channel_says_its_value_is_a_constant_zero():
+    """Option A pads channels 0–7 of ResNet-56's layer2.0.downsample with zeros: that case has its own sentence."""
+    from resnet_viz import trace
+    from resnet_viz.imaging.explain import zero_padded_channel
+
+    tr = trace("resnet56", 32)
+    padded = [c for c in range(32) if zero_padded_channel(tr, "layer2.0.downsample", c)]
+    assert padded == [*range(8), *range(24, 32)]
+    assert not zero_padded_channel(tr, "layer2.0.conv1", 0)
+    for t in (EN, ZH):
+        heat, caption = fx.erf_view(np.zeros((32, 32), np.float32), BOX, t, zero_padded=True)
+        assert heat is None and caption == t("inspector.erf_padded") != t("inspector.erf_zero")
+
+
+# ------------------------------------------------------------------------------------ checkpoint errors
+def test_the_tensor_data_sentence_refuses_only_what_the_loader_refuses():
+    """A slice of whole rows and a transpose are dense and load; a range of columns and a step leave gaps."""
+    from resnet_viz.models.weights import _dense
+
+    base = torch.zeros(6, 8)
+    for tensor, loads in ((base[2:4], True), (base.t(), True), (base[:, :4], False), (base[::2], False)):
+        assert _dense(tuple(tensor.shape), tuple(tensor.stride())) == loads
+    texts = {
+        t: t("feature_maps.ckpt_error_tensor_data", key="k", shape="s", needed="n", stored="m")
+        for t in (EN, ZH)
+    }
+    assert all(".expand()" in text and ".contiguous()" in text for text in texts.values())
+    assert "by slicing are refused" not in texts[EN] and "non-contiguous" in texts[EN].lower()
+
+
+# ------------------------------------------------------------------------------------ the inspector's budget
+def test_the_budget_names_the_folded_weight_copy_and_never_offers_a_smaller_size_for_pretrained_weights():
+    from app_pages.sections.inspector import budget_text
+    from resnet_viz import ui
+    from resnet_viz.formatting import fmt_bytes_short
+
+    scaled = ui.Fit(requested=224, size=160, need=300 * 2**20, budget=200 * 2**20)
+    for t in (EN, ZH):
+        own = budget_text(scaled, "inspector.budget_record", t, from_weights=True, layer="layer1")
+        assert t("inspector.budget_fixed_size") in own and t("inspector.budget_smaller", fit=160) not in own
+        chosen = budget_text(scaled, "inspector.budget_record", t, from_weights=False, layer="layer1")
+        assert t("inspector.budget_smaller", fit=160) in chosen
+        erf = budget_text(
+            scaled,
+            "inspector.budget_erf_folded",
+            t,
+            from_weights=False,
+            layer="layer1",
+            weights=fmt_bytes_short(94 * 2**20),
+        )
+        assert fmt_bytes_short(94 * 2**20) in erf
+    assert (
+        " "
+        not in budget_text(scaled, "inspector.budget_record", ZH, from_weights=True, layer="L").split("。")[
+            1
+        ][:1]
+    )
+
+
+def test_untrained_cifar_nets_are_not_told_to_choose_pretrained_weights():
+    from app_pages.sections.inspector import untrained_text
+
+    for t in (EN, ZH):
+        assert untrained_text(t, "resnet18", False, "3x3") == t("inspector.sanity_untrained")
+        for arch, plain in (("resnet20", False), ("resnet56", False), ("resnet18", True)):
+            text = untrained_text(t, arch, plain, "3x3")
+            assert text != t("inspector.sanity_untrained") and arch_title(t, arch, plain=plain) in text
+    assert "another width" in EN("feature_maps.ckpt_error_shape", key="k", got="a", expected="b", arch="n")
+
+
+def test_the_random_weights_banner_and_the_missing_weights_name_the_network_as_the_page_does():
+    from resnet_viz.models.sources import ModelSource
+    from resnet_viz.models.weights import RANDOM_SEED
+
+    for t in (EN, ZH):
+        assert arch_title(t, "resnet56") in fm.no_pretrained_text("resnet56", False, "3x3", t)
+        kind, cifar = fm.source_banner(ModelSource(kind="random", arch="resnet20"), t)
+        assert kind == "warning" and cifar == t("feature_maps.using_random_cifar", seed=RANDOM_SEED)
+        _, imagenet = fm.source_banner(ModelSource(kind="random", arch="resnet18"), t)
+        assert imagenet == t("feature_maps.using_random", seed=RANDOM_SEED) != cifar
+    assert "torchvision's He" not in EN("feature_maps.using_random_cifar", seed=0)
+    offline = EN("feature_maps.weights_error_offline", arch="resnet18", path="/p/w.pth")
+    assert "connected machine" not in offline and "this server" in offline and offline.count("/p/w.pth") == 2
+
+
+def test_zh_joins_made_in_code_use_zh_punctuation_and_no_space_between_sentences():
+    from resnet_viz.render.figures_explain import join_sentences
+
+    assert join_sentences("A.", "B.") == "A. B." and join_sentences("甲。", "乙。") == "甲。乙。"
+    assert join_sentences("甲。", "") == "甲。"
+    assert ZH("feature_maps.name_and_paper", name="layer2.0", paper="conv3_1") == "layer2.0（conv3_1）"
+    assert "max pool" not in ZH("feature_maps.layer_label") and "最大池化" in ZH("feature_maps.layer_label")
+    for t in (EN, ZH):
+        assert "max pool" not in t("feature_maps.layer_label_no_pool") and "最大池化" not in t(
+            "feature_maps.layer_label_no_pool"
+        )
+        assert "downsample" not in t("inspector.layer_help_plain")

@@ -12,7 +12,7 @@ from apptest_helpers import uploader
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import trace
-from resnet_viz.i18n import translator
+from resnet_viz.i18n import arch_title, translator
 from resnet_viz.imaging import explain
 
 PAGE = "app_pages/feature_maps.py"
@@ -290,7 +290,11 @@ def test_the_sanity_check_is_read_only_for_trained_weights_and_bn_says_which_sta
         at.toggle(key="ix_cam").set_value(True).run()
         ok(at)
         assert [m for m in at.markdown if "ρ = " in m.value]
-        assert [i.value for i in at.info if i.value == t("inspector.sanity_untrained")]
+        assert [
+            i.value
+            for i in at.info
+            if i.value == t("inspector.sanity_untrained_none", net=arch_title(t, "resnet20"))
+        ]
         assert not [m.value for m in at.markdown if m.value in readings]
 
     at = page("resnet20", 32)

@@ -198,3 +198,56 @@ def test_echoing_templates_put_no_backtick_or_backslash_next_to_an_echoed_value(
         for name in used:
             for before, after in re.findall(r"(.?)\{" + name + r"\}(.?)", texts[key]):
                 assert before not in ("`", "\\") and after != "`", (lang, key, texts[key])
+
+
+def test_a_long_unknown_key_is_cut_with_an_ellipsis() -> None:
+    (problem,) = parse({"k" * 100: "1"}).problems
+    assert problem.code == "unknown" and len(problem.param) == SHOWN_LEN and problem.param.endswith("…")
+
+
+def test_too_long_says_the_whole_value_is_ignored() -> None:
+    """parse drops a value over MAX_VALUE_LEN whole: nothing of it is read."""
+    from resnet_viz.i18n import translator
+
+    link = parse({"net": "resnet50" + "x" * MAX_VALUE_LEN})
+    assert "net" not in link.values
+    text = translator("en")("links.too_long", param="net", length=72, max=MAX_VALUE_LEN)
+    assert "ignored" in text and "are read" not in text
+
+
+def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
+    from resnet_viz.i18n import translator
+    from resnet_viz.ui.resolve import share_help
+
+    for lang in ("en", "zh"):
+        t = translator(lang)
+        text = share_help(t)
+        assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
+        assert t("common.list_sep").join(t(f"links.param_{name}") for name in KNOWN) in text
+    assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
+
+
+def test_the_plain_block_caption_says_it_drops_the_shortcut_module() -> None:
+    """PlainBasicBlock keeps torchvision's layers but drops the projection _make_layer hands it."""
+    from torch import nn
+
+    from resnet_viz.i18n import translator
+    from resnet_viz.models.build import PlainBasicBlock
+
+    projection = nn.Sequential(nn.Conv2d(64, 128, 1, 2, bias=False), nn.BatchNorm2d(128))
+    assert PlainBasicBlock(64, 128, 2, projection).downsample is None
+    caption = translator("en")("links.code_plain_caption")
+    assert "rewrites only forward" not in caption and "drops the shortcut" in caption
+
+
+def test_the_notice_lists_choices_with_the_languages_own_separator() -> None:
+    from resnet_viz.i18n import translator
+    from resnet_viz.links import Problem, View
+    from resnet_viz.ui.resolve import _problem_text
+
+    v = View(lang="zh", arch="resnet34", input_size=224, stride_in="3x3", plain=False, step="layer2.0",
+             presenter=False, page_params=())  # fmt: skip
+    zh = _problem_text(Problem("net", "bad_net", "x"), v, translator("zh"))
+    assert "resnet18、resnet34" in zh and "resnet18, resnet34" not in zh
+    en = _problem_text(Problem("net", "bad_net", "x"), v, translator("en"))
+    assert "resnet18, resnet34" in en

@@ -15,21 +15,27 @@ import torch
 from PIL import Image
 
 from resnet_viz import ui
+from resnet_viz.architecture.catalogue import has_pretrained
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
+from resnet_viz.i18n import arch_title as i18n_arch_title
 from resnet_viz.imaging.explain import (
     BN_INITIAL_MEAN,
     BN_INITIAL_VAR,
+    SANITY_SEED,
     SIMILAR_RHO,
     Explanation,
     explain_at,
+    folded_weight_bytes,
     initial_statistics,
     layer_names,
     rf_box,
     sanity_reading,
+    shown_rho,
     stage_outputs,
     trained_statistics,
+    zero_padded_channel,
 )
 from resnet_viz.render import figures_explain as fx
 
@@ -62,10 +68,15 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
     c1, c2 = st.columns([2, 1])
     with c1:
         layer = st.selectbox(
-            t("inspector.layer_label"), names, key="ix_layer", help=t("inspector.layer_help")
+            t("inspector.layer_label"),
+            names,
+            key="ix_layer",
+            help=t("inspector.layer_help_plain" if plain else "inspector.layer_help"),
         )
     size = int(tensor.shape[-1])
-    if not _within_budget(ui.record_fit(capture_key, layer, size), "inspector.budget_record", t, layer=layer):
+    if not _within_budget(
+        ui.record_fit(capture_key, layer, size), "inspector.budget_record", t, capture_key, layer=layer
+    ):
         return
     record = ui.cached_record(capture_key, layer, model, tensor)
     n_ch, h, w = record.shape
@@ -120,14 +131,25 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
     _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t)
 
 
-def _within_budget(fit: ui.Fit, key: str, t: Translator, **names: str) -> bool:
+def budget_text(fit: ui.Fit, key: str, t: Translator, *, from_weights: bool, **names: object) -> str:
+    """Why a request does not fit ``$RESNET_VIZ_REQUEST_MB`` (``key``), then where it would: at a smaller input
+    size, or, where the size is the pretrained weights' own (``from_weights``), not without other weights."""
+    numbers = dict(size=fit.requested, need=fmt_bytes_short(fit.need), budget=fmt_bytes_short(fit.budget))
+    if from_weights:
+        then = t("inspector.budget_fixed_size")
+    elif fit.refused:
+        then = t("inspector.budget_none")
+    else:
+        then = t("inspector.budget_smaller", fit=fit.size)
+    return fx.join_sentences(t(key, **names, **numbers), then)
+
+
+def _within_budget(fit: ui.Fit, key: str, t: Translator, capture_key: ui.CaptureKey, **names: object) -> bool:
     """True when the request fits ``$RESNET_VIZ_REQUEST_MB``; else say why (``key``) and the largest input size
     at which it would run, and return False (nothing runs)."""
     if fit.size == fit.requested:
         return True
-    numbers = dict(size=fit.requested, need=fmt_bytes_short(fit.need), budget=fmt_bytes_short(fit.budget))
-    then = t("inspector.budget_none") if fit.refused else t("inspector.budget_smaller", fit=fit.size)
-    st.warning(t(key, **names, **numbers) + " " + then)
+    st.warning(budget_text(fit, key, t, from_weights=capture_key.preprocessing.from_weights, **names))
     return False
 
 
@@ -284,6 +306,11 @@ def _shortcut_detail(e: Explanation, t: Translator) -> None:
         st.latex(_bn_latex(get["shortcut_bn"].numbers, get["shortcut_bn"].value))
 
 
+def _rf_caption(box, size: int, t) -> str:
+    key = "inspector.rf_box_caption_one" if box.jump == 1 else "inspector.rf_box_caption"  # 1 pixel, 2 pixels
+    return t(key, size=box.size, jump=box.jump, input=size)
+
+
 def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanation, t) -> None:
     st.markdown(t("inspector.rf_title"))
     box = rf_box(tr, e.layer, e.row, e.col)
@@ -291,27 +318,37 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     size = tensor.shape[-1]
     photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
     if not on:
-        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
+    folded = folded_weight_bytes(model)  # the BN-folded copy of every conv weight the backward pass makes
+    erf_key, copy = (
+        ("inspector.budget_erf_folded", fmt_bytes_short(folded)) if folded else ("inspector.budget_erf", "")
+    )
     if not _within_budget(
-        ui.erf_fit(capture_key, e.layer, size, model), "inspector.budget_erf", t, layer=e.layer
+        ui.erf_fit(capture_key, e.layer, size, model), erf_key, t, capture_key, layer=e.layer, weights=copy
     ):
-        st.image(fx.rf_overlay(photo, box), width=360, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
-    heat, erf_caption = fx.erf_view(erf, box, t)
+    heat, erf_caption = fx.erf_view(erf, box, t, zero_padded=zero_padded_channel(tr, e.layer, e.channel))
     a, b = st.columns(2)
     with a:
-        st.image(fx.rf_overlay(photo, box), width=320, caption=t("inspector.rf_box_caption", size=box.size,
-                 jump=box.jump, input=size))  # fmt: skip
+        st.image(fx.rf_overlay(photo, box), width=320, caption=_rf_caption(box, size, t))
     with b:
         if heat is None:  # no pixel moves this value: no field to draw, no extent to state
             st.info(erf_caption)
         else:
             st.image(fx.rf_overlay(photo, box, heat), width=320, caption=erf_caption)
-    st.caption(t("inspector.rf_lesson"))
+    if heat is not None:  # the lesson reads a field: none to read where the gradient is zero
+        st.caption(t("inspector.rf_lesson"))
+
+
+def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str:
+    """Why the sanity check is not read with untrained weights, and what would make it readable: pretrained weights
+    where torchvision ships them for this network, else only a trained checkpoint (none ship for it)."""
+    if has_pretrained(arch, plain=plain, stride_in=stride_in):
+        return t("inspector.sanity_untrained")
+    return t("inspector.sanity_untrained_none", net=i18n_arch_title(t, arch, plain=plain))
 
 
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:
@@ -323,7 +360,7 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
         ss["ix_stage"] = stages[-1]
     stage = st.radio(t("inspector.stage_label"), stages, key="ix_stage", horizontal=True)
     fit = ui.sanity_fit(capture_key, stage, int(tensor.shape[-1]))
-    if not _within_budget(fit, "inspector.budget_cam", t, stage=stage):
+    if not _within_budget(fit, "inspector.budget_cam", t, capture_key, stage=stage):
         return
     device = str(next(model.parameters()).device)
     rand = ui.randomized_model(arch, plain, stride_in, int(model.fc.out_features), device)
@@ -339,9 +376,9 @@ def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) ->
                  caption=t("inspector.cam_random", stage=stage))  # fmt: skip
     rho = check.rho
     reading = sanity_reading(check, trained_statistics(model))
-    st.markdown(t("inspector.sanity_line", rho="–" if np.isnan(rho) else f"{rho:.2f}"))
+    st.markdown(t("inspector.sanity_line", rho=shown_rho(rho), seed=SANITY_SEED))
     if reading == "untrained":  # two untrained networks compared: no reading at all
-        st.info(t("inspector.sanity_untrained"))
+        st.info(untrained_text(t, arch, plain, stride_in))
     else:
         key = {"alike": "sanity_high", "different": "sanity_low", "undefined": "sanity_undefined"}[reading]
         st.markdown(t(f"inspector.{key}", threshold=SIMILAR_RHO))

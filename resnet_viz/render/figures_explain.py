@@ -215,17 +215,35 @@ def effective_extent(erf: np.ndarray, center: tuple[float, float], mass: float =
     return int(2 * np.ceil(reach) + 1)
 
 
-def erf_view(erf: np.ndarray, box: RFBox, t: Translate = _plain) -> tuple[np.ndarray | None, str]:
+#: Sentence ends after which the next sentence follows without a space (Chinese full-width punctuation).
+FULL_WIDTH_ENDS = "。！？；：）"
+
+
+def join_sentences(*sentences: str) -> str:
+    """Sentences made separately, joined as their language writes them: a space after an English sentence,
+    nothing after a full-width Chinese one."""
+    out = ""
+    for sentence in sentences:
+        if out and sentence:
+            out += "" if out[-1] in FULL_WIDTH_ENDS else " "
+        out += sentence
+    return out
+
+
+def erf_view(
+    erf: np.ndarray, box: RFBox, t: Translate = _plain, *, zero_padded: bool = False
+) -> tuple[np.ndarray | None, str]:
     """The effective receptive field as the page shows it: (heat, caption). ``heat`` is the gradient's magnitude
     scaled to 0..1 under a square root (the tails stay visible) and the caption says how wide a square holds
     :data:`ERF_MASS` of it. Where the gradient is zero everywhere there is no field to draw or measure: ``heat``
-    is None and the caption says that no input pixel moves the value (a "0×0 square" would measure nothing);
+    is None and the caption says that no input pixel moves the value (a "0×0 square" would measure nothing), or,
+    for ``zero_padded`` (a channel option A's shortcut pads in), that the value is a constant 0;
     where it holds NaN or Inf (a checkpoint's bad weights), None and a caption saying so."""
     if not np.isfinite(erf).all():
         return None, t("inspector.erf_nonfinite")
     peak = float(erf.max()) if erf.size else 0.0
     if peak <= 0:
-        return None, t("inspector.erf_zero")
+        return None, t("inspector.erf_padded" if zero_padded else "inspector.erf_zero")
     extent = effective_extent(erf, (box.center_row, box.center_col))
     caption = t("inspector.erf_caption", mass=f"{ERF_MASS:.0%}", extent=extent, size=box.size)
     return np.sqrt(erf / peak), caption

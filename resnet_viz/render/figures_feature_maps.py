@@ -25,7 +25,9 @@ from resnet_viz.i18n import Translator, arch_title
 from resnet_viz.imaging.capture import Capture, Residual, cam_heat
 from resnet_viz.imaging.preprocessing import PreprocessSettings
 from resnet_viz.models.sources import ModelSource
+from resnet_viz.models.weights import RANDOM_SEED
 from resnet_viz.render import tiling
+from resnet_viz.render.figures_explain import join_sentences
 from resnet_viz.render.style import FONT
 
 #: How many channels each picture of the overview row shows (the most active, by mean activation).
@@ -70,7 +72,8 @@ class LayerNames:
                 extra = " — " + t(
                     "feature_maps.stage_output", stage=stage, paper=self._stage_paper.get(stage, "")
                 )
-        return (f"{name} ({self.paper(name)})" if self.paper(name) else name) + extra
+        paper = self.paper(name)
+        return (t("feature_maps.name_and_paper", name=name, paper=paper) if paper else name) + extra
 
     def overview_caption(self, title: str, maps: np.ndarray, t: Translator) -> str:
         """``layer2 (conv3_x): 128×8×8`` under one picture of the overview row."""
@@ -87,7 +90,7 @@ class LayerNames:
             if len(index) == c
             else t("feature_maps.shown_top", shown=len(index), n=c)
         )
-        return t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w) + " " + shown
+        return join_sentences(t("feature_maps.grid_caption", name=self.label(layer, t), c=c, h=h, w=w), shown)
 
 
 def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
@@ -108,7 +111,10 @@ def source_banner(source: ModelSource, t: Translator) -> tuple[str, str]:
             fmt=info.format,
             tensors=info.tensors,
         )
-    return "warning", t("feature_maps.using_random")
+    cifar = catalogue.get_spec(source.arch).family == "cifar"  # built here, initialised as torchvision does
+    return "warning", t(
+        "feature_maps.using_random_cifar" if cifar else "feature_maps.using_random", seed=RANDOM_SEED
+    )
 
 
 def no_pretrained_text(arch: str, plain: bool, stride_in: str, t: Translator) -> str:
@@ -117,7 +123,7 @@ def no_pretrained_text(arch: str, plain: bool, stride_in: str, t: Translator) ->
     Bottleneck net with the stride on its first 1×1 conv (v1)."""
     if catalogue.get_spec(arch).family != "imagenet":
         nets = [a for a in catalogue.IMAGENET_ARCHS if catalogue.has_pretrained(a)]
-        return t("feature_maps.no_pretrained_family", arch=arch,
+        return t("feature_maps.no_pretrained_family", arch=arch_title(t, arch),
                  nets=t("common.list_sep").join(arch_title(t, a) for a in nets))  # fmt: skip
     if plain:
         return t("feature_maps.no_pretrained_plain", arch=arch)

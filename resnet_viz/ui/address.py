@@ -15,7 +15,7 @@ import streamlit as st
 from resnet_viz import links
 from resnet_viz.links import View
 from resnet_viz.ui.presenter import dev_caption, presenter_style
-from resnet_viz.ui.resolve import LINK_SEEN, PAGE_PARAMS, store, translator, view
+from resnet_viz.ui.resolve import LINK_SEEN, PAGE_PARAMS, share_help, store, translator, view
 
 
 def _write_address(v: View) -> None:
@@ -63,7 +63,7 @@ def sync_address(v: View, page_path: str) -> View:
         st.caption(t("links.copy_caption"))
         # links.qr_png keeps the last few hundred addresses' codes: the same few come back on every rerun
         st.image(links.qr_png(url), caption=t("links.qr_caption"), width=220 if v.presenter else 160)
-        dev_caption(t("links.share_help"))
+        dev_caption(share_help(t))
     presenter_style()
     return v
 

@@ -245,25 +245,32 @@ def view() -> View:
     return _resolve(chosen, _translator(str(chosen["lang"])))
 
 
+def share_help(t: Callable[..., str]) -> str:
+    """What a shared address carries, named from :data:`links.KNOWN` (the parameters :func:`links.parse` reads)."""
+    carried = t("common.list_sep").join(t(f"links.param_{name}") for name in links.KNOWN)
+    return t("links.share_help", carried=carried, inspector=t("inspector.tab"))
+
+
 def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
     steps = steps_of(v.arch, links.start_size(v.arch))
     from resnet_viz.imaging.images import sample_images
 
     # What came from the address is echoed only as code spans nothing inside can end (formatting.fmt_code): a
     # backtick in a value must not turn the rest of it into a live link or a third-party image in the notice.
+    sep = t("common.list_sep")  # 、 in zh
     args = {
         "param": fmt_code(p.param), "setting": fmt_code(f"{p.param}={p.value}"), "length": p.length,
         "max": links.MAX_VALUE_LEN,
-        "known": ", ".join(links.KNOWN), "choices": ", ".join(ARCHS),
+        "known": sep.join(links.KNOWN), "choices": sep.join(ARCHS),
         "lo": links.SIZE_MIN, "hi": links.SIZE_MAX, "example": links.DEFAULT_STEP, "net": CATALOGUE[v.arch].title,
         "first": steps[0], "last": steps[-1], "n": lesson_steps(),
     }  # fmt: skip
     if p.code == "bad_lang":
-        args["choices"] = ", ".join(LANGUAGES)
+        args["choices"] = sep.join(LANGUAGES)
     elif p.code == "bad_stride":
-        args["choices"] = ", ".join(links.STRIDES)
+        args["choices"] = sep.join(links.STRIDES)
     elif p.code == "bad_sample":
-        args["choices"] = ", ".join(sample_images())
+        args["choices"] = sep.join(sample_images())
     return t(f"links.{p.code}", **args)
 
 

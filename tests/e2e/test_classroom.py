@@ -20,6 +20,7 @@ from test_pages import SETTLE_TIMEOUT_MS, settle, wait_images_loaded  # one defi
 
 from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT, STEPS, answer
+from resnet_viz.ui.resolve import share_help
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -246,7 +247,8 @@ def test_presenter_mode_screenshots(fresh_context, streamlit_server, screenshot_
     )
     captions = " ".join(page.locator('[data-testid="stCaptionContainer"]').all_inner_texts())
     for key in ("links.share_help", "feature_maps.pipeline_weights"):
-        assert EN(key) not in captions and ZH(key) not in captions, key
+        en, zh = (share_help(tr) if key == "links.share_help" else tr(key) for tr in (EN, ZH))
+        assert en not in captions and zh not in captions, key
     assert "inspect.getsource" not in captions  # the code listing's source note
     size = page.evaluate("() => parseFloat(getComputedStyle(document.documentElement).fontSize)")
     assert size >= 20

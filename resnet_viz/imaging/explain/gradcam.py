@@ -20,6 +20,8 @@ SANITY_SEED = 1
 #: alike (:func:`maps_alike`). A reading aid, not a statistical test: Adebayo et al. (2018) show the correlations
 #: themselves and call a map whose correlation stays high after randomisation insensitive to the model.
 SIMILAR_RHO = 0.5
+#: Decimals of ρ on the page; the rule reads the value as shown, so "ρ = 0.50" is never called "above 0.5".
+RHO_DECIMALS = 2
 #: What a BatchNorm's running statistics hold before any training step (torch's ``reset_running_stats``).
 BN_INITIAL_MEAN = 0.0
 BN_INITIAL_VAR = 1.0
@@ -166,10 +168,15 @@ def trained_statistics(model: nn.Module) -> bool:
     return False
 
 
+def shown_rho(rho: float) -> str:
+    """ρ as the page prints it (:data:`RHO_DECIMALS` decimals), "–" where it is undefined."""
+    return "–" if np.isnan(rho) else f"{rho:.{RHO_DECIMALS}f}"
+
+
 def maps_alike(rho: float) -> bool:
-    """The sanity check's rule: the two maps rank the pixels alike (ρ of their magnitudes above
-    :data:`SIMILAR_RHO`). False where ρ is undefined (a constant map)."""
-    return not np.isnan(rho) and rho > SIMILAR_RHO
+    """The sanity check's rule: the two maps rank the pixels alike (ρ of their magnitudes, rounded as it is
+    shown, above :data:`SIMILAR_RHO`). False where ρ is undefined (a constant map)."""
+    return not np.isnan(rho) and float(shown_rho(rho)) > SIMILAR_RHO
 
 
 SanityReading = Literal["untrained", "undefined", "alike", "different"]

@@ -43,24 +43,48 @@ class RFBox:
     right: int
 
 
+def _shortcut_block(layer: str) -> str | None:
+    """The block whose shortcut ``layer`` is in (``layer2.0`` for ``layer2.0.downsample.0``), or None."""
+    for part in (".downsample", ".shortcut"):
+        if part in layer:
+            return layer.split(part)[0]
+    return None
+
+
+def zero_padded_channel(tr: Trace, layer: str, channel: int) -> bool:
+    """Whether ``channel`` of ``layer`` is one of the zeros option A's shortcut pads in (a constant 0 whatever
+    the input): ``ZeroPadShortcut`` puts ``(out - in) // 2`` zero channels before the input's and the rest after."""
+    row = tr.row(layer)
+    if row.kind != "shortcut" or row.shortcut != "zero_pad":
+        return False
+    c_in, c_out = row.input_shape[0], row.output_shape[0]
+    first = (c_out - c_in) // 2
+    return not first <= channel < first + c_in
+
+
 def rf_box(tr: Trace, layer: str, row: int, col: int) -> RFBox:
     """The theoretical receptive field of output ``(row, col)`` of ``layer``, from the trace's receptive
-    field sizes and jumps; its centre follows the kernels and paddings on the way (the main branch)."""
+    field sizes; its centre and jump follow the kernels, paddings and strides on the way (the main branch, or
+    for a layer in a shortcut, the shortcut: option A's subsampling strides without a kernel)."""
     names = [r.name for r in tr.rows]
     if layer not in names:
         raise ValueError(f"unknown layer {layer!r} for {tr.arch}")
     target = tr.row(layer)
-    end = names.index(f"{layer}.add") if target.kind == "block" else names.index(layer)
-    block_of_ds = layer.split(".downsample")[0] if ".downsample" in layer else None
+    # the layer's last row: a block's addition, a projection's BN, or the layer itself
+    end = max(i for i, name in enumerate(names) if name == layer or name.startswith(layer + "."))
+    in_shortcut = _shortcut_block(layer)
     start, jump = 0.0, 1
     for r in tr.rows[: end + 1]:
+        own = _shortcut_block(r.name)
+        if own is not None and own != in_shortcut:
+            continue  # another block's shortcut, or this block's when the layer is on its main branch
+        if in_shortcut and own is None and r.parent == in_shortcut:
+            continue  # a shortcut reads the block's input, not its main branch
+        if r.kind == "shortcut" and r.shortcut == "zero_pad":
+            jump *= tr.row(in_shortcut or r.parent).stride or 1  # x[:, :, ::s, ::s]: no kernel, no padding
+            continue
         if r.kind not in ("conv", "maxpool") or r.kernel is None:
             continue
-        in_ds = ".downsample" in r.name
-        if in_ds and r.name != layer and not (block_of_ds and r.name.startswith(block_of_ds + ".downsample")):
-            continue
-        if block_of_ds and not in_ds and r.parent == block_of_ds:
-            continue  # a downsample reads the block's input, not its main branch
         start += ((r.kernel - 1) / 2 - (r.padding or 0)) * jump
         jump *= r.stride or 1
     size = target.receptive_field
