@@ -238,7 +238,7 @@ else:
             col.metric(
                 t("why_residual.rm_metric_label", net=title, block=name),
                 fmt_percent(after),
-                delta=f"{fmt_signed_points(after - before)} pp",
+                delta=f"{fmt_signed_points(after - before, ascii_minus=True)} pp",
                 delta_color="inverse",
             )
         ui.dev_caption(_say(readings.deletion_caption(removal)))

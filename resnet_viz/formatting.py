@@ -72,7 +72,9 @@ def fmt_bytes_short(n: float) -> str:
 _CONTROL_PICTURES = {**{i: 0x2400 + i for i in range(0x20)}, 0x7F: 0x2421}
 #: Invisible format characters (zero-width, bidirectional overrides and isolates, BOM) as U+FFFD: a file name such
 #: as "photo\u202egnp.exe" would otherwise show as "photoexe.png" (a right-to-left override turns the text around).
-_INVISIBLE = {c: 0xFFFD for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF)}
+_INVISIBLE = {
+    c: 0xFFFD for c in (*range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070), 0xFEFF)
+}
 _BACKTICK_RUN = re.compile("`+")
 
 
@@ -129,9 +131,16 @@ def fmt_points(fraction: float) -> str:
     return f"{100 * fraction:.1f}"
 
 
-def fmt_signed_points(fraction: float) -> str:
-    """A change as signed percentage points without the unit: 0.054 → '+5.4', -0.001 → '-0.1'."""
-    return f"{100 * fraction:+.1f}"
+def fmt_signed_points(fraction: float, ascii_minus: bool = False) -> str:
+    """A change as signed percentage points without the unit, one decimal: 0.054 → '+5.4', -0.001 → '−0.1' (a
+    true minus sign, U+2212). Rounded before the sign is taken, so that a change that rounds to nothing prints
+    '0.0', never '-0.0'. ``ascii_minus``: a hyphen instead, for Streamlit's ``st.metric``, which reads a delta's
+    direction from a leading '-'."""
+    rounded = f"{abs(100 * fraction):.1f}"  # rounded as fmt_points rounds
+    if float(rounded) == 0:
+        return "0.0"
+    sign = "+" if fraction > 0 else "-" if ascii_minus else "\u2212"
+    return f"{sign}{rounded}"
 
 
 def fmt_sig3(value: float | None) -> str:

@@ -21,17 +21,26 @@ from resnet_viz.formatting import (
 @pytest.mark.parametrize(
     ("x", "percent", "points", "signed"),
     [
-        (0.0, "0.0%", "0.0", "+0.0"),
+        (0.0, "0.0%", "0.0", "0.0"),
         (0.1234, "12.3%", "12.3", "+12.3"),
         (0.9, "90.0%", "90.0", "+90.0"),
-        (0.00049, "0.0%", "0.0", "+0.0"),
+        (0.00049, "0.0%", "0.0", "0.0"),  # rounds to nothing: no sign
         (1.0, "100.0%", "100.0", "+100.0"),
-        (-0.0004, "-0.0%", "-0.0", "-0.0"),
+        (-0.0004, "-0.0%", "-0.0", "0.0"),  # never "-0.0"
+        (-0.001, "-0.1%", "-0.1", "\u22120.1"),  # a true minus sign
         (0.99951, "100.0%", "100.0", "+100.0"),
     ],
 )
 def test_percent_and_points(x: float, percent: str, points: str, signed: str) -> None:
     assert (fmt_percent(x), fmt_points(x), fmt_signed_points(x)) == (percent, points, signed)
+
+
+def test_signed_points_ascii_minus_for_streamlit_metric() -> None:
+    """st.metric reads a delta's direction from a leading ASCII '-': the page asks for one there."""
+    assert fmt_signed_points(-0.054, ascii_minus=True) == "-5.4"
+    assert fmt_signed_points(-0.054) == "\u22125.4"
+    assert fmt_signed_points(0.054, ascii_minus=True) == "+5.4"
+    assert fmt_signed_points(-0.0004, ascii_minus=True) == "0.0"
 
 
 @pytest.mark.parametrize(

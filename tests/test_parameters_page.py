@@ -122,6 +122,9 @@ def test_v1_v15_and_projection_for_resnet50(en: AppTest) -> None:
     en.selectbox(key="rv_arch").set_value("resnet50").run()
     text = _ok(en, "resnet50")
     assert "3.858 G" in text and "4.089 G" in text
+    assert (
+        "The weights have the same shapes and counts, and the 3×3 conv's output is halved" in text
+    )  # a sentence
     # conv3_1's dashed shortcut: 1×1×C_in×C_out and its BN's 2×C_out; all four add up to the one total
     assert "1×1×256×512 + BN 2×512 = 131,072 + 1,024 = 132,096" in text
     assert "**2,776,576** parameters" in text and "2,768,896" not in text

@@ -349,12 +349,32 @@ def test_plain_explodes_only_at_the_bound_in_every_seed(first_last: list[float],
         ([220.0, 300.0], [7.8, 22.0], "far"),  # exactly the factor
         ([9.8, 11.0], [3.8, 4.5], "less"),  # ResNet-20's
         ([9.8, 11.0], [3.8, 9.8], "overlap"),  # the residual largest meets the plain smallest
+        ([9.8, 11.0], [10.0, 20.0], "overlap"),  # the residual smallest inside the plain range
+        ([9.8, 11.0], [11.0, 20.0], "overlap"),  # the residual smallest meets the plain largest
+        ([9.8, 11.0], [11.5, 20.0], "more"),  # the residual range wholly above the plain one
     ],
 )
 def test_spread_order_on_every_branch(plain_spread: list[float], res_spread: list[float], order: str) -> None:
     g = S.gradient_summary(_flows(plain_spread, res_spread))
     assert (g.plain_spread, g.res_spread) == (tuple(plain_spread), tuple(res_spread))
     assert S.spread_order(g) == order
+
+
+@pytest.mark.parametrize(
+    ("res_first_last", "reached"),
+    [
+        ([16.2, 9.88, 4.99, 11.2], 2),  # ResNet-56's measured first ÷ last conv (seeds 0–3): 16.2 and 11.2
+        ([10.0, 9.99], 1),  # exactly the bound counts, just below does not
+        ([9.99, 1.0], 0),
+    ],
+)
+def test_residual_reaches_explosion_counts_the_seeds_at_the_bound(
+    res_first_last: list[float], reached: int
+) -> None:
+    flows = [SimpleNamespace(plain=(1000.0, 1.0, 1.0), residual=(r, 1.0, 1.0)) for r in res_first_last]
+    g = S.gradient_summary(flows)
+    assert g.res_first_last == (min(res_first_last), max(res_first_last))
+    assert S.residual_reaches_explosion(g) == reached
 
 
 def test_fmt_range() -> None:
@@ -498,17 +518,6 @@ def test_input_side_starved_at_its_threshold() -> None:
     )
 
 
-def test_residual_input_side_low_in_some_seed_at_its_threshold() -> None:
-    def record(res_last: list[float]) -> dict:
-        rec = _steps_record([100.0] * len(res_last), [1.0] * len(res_last), [0.01] * len(res_last))
-        for seed, last in zip(rec["per_seed"], res_last):
-            seed["residual"] = {"grad": [[5.0, 1.0], [5.0, 1.0], [last, 1.0]], "conv1_weight": [1.0] * 3}
-        return rec
-
-    assert S.residual_input_side_low(S.gradient_steps_summary(record([0.0999, 5.0])))  # one seed is enough
-    assert not S.residual_input_side_low(S.gradient_steps_summary(record([0.1, 5.0])))
-
-
 def _residual_record(res_init: list[float], res_last: list[float], plain_last: list[float]) -> dict:
     rec = _steps_record([100.0] * len(res_last), [1.0] * len(res_last), plain_last)
     for seed, init, last in zip(rec["per_seed"], res_init, res_last):
@@ -520,7 +529,7 @@ def test_residual_low_seeds_counts_whole_seeds_at_the_threshold() -> None:
     low = S.gradient_steps_summary(_residual_record([5.0] * 4, [0.0999, 0.1, 5.0, 0.01], [0.001] * 4))
     assert S.residual_low_seeds(low) == 2  # 0.0999 and 0.01; 0.1 is not below 1/10
     none = S.gradient_steps_summary(_residual_record([5.0] * 2, [0.1, 5.0], [0.001] * 2))
-    assert S.residual_low_seeds(none) == 0 and not S.residual_input_side_low(none)
+    assert S.residual_low_seeds(none) == 0
 
 
 def test_plain_below_residual_only_when_the_whole_plain_range_is_below() -> None:
@@ -539,6 +548,17 @@ def test_residual_explosion_seeds_counts_the_seeds_at_the_bound() -> None:
     assert S.residual_explosion_seeds(below) == 0
 
 
+def test_residual_explosion_seeds_after_step_counts_the_first_step() -> None:
+    # the shipped ResNet-56 after one step: seed 3 goes from 8.80 at initialisation to 10.54
+    rec = _residual_record([10.10, 7.77, 10.05, 8.80], [1.0] * 4, [0.001] * 4)
+    for seed, one in zip(rec["per_seed"], [8.91, 3.62, 9.69, 10.54]):
+        seed["residual"]["grad"][1] = [one, 1.0]
+    s = S.gradient_steps_summary(rec)
+    assert S.residual_explosion_seeds(s) == 2 and S.residual_explosion_seeds_after_step(s) == 1
+    at = S.gradient_steps_summary(_residual_record([10.0, 10.0], [1.0] * 2, [0.001] * 2))
+    assert S.residual_explosion_seeds_after_step(at) == 0  # the helper's step-one ratio is 5: below
+
+
 def test_shipped_gradient_steps_fade_and_starve() -> None:
     """What the page says of the shipped record, recounted from its raw norms."""
     record = _shipped("gradient_steps.json")
@@ -554,6 +574,7 @@ def test_shipped_gradient_steps_fade_and_starve() -> None:
     summary = S.gradient_steps_summary(record)
     assert S.residual_low_seeds(summary) == sum(r[-1] < 1 / S.EXPLOSION_RATIO for r in res)
     assert S.residual_explosion_seeds(summary) == sum(r[0] >= S.EXPLOSION_RATIO for r in res)
+    assert S.residual_explosion_seeds_after_step(summary) == sum(r[one] >= S.EXPLOSION_RATIO for r in res)
     assert S.plain_below_residual(summary) == (max(r[-1] for r in ratios) < min(r[-1] for r in res))
 
 

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from resnet_viz import experiments as ex
 from resnet_viz.experiments import readings, shipped
+from resnet_viz.experiments import summaries as S
 
 PAGE = "app_pages/why_residual.py"
 
@@ -60,13 +61,19 @@ def test_page_opens_runs_gradient_flow_and_deletes_a_block(monkeypatch, open_pag
     assert len(figures) == before + 1
     grad = next(f for f in figures if f["layout"]["yaxis"].get("type") == "log")
     assert [len(tr["y"]) for tr in grad["data"]] == [55, 55]  # plain-56 and ResNet-56, every conv layer
-    # its reading is worded by the measurement: plain-56 explodes, and ResNet-56's spread is far below it
-    reading = readings.gradient_flow_reading(at.session_state["rvw_grad_result"])
-    assert [reading.key, reading.then[0].key] == [
+    # its reading is worded by the measurement: plain-56 explodes, ResNet-56 reaches the same bound in 2 of the 4
+    # seeds (16.2, 9.88, 4.99, 11.2), and ResNet-56's spread is far below plain-56's
+    flows = at.session_state["rvw_grad_result"]
+    reading = readings.gradient_flow_reading(flows)
+    reached = sum(f.residual[0] / f.residual[-1] >= S.EXPLOSION_RATIO for f in flows)
+    assert [reading.key, reading.then[0].key, reading.then[1].key] == [
         "why_residual.grad_reading_explodes",
+        "why_residual.grad_res_reaches" if reached else "why_residual.grad_res_below",
         "why_residual.grad_res_far",
     ]
     assert "but far less" in _text(at)
+    if reached:
+        assert f"this page's bound for an explosion, in {reached} of {len(flows)} seeds" in _text(at)
 
     if (ROOT / "assets" / "curves" / "resnet56.safetensors").exists():
         at.button(key="rvw_rm_run").click().run()

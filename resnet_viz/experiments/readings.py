@@ -356,16 +356,28 @@ def removal_sentences(
 
 def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
     """Veit et al.'s observation in its two halves, each chosen by its own predicate: the plain net suffers more
-    (:func:`~.summaries.plain_suffers_more`), and the residual net barely notices any deletion but a
+    (:func:`~.summaries.plain_suffers_more`, said only where some net's mean change is a rise,
+    :func:`~.summaries.deletions_raise_on_average`), and the residual net barely notices any deletion but a
     down-sampling one (:func:`~.summaries.veit_bound_holds`, with the one bound of the deletion readings,
     :data:`~.summaries.SMALL_RISE_PP`); where it fails, how many such deletions are noticed and the costliest."""
     res, plain = S.removal_pair(summaries)
     out = []
-    first_half = res is not None and plain is not None and S.plain_suffers_more(plain, res)
+    # "raises … more" / "at least as much" only where the larger of the two mean changes is a rise; where neither
+    # net's error rises on average, the first half cannot show (rm_veit_no_rise)
+    some_rise = (
+        res is not None
+        and plain is not None
+        and (S.deletions_raise_on_average(plain) or S.deletions_raise_on_average(res))
+    )
+    first_half = some_rise and plain is not None and res is not None and S.plain_suffers_more(plain, res)
     if res is not None and plain is not None:
         out.append(
             Sentence(
-                "why_residual.rm_veit_plain_more" if first_half else "why_residual.rm_veit_plain_not_more",
+                "why_residual.rm_veit_plain_more"
+                if first_half
+                else "why_residual.rm_veit_plain_not_more"
+                if some_rise
+                else "why_residual.rm_veit_no_rise",
                 {
                     "plain": net_name(plain.net),
                     "res": net_name(res.net),
@@ -527,9 +539,12 @@ def removal_reading(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                     },
                 ),
             )
+        # "another matter" only where a deletion costs the plain net something on average
         lines.append(
             Sentence(
-                "why_residual.rm_plain_reading",
+                "why_residual.rm_plain_reading"
+                if S.deletions_raise_on_average(plain)
+                else "why_residual.rm_plain_reading_flat",
                 {
                     "net": net_name(plain.net),
                     "near": plain.near_chance,
@@ -597,7 +612,8 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
     it too falls below that bound, :func:`~.summaries.residual_low_seeds`, and whether the plain net's range still
     lies below the residual one's, :func:`~.summaries.plain_below_residual`), then who argues what (He et al. 2015,
     Yang et al. 2019). Where the explosion fades, the residual net's own ratio at initialisation beside it: in how
-    many seeds it reaches the same bound (:func:`~.summaries.residual_explosion_seeds`)."""
+    many seeds it reaches the same bound (:func:`~.summaries.residual_explosion_seeds`) and in how many it does
+    after the first step (:func:`~.summaries.residual_explosion_seeds_after_step`)."""
     s = gradient_steps_summary(record)
     depth = record["settings"]["depth"]
     one = S.first_step_index(s.steps)
@@ -618,9 +634,15 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
     course = S.explosion_course(s)
     if course == "fades":
         reached = S.residual_explosion_seeds(s)
+        still = S.residual_explosion_seeds_after_step(s)
+        after_step = Sentence(
+            "why_residual_training.res_one_reaches" if still else "why_residual_training.res_one_below",
+            args | {"k": still, "res_ff1": fmt_magnitude_span(s.residual.first_last[one])},
+        )
         res_init = Sentence(
             "why_residual_training.res_init_reaches" if reached else "why_residual_training.res_init_below",
             args | ranges | {"k": reached},
+            then=(after_step,),
         )
         out = [Sentence("why_residual_training.course_fades", args, then=(res_init,))]
     else:
@@ -705,16 +727,23 @@ def gradient_flow_sentences(flows: Sequence[Any], arch_name: str) -> list[Senten
 def gradient_flow_reading(flows: Sequence[Any]) -> Sentence:
     """How to read the gradient-flow measurements, worded by them: whether the plain network's gradient explodes
     towards the input (by the page's one bound, :func:`~.summaries.plain_explodes`), grows, or not in every seed;
+    in how many seeds the residual network reaches the same bound (:func:`~.summaries.residual_reaches_explosion`);
     how the residual network's layer-to-layer spread compares with the plain one's
     (:func:`~.summaries.spread_order`, "far" only from :data:`~.summaries.FAR_SPREAD_FACTOR`); then what it does
     not show (He et al. 2015 §4.1, Yang et al. 2019)."""
     g = gradient_summary(flows)
     growth = "explodes" if S.plain_explodes(g) else "grows" if g.plain_first_last[0] > 1 else "not"
     args = {"ratio": S.EXPLOSION_RATIO, "factor": S.FAR_SPREAD_FACTOR}
+    reached = S.residual_reaches_explosion(g)
+    res_bound = Sentence(
+        "why_residual.grad_res_reaches" if reached else "why_residual.grad_res_below",
+        args | {"k": reached, "n": g.seeds, "res_first_last": fmt_magnitude_span(g.res_first_last)},
+    )
     return Sentence(
         f"why_residual.grad_reading_{growth}",
         args,
         then=(
+            res_bound,
             Sentence(f"why_residual.grad_res_{S.spread_order(g)}", args),
             Sentence("why_residual.grad_reading_rest"),
         ),

@@ -520,6 +520,12 @@ def plain_suffers_more(plain: RemovalSummary, res: RemovalSummary) -> bool:
     return plain.exact_mean_rise > res.exact_mean_rise
 
 
+def deletions_raise_on_average(summary: RemovalSummary) -> bool:
+    """On average a deletion raises the network's error: the exact mean rise, in images, is above 0. Where it is
+    not, a sentence may not say that a deletion "raises" or "costs" anything on average."""
+    return summary.exact_mean_rise > 0
+
+
 def veit_bound_holds(res: RemovalSummary) -> bool:
     """The other half: every deletion of a block that does not down-sample raises the residual net's error by less
     than :data:`SMALL_RISE_PP` points, the bound of "hardly noticed" (Veit et al. 2016 §4.1 found only the
@@ -662,13 +668,6 @@ def input_side_starved(s: GradientStepsSummary) -> bool:
     return s.plain.first_last[-1][1] < 1 / EXPLOSION_RATIO
 
 
-def residual_input_side_low(s: GradientStepsSummary) -> bool:
-    """At the last checkpoint the *residual* net's conv1 gets less than 1/:data:`EXPLOSION_RATIO` of its last
-    conv's gradient norm in at least one seed: a small input-side gradient after training is then no mark of the
-    plain net's explosion alone (the residual net had none)."""
-    return s.residual.first_last[-1][0] < 1 / EXPLOSION_RATIO
-
-
 def residual_low_seeds(s: GradientStepsSummary) -> int:
     """In how many seeds the residual net's conv1 gets less than 1/:data:`EXPLOSION_RATIO` of its last conv's
     gradient norm at the last checkpoint (a count of seeds, so that "in some seed" is never read as most of them)."""
@@ -688,6 +687,13 @@ def residual_explosion_seeds(s: GradientStepsSummary) -> int:
     return sum(1 for r in s.residual.first_last_seeds[0] if r >= EXPLOSION_RATIO)
 
 
+def residual_explosion_seeds_after_step(s: GradientStepsSummary) -> int:
+    """In how many seeds the *residual* net's conv1 still gets at least :data:`EXPLOSION_RATIO` × its last conv's
+    gradient norm after the first step (:func:`first_step_index`): where it does, what fades after one step is the
+    plain net's explosion, not the residual net's ratio."""
+    return sum(1 for r in s.residual.first_last_seeds[first_step_index(s.steps)] if r >= EXPLOSION_RATIO)
+
+
 class _Flow(Protocol):
     plain: Sequence[float]
     residual: Sequence[float]
@@ -705,6 +711,9 @@ class GradientSummary:
     #: largest ÷ smallest gradient norm of each network
     plain_spread: Span
     res_spread: Span
+    #: the residual network's first ÷ last conv: the range, and each seed's value
+    res_first_last: Span
+    res_first_last_seeds: list[float]
     #: the plain network's mean growth factor per layer towards the input
     growth: Span
     layers: int
@@ -728,6 +737,8 @@ def gradient_summary(flows: Sequence[_Flow]) -> GradientSummary:
         plain_first_last=rng([f.plain[0] / f.plain[-1] for f in flows]),
         plain_spread=rng([max(f.plain) / min(f.plain) for f in flows]),
         res_spread=rng([max(f.residual) / min(f.residual) for f in flows]),
+        res_first_last=rng([f.residual[0] / f.residual[-1] for f in flows]),
+        res_first_last_seeds=[f.residual[0] / f.residual[-1] for f in flows],
         growth=rng(growth),
         layers=len(flows[0].plain),
     )
@@ -744,13 +755,23 @@ def plain_explodes(g: GradientSummary) -> bool:
     return g.plain_first_last[0] >= EXPLOSION_RATIO
 
 
+def residual_reaches_explosion(g: GradientSummary) -> int:
+    """In how many seeds the *residual* network's first conv gets at least :data:`EXPLOSION_RATIO` × its last
+    conv's gradient norm at initialisation: the page's bound for an explosion, reached by the residual net too
+    (a count of seeds, so that the plain net's "in every seed" is not read as the residual net's "in none")."""
+    return sum(1 for r in g.res_first_last_seeds if r >= EXPLOSION_RATIO)
+
+
 def spread_order(g: GradientSummary) -> str:
     """How the plain network's layer-to-layer spread compares with the residual one's, over every seed: "far"
     (the plain network's smallest is at least :data:`FAR_SPREAD_FACTOR` × the residual one's largest), "less"
-    (the residual network's largest is below the plain one's smallest) or "overlap" (the ranges meet)."""
+    (the residual network's largest is below the plain one's smallest), "more" (the residual network's smallest is
+    above the plain one's largest) or "overlap" (the ranges meet)."""
     if g.plain_spread[0] >= FAR_SPREAD_FACTOR * g.res_spread[1]:
         return "far"
-    return "less" if g.res_spread[1] < g.plain_spread[0] else "overlap"
+    if g.res_spread[1] < g.plain_spread[0]:
+        return "less"
+    return "more" if g.res_spread[0] > g.plain_spread[1] else "overlap"
 
 
 # ------------------------------------------------------------------------------------------------ loss landscapes
