@@ -173,6 +173,10 @@ def test_the_tensor_data_sentence_refuses_only_what_the_loader_refuses():
     }
     assert all(".expand()" in text and ".contiguous()" in text for text in texts.values())
     assert "by slicing are refused" not in texts[EN] and "non-contiguous" in texts[EN].lower()
+    # The same text shows for a truncated file or a wrong safetensors byte count, and {stored} counts the whole
+    # storage from the tensor's offset: it names the damaged-file case and never says "only ... for it".
+    assert "damaged" in texts[EN] and "损坏" in texts[ZH]
+    assert "只为它" not in texts[ZH] and "stored for it" not in texts[EN]
 
 
 # ------------------------------------------------------------------------------------ the inspector's budget
