@@ -246,3 +246,30 @@ def test_zh_joins_made_in_code_use_zh_punctuation_and_no_space_between_sentences
             "feature_maps.layer_label_no_pool"
         )
         assert "downsample" not in t("inspector.layer_help_plain")
+
+
+def test_untrained_text_names_this_nets_width_and_classes_and_the_shipped_ones(monkeypatch):
+    """Trained width-4, 20-class nets ship for the Why residual page; the text says why they do not fit this net."""
+    import app_pages.sections.inspector as page
+    from resnet_viz.architecture.catalogue import get_spec
+    from resnet_viz.experiments import shipped
+
+    spec, config = get_spec("resnet56"), shipped.training_config()
+    assert (config.width, config.num_classes) != (spec.stem_width, spec.num_classes)
+    for t in (EN, ZH):
+        text = page.untrained_text(t, "resnet56", False, "3x3")
+        assert text == t(
+            "inspector.sanity_untrained_none",
+            net=arch_title(t, "resnet56", plain=False),
+            width=spec.stem_width,
+            classes=spec.num_classes,
+            w_shipped=config.width,
+            c_shipped=config.num_classes,
+        )
+    monkeypatch.setattr(page.shipped_data, "degradation", lambda: None)
+    assert page.untrained_text(EN, "resnet56", False, "3x3") == EN(
+        "inspector.sanity_untrained_none_no_curves",
+        net=arch_title(EN, "resnet56", plain=False),
+        width=spec.stem_width,
+        classes=spec.num_classes,
+    )
