@@ -273,3 +273,14 @@ def test_untrained_text_names_this_nets_width_and_classes_and_the_shipped_ones(m
         width=spec.stem_width,
         classes=spec.num_classes,
     )
+
+
+def test_the_layer_picker_says_residual_block_only_for_residual_nets():
+    from resnet_viz.render.figures_feature_maps import layer_label
+
+    for has_pool in (True, False):
+        assert "residual block" in layer_label(has_pool, False, EN)
+        assert "残差块" in layer_label(has_pool, False, ZH)
+        assert "residual" not in layer_label(has_pool, True, EN) and "every block" in layer_label(has_pool, True, EN)
+        assert "残差" not in layer_label(has_pool, True, ZH)
+        assert ("max pool" in layer_label(has_pool, True, EN)) == has_pool
