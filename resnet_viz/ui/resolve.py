@@ -246,9 +246,12 @@ def view() -> View:
 
 
 def share_help(t: Callable[..., str]) -> str:
-    """What a shared address carries, named from :data:`links.KNOWN` (the parameters :func:`links.parse` reads)."""
-    carried = t("common.list_sep").join(t(f"links.param_{name}") for name in links.KNOWN)
-    return t("links.share_help", carried=carried, inspector=t("inspector.tab"))
+    """What a shared address carries, named from :data:`links.SHARED` (every page) and :data:`links.PAGE_PARAMS`
+    (carried only on the page that reads them): together the parameters :func:`links.parse` reads."""
+    sep = t("common.list_sep")
+    carried = sep.join(t(f"links.param_{name}") for name in links.SHARED)
+    page_only = sep.join(t(f"links.param_{name}") for name in links.PAGE_PARAMS)
+    return t("links.share_help", carried=carried, page_only=page_only, inspector=t("inspector.tab"))
 
 
 def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
