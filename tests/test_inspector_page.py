@@ -318,3 +318,18 @@ def test_a_projection_is_described_with_its_own_stride(page):
     pick(at, "layer2.0", 3, 2, 5)
     assert texts_with(at, EN("inspector.shortcut_projection", stride=2))
     assert texts_with(at, "a 1×1 convolution with stride 2 and a BatchNorm")
+
+
+def test_a_zero_padded_channel_gets_no_receptive_field_box_beside_no_field(page):
+    """Option A pads zero channels into layer2.0's shortcut: a constant 0 has no field, so no box and no caption."""
+    at = page("resnet20", 32)
+    pick(at, "layer2.0.downsample", 0, 1, 1)
+    box = EN("inspector.rf_box_caption", size="@", jump="@", input="@").split("@")[0]
+    box_captions = lambda: [c for img in at.image for c in img.captions if c.startswith(box)]  # noqa: E731
+    assert not box_captions()
+    at.toggle(key="ix_rf").set_value(True).run()
+    ok(at)
+    assert [x.value for x in at.info if x.value == EN("inspector.erf_padded")] == [EN("inspector.erf_padded")]
+    assert not box_captions()
+    pick(at, "layer2.0.downsample", 10, 1, 1)  # a channel that carries the input: the box is back
+    assert box_captions()

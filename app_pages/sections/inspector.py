@@ -319,6 +319,10 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     on = st.toggle(t("inspector.rf_toggle"), key="ix_rf", help=t("inspector.rf_help"))
     size = tensor.shape[-1]
     photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
+    if zero_padded_channel(tr, e.layer, e.channel):  # a constant 0: no field, so no box beside "no field" either
+        if on:
+            st.info(t("inspector.erf_padded"))
+        return
     if not on:
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
@@ -332,7 +336,7 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
-    heat, erf_caption = fx.erf_view(erf, box, t, zero_padded=zero_padded_channel(tr, e.layer, e.channel))
+    heat, erf_caption = fx.erf_view(erf, box, t)
     a, b = st.columns(2)
     with a:
         st.image(fx.rf_overlay(photo, box), width=320, caption=_rf_caption(box, size, t))
