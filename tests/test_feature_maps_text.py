@@ -284,3 +284,19 @@ def test_the_layer_picker_says_residual_block_only_for_residual_nets():
         assert "residual" not in layer_label(has_pool, True, EN) and "every block" in layer_label(has_pool, True, EN)
         assert "残差" not in layer_label(has_pool, True, ZH)
         assert ("max pool" in layer_label(has_pool, True, EN)) == has_pool
+
+
+def test_the_layer_help_names_the_shortcut_this_net_has():
+    """resnet18/50 project (no option A); the CIFAR nets zero-pad (no projection); plain nets have neither."""
+    from resnet_viz.architecture.trace import trace
+    from resnet_viz.render.figures_explain import layer_help
+
+    for t in (EN, ZH):
+        for arch in ("resnet18", "resnet50"):
+            text = layer_help(trace(arch, 64), t)
+            assert text == t("inspector.layer_help") and "option A" not in text and "方案 A" not in text
+        for arch in ("resnet20", "resnet56"):
+            text = layer_help(trace(arch, 32), t)
+            assert text == t("inspector.layer_help_option_a") and "1×1" not in text
+        assert layer_help(trace("resnet56", 32, plain=True), t) == t("inspector.layer_help_plain")
+    assert "残差块" not in ZH("inspector.layer_help_plain") and "对应的块" in ZH("inspector.layer_help_plain")

@@ -73,7 +73,7 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
             t("inspector.layer_label"),
             names,
             key="ix_layer",
-            help=t("inspector.layer_help_plain" if plain else "inspector.layer_help"),
+            help=fx.layer_help(tr, t),
         )
     size = int(tensor.shape[-1])
     if not _within_budget(
