@@ -265,3 +265,14 @@ def test_the_notice_lists_choices_with_the_languages_own_separator() -> None:
     assert "resnet18、resnet34" in zh and "resnet18, resnet34" not in zh
     en = _problem_text(Problem("net", "bad_net", "x"), v, translator("en"))
     assert "resnet18, resnet34" in en
+
+
+def test_the_presenter_help_names_the_screen_from_the_constant_not_the_translation() -> None:
+    from resnet_viz.i18n import catalogue, translator
+    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX
+    from resnet_viz.ui.resolve import present_help
+
+    width, height = PRESENTER_SCREEN_PX
+    for lang in ("en", "zh"):
+        assert f"{width}×{height}" in present_help(translator(lang))
+        assert str(width) not in catalogue(lang)["links.present_help"]

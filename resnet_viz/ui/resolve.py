@@ -196,7 +196,7 @@ def sidebar() -> View:
             t("common.plain"), value=start["plain"], key=WIDGET_KEYS["plain"], help=t("common.plain_help")
         )
         present = st.toggle(
-            t("links.present"), value=start["present"], key=PRESENT_KEY, help=t("links.present_help")
+            t("links.present"), value=start["present"], key=PRESENT_KEY, help=present_help(t)
         )
         if not present:  # a developer caption (ui.presenter.dev_caption), drawn before the view exists
             st.caption(t("common.device", device=device_name(t)))
@@ -243,6 +243,14 @@ def view() -> View:
         return v
     chosen = _chosen()
     return _resolve(chosen, _translator(str(chosen["lang"])))
+
+
+def present_help(t: Callable[..., str]) -> str:
+    """The presenter toggle's help, naming the screen presenter mode is laid out for."""
+    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX  # presenter imports this module: import at call time
+
+    width, height = PRESENTER_SCREEN_PX
+    return t("links.present_help", width=width, height=height)
 
 
 def share_help(t: Callable[..., str]) -> str:
