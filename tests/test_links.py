@@ -216,8 +216,8 @@ def test_too_long_says_the_whole_value_is_ignored() -> None:
 
 
 def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
-    from resnet_viz.i18n import translator
     from resnet_viz import links
+    from resnet_viz.i18n import translator
     from resnet_viz.ui.resolve import share_help
 
     for lang in ("en", "zh"):

@@ -17,6 +17,8 @@ from PIL import Image
 from resnet_viz import ui
 from resnet_viz.architecture.catalogue import get_spec, has_pretrained
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.experiments import shipped as shipped_data
+from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
 from resnet_viz.i18n import arch_title as i18n_arch_title
@@ -37,8 +39,6 @@ from resnet_viz.imaging.explain import (
     trained_statistics,
     zero_padded_channel,
 )
-from resnet_viz.experiments import shipped as shipped_data
-from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.render import figures_explain as fx
 
 ss = st.session_state
@@ -319,7 +319,8 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     on = st.toggle(t("inspector.rf_toggle"), key="ix_rf", help=t("inspector.rf_help"))
     size = tensor.shape[-1]
     photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
-    if zero_padded_channel(tr, e.layer, e.channel):  # a constant 0: no field, so no box beside "no field" either
+    # A zero-padded channel is a constant 0: no field, so no box beside "no field" either.
+    if zero_padded_channel(tr, e.layer, e.channel):
         if on:
             st.info(t("inspector.erf_padded"))
         return
@@ -363,9 +364,7 @@ def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str
     if not isinstance(settings, dict):
         return t("inspector.sanity_untrained_none_no_curves", **net)
     config = TrainConfig.from_dict(settings)
-    return t(
-        "inspector.sanity_untrained_none", **net, w_shipped=config.width, c_shipped=config.num_classes
-    )
+    return t("inspector.sanity_untrained_none", **net, w_shipped=config.width, c_shipped=config.num_classes)
 
 
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:

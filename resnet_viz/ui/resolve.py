@@ -195,9 +195,7 @@ def sidebar() -> View:
         st.toggle(
             t("common.plain"), value=start["plain"], key=WIDGET_KEYS["plain"], help=t("common.plain_help")
         )
-        present = st.toggle(
-            t("links.present"), value=start["present"], key=PRESENT_KEY, help=present_help(t)
-        )
+        present = st.toggle(t("links.present"), value=start["present"], key=PRESENT_KEY, help=present_help(t))
         if not present:  # a developer caption (ui.presenter.dev_caption), drawn before the view exists
             st.caption(t("common.device", device=device_name(t)))
     v = _resolve(_chosen(), t)
@@ -247,7 +245,8 @@ def view() -> View:
 
 def present_help(t: Callable[..., str]) -> str:
     """The presenter toggle's help, naming the screen presenter mode is laid out for."""
-    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX  # presenter imports this module: import at call time
+    # presenter imports this module, so this one imports presenter at call time.
+    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX
 
     width, height = PRESENTER_SCREEN_PX
     return t("links.present_help", width=width, height=height)
