@@ -257,8 +257,8 @@ def share_help(t: Callable[..., str]) -> str:
     (carried only on the page that reads them): together the parameters :func:`links.parse` reads."""
     sep = t("common.list_sep")
     carried = sep.join(t(f"links.param_{name}") for name in links.SHARED)
-    page_only = sep.join(t(f"links.param_{name}") for name in links.PAGE_PARAMS)
-    return t("links.share_help", carried=carried, page_only=page_only, inspector=t("inspector.tab"))
+    page_only = {name: t(f"links.param_{name}") for name in links.PAGE_PARAMS}  # named one by one: "X and Y"
+    return t("links.share_help", carried=carried, **page_only, inspector=t("inspector.tab"))
 
 
 def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
