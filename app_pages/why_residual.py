@@ -235,11 +235,13 @@ else:
                 col.metric(title, t("why_residual.rm_impossible"))
                 continue
             before, after = res.intact[metric], res.deleted[metric]
-            col.metric(
+            change = fmt_signed_points(after - before, ascii_minus=True)
+            col.metric(  # a change that rounds to 0.0 has no direction: Streamlit would draw it as a rise
                 t("why_residual.rm_metric_label", net=title, block=name),
                 fmt_percent(after),
-                delta=f"{fmt_signed_points(after - before, ascii_minus=True)} pp",
-                delta_color="inverse",
+                delta=f"{change} pp",
+                delta_color="off" if change == "0.0" else "inverse",
+                delta_arrow="off" if change == "0.0" else "auto",
             )
         ui.dev_caption(_say(readings.deletion_caption(removal)))
 

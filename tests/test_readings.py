@@ -570,7 +570,7 @@ def test_gradient_steps_reading_follows_the_course() -> None:
     assert [t.key for t in starved.then] == ["why_residual_training.res_also_low"]  # the same curves: 0.01
     (also_low,) = starved.then
     assert (also_low.args["k"], also_low.args["n"]) == (1, 1)
-    assert "is not by itself proof of the explosion" in say(EN, also_low)
+    assert "does not tie it to the explosion" in say(EN, also_low)
     assert [t.key for t in also_low.then] == ["why_residual_training.plain_not_below_res"]  # equal, not below
     healthy = record(0.5, 0.01)
     healthy["per_seed"][0]["residual"] = {
@@ -596,7 +596,7 @@ def test_gradient_steps_reading_follows_the_course() -> None:
     (one,) = res_init.then
     assert one.key.endswith("res_one_reaches") and (one.args["k"], one.args["n"]) == (1, 1)
     assert "at or above 10× in 1 of 1 seeds" in say(EN, one) and "有 1 个不低于 10 倍" in say(ZH, one, "zh")
-    assert "plain-20's, not the residual" in say(EN, one)
+    assert "what fades is plain-20's explosion" in say(EN, one)
     for lang, tr in (("en", EN), ("zh", ZH)):
         assert "only" not in say(tr, reaches, lang) and "只有" not in say(tr, reaches, lang)
     # the residual net ends low in a seed, but above the plain net's whole range
@@ -776,3 +776,24 @@ def test_live_intro_and_remedies_take_their_numbers_from_code() -> None:
     assert remedies["e1202"] == f"{paper.HE2015_TABLE6_ERROR_PCT[1202]:.2f}%" and remedies["e110"] == "6.43%"
     for lang, tr in (("en", EN), ("zh", ZH)):
         assert "7.93%" in say(tr, R.remedies(), lang)
+
+
+@pytest.mark.parametrize(
+    ("res", "plain", "first_key"),
+    [
+        # ResNet's mean change is a rise (+5.0 points), plain-8's a fall (−1.0): not "at least as much as plain-8's"
+        ({"layer1.0": 0.15}, {"layer1.0": 0.19}, "rm_veit_res_only"),
+        # plain-8's mean rise is 1 image in 3,000 (0.03 points, shown as 0.0): not a rise the page can show
+        ({"layer1.0": 0.1}, {"layer1.0": 0.201, "layer1.1": 0.2, "layer1.2": 0.2}, "rm_veit_no_rise"),
+        # … and at 1 image in 1,000 (0.1 points) it is one
+        ({"layer1.0": 0.1}, {"layer1.0": 0.201}, "rm_veit_plain_more"),
+    ],
+)
+def test_a_mean_change_is_called_a_rise_only_where_the_page_shows_one(
+    res: dict, plain: dict, first_key: str
+) -> None:
+    first, _ = R.veit_comparison(S.removal_summary(_removal(res, plain)))
+    assert first.key.endswith(first_key)
+    en, zh = say(EN, first, "en"), say(ZH, first, "zh")
+    if first_key == "rm_veit_res_only":
+        assert "but not that of" in en and "却不会使" in zh and "−1.0" in en and "+5.0" in en

@@ -376,6 +376,8 @@ def veit_comparison(summaries: Mapping[str, RemovalSummary]) -> list[Sentence]:
                 "why_residual.rm_veit_plain_more"
                 if first_half
                 else "why_residual.rm_veit_plain_not_more"
+                if some_rise and S.deletions_raise_on_average(plain)
+                else "why_residual.rm_veit_res_only"
                 if some_rise
                 else "why_residual.rm_veit_no_rise",
                 {
@@ -888,6 +890,6 @@ def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sente
             "loss": fmt_sig3(at),
             "classes": classes,
             "chance": f"{chance:.2f}",
-            "times": f"{at / chance:.2g}",
+            "times": f"{at / chance:.2g}" if at / chance < 100 else fmt_int(round(at / chance)),  # never 1e+02
         },
     )

@@ -520,10 +520,16 @@ def plain_suffers_more(plain: RemovalSummary, res: RemovalSummary) -> bool:
     return plain.exact_mean_rise > res.exact_mean_rise
 
 
+#: The smallest mean rise the page can show as a rise: its points are printed with one decimal, so a mean below
+#: 0.05 points (1 image in 2,000) prints as "0.0" and a sentence may not call it a rise.
+SHOWN_RISE = Fraction(1, 2000)
+
+
 def deletions_raise_on_average(summary: RemovalSummary) -> bool:
-    """On average a deletion raises the network's error: the exact mean rise, in images, is above 0. Where it is
-    not, a sentence may not say that a deletion "raises" or "costs" anything on average."""
-    return summary.exact_mean_rise > 0
+    """On average a deletion raises the network's error by at least what the page can show as a rise
+    (:data:`SHOWN_RISE`, exact, in images). Where it does not, a sentence may not say that a deletion "raises" or
+    "costs" anything on average."""
+    return summary.exact_mean_rise >= SHOWN_RISE
 
 
 def veit_bound_holds(res: RemovalSummary) -> bool:
