@@ -147,7 +147,7 @@ def maps_tab(key: ui.CaptureKey, cap: Capture, steps: ui.PreparedImage, names: f
     c1, c2, c3 = st.columns([2, 1, 1])
     with c1:
         layer = st.selectbox(
-            t("feature_maps.layer_label" if "maxpool" in layers else "feature_maps.layer_label_no_pool"), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
+            fm.layer_label("maxpool" in layers, key.source.plain, t), layers, key="fm_layer", format_func=lambda n: names.label(n, t),
             on_change=lambda: ui.select(ss["fm_layer"]),
         )  # fmt: skip
     with c2:

@@ -173,6 +173,10 @@ def test_the_tensor_data_sentence_refuses_only_what_the_loader_refuses():
     }
     assert all(".expand()" in text and ".contiguous()" in text for text in texts.values())
     assert "by slicing are refused" not in texts[EN] and "non-contiguous" in texts[EN].lower()
+    # The same text shows for a truncated file or a wrong safetensors byte count, and {stored} counts the whole
+    # storage from the tensor's offset: it names the damaged-file case and never says "only ... for it".
+    assert "damaged" in texts[EN] and "损坏" in texts[ZH]
+    assert "只为它" not in texts[ZH] and "stored for it" not in texts[EN]
 
 
 # ------------------------------------------------------------------------------------ the inspector's budget
@@ -242,3 +246,58 @@ def test_zh_joins_made_in_code_use_zh_punctuation_and_no_space_between_sentences
             "feature_maps.layer_label_no_pool"
         )
         assert "downsample" not in t("inspector.layer_help_plain")
+
+
+def test_untrained_text_names_this_nets_width_and_classes_and_the_shipped_ones(monkeypatch):
+    """Trained width-4, 20-class nets ship for the Why residual page; the text says why they do not fit this net."""
+    import app_pages.sections.inspector as page
+    from resnet_viz.architecture.catalogue import get_spec
+    from resnet_viz.experiments import shipped
+
+    spec, config = get_spec("resnet56"), shipped.training_config()
+    assert (config.width, config.num_classes) != (spec.stem_width, spec.num_classes)
+    for t in (EN, ZH):
+        text = page.untrained_text(t, "resnet56", False, "3x3")
+        assert text == t(
+            "inspector.sanity_untrained_none",
+            net=arch_title(t, "resnet56", plain=False),
+            width=spec.stem_width,
+            classes=spec.num_classes,
+            w_shipped=config.width,
+            c_shipped=config.num_classes,
+        )
+    monkeypatch.setattr(page.shipped_data, "degradation", lambda: None)
+    assert page.untrained_text(EN, "resnet56", False, "3x3") == EN(
+        "inspector.sanity_untrained_none_no_curves",
+        net=arch_title(EN, "resnet56", plain=False),
+        width=spec.stem_width,
+        classes=spec.num_classes,
+    )
+
+
+def test_the_layer_picker_says_residual_block_only_for_residual_nets():
+    from resnet_viz.render.figures_feature_maps import layer_label
+
+    for has_pool in (True, False):
+        assert "residual block" in layer_label(has_pool, False, EN)
+        assert "残差块" in layer_label(has_pool, False, ZH)
+        plain_en = layer_label(has_pool, True, EN)
+        assert "residual" not in plain_en and "every block" in plain_en
+        assert "残差" not in layer_label(has_pool, True, ZH)
+        assert ("max pool" in layer_label(has_pool, True, EN)) == has_pool
+
+
+def test_the_layer_help_names_the_shortcut_this_net_has():
+    """resnet18/50 project (no option A); the CIFAR nets zero-pad (no projection); plain nets have neither."""
+    from resnet_viz.architecture.trace import trace
+    from resnet_viz.render.figures_explain import layer_help
+
+    for t in (EN, ZH):
+        for arch in ("resnet18", "resnet50"):
+            text = layer_help(trace(arch, 64), t)
+            assert text == t("inspector.layer_help") and "option A" not in text and "方案 A" not in text
+        for arch in ("resnet20", "resnet56"):
+            text = layer_help(trace(arch, 32), t)
+            assert text == t("inspector.layer_help_option_a") and "1×1" not in text
+        assert layer_help(trace("resnet56", 32, plain=True), t) == t("inspector.layer_help_plain")
+    assert "残差块" not in ZH("inspector.layer_help_plain") and "对应的块" in ZH("inspector.layer_help_plain")

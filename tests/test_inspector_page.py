@@ -12,7 +12,7 @@ from apptest_helpers import uploader
 from streamlit.testing.v1 import AppTest
 
 from resnet_viz import trace
-from resnet_viz.i18n import arch_title, translator
+from resnet_viz.i18n import translator
 from resnet_viz.imaging import explain
 
 PAGE = "app_pages/feature_maps.py"
@@ -278,8 +278,11 @@ def _checkpoint(arch: str, trained: bool) -> bytes:
 def test_the_sanity_check_is_read_only_for_trained_weights_and_bn_says_which_statistics(page):
     """Issue 21: with random weights the check compared two untrained nets and read as a pass; and BN's μ/σ² were
     "measured during training" when they were the initial ones."""
+    from app_pages.sections.inspector import untrained_text
+
     for lang in ("en", "zh"):
         t = translator(lang)
+        assert untrained_text(t, "resnet20", False, "3x3").startswith(t("inspector.sanity_untrained_none", net="@", width="@", classes="@", w_shipped="@", c_shipped="@").split("@")[0])  # fmt: skip
         readings = [
             t(f"inspector.sanity_{k}", threshold=explain.SIMILAR_RHO) for k in ("high", "low", "undefined")
         ]
@@ -290,11 +293,7 @@ def test_the_sanity_check_is_read_only_for_trained_weights_and_bn_says_which_sta
         at.toggle(key="ix_cam").set_value(True).run()
         ok(at)
         assert [m for m in at.markdown if "ρ = " in m.value]
-        assert [
-            i.value
-            for i in at.info
-            if i.value == t("inspector.sanity_untrained_none", net=arch_title(t, "resnet20"))
-        ]
+        assert [i.value for i in at.info if i.value == untrained_text(t, "resnet20", False, "3x3")]
         assert not [m.value for m in at.markdown if m.value in readings]
 
     at = page("resnet20", 32)
@@ -318,3 +317,18 @@ def test_a_projection_is_described_with_its_own_stride(page):
     pick(at, "layer2.0", 3, 2, 5)
     assert texts_with(at, EN("inspector.shortcut_projection", stride=2))
     assert texts_with(at, "a 1×1 convolution with stride 2 and a BatchNorm")
+
+
+def test_a_zero_padded_channel_gets_no_receptive_field_box_beside_no_field(page):
+    """Option A pads zero channels into layer2.0's shortcut: a constant 0 has no field, so no box and no caption."""
+    at = page("resnet20", 32)
+    pick(at, "layer2.0.downsample", 0, 1, 1)
+    box = EN("inspector.rf_box_caption", size="@", jump="@", input="@").split("@")[0]
+    box_captions = lambda: [c for img in at.image for c in img.captions if c.startswith(box)]  # noqa: E731
+    assert not box_captions()
+    at.toggle(key="ix_rf").set_value(True).run()
+    ok(at)
+    assert [x.value for x in at.info if x.value == EN("inspector.erf_padded")] == [EN("inspector.erf_padded")]
+    assert not box_captions()
+    pick(at, "layer2.0.downsample", 10, 1, 1)  # a channel that carries the input: the box is back
+    assert box_captions()

@@ -216,6 +216,7 @@ def test_too_long_says_the_whole_value_is_ignored() -> None:
 
 
 def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
+    from resnet_viz import links
     from resnet_viz.i18n import translator
     from resnet_viz.ui.resolve import share_help
 
@@ -223,7 +224,13 @@ def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
         t = translator(lang)
         text = share_help(t)
         assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
-        assert t("common.list_sep").join(t(f"links.param_{name}") for name in KNOWN) in text
+        sep = t("common.list_sep")
+        assert sep.join(t(f"links.param_{name}") for name in links.SHARED) in text
+        # The sample photo and the lesson step travel only on their own page: named after the shared ones, apart.
+        assert links.PAGE_PARAMS == ("sample", "step")  # the sentence names these two
+        sample, step = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
+        assert sample in text and step in text and text.index(sample) > text.index(t("links.param_present"))
+        assert sep.join(t(f"links.param_{name}") for name in KNOWN) not in text
     assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
 
 
@@ -237,7 +244,15 @@ def test_the_plain_block_caption_says_it_drops_the_shortcut_module() -> None:
     projection = nn.Sequential(nn.Conv2d(64, 128, 1, 2, bias=False), nn.BatchNorm2d(128))
     assert PlainBasicBlock(64, 128, 2, projection).downsample is None
     caption = translator("en")("links.code_plain_caption")
-    assert "rewrites only forward" not in caption and "drops the shortcut" in caption
+    assert "rewrites only forward" not in caption and "drops the projection" in caption
+    # The CIFAR builder gives a plain net no ZeroPadShortcut at all: the caption must not say one is dropped.
+    from resnet_viz.models.build import ZeroPadShortcut, build_model
+
+    plain56 = build_model("resnet56", plain=True)
+    assert not any(isinstance(m, ZeroPadShortcut) for m in plain56.modules())
+    for lang in ("en", "zh"):
+        text = translator(lang)("links.code_plain_caption")
+        assert "_make_layer" in text and "zero-padding" not in text and "零填充" not in text
 
 
 def test_the_notice_lists_choices_with_the_languages_own_separator() -> None:
@@ -251,3 +266,14 @@ def test_the_notice_lists_choices_with_the_languages_own_separator() -> None:
     assert "resnet18、resnet34" in zh and "resnet18, resnet34" not in zh
     en = _problem_text(Problem("net", "bad_net", "x"), v, translator("en"))
     assert "resnet18, resnet34" in en
+
+
+def test_the_presenter_help_names_the_screen_from_the_constant_not_the_translation() -> None:
+    from resnet_viz.i18n import catalogue, translator
+    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX
+    from resnet_viz.ui.resolve import present_help
+
+    width, height = PRESENTER_SCREEN_PX
+    for lang in ("en", "zh"):
+        assert f"{width}×{height}" in present_help(translator(lang))
+        assert str(width) not in catalogue(lang)["links.present_help"]

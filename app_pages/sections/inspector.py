@@ -15,8 +15,10 @@ import torch
 from PIL import Image
 
 from resnet_viz import ui
-from resnet_viz.architecture.catalogue import has_pretrained
+from resnet_viz.architecture.catalogue import get_spec, has_pretrained
 from resnet_viz.architecture.trace import Trace
+from resnet_viz.experiments import shipped as shipped_data
+from resnet_viz.experiments.config import TrainConfig
 from resnet_viz.formatting import fmt_bytes_short, fmt_value
 from resnet_viz.i18n import Translator
 from resnet_viz.i18n import arch_title as i18n_arch_title
@@ -71,7 +73,7 @@ def render(*, model: torch.nn.Module, steps: ui.PreparedImage, key: ui.CaptureKe
             t("inspector.layer_label"),
             names,
             key="ix_layer",
-            help=t("inspector.layer_help_plain" if plain else "inspector.layer_help"),
+            help=fx.layer_help(tr, t),
         )
     size = int(tensor.shape[-1])
     if not _within_budget(
@@ -317,6 +319,11 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
     on = st.toggle(t("inspector.rf_toggle"), key="ix_rf", help=t("inspector.rf_help"))
     size = tensor.shape[-1]
     photo = cropped.convert("RGB").resize((tensor.shape[-1], tensor.shape[-2]))
+    # A zero-padded channel is a constant 0: no field, so no box beside "no field" either.
+    if zero_padded_channel(tr, e.layer, e.channel):
+        if on:
+            st.info(t("inspector.erf_padded"))
+        return
     if not on:
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
@@ -330,7 +337,7 @@ def _receptive_field(model, tensor, cropped, capture_key, tr: Trace, e: Explanat
         st.image(fx.rf_overlay(photo, box), width=360, caption=_rf_caption(box, size, t))
         return
     erf = ui.cached_erf(capture_key, e.layer, e.channel, e.row, e.col, model, tensor)
-    heat, erf_caption = fx.erf_view(erf, box, t, zero_padded=zero_padded_channel(tr, e.layer, e.channel))
+    heat, erf_caption = fx.erf_view(erf, box, t)
     a, b = st.columns(2)
     with a:
         st.image(fx.rf_overlay(photo, box), width=320, caption=_rf_caption(box, size, t))
@@ -348,7 +355,16 @@ def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str
     where torchvision ships them for this network, else only a trained checkpoint (none ship for it)."""
     if has_pretrained(arch, plain=plain, stride_in=stride_in):
         return t("inspector.sanity_untrained")
-    return t("inspector.sanity_untrained_none", net=i18n_arch_title(t, arch, plain=plain))
+    spec = get_spec(arch)
+    net = dict(net=i18n_arch_title(t, arch, plain=plain), width=spec.stem_width, classes=spec.num_classes)
+    # Trained nets do ship (the Why residual page's), but at the width and classes of the shipped run's settings:
+    # name those, read from the file beside the weights, so "no trained weights" is not read as "none at all".
+    recorded = shipped_data.degradation()
+    settings = recorded.get("settings") if isinstance(recorded, dict) else None
+    if not isinstance(settings, dict):
+        return t("inspector.sanity_untrained_none_no_curves", **net)
+    config = TrainConfig.from_dict(settings)
+    return t("inspector.sanity_untrained_none", **net, w_shipped=config.width, c_shipped=config.num_classes)
 
 
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image, ImageDraw
 
+from resnet_viz.architecture.trace import Trace
 from resnet_viz.i18n import Translator
 from resnet_viz.imaging.explain import Explanation, RFBox, Term
 from resnet_viz.render import tiling
@@ -228,6 +229,15 @@ def join_sentences(*sentences: str) -> str:
             out += "" if out[-1] in FULL_WIDTH_ENDS else " "
         out += sentence
     return out
+
+
+def layer_help(tr: Trace, t: Translate = _plain) -> str:
+    """The layer picker's help: what each kind of layer name holds. Its ``downsample`` clause follows this net's
+    shortcuts (the trace's kind): a plain net has none, option A's CIFAR nets zero-pad, the others project."""
+    kinds = {r.shortcut for r in tr.blocks}
+    if kinds <= {"none"}:
+        return t("inspector.layer_help_plain")
+    return t("inspector.layer_help_option_a" if "zero_pad" in kinds else "inspector.layer_help")
 
 
 def erf_view(

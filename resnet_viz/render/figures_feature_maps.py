@@ -130,6 +130,13 @@ def no_pretrained_text(arch: str, plain: bool, stride_in: str, t: Translator) ->
     return t("feature_maps.no_pretrained_v1", arch=arch)
 
 
+def layer_label(has_maxpool: bool, plain: bool, t: Translator) -> str:
+    """The layer picker's label: it lists conv1, the max-pool where the net has one, and every block, which a
+    plain network's blocks are not residual (no shortcut, no addition)."""
+    key = "layer_label" if has_maxpool else "layer_label_no_pool"
+    return t(f"feature_maps.{key}_plain" if plain else f"feature_maps.{key}")
+
+
 def overview_note(trained: bool, t: Translator) -> str:
     """The overview's second caption: what trained features do (Zeiler & Fergus), or that these are untrained."""
     return t("feature_maps.overview_trained" if trained else "feature_maps.overview_untrained")

@@ -11,6 +11,10 @@ from resnet_viz.errors import UserError
 from resnet_viz.i18n import Translator
 from resnet_viz.ui.resolve import presenting
 
+#: The projector screen presenter mode is laid out for (width, height in px): the diagram box below is its height,
+#: and the sidebar's presenter toggle names it (links.present_help).
+PRESENTER_SCREEN_PX = (1280, 720)
+
 #: The box a presenter-mode diagram is scaled to fit (inches of 72 pt; a browser draws 1 pt as 4/3 px): 9 × 7.5 in is
 #: 864 × 720 px, the page's width beside the sidebar and one 720-pixel high screen once scrolled to. (A 518-px box,
 #: what is left under a heading, shrank a Bottleneck's text to 12 px: unreadable from the back of a room.)

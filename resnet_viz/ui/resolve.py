@@ -195,9 +195,7 @@ def sidebar() -> View:
         st.toggle(
             t("common.plain"), value=start["plain"], key=WIDGET_KEYS["plain"], help=t("common.plain_help")
         )
-        present = st.toggle(
-            t("links.present"), value=start["present"], key=PRESENT_KEY, help=t("links.present_help")
-        )
+        present = st.toggle(t("links.present"), value=start["present"], key=PRESENT_KEY, help=present_help(t))
         if not present:  # a developer caption (ui.presenter.dev_caption), drawn before the view exists
             st.caption(t("common.device", device=device_name(t)))
     v = _resolve(_chosen(), t)
@@ -245,10 +243,22 @@ def view() -> View:
     return _resolve(chosen, _translator(str(chosen["lang"])))
 
 
+def present_help(t: Callable[..., str]) -> str:
+    """The presenter toggle's help, naming the screen presenter mode is laid out for."""
+    # presenter imports this module, so this one imports presenter at call time.
+    from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX
+
+    width, height = PRESENTER_SCREEN_PX
+    return t("links.present_help", width=width, height=height)
+
+
 def share_help(t: Callable[..., str]) -> str:
-    """What a shared address carries, named from :data:`links.KNOWN` (the parameters :func:`links.parse` reads)."""
-    carried = t("common.list_sep").join(t(f"links.param_{name}") for name in links.KNOWN)
-    return t("links.share_help", carried=carried, inspector=t("inspector.tab"))
+    """What a shared address carries, named from :data:`links.SHARED` (every page) and :data:`links.PAGE_PARAMS`
+    (carried only on the page that reads them): together the parameters :func:`links.parse` reads."""
+    sep = t("common.list_sep")
+    carried = sep.join(t(f"links.param_{name}") for name in links.SHARED)
+    page_only = {name: t(f"links.param_{name}") for name in links.PAGE_PARAMS}  # named one by one: "X and Y"
+    return t("links.share_help", carried=carried, **page_only, inspector=t("inspector.tab"))
 
 
 def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
