@@ -187,9 +187,7 @@ def test_v15_working_names_exactly_the_layers_that_differ(arch: str, size: int) 
     blocks = [n.rsplit(".", 1)[0] for n in changed]
     assert all(v15.inputs[b] != v15.outputs[b] for b in blocks)  # down-sampling blocks
     assert all(v1.outputs[f"{b}.conv2"] == v15.outputs[f"{b}.conv2"] for b in blocks)
-    assert right.working["changed"] == tuple(
-        (n, fmt_int(v1.macs[n]), fmt_int(v15.macs[n])) for n in changed
-    )
+    assert right.working["changed"] == tuple((n, fmt_int(v1.macs[n]), fmt_int(v15.macs[n])) for n in changed)
     assert right.working["diff_exact"] == fmt_int(sum(v15.macs.values()) - sum(v1.macs.values()))
 
 

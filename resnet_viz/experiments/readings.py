@@ -890,6 +890,8 @@ def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sente
             "loss": fmt_sig3(at),
             "classes": classes,
             "chance": f"{chance:.2f}",
-            "times": f"{at / chance:.2g}" if at / chance < 100 else fmt_int(round(at / chance)),  # never 1e+02
+            "times": f"{at / chance:.2g}"
+            if at / chance < 100
+            else fmt_int(round(at / chance)),  # never 1e+02
         },
     )
