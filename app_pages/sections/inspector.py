@@ -19,7 +19,7 @@ from resnet_viz.architecture.catalogue import get_spec, has_pretrained
 from resnet_viz.architecture.trace import Trace
 from resnet_viz.experiments import shipped as shipped_data
 from resnet_viz.experiments.config import TrainConfig
-from resnet_viz.formatting import fmt_bytes_short, fmt_value
+from resnet_viz.formatting import fmt_bytes_short, fmt_int, fmt_value
 from resnet_viz.i18n import Translator
 from resnet_viz.i18n import arch_title as i18n_arch_title
 from resnet_viz.imaging.explain import (
@@ -356,7 +356,9 @@ def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str
     if has_pretrained(arch, plain=plain, stride_in=stride_in):
         return t("inspector.sanity_untrained")
     spec = get_spec(arch)
-    net = dict(net=i18n_arch_title(t, arch, plain=plain), width=spec.stem_width, classes=spec.num_classes)
+    net = dict(
+        net=i18n_arch_title(t, arch, plain=plain), width=spec.stem_width, classes=fmt_int(spec.num_classes)
+    )
     # Trained nets do ship (the Why residual page's), but at the width and classes of the shipped run's settings:
     # name those, read from the file beside the weights, so "no trained weights" is not read as "none at all".
     recorded = shipped_data.degradation()
@@ -364,7 +366,12 @@ def untrained_text(t: Translator, arch: str, plain: bool, stride_in: str) -> str
     if not isinstance(settings, dict):
         return t("inspector.sanity_untrained_none_no_curves", **net)
     config = TrainConfig.from_dict(settings)
-    return t("inspector.sanity_untrained_none", **net, w_shipped=config.width, c_shipped=config.num_classes)
+    return t(
+        "inspector.sanity_untrained_none",
+        **net,
+        w_shipped=config.width,
+        c_shipped=fmt_int(config.num_classes),
+    )
 
 
 def _grad_cam(model, tensor, cropped, capture_key, arch, plain, stride_in, t) -> None:

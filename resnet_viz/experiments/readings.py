@@ -639,7 +639,13 @@ def gradient_steps_reading(record: Mapping[str, Any]) -> list[Sentence]:
         still = S.residual_explosion_seeds_after_step(s)
         after_step = Sentence(
             "why_residual_training.res_one_reaches" if still else "why_residual_training.res_one_below",
-            args | {"k": still, "res_ff1": fmt_magnitude_span(s.residual.first_last[one])},
+            args
+            | ranges
+            | {
+                "k": still,
+                "res_ff1": fmt_magnitude_span(s.residual.first_last[one]),
+                "plain_ff1": fmt_magnitude_span(s.plain.first_last[one]),
+            },
         )
         res_init = Sentence(
             "why_residual_training.res_init_reaches" if reached else "why_residual_training.res_init_below",
