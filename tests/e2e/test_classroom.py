@@ -116,7 +116,8 @@ def test_a_shared_address_opens_the_same_view_on_every_page(fresh_context, strea
             assert ZH("links.selected", name="layer3.1") in main_text(page), where
         if path == "feature_maps":
             wait_images_loaded(page)
-            assert "layer3.1 (conv4_2)" in main_text(page)  # the channel grid is the selected block's
+            # the channel grid is the selected block's, named in the page's language
+            assert ZH("feature_maps.name_and_paper", name="layer3.1", paper="conv4_2") in main_text(page)
         assert "Traceback" not in page.locator("body").inner_text(), where
         assert not page.page_errors, (where, page.page_errors)
         page.close()  # its session's reruns stop taking the CPU from the pages still to check
