@@ -50,8 +50,7 @@ def ok(at: AppTest) -> None:
 
 def image_uploader(at: AppTest):
     """The picture's uploader: its key is ``fm_upload`` until a file is refused, then a new one each time."""
-    (found,) = [u for u in at.file_uploader if (u.key or "").startswith("fm_upload")]
-    return found
+    return uploader(at, "fm_upload")
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "image/png") -> AppTest:

@@ -17,6 +17,7 @@ import re
 
 import pytest
 import test_claims
+import test_glossary
 from apptest_helpers import assert_translated, page_texts
 from streamlit.testing.v1 import AppTest
 
@@ -331,12 +332,13 @@ def test_the_notes_listing_has_projection_shortcuts() -> None:
     assert all(b.shortcut != "zero_pad" for b in tr.blocks)
 
 
-# ASCII punctuation touching a Chinese character (the glossary branch's check, applied to what the pages show).
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff"
+# test_glossary's check of the translations (ASCII punctuation touching a Chinese character), applied to what the
+# pages show, plus two cases that only text joined in code produces.
+_CJK = test_glossary.CJK
 _HALF_WIDTH = re.compile(
-    rf"[{_CJK}][,;:!?()]|[,;:!?(][{_CJK}]|[{_CJK}]\s+[,;:!?]"  # touching a Chinese character
-    rf"|\)[（、：]"  # an ASCII bracket beside full-width punctuation
-    rf"|\([^()]*[{_CJK}][^()]*\)"  # Chinese words inside ASCII brackets
+    test_glossary._HALF_WIDTH.pattern
+    + r"|\)[（、：]"  # an ASCII bracket beside full-width punctuation
+    + rf"|\([^()]*[{_CJK}][^()]*\)"  # Chinese words inside ASCII brackets
 )
 
 
