@@ -177,3 +177,7 @@ def test_zh_drops_the_template_space_beside_a_chinese_value() -> None:
     assert _format_zh("有 {n} 个", {"n": 3}) == "有 3 个"
     assert _format_zh("网络 {net} 的", {"net": "56 层普通网络"}) == "网络 56 层普通网络的"
     assert _format_zh("共 {n:,} 个（{p!r}）", {"n": 1234, "p": "x"}) == "共 1,234 个（'x'）"
+    # inside bold, the space is dropped only where the bold still closes (CommonMark: not after punctuation)
+    assert _format_zh("**{t}** 的", {"t": "56 层普通网络"}) == "**56 层普通网络**的"
+    assert _format_zh("**{t}** 中", {"t": "ResNet-20（CIFAR）"}) == "**ResNet-20（CIFAR）** 中"
+    assert _format_zh("是 **{t}**", {"t": "（CIFAR）"}) == "是 **（CIFAR）**"

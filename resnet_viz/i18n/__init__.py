@@ -66,9 +66,12 @@ def tr(lang: str, key: str, /, **kwargs: Any) -> str:
 _WIDE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef“”]")
 
 
-# Markdown emphasis around a value ("**{net}** 的") stands between the value and the template's space: look past it.
+# Markdown emphasis around a value ("**{net}** 的") stands between the value and the template's space: look past it,
+# unless the value's edge beside the emphasis is punctuation: CommonMark closes "**…）**" only before a space or
+# punctuation, so "**ResNet-20（CIFAR）**中" would show its asterisks; that space stays.
 _LEADING_SPACE = re.compile(r"^(\**) ")
 _TRAILING_SPACE = re.compile(r" (\**)$")
+_WIDE_PUNCTUATION = re.compile(r"[\u3000-\u303f\uff00-\uff0f\uff1a-\uff20\uff3b-\uff40\uff5b-\uff65“”]")
 
 
 def _format_zh(template: str, kwargs: dict[str, Any]) -> str:
@@ -81,6 +84,7 @@ def _format_zh(template: str, kwargs: dict[str, Any]) -> str:
             and _WIDE.match(previous_value[-1:])
             and lead
             and _WIDE.match(literal[lead.end() : lead.end() + 1])
+            and not (lead.group(1) and _WIDE_PUNCTUATION.match(previous_value[-1:]))
         ):
             literal = lead.group(1) + literal[lead.end() :]
         value = ""
@@ -89,7 +93,12 @@ def _format_zh(template: str, kwargs: dict[str, Any]) -> str:
                 "{" + name + ("!" + conversion if conversion else "") + (":" + spec if spec else "") + "}"
             ).format(**kwargs)
             trail = _TRAILING_SPACE.search(literal)
-            if trail and _WIDE.match(literal[trail.start() - 1 : trail.start()]) and _WIDE.match(value[:1]):
+            if (
+                trail
+                and _WIDE.match(literal[trail.start() - 1 : trail.start()])
+                and _WIDE.match(value[:1])
+                and not (trail.group(1) and _WIDE_PUNCTUATION.match(value[:1]))
+            ):
                 literal = literal[: trail.start()] + trail.group(1)
         pieces += [literal, value]
         previous_value = value
