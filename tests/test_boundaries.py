@@ -218,7 +218,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("imaging",),
     ("experiments",),
     ("render",),
-    ("lesson", "links"),
+    ("lesson", "links", "classroom"),
     ("ui", "cli", "__main__"),
     ("app", "app_pages"),
 )
