@@ -52,12 +52,16 @@ STEPS: tuple[Step, ...] = (
     Step("addition", "feature_maps", "resnet18", "layer3.0", "shape"),
     Step("degradation", "why_residual", "resnet34", "layer3.0", "int"),
     Step("zero_init", "why_residual", "resnet34", "layer4.1", "int"),
+    # Balduzzi et al. 2017, measured on the paper's CIFAR nets at init (resnet_viz.experiments.shattered)
+    Step("shattered", "why_residual", "resnet56", "layer3.8", "choice", ("plain", "residual")),
 )
 STEP_COUNT = len(STEPS)
 
 #: What an answer depends on, for the line under the question: the sidebar's network and size, the size alone,
 #: or neither (arithmetic on fixed channel counts, or the paper's fixed plain networks).
 SCOPES = ("network", "network_only", "size", "fixed")
+#: The depth of the shattered-gradients question: plain-56 against ResNet-56 (He et al. 2015 §4.2's CIFAR nets).
+SHATTERED_DEPTH = 56
 #: The networks of the paper's degradation comparison (He et al. 2015, Table 2 and Figure 4: plain-18, plain-34).
 DEGRADATION_PAIR = ("resnet34", "resnet18")
 
@@ -264,7 +268,33 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         return Answer(
             len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common | {"scope": "network_only"}
         )
+    if key == "shattered":
+        return _shattered_answer(common)
     raise KeyError(f"no lesson step {key!r}")
+
+
+def _shattered_answer(common: dict[str, object]) -> Answer:
+    """Which of plain-56 and ResNet-56 has the gradient closer to white noise along the default image path at
+    initialisation (:func:`~resnet_viz.experiments.summaries.closer_to_white` of the measured lag-1
+    autocorrelations); the working says whether the two differ beyond the seed spread
+    (:func:`~resnet_viz.experiments.summaries.correlation_order`)."""
+    from resnet_viz.experiments import shattered
+    from resnet_viz.experiments import summaries as S
+    from resnet_viz.experiments.readings import _lag
+
+    depth = SHATTERED_DEPTH
+    measured = shattered.init_path_lag1(depth)
+    plain, res = S.lag1_spread(measured[f"plain{depth}"]), S.lag1_spread(measured[f"resnet{depth}"])
+    working = {
+        "depth": depth, "n": plain.seeds, "steps": shattered.PATH_STEPS, "width": shattered.PATH_WIDTH,
+        "plain": _lag(plain.mean), "plain_low": _lag(plain.low), "plain_high": _lag(plain.high),
+        "res": _lag(res.mean), "res_low": _lag(res.low), "res_high": _lag(res.high),
+    }  # fmt: skip
+    return Answer(
+        S.closer_to_white(plain, res), working,
+        **common | {"arch": f"resnet{depth}", "size": 32, "scope": "fixed",
+                    "working_key": f"shattered_working_{S.correlation_order(plain, res)}"},
+    )  # fmt: skip
 
 
 def text_args(step: Step, right: Answer, t: Translator, *, current: str) -> dict[str, object]:
