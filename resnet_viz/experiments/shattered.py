@@ -470,12 +470,19 @@ def spread(values: Sequence[float]) -> tuple[float, float, float]:
 
 
 @functools.lru_cache(maxsize=4)
-def init_path_lag1(depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS) -> dict[str, tuple[float, ...]]:
-    """The lesson's measurement: lag-1 autocorrelation of d(logit)/dα for plain-``depth`` and ResNet-``depth`` at
-    initialisation, along the default path (:func:`sample_pair`), one value per seed. Deterministic, so kept
-    for the process (a few seconds of CPU the first time)."""
+def init_path_runs(
+    depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS
+) -> dict[str, tuple[PathGradients, ...]]:
+    """The lesson's measurement: d(logit)/dα of plain-``depth`` and ResNet-``depth`` at initialisation along the
+    default path (:func:`sample_pair`), one record per seed. Deterministic, so kept for the process (a few
+    seconds of CPU the first time)."""
     a, b = sample_pair()
     return {
-        net: tuple(path_gradients(net, a, b, seed=s).lag1 for s in seeds)
+        net: tuple(path_gradients(net, a, b, seed=s) for s in seeds)
         for net in (f"plain{depth}", f"resnet{depth}")
     }
+
+
+def init_path_lag1(depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS) -> dict[str, tuple[float, ...]]:
+    """:func:`init_path_runs`' lag-1 autocorrelations, by network."""
+    return {net: tuple(r.lag1 for r in runs) for net, runs in init_path_runs(depth, seeds).items()}
