@@ -94,10 +94,6 @@ class RungSpec:
     torchvision: str | None = None  # the torchvision constructor this rung *is*, if any
     choices: tuple[str, ...] = ()  # what the paper leaves open and this rung decides (English)
 
-    @property
-    def expansion(self) -> int:
-        return {"basic": 1, "bottleneck": 4}.get(self.block, 1)
-
 
 _R50 = RungSpec(
     key="resnet50", label="ResNet-50", group="", change="torchvision's resnet50 (v1.5): the starting point",
@@ -243,8 +239,8 @@ RECIPE_SOURCE = (
 )
 #: Swin-T, the target of the ladder (Figure 2's last bar; Table 10: 81.30 at 4.50 GFLOPs).
 SWIN_T = _cite("swin_t", "Swin-T/B", 81.3, 4.5, "Swin-T [45]", 81.30, None, 4.50)
-#: ConvNeXt-T in the paper's Table 1 (ImageNet-1K trained, 224²: 29M parameters, 4.5G FLOPs): 82.1 top-1, where
-#: Table 10's last row gives 81.97 ± 0.06 for the same network (Table 1 reports a single run, we assume).
+#: ConvNeXt-T in the paper's Table 1 (ImageNet-1K trained, 224²: 29M parameters, 4.5G FLOPs): 82.1 top-1. Table
+#: 10's last row gives 81.97 ± 0.06 for the same network; the paper does not say why the two differ.
 CONVNEXT_T_TABLE1_TOP1 = 82.1
 
 
@@ -484,8 +480,7 @@ def _rung_trace(spec: RungSpec, size: tuple[int, int, int], num_classes: int) ->
     else:
         _resnet_container(w, spec, num_classes)
     pool = next(i for i, r in enumerate(w.records) if r.kind == "avgpool")
-    before_pool = w.records[pool - 1]
-    if min(before_pool.output_shape[1:]) < 1:
+    if min(d for r in w.records[:pool] for d in r.output_shape[1:]) < 1:
         raise ValueError(
             f"{spec.key} cannot take a {size[1]}×{size[2]} input: a feature map shrinks below 1×1"
         )
