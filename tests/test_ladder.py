@@ -156,6 +156,14 @@ def test_receptive_field_grows_with_the_kernel_by_hand() -> None:
     assert rung_trace("kernel7").receptive_field - rung_trace("move_up").receptive_field == grow
 
 
+def test_by_block_groups_steps_as_a_block_diagram_draws_them() -> None:
+    groups = rung_trace("convnext_tiny").by_block()
+    assert list(groups)[:5] == ["stem", "stage1.0", "stage1.1", "stage1.2", "stage2.down"]
+    assert list(groups)[-1] == "head" and len(groups) == 1 + 18 + 3 + 1
+    assert [r.kind for r in groups["stage1.0"]] == ["conv", "ln", "linear", "gelu", "linear", "layer_scale"]
+    assert [r.kind for r in rung_trace("resnet50").by_block()["stem"]] == ["conv", "bn", "relu", "maxpool"]
+
+
 def test_input_too_small_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="shrinks below 1×1"):
         rung_trace("patchify", 3)

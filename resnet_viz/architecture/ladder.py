@@ -300,6 +300,14 @@ class RungTrace:
     def record(self, role: str) -> LayerRecord:
         return self.records[self._roles[role]]
 
+    def by_block(self) -> dict[str, tuple[LayerRecord, ...]]:
+        """The records grouped by :attr:`LayerRecord.block`, in network order: ``stem``, ``stage1.0`` …,
+        ``stage2.down`` (ConvNeXt's separate downsampling), …, ``head``. What a block diagram draws as one box."""
+        groups: dict[str, list[LayerRecord]] = {}
+        for r in self.records:
+            groups.setdefault(r.block, []).append(r)
+        return {k: tuple(v) for k, v in groups.items()}
+
     def module_names(self) -> tuple[str, ...]:
         """The distinct module names of the records, in order (the built module has each of them)."""
         return tuple(dict.fromkeys(r.name for r in self.records))
