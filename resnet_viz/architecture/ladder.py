@@ -370,19 +370,13 @@ class _Walk:
         self.shape = o
 
 
-def _norm_name(spec: RungSpec) -> str:
-    return "bn" if spec.block in ("basic", "bottleneck", "inverted") else "norm"
-
-
 def _block(w: _Walk, spec: RungSpec, name: str, role: str, planes: int, stride: int) -> None:
     """Records of one residual block (ResNet container: ``layerS.B``)."""
     cin = w.shape[0]
     x_shape, x_rf, x_jump = w.shape, w.rf, w.jump
     k, pad, n = spec.kernel, spec.kernel // 2, spec.norm
-    nn_ = _norm_name(spec)
-    act = (
-        "relu" if spec.block in ("basic", "bottleneck", "inverted") else None
-    )  # torchvision's one shared ReLU
+    # torchvision's blocks call one shared `relu` module after the addition too; the hand-written one has act3.
+    torchvision_block = spec.block in ("basic", "bottleneck", "inverted")
     if spec.block == "basic":
         out = planes
         w.conv(f"{name}.conv1", f"{role}.conv1", planes, 3, stride, 1)
@@ -408,23 +402,23 @@ def _block(w: _Walk, spec: RungSpec, name: str, role: str, planes: int, stride: 
         out = planes
         three = spec.block_norms == 3
         w.conv(f"{name}.conv1", f"{role}.conv1", cin, k, stride, pad, groups=cin)
-        w.norm(f"{name}.{nn_}1", f"{role}.norm1", n)
+        w.norm(f"{name}.norm1", f"{role}.norm1", n)
         if spec.block_acts == 3:
             w.act(f"{name}.act1", f"{role}.act1", spec.act)
         w.conv(f"{name}.conv2", f"{role}.conv2", 4 * planes, 1, 1, 0)
         if three:
-            w.norm(f"{name}.{nn_}2", f"{role}.norm2", n)
+            w.norm(f"{name}.norm2", f"{role}.norm2", n)
         w.act(f"{name}.act2", f"{role}.act2", spec.act)
         w.conv(f"{name}.conv3", f"{role}.conv3", out, 1, 1, 0)
         if three:
-            w.norm(f"{name}.{nn_}3", f"{role}.norm3", n)
+            w.norm(f"{name}.norm3", f"{role}.norm3", n)
     if stride != 1 or cin != out:
         at = (x_shape, x_rf, x_jump)
         w.conv(f"{name}.downsample.0", f"{role}.shortcut.conv", out, 1, stride, 0, at=at)
         proj = w.records[-1]
         w.records.append(LayerRecord(f"{name}.downsample.1", f"{role}.shortcut.norm", n, proj.output_shape,
                                      proj.output_shape, 2 * out, 0, proj.receptive_field, proj.jump))  # fmt: skip
-    if act is not None:
+    if torchvision_block:
         w.act(f"{name}.relu", f"{role}.act{3 if spec.block != 'basic' else 2}", spec.act)
     elif spec.block_acts == 3:
         w.act(f"{name}.act3", f"{role}.act3", spec.act)
