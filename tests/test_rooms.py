@@ -172,6 +172,15 @@ def _raises(kind: str, fn: Callable[[], object]) -> RoomError:
     return info.value
 
 
+def test_a_missing_redis_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
+        _missing("redis-server is not installed")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install redis-server"):
+        _missing("redis-server is not installed")
+
+
 # ------------------------------------------------------------------------------------------------ the contract
 def test_create_starts_at_step_one_and_keeps_only_the_secrets_hash(make: Make) -> None:
     store = make()
@@ -184,6 +193,8 @@ def test_create_starts_at_step_one_and_keeps_only_the_secrets_hash(make: Make) -
     assert other != code and other_secret != secret
     text = _stored_text(store, raw=True)
     assert secret_hash(secret) in text and secret not in text and other_secret not in text
+    if isinstance(store, SqliteRoomStore):  # answers and hashes are this user's alone
+        assert all(p.stat().st_mode & 0o077 == 0 for p in Path(store.path).parent.iterdir())
     # the code as a student types it from the projector: lower case, with the dash, an O for a 0
     typed = display_code(code).lower().replace("0", "o")
     assert store.state(typed, now=T0).code == code

@@ -93,6 +93,10 @@ class SqliteRoomStore:
         self.limits = limits or Limits()
         os.makedirs(folder, mode=0o700, exist_ok=True)
         self.path = os.path.join(os.fspath(folder), FILE_NAME)
+        try:  # the file readable by this user alone, whatever the umask (SQLite gives its WAL the same mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._count_lock = threading.Lock()
         self.open_connections = 0  # opened and not yet closed, idle or in use (a test checks they stay few)
