@@ -318,3 +318,17 @@ def test_the_path_button_measures_the_cifar_nets(app_test) -> None:
     text = _page_text(at)
     assert say(t, readings.path_reading(sweep, 56), "en") in text
     assert say(t, readings.path_reading(sweep, 20), "en") in text
+
+
+def test_the_imagenet_path_reports_progress_and_calibrates_bn() -> None:
+    """The ImageNet pair's path (small images and few steps to keep it cheap): every chunk reported, one value per α."""
+    a, b = torch.randn(3, 64, 64), torch.randn(3, 64, 64)
+    calls: list[tuple[int, int]] = []
+    for net in ("plain18", "resnet18"):
+        calls.clear()
+        run = sh.imagenet_path_gradients(
+            net, a, b, steps=8, chunk=4, progress=lambda d, n: calls.append((d, n))
+        )
+        assert calls == [(4, 8), (8, 8)]
+        assert len(run.grad) == 8 and run.bn == "calibrated" and run.net == net and not run.trained
+        assert np.all(np.isfinite(run.grad))
