@@ -280,15 +280,15 @@ def _shattered_answer(common: dict[str, object]) -> Answer:
     (:func:`~resnet_viz.experiments.summaries.correlation_order`)."""
     from resnet_viz.experiments import shattered
     from resnet_viz.experiments import summaries as S
-    from resnet_viz.experiments.readings import _lag
+    from resnet_viz.experiments.readings import fmt_lag1
 
     depth = SHATTERED_DEPTH
     measured = shattered.init_path_lag1(depth)
     plain, res = S.lag1_spread(measured[f"plain{depth}"]), S.lag1_spread(measured[f"resnet{depth}"])
     working = {
         "depth": depth, "n": plain.seeds, "steps": shattered.PATH_STEPS, "width": shattered.PATH_WIDTH,
-        "plain": _lag(plain.mean), "plain_low": _lag(plain.low), "plain_high": _lag(plain.high),
-        "res": _lag(res.mean), "res_low": _lag(res.low), "res_high": _lag(res.high),
+        "plain": fmt_lag1(plain.mean), "plain_low": fmt_lag1(plain.low), "plain_high": fmt_lag1(plain.high),
+        "res": fmt_lag1(res.mean), "res_low": fmt_lag1(res.low), "res_high": fmt_lag1(res.high),
     }  # fmt: skip
     return Answer(
         S.closer_to_white(plain, res), working,

@@ -906,7 +906,7 @@ def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sente
 # ------------------------------------------------------------------------------------------------ shattered gradients
 
 
-def _lag(value: float) -> str:
+def fmt_lag1(value: float) -> str:
     """A lag-1 autocorrelation as the page writes it: two decimals, a true minus sign."""
     return f"{value:+.2f}".replace("-", "−")
 
@@ -914,7 +914,8 @@ def _lag(value: float) -> str:
 def lag1_text(s: S.Lag1Spread) -> Sentence:
     """ "+0.65 (seeds: +0.48 to +0.69)": a network's mean lag-1 over the seeds with its range."""
     return Sentence(
-        "shattered.lag_spread", {"mean": _lag(s.mean), "low": _lag(s.low), "high": _lag(s.high), "n": s.seeds}
+        "shattered.lag_spread",
+        {"mean": fmt_lag1(s.mean), "low": fmt_lag1(s.low), "high": fmt_lag1(s.high), "n": s.seeds},
     )
 
 
@@ -988,8 +989,8 @@ def trained_reading(runs: Sequence[Any]) -> Sentence | None:
         "shattered.trained_reading",
         {
             "depth": int(by["plain"].net.removeprefix("plain")),
-            "plain": _lag(p.mean),
-            "res": _lag(r.mean),
+            "plain": fmt_lag1(p.mean),
+            "res": fmt_lag1(r.mean),
             "plain_colour": colour_name(p),
             "res_colour": colour_name(r),
             "width": by["plain"].width,

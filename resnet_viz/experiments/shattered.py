@@ -29,8 +29,6 @@ The trained networks are measured in eval mode with their own running statistics
 from __future__ import annotations
 
 import functools
-import math
-import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -459,14 +457,6 @@ def path_sweep(
         for s in ((None,) if trained else seeds)
     )
     return PathSweep(trained=trained, nets=tuple(nets), seeds=() if trained else tuple(seeds), runs=runs)
-
-
-def spread(values: Sequence[float]) -> tuple[float, float, float]:
-    """(mean, lowest, highest) of several seeds' values."""
-    vals = [float(v) for v in values]
-    if not vals or not all(math.isfinite(v) for v in vals):
-        raise ValueError("need at least one finite value")
-    return statistics.fmean(vals), min(vals), max(vals)
 
 
 @functools.lru_cache(maxsize=4)
