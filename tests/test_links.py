@@ -61,6 +61,7 @@ def test_good_values_are_typed() -> None:
         ("sample", "../../etc/passwd", "bad_sample"),
         ("step", "0", "bad_step"),
         ("step", "15", "bad_step"),
+        ("rung", "resnet18", "bad_rung"),
         ("colour", "red", "unknown"),
     ],
 )
@@ -177,6 +178,7 @@ ECHOING = {
             "absent_block",
             "bad_sample",
             "bad_step",
+            "bad_rung",
         )
     },  # fmt: skip
     "links.block_moved": ("old", "new"),
