@@ -8,19 +8,23 @@ from resnet_viz import ui
 from resnet_viz.architecture import ladder
 from resnet_viz.architecture.ladder_diff import diff
 from resnet_viz.formatting import fmt_int
-from resnet_viz.models.weights import recipe_weights
+from resnet_viz.imaging.images import ImageError, sample_images
+from resnet_viz.models.weights import WeightsError, recipe_weights
 from resnet_viz.render.dot import ladder as dot_ladder
 from resnet_viz.render.figures_ladder import (
     diff_table,
     gmacs,
+    heat_png,
     ladder_figure,
     ladder_rows,
     part_table,
     record_table,
     signed,
     signed_gmacs,
+    signed_si,
     spatial_walk,
 )
+from resnet_viz.ui import ladder as ui_ladder
 
 t = ui.translator()
 s = ui.view()
@@ -43,7 +47,9 @@ if ss.get(SEEN) != wanted and RUNG_KEY in ss:
     ss[RUNG_KEY] = wanted
 
 st.title(t("ladder.title"))
-st.markdown(t("ladder.intro", first=ladder.RUNGS[0].label, last=ladder.RUNGS[-1].label, n=len(KEYS) - 1))
+st.markdown(
+    t("ladder.intro", first=ladder.RUNGS[0].torchvision, last=ladder.RUNGS[-1].torchvision, n=len(KEYS) - 1)
+)
 ui.dev_caption(t("ladder.sidebar_note", size=SIZE))
 
 # --- 1. the ladder: Figure 2's numbers (cited) beside ours (computed)
@@ -64,7 +70,7 @@ def _on_ladder_row() -> None:
 rows = ladder_rows(t, SIZE)
 st.dataframe(rows, hide_index=True, width="stretch", key="rv_ladder_table", on_select=_on_ladder_row,
              selection_mode="single-row", height=36 * (len(rows) + 1) + 4)  # fmt: skip
-st.caption(t("ladder.cited_caption", figure=ladder.FIGURE, table=ladder.TABLE))
+st.caption(t("ladder.cited_caption", figure=ladder.FIGURE, table=ladder.TABLE, size=SIZE))
 st.caption(t("ladder.macs_caption"))
 
 # --- 2. one rung
@@ -134,7 +140,7 @@ m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("ladder.diff_steps"), t("ladder.diff_counts", added=len(d.added), removed=len(d.removed),
                                      changed=len(d.changed)))  # fmt: skip
 m2.metric(t("ladder.diff_params"), signed(d.delta_params))
-m3.metric(t("ladder.diff_macs"), signed(d.delta_macs))
+m3.metric(t("ladder.diff_macs"), signed_si(d.delta_macs), help=signed(d.delta_macs))
 m4.metric(t("ladder.diff_rf"), signed(d.delta_receptive_field))
 if d.identical:
     st.info(t("ladder.diff_identical", a=a_tr.label, b=b_tr.label))
@@ -177,3 +183,34 @@ if not (v1.cached and v2.cached):
     st.caption(
         t("ladder.recipe_download", command="python -m resnet_viz download-weights resnet50 --recipes")
     )
+else:  # both weight sets are in the cache: the same photo under each
+    st.markdown(t("ladder.photo_intro"))
+    samples = sample_images()
+    options = [*samples, "upload"]
+    pick = st.radio(
+        t("ladder.photo_pick"), options, horizontal=True, key="rv_ladder_photo",
+        format_func=lambda o: t("ladder.photo_upload") if o == "upload" else t(f"feature_maps.sample_{o}"),
+    )  # fmt: skip
+    if pick == "upload":
+        file = st.file_uploader(t("ladder.photo_upload"), key="rv_ladder_upload")
+        data = file.getvalue() if file is not None else None
+    else:
+        data = samples[pick].read_bytes()
+    if data is not None:
+        for col, r in zip(st.columns(2), (v1, v2)):
+            with col:
+                try:
+                    reading = ui_ladder.cached_recipe_reading("resnet50", r.name, data)
+                except (ImageError, WeightsError) as err:
+                    ui.show_error(err, t)
+                    break
+                st.markdown(t("ladder.photo_title", weights=r.weights, acc=f"{r.acc1:.3f}"))
+                st.dataframe(
+                    {t("ladder.col_class"): [c for _, c, _ in reading.top5],
+                     t("ladder.col_prob"): [f"{p:.1%}" for _, _, p in reading.top5]},
+                    hide_index=True, width="stretch",
+                )  # fmt: skip
+                st.image(
+                    heat_png(reading.cropped, reading.cam), width=300,
+                    caption=t("ladder.photo_cam", label=reading.top5[0][1]),
+                )  # fmt: skip

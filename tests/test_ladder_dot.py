@@ -53,7 +53,9 @@ def test_kernel_7_marks_exactly_the_depthwise_conv_as_reshaped_by_a_dashed_borde
     dot = _diff_dot("move_up", "kernel7", "stage2.0")
     assert marked_nodes(dot) == {"added": [], "changed": ["stage2.0.conv1"], "removed": []}
     line = _node_line(dot, "stage2.0.conv1")
-    assert 'style="rounded,filled,dashed"' in line and f"{MARK_SYMBOL['changed']} " in line and "k 3→7" in line
+    assert (
+        'style="rounded,filled,dashed"' in line and f"{MARK_SYMBOL['changed']} " in line and "k 3→7" in line
+    )
     unchanged = _node_line(dot, "stage2.0.conv2")
     assert "dashed" not in unchanged and "peripheries" not in unchanged and "class=" not in unchanged
 

@@ -12,7 +12,7 @@ from resnet_viz.architecture.ladder import RUNG_KEYS, rung_trace
 from resnet_viz.architecture.ladder_diff import diff
 from resnet_viz.formatting import fmt_code, fmt_int
 from resnet_viz.i18n import translator
-from resnet_viz.render.figures_ladder import gmacs, signed
+from resnet_viz.render.figures_ladder import gmacs, signed, signed_si
 
 PAGE = "app_pages/ladder.py"
 pytestmark = pytest.mark.usefixtures("offline")
@@ -82,9 +82,12 @@ def test_the_diff_takes_any_two_rungs(open_ladder) -> None:
     next(s for s in at.selectbox if s.key == "rv_ladder_b_patchify").set_value("convnext_tiny").run()
     d = diff("resnet50", "convnext_tiny")
     assert _metric(at, t("ladder.diff_params")) == signed(d.delta_params)
-    assert _metric(at, t("ladder.diff_macs")) == signed(d.delta_macs)
+    assert _metric(at, t("ladder.diff_macs")) == signed_si(d.delta_macs)
+    assert next(m.help for m in at.metric if m.label == t("ladder.diff_macs")) == signed(d.delta_macs)
     assert _metric(at, t("ladder.diff_rf")) == signed(d.delta_receptive_field)
-    next(s for s in at.selectbox if s.key == "rv_ladder_diff_part_resnet50_convnext_tiny").set_value("stage2.0").run()
+    next(s for s in at.selectbox if s.key == "rv_ladder_diff_part_resnet50_convnext_tiny").set_value(
+        "stage2.0"
+    ).run()
     [spec] = [g.proto.spec for g in at.get("graphviz_chart") if "resnet50" not in g.proto.spec.split("\n")[0]
               and "convnext_tiny_stage2.0" in g.proto.spec]  # fmt: skip
     layer_scale = next(x for x in spec.splitlines() if x.strip().startswith('"stage2.0.layer_scale" ['))
@@ -104,3 +107,34 @@ def test_recipe_numbers_come_from_torchvisions_weights_meta(open_ladder) -> None
 def test_presenter_mode_draws_the_diagrams(open_ladder) -> None:
     at = open_ladder({"lang": "zh", "present": "1", "rung": "convnext_tiny"})
     assert len(at.get("graphviz_chart")) >= 2 and not missing_keys(at)
+
+
+@pytest.mark.slow
+def test_with_both_weight_sets_cached_each_reads_the_photo_with_its_own_preprocessing(open_ladder) -> None:
+    """A stand-in cache (one random ResNet-50 saved under both torchvision file names; nothing is downloaded):
+    the page shows each weight set's top-5 and CAM, and each top-1 is what a plain forward of that model on the
+    photo, preprocessed by that weight set's own transforms(), gives."""
+    import torch
+    import torchvision.models as tvm
+    from PIL import Image
+
+    from resnet_viz.imaging.images import sample_images
+    from resnet_viz.models.weights import weights_file
+
+    torch.manual_seed(0)
+    model = tvm.resnet50().eval()
+    for w in (tvm.ResNet50_Weights.IMAGENET1K_V1, tvm.ResNet50_Weights.IMAGENET1K_V2):
+        weights_file(w).parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), weights_file(w))
+    at = open_ladder({"lang": "en"})
+    photo = next(iter(sample_images().values()))
+    expected = []
+    for w in (tvm.ResNet50_Weights.IMAGENET1K_V1, tvm.ResNet50_Weights.IMAGENET1K_V2):
+        with torch.no_grad():
+            x = w.transforms()(Image.open(photo).convert("RGB")).unsqueeze(0)
+            expected.append(w.meta["categories"][int(model(x).argmax())])
+    tables = [df.value for df in at.dataframe if "class" in df.value.columns]
+    assert [table["class"].iloc[0] for table in tables] == expected
+    assert all(len(table) == 5 for table in tables)
+    cam = translator("en")("ladder.photo_cam", label=expected[0]).split("“")[0]
+    assert sum(1 for img in at.image for c in img.captions if c.startswith(cam)) == 2

@@ -171,6 +171,25 @@ def ensure_weights_file(arch: str, name: str, *, progress: bool = True) -> Path:
     return path
 
 
+def load_weights_file(arch: str, name: str) -> nn.Module:
+    """``arch`` (``resnet50``) with its cached weight set ``name`` (``IMAGENET1K_V1``), in eval mode on the CPU.
+    Never downloads: ``WeightsError("offline")`` where the file is not in the cache (``download-weights
+    --recipes`` fills it). Read with ``torch.load(weights_only=True)``, as :func:`load_pretrained` reads."""
+    w = tvm.get_model_weights(arch)[name]
+    path = weights_file(w)
+    if not path.is_file():
+        raise WeightsError(
+            "offline", f"{arch} {name} is not cached (expected {path})", arch=arch, path=str(path)
+        )
+    model = unseeded_build(lambda: tvm.get_model(arch, weights=None))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # a damaged cache file: say where it is so it can be deleted
+        raise WeightsError("corrupt", f"the cached weights file {path} is damaged ({exc}); delete it",
+                           path=str(path)) from None  # fmt: skip
+    return model.eval()
+
+
 # --------------------------------------------------------------------------------------------- pretrained
 def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> tvm.WeightsEnum:
     """torchvision's default ImageNet weights for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V2``).

@@ -11,7 +11,7 @@ from typing import Any
 
 from resnet_viz.architecture.ladder import CITED, RUNGS, LayerRecord, RungTrace, rung_trace
 from resnet_viz.architecture.ladder_diff import LadderDiff
-from resnet_viz.formatting import fmt_int, fmt_shape
+from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
 from resnet_viz.i18n import Translator
 from resnet_viz.render.style import FONT
 
@@ -28,6 +28,20 @@ def signed(n: int) -> str:
 
 def signed_gmacs(n: int) -> str:
     return "0" if n == 0 else ("+" if n > 0 else "−") + gmacs(abs(n))
+
+
+def heat_png(photo: Any, heat: Any, alpha: float = 0.5) -> bytes:
+    """A 0..1 heat map (a CAM) blended over the photo the network saw, as PNG bytes."""
+    import numpy as np
+
+    from resnet_viz.render import tiling
+
+    return tiling.encode_png(np.asarray(tiling.overlay(photo, heat, alpha=alpha, cmap="magma")))
+
+
+def signed_si(n: int) -> str:
+    """A difference of multiply-adds with its sign and an SI prefix, short enough for a metric: −108.380 M."""
+    return "0" if n == 0 else ("+" if n > 0 else "−") + fmt_macs(abs(n))
 
 
 def ladder_rows(t: Translator, size: int = 224) -> list[dict[str, str]]:
@@ -71,7 +85,9 @@ def ladder_figure(t: Translator, size: int = 224) -> Any:
                   secondary_y=True)  # fmt: skip
     low = min(c.figure_top1 for c in cited)
     fig.update_yaxes(title_text=t("ladder.fig_axis_top1"), range=[low - 1.5, 83], secondary_y=False)
-    fig.update_yaxes(title_text=t("ladder.fig_axis_g"), range=[0, 6], secondary_y=True)
+    fig.update_yaxes(
+        title_text=t("ladder.fig_axis_g"), range=[0, 6], dtick=1, showgrid=False, secondary_y=True
+    )
     fig.update_layout(font={"family": FONT}, height=380, margin={"t": 30, "b": 10, "l": 10, "r": 10},
                       legend={"orientation": "h", "y": -0.35}, title=None)  # fmt: skip
     return fig
