@@ -94,10 +94,6 @@ class RungSpec:
     torchvision: str | None = None  # the torchvision constructor this rung *is*, if any
     choices: tuple[str, ...] = ()  # what the paper leaves open and this rung decides (English)
 
-    @property
-    def expansion(self) -> int:
-        return {"basic": 1, "bottleneck": 4}.get(self.block, 1)
-
 
 _R50 = RungSpec(
     key="resnet50", label="ResNet-50", group="", change="torchvision's resnet50 (v1.5): the starting point",
@@ -243,8 +239,8 @@ RECIPE_SOURCE = (
 )
 #: Swin-T, the target of the ladder (Figure 2's last bar; Table 10: 81.30 at 4.50 GFLOPs).
 SWIN_T = _cite("swin_t", "Swin-T/B", 81.3, 4.5, "Swin-T [45]", 81.30, None, 4.50)
-#: ConvNeXt-T in the paper's Table 1 (ImageNet-1K trained, 224²: 29M parameters, 4.5G FLOPs): 82.1 top-1, where
-#: Table 10's last row gives 81.97 ± 0.06 for the same network (Table 1 reports a single run, we assume).
+#: ConvNeXt-T in the paper's Table 1 (ImageNet-1K trained, 224²: 29M parameters, 4.5G FLOPs): 82.1 top-1. Table
+#: 10's last row gives 81.97 ± 0.06 for the same network; the paper does not say why the two differ.
 CONVNEXT_T_TABLE1_TOP1 = 82.1
 
 
@@ -303,6 +299,14 @@ class RungTrace:
 
     def record(self, role: str) -> LayerRecord:
         return self.records[self._roles[role]]
+
+    def by_block(self) -> dict[str, tuple[LayerRecord, ...]]:
+        """The records grouped by :attr:`LayerRecord.block`, in network order: ``stem``, ``stage1.0`` …,
+        ``stage2.down`` (ConvNeXt's separate downsampling), …, ``head``. What a block diagram draws as one box."""
+        groups: dict[str, list[LayerRecord]] = {}
+        for r in self.records:
+            groups.setdefault(r.block, []).append(r)
+        return {k: tuple(v) for k, v in groups.items()}
 
     def module_names(self) -> tuple[str, ...]:
         """The distinct module names of the records, in order (the built module has each of them)."""
@@ -366,19 +370,13 @@ class _Walk:
         self.shape = o
 
 
-def _norm_name(spec: RungSpec) -> str:
-    return "bn" if spec.block in ("basic", "bottleneck", "inverted") else "norm"
-
-
 def _block(w: _Walk, spec: RungSpec, name: str, role: str, planes: int, stride: int) -> None:
     """Records of one residual block (ResNet container: ``layerS.B``)."""
     cin = w.shape[0]
     x_shape, x_rf, x_jump = w.shape, w.rf, w.jump
     k, pad, n = spec.kernel, spec.kernel // 2, spec.norm
-    nn_ = _norm_name(spec)
-    act = (
-        "relu" if spec.block in ("basic", "bottleneck", "inverted") else None
-    )  # torchvision's one shared ReLU
+    # torchvision's blocks call one shared `relu` module after the addition too; the hand-written one has act3.
+    torchvision_block = spec.block in ("basic", "bottleneck", "inverted")
     if spec.block == "basic":
         out = planes
         w.conv(f"{name}.conv1", f"{role}.conv1", planes, 3, stride, 1)
@@ -404,23 +402,23 @@ def _block(w: _Walk, spec: RungSpec, name: str, role: str, planes: int, stride: 
         out = planes
         three = spec.block_norms == 3
         w.conv(f"{name}.conv1", f"{role}.conv1", cin, k, stride, pad, groups=cin)
-        w.norm(f"{name}.{nn_}1", f"{role}.norm1", n)
+        w.norm(f"{name}.norm1", f"{role}.norm1", n)
         if spec.block_acts == 3:
             w.act(f"{name}.act1", f"{role}.act1", spec.act)
         w.conv(f"{name}.conv2", f"{role}.conv2", 4 * planes, 1, 1, 0)
         if three:
-            w.norm(f"{name}.{nn_}2", f"{role}.norm2", n)
+            w.norm(f"{name}.norm2", f"{role}.norm2", n)
         w.act(f"{name}.act2", f"{role}.act2", spec.act)
         w.conv(f"{name}.conv3", f"{role}.conv3", out, 1, 1, 0)
         if three:
-            w.norm(f"{name}.{nn_}3", f"{role}.norm3", n)
+            w.norm(f"{name}.norm3", f"{role}.norm3", n)
     if stride != 1 or cin != out:
         at = (x_shape, x_rf, x_jump)
         w.conv(f"{name}.downsample.0", f"{role}.shortcut.conv", out, 1, stride, 0, at=at)
         proj = w.records[-1]
         w.records.append(LayerRecord(f"{name}.downsample.1", f"{role}.shortcut.norm", n, proj.output_shape,
                                      proj.output_shape, 2 * out, 0, proj.receptive_field, proj.jump))  # fmt: skip
-    if act is not None:
+    if torchvision_block:
         w.act(f"{name}.relu", f"{role}.act{3 if spec.block != 'basic' else 2}", spec.act)
     elif spec.block_acts == 3:
         w.act(f"{name}.act3", f"{role}.act3", spec.act)
@@ -484,8 +482,7 @@ def _rung_trace(spec: RungSpec, size: tuple[int, int, int], num_classes: int) ->
     else:
         _resnet_container(w, spec, num_classes)
     pool = next(i for i, r in enumerate(w.records) if r.kind == "avgpool")
-    before_pool = w.records[pool - 1]
-    if min(before_pool.output_shape[1:]) < 1:
+    if min(d for r in w.records[:pool] for d in r.output_shape[1:]) < 1:
         raise ValueError(
             f"{spec.key} cannot take a {size[1]}×{size[2]} input: a feature map shrinks below 1×1"
         )

@@ -120,8 +120,21 @@ class LadderDiff:
         }  # fmt: skip
 
 
+def _value(r: LayerRecord, f: str) -> object:
+    """A field as compared: a linear layer applied at every pixel is a 1×1 conv, stride 1, one group (the paper
+    notes the same), so conv → linear reads as a change of kind only, not of kernel, stride and groups."""
+    v = getattr(r, f)
+    if v is None and r.kind == "linear" and f in ("kernel", "stride", "groups"):
+        return 1
+    return v
+
+
 def _differing(a: LayerRecord, b: LayerRecord) -> tuple[str, ...]:
-    return tuple(f for f in COMPARED if getattr(a, f) != getattr(b, f))
+    if (a.kind, a.input_shape, a.output_shape, a.kernel, a.stride, a.groups, a.bias, a.params) == (
+        b.kind, b.input_shape, b.output_shape, b.kernel, b.stride, b.groups, b.bias, b.params
+    ):  # fmt: skip
+        return ()  # the common case, without the field-by-field walk
+    return tuple(f for f in COMPARED if _value(a, f) != _value(b, f))
 
 
 def diff_traces(a: RungTrace, b: RungTrace) -> LadderDiff:

@@ -37,9 +37,8 @@ _LN = partial(LayerNorm2d, eps=1e-6)
 
 class InvertedBottleneck(Bottleneck):
     """torchvision's Bottleneck turned inside out (the paper's Figure 3 (b)): 1×1 C→4C, depthwise 3×3 on 4C,
-    1×1 4C→C. Built with ``base_width = 256`` (width = 4 × planes) and ``groups`` equal to that width is not
-    possible with one formula, so :func:`_bottleneck_stage` passes ``groups = 4·planes``, ``base_width = 64/planes``;
-    ``expansion = 1`` makes the block's output ``planes`` channels."""
+    1×1 4C→C. Only ``expansion`` changes (1: the block puts out ``planes`` channels); the width of 4·planes and the
+    depthwise 3×3 come from torchvision's own ``groups``/``base_width`` arguments (:func:`_bottleneck_stage`)."""
 
     expansion = 1
 
