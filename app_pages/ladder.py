@@ -7,7 +7,7 @@ import streamlit as st
 from resnet_viz import ui
 from resnet_viz.architecture import ladder
 from resnet_viz.architecture.ladder_diff import diff
-from resnet_viz.formatting import fmt_int
+from resnet_viz.formatting import fmt_code, fmt_int
 from resnet_viz.imaging.images import ImageError, sample_images
 from resnet_viz.models.weights import WeightsError, recipe_weights
 from resnet_viz.render.dot import ladder as dot_ladder
@@ -106,7 +106,11 @@ if why.trace_extra:
                  walk=t("nav.architecture")))  # fmt: skip
 
 walk = spatial_walk(tr)
-st.markdown(t("ladder.walk", walk=" → ".join(f"{side} ({role})" for side, role in walk)))
+items = [
+    t("ladder.walk_item", side=side, role=t("ladder.walk_input") if role == "input" else role)
+    for side, role in walk
+]
+st.markdown(t("ladder.walk", walk=" → ".join(items)))
 tab_parts, tab_steps, tab_block = st.tabs(
     [t("ladder.tab_parts"), t("ladder.tab_steps"), t("ladder.tab_block")]
 )
@@ -181,7 +185,10 @@ st.dataframe(recipe_rows, hide_index=True, width="stretch")
 st.caption(t("ladder.recipe_caption", cnx=f"{cnx.acc1:.2f}", v2=f"{v2.acc1:.3f}"))
 if not (v1.cached and v2.cached):
     st.caption(
-        t("ladder.recipe_download", command="python -m resnet_viz download-weights resnet50 --recipes")
+        t(
+            "ladder.recipe_download",
+            command=fmt_code("python -m resnet_viz download-weights resnet50 --recipes"),
+        )
     )
 else:  # both weight sets are in the cache: the same photo under each
     st.markdown(t("ladder.photo_intro"))

@@ -163,12 +163,17 @@ def part_dot(
     if not records:
         raise ValueError(f"{tr.key} has no part {part!r}; its parts are {', '.join(parts(tr))}")
     marks, notes = marks or {}, notes or {}
-    short = _short([*records, *removed]) if removed else _short(records)
+    # A block's steps are named inside the block (conv1, block.3); a stem, down-sampling layer or head keeps the
+    # full module names (features.0.0 would shrink to a bare "0").
+    residual = is_residual_block(part)
+    if residual:
+        short = _short([*records, *removed]) if removed else _short(records)
+    else:
+        short = {r.role: r.name for r in (*records, *removed)}
     title = title or t("ladder.dot_title", rung=tr.label, part=part)
     g = _Dot(f"{tr.key}_{part}", title, ranksep=0.22)
     g.tail = "x"
     g.node("x", label=t("ladder.dot_in", shape=_shape(records[0].input_shape)), shape="oval", fillcolor=_GREY)
-    residual = is_residual_block(part)
     shortcut = [r for r in records if ".shortcut." in r.role] if residual else []
     main = [r for r in records if r not in shortcut]
     after_add = main[-1] if residual and main[-1].kind in ("relu", "gelu") else None
