@@ -138,3 +138,29 @@ def test_with_both_weight_sets_cached_each_reads_the_photo_with_its_own_preproce
     assert all(len(table) == 5 for table in tables)
     cam = translator("en")("ladder.photo_cam", label=expected[0]).split("“")[0]
     assert sum(1 for img in at.image for c in img.captions if c.startswith(cam)) == 2
+
+
+def test_the_lesson_step_opens_the_ladder_at_the_patchify_rung(app_test) -> None:
+    from resnet_viz.lesson import STEPS
+
+    n = next(i for i, s in enumerate(STEPS, 1) if s.page == "ladder")
+    at = app_test(timeout=240, query={"lang": "en", "step": str(n)})
+    at.switch_page("app_pages/lesson.py")
+    at.run()
+    assert not at.exception
+    [link] = [pl.proto for pl in at.get("page_link") if pl.proto.page == "ladder"]
+    assert "rung=patchify" in link.query_string.split("&")
+
+
+def test_the_paper_inconsistent_sentence_holds_where_it_is_shown() -> None:
+    """ladder.reason_paper_inconsistent says Table 10's row before the rung agrees with our count to rounding and
+    that the rung changes no convolution or linear layer: true of every rung it is shown for."""
+    from resnet_viz.architecture.ladder import macs_explanation
+
+    shown = [k for k in RUNG_KEYS if macs_explanation(k).reason == "paper_inconsistent"]
+    assert shown  # BN → LN: Figure 2 says 4.2, Table 10 4.46
+    for key in shown:
+        before = RUNG_KEYS[RUNG_KEYS.index(key) - 1]
+        assert macs_explanation(before).table_matches
+        d = diff(before, key)
+        assert all(c.a.macs == c.b.macs for c in d.changed) and not d.added and not d.removed
