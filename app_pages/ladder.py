@@ -41,8 +41,8 @@ def rung_name(key: str) -> str:
 
 # The rung: from the address when it names one this session has not seen yet, else the one shown last.
 wanted = str(s.page_param("rung") or ss.get(SEEN) or KEYS[0])
-if wanted not in KEYS:  # a kernel variant in the address: the ladder's rung it varies
-    wanted = "move_up"
+if wanted not in KEYS:  # links.parse lets only rungs through; a session's memory of an older version may not
+    wanted = KEYS[0]
 if ss.get(SEEN) != wanted and RUNG_KEY in ss:
     ss[RUNG_KEY] = wanted
 

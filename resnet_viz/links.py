@@ -231,11 +231,10 @@ def parse(
         step = _int(raw["step"])
         ok = step is not None and 1 <= step <= lesson_steps
         values["step"] = step if ok else bad("step", "bad_step", raw["step"])
-    if "rung" in raw:  # a rung of the ResNet-50 → ConvNeXt-T ladder (or one of its kernel variants)
-        from resnet_viz.architecture.ladder import RUNG_KEYS, VARIANTS
+    if "rung" in raw:  # a rung of the ResNet-50 → ConvNeXt-T ladder (the page shows no kernel variant alone)
+        from resnet_viz.architecture.ladder import RUNG_KEYS
 
-        ok = raw["rung"] in RUNG_KEYS or raw["rung"] in {v.key for v in VARIANTS}
-        values["rung"] = raw["rung"] if ok else bad("rung", "bad_rung", raw["rung"])
+        values["rung"] = raw["rung"] if raw["rung"] in RUNG_KEYS else bad("rung", "bad_rung", raw["rung"])
     if "block" in raw:
         name = raw["block"]
         shape_ok = name.replace(".", "").replace("_", "").isalnum()

@@ -62,6 +62,7 @@ def test_good_values_are_typed() -> None:
         ("step", "0", "bad_step"),
         ("step", "15", "bad_step"),
         ("rung", "resnet18", "bad_rung"),
+        ("rung", "kernel5", "bad_rung"),  # a kernel variant the paper tried is no rung of the page
         ("colour", "red", "unknown"),
     ],
 )
