@@ -12,13 +12,16 @@ from resnet_viz.imaging.images import ImageError, sample_images
 from resnet_viz.models.weights import WeightsError, recipe_weights
 from resnet_viz.render.dot import ladder as dot_ladder
 from resnet_viz.render.figures_ladder import (
+    delta_arrow,
     diff_table,
     gmacs,
     heat_png,
     ladder_figure,
     ladder_rows,
+    part_label,
     part_table,
     record_table,
+    rung_label,
     signed,
     signed_gmacs,
     signed_si,
@@ -36,7 +39,13 @@ sep = t("common.list_sep")
 
 
 def rung_name(key: str) -> str:
-    return f"{KEYS.index(key)}. {ladder.get_rung(key).label}"
+    return f"{KEYS.index(key)}. {rung_label(t, key)}"
+
+
+def points(hundredths: int, *, sign: bool = False) -> str:
+    """Hundredths of a point as Table 10 prints them: 15 → '0.15'; with ``sign``, '+0.15' / '−1.23'."""
+    text = f"{abs(hundredths) / 100:.2f}"
+    return (("+" if hundredths > 0 else "−" if hundredths < 0 else "") + text) if sign else text
 
 
 # The rung: from the address when it names one this session has not seen yet, else the one shown last.
@@ -55,8 +64,11 @@ ui.dev_caption(t("ladder.sidebar_note", size=SIZE))
 # --- 1. the ladder: Figure 2's numbers (cited) beside ours (computed)
 st.subheader(t("ladder.ladder_header"))
 first, last = ladder.CITED[KEYS[0]], ladder.CITED[KEYS[-1]]
+within = [k for k in KEYS[1:] if not ladder.step_spread(k).beyond]
 st.markdown(t("ladder.ladder_text", top1_a=f"{first.figure_top1:.1f}", top1_b=f"{last.figure_top1:.1f}",
-              g_a=f"{first.figure_gflops:.1f}", g_b=f"{last.figure_gflops:.1f}"))  # fmt: skip
+              g_a=f"{first.figure_gflops:.1f}", g_b=f"{last.figure_gflops:.1f}",
+              g_swin=f"{ladder.SWIN_T.figure_gflops:.1f}", max_std=f"{ladder.max_seed_std():.2f}",
+              within=sep.join(rung_label(t, k) for k in within)))  # fmt: skip
 ui.figure(ladder_figure(t, SIZE))
 
 
@@ -70,7 +82,8 @@ def _on_ladder_row() -> None:
 rows = ladder_rows(t, SIZE)
 st.dataframe(rows, hide_index=True, width="stretch", key="rv_ladder_table", on_select=_on_ladder_row,
              selection_mode="single-row", height=36 * (len(rows) + 1) + 4)  # fmt: skip
-st.caption(t("ladder.cited_caption", figure=ladder.FIGURE, table=ladder.TABLE, size=SIZE))
+st.caption(t("ladder.cited_caption", paper=t("ladder.paper"), figure=t("ladder.source_figure"),
+             table=t("ladder.source_table"), size=SIZE))  # fmt: skip
 st.caption(t("ladder.macs_caption"))
 
 # --- 2. one rung
@@ -83,18 +96,29 @@ spec, tr = ladder.get_rung(key), ladder.rung_trace(key, SIZE)
 cited = ladder.CITED[key]
 n = KEYS.index(key)
 prev = ladder.rung_trace(KEYS[n - 1], SIZE) if n else None
-st.markdown(t("ladder.rung_change", rung=spec.label, change=t(f"ladder.change_{key}"),
+st.markdown(t("ladder.rung_change", rung=rung_label(t, key), change=t(f"ladder.change_{key}"),
               group=t(f"ladder.group_{(spec.group or 'start').lower().replace(' ', '_')}")))  # fmt: skip
 if spec.choices:
-    st.caption(t(f"ladder.choices_{key}"))
+    st.caption(t(f"ladder.choices_{key}", gamma=fmt_int(ladder.layer_scale_params(key))))
 c1, c2, c3, c4 = st.columns(4)
-c1.metric(t("ladder.metric_params"), fmt_int(tr.total_params),
-          delta=signed(tr.total_params - prev.total_params) if prev else None, delta_color="off")  # fmt: skip
-c2.metric(t("ladder.metric_macs"), gmacs(tr.total_macs),
-          delta=signed_gmacs(tr.total_macs - prev.total_macs) if prev else None, delta_color="off")  # fmt: skip
-c3.metric(t("ladder.metric_rf"), tr.receptive_field,
-          delta=signed(tr.receptive_field - prev.receptive_field) if prev else None, delta_color="off")  # fmt: skip
+# The deltas keep a true minus sign ("−6,464"); Streamlit reads a string's direction from an ASCII "-", so the
+# arrow is given explicitly (delta_arrow), down for a decrease.
+d_params = tr.total_params - prev.total_params if prev else 0
+d_macs = tr.total_macs - prev.total_macs if prev else 0
+d_rf = tr.receptive_field - prev.receptive_field if prev else 0
+c1.metric(t("ladder.metric_params"), fmt_int(tr.total_params), delta=signed(d_params) if prev else None,
+          delta_color="off", delta_arrow=delta_arrow(d_params))  # fmt: skip
+c2.metric(t("ladder.metric_macs"), gmacs(tr.total_macs), delta=signed_gmacs(d_macs) if prev else None,
+          delta_color="off", delta_arrow=delta_arrow(d_macs))  # fmt: skip
+c3.metric(t("ladder.metric_rf"), tr.receptive_field, delta=signed(d_rf) if prev else None,
+          delta_color="off", delta_arrow=delta_arrow(d_rf))  # fmt: skip
 c4.metric(t("ladder.metric_top1"), f"{cited.figure_top1:.1f}", help=t("ladder.metric_top1_help"))
+if prev is not None:  # the step against the seeds' spread (Table 10), chosen by ladder.step_spread
+    step, before = ladder.step_spread(key), ladder.CITED[KEYS[n - 1]]
+    st.caption(t(f"ladder.step_{'beyond' if step.beyond else 'within'}", top1=f"{cited.table_top1:.2f}",
+                 std=f"{cited.table_top1_std:.2f}", prev_top1=f"{before.table_top1:.2f}",
+                 prev_std=f"{before.table_top1_std:.2f}", delta=points(step.delta, sign=True),
+                 spread=points(step.spread)))  # fmt: skip
 
 why = ladder.macs_explanation(key)
 st.markdown(t(f"ladder.reason_{why.reason}", ours=gmacs(why.macs), figure=f"{why.figure_gflops:.1f}",
@@ -124,7 +148,8 @@ with tab_steps:
 with tab_block:
     parts = dot_ladder.parts(tr)
     default = "stage2.0" if "stage2.0" in parts else parts[1]
-    part = st.selectbox(t("ladder.pick_part"), parts, index=parts.index(default), key=f"rv_ladder_part_{key}")
+    part = st.selectbox(t("ladder.pick_part"), parts, index=parts.index(default), key=f"rv_ladder_part_{key}",
+                        format_func=lambda p: part_label(t, p))  # fmt: skip
     ui.diagram(dot_ladder.part_dot(tr, part, t))
     st.caption(t("ladder.block_caption"))
 
@@ -147,7 +172,7 @@ m2.metric(t("ladder.diff_params"), signed(d.delta_params))
 m3.metric(t("ladder.diff_macs"), signed_si(d.delta_macs), help=signed(d.delta_macs))
 m4.metric(t("ladder.diff_rf"), signed(d.delta_receptive_field))
 if d.identical:
-    st.info(t("ladder.diff_identical", a=a_tr.label, b=b_tr.label))
+    st.info(t("ladder.diff_identical", a=rung_label(t, a_key), b=rung_label(t, b_key)))
 else:
     if d.blocks_added or d.blocks_removed:
         st.markdown(t("ladder.diff_blocks", added=sep.join(d.blocks_added) or "—",
@@ -157,7 +182,8 @@ else:
     changed = dot_ladder.changed_parts(d)
     if changed:
         part = st.selectbox(t("ladder.diff_part"), changed, key=f"rv_ladder_diff_part_{a_key}_{b_key}",
-                            help=t("ladder.diff_part_help", n=len(changed)))  # fmt: skip
+                            help=t("ladder.diff_part_help", n=len(changed)),
+                            format_func=lambda p: part_label(t, p))  # fmt: skip
         ui.diagram(dot_ladder.diff_dot(d, a_tr, b_tr, part, t))
         st.caption(t("ladder.diff_legend"))
     with st.expander(t("ladder.diff_table", n=len(d.added) + len(d.removed) + len(d.changed))):
@@ -182,7 +208,8 @@ recipe_rows = {
     ],
 }
 st.dataframe(recipe_rows, hide_index=True, width="stretch")
-st.caption(t("ladder.recipe_caption", cnx=f"{cnx.acc1:.2f}", v2=f"{v2.acc1:.3f}"))
+st.caption(t("ladder.recipe_caption", cnx=f"{cnx.acc1:.2f}", v2=f"{v2.acc1:.3f}", v1_resize=v1.resize,
+             v2_resize=v2.resize, crop=v1.crop))  # fmt: skip
 if not (v1.cached and v2.cached):
     st.caption(
         t(

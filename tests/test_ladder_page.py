@@ -4,11 +4,13 @@ and presenter mode draw without a missing key. No weights are downloaded (``offl
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from apptest_helpers import missing_keys, page_texts
 from streamlit.testing.v1 import AppTest
 
-from resnet_viz.architecture.ladder import RUNG_KEYS, rung_trace
+from resnet_viz.architecture.ladder import RUNG_KEYS, get_rung, max_seed_std, rung_trace, step_spread
 from resnet_viz.architecture.ladder_diff import diff
 from resnet_viz.formatting import fmt_code, fmt_int
 from resnet_viz.i18n import translator
@@ -164,3 +166,52 @@ def test_the_paper_inconsistent_sentence_holds_where_it_is_shown() -> None:
         assert macs_explanation(before).table_matches
         d = diff(before, key)
         assert all(c.a.macs == c.b.macs for c in d.changed) and not d.added and not d.removed
+
+
+@pytest.mark.parametrize(("rung", "direction"), [("depth_conv", "DOWN"), ("width", "UP")])
+def test_a_decrease_gets_a_down_arrow(rung: str, direction: str, open_ladder) -> None:
+    """Depthwise convs cut parameters, width 96 adds them; the metric's arrow follows the sign of the difference
+    (a string delta with a true minus sign "−" would otherwise get Streamlit's up arrow)."""
+    from streamlit.proto.Metric_pb2 import Metric as MetricProto
+
+    t = translator("en")
+    at = open_ladder({"lang": "en", "rung": rung})
+    params = next(m for m in at.metric if m.label == t("ladder.metric_params"))
+    before = rung_trace(RUNG_KEYS[RUNG_KEYS.index(rung) - 1]).total_params
+    change = rung_trace(rung).total_params - before
+    assert (change < 0) == (direction == "DOWN")
+    assert params.proto.delta == signed(change)
+    assert params.proto.direction == getattr(MetricProto.MetricDirection, direction)
+    macs = next(m for m in at.metric if m.label == t("ladder.metric_macs"))
+    assert macs.proto.direction == getattr(
+        MetricProto.MetricDirection, direction
+    )  # both shrink / both grow here
+
+
+def test_zh_page_words_its_citations_and_labels_in_chinese(open_ladder) -> None:
+    at = open_ladder({"lang": "zh", "rung": "patchify"})
+    texts = [str(x.value) for x in (*at.markdown, *at.caption)]
+    english = [x for x in texts if re.search(r"\bet al\.|\bFigure \d|\bTable \d|\bAppendix\b|regime", x)]
+    assert not english, english
+    everything = "\n".join(page_texts(at))
+    assert "“patchify” stem" not in everything and "“patchify” 输入部分" in everything
+    assert translator("zh")("ladder.source_table") in "\n".join(texts)
+
+
+def test_en_page_cites_the_paper_once_and_says_each_weight_sets_resize(open_ladder) -> None:
+    import torchvision.models as tvm
+
+    at = open_ladder({"lang": "en", "rung": "patchify"})
+    captions = [str(c.value) for c in at.caption]
+    [cited] = [c for c in captions if c.startswith("Cited, not measured here")]
+    assert cited.count("A ConvNet for the 2020s") == 1
+    [recipe] = [c for c in captions if "meta[" in c]
+    v1, v2 = (w.transforms().resize_size[0] for w in (tvm.ResNet50_Weights.IMAGENET1K_V1,
+                                                        tvm.ResNet50_Weights.IMAGENET1K_V2))  # fmt: skip
+    assert (v1, v2) == (256, 232) and f"V1 resizes to {v1} pixels and V2 to {v2} before" in recipe
+    within = [k for k in RUNG_KEYS[1:] if not step_spread(k).beyond]
+    text = "\n".join(str(m.value) for m in at.markdown)
+    assert f"±{max_seed_std():.2f}" in text and all(get_rung(k).label in text for k in within)
+    assert any(
+        c.startswith("Table 10 (cited): 79.51 ± 0.18") and "within the seeds' spread" in c for c in captions
+    )

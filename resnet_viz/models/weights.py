@@ -130,6 +130,8 @@ class RecipeWeights:
     acc5: float
     recipe: str
     cached: bool
+    resize: int = 0  # the side its transforms() resize to before the centre crop (V1 256, V2 232)
+    crop: int = 0  # the centre crop's side (224)
 
 
 def weights_file(w: tvm.WeightsEnum) -> Path:
@@ -144,9 +146,11 @@ def recipe_weights(arch: str) -> tuple[RecipeWeights, ...]:
     out = []
     for w in tvm.get_model_weights(arch):
         metrics = w.meta["_metrics"]["ImageNet-1K"]
+        preprocess = w.transforms()  # torchvision's ImageClassification: resize, then centre crop
         out.append(RecipeWeights(arch, w.name, f"{type(w).__name__}.{w.name}", float(metrics["acc@1"]),
                                  float(metrics["acc@5"]), str(w.meta.get("recipe", "")),
-                                 weights_file(w).is_file()))  # fmt: skip
+                                 weights_file(w).is_file(), int(preprocess.resize_size[0]),
+                                 int(preprocess.crop_size[0])))  # fmt: skip
     return tuple(out)
 
 

@@ -9,11 +9,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from resnet_viz.architecture.ladder import CITED, RUNGS, LayerRecord, RungTrace, rung_trace
+from resnet_viz.architecture.ladder import (
+    CITED,
+    RUNG_KEYS,
+    RUNGS,
+    VARIANTS,
+    LayerRecord,
+    RungTrace,
+    network_trace,
+    rung_trace,
+)
 from resnet_viz.architecture.ladder_diff import LadderDiff
 from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
 from resnet_viz.i18n import Translator
 from resnet_viz.render.style import FONT
+
+
+def rung_label(t: Translator, key: str) -> str:
+    """Figure 2's label for rung (or kernel variant) ``key`` in ``t``'s language (``ladder.label_<key>``): the
+    paper's own words in English, translated in zh, where the glossary's terms apply (“patchify” 输入部分, not
+    stem). A network outside the ladder (a catalogue ResNet) keeps its own title."""
+    if key in RUNG_KEYS or key in {v.key for v in VARIANTS}:
+        return t(f"ladder.label_{key}")
+    return network_trace(key).label
+
+
+def part_label(t: Translator, part: str) -> str:
+    """A part's name as the page shows it: the stem in ``t``'s language (``ladder.part_stem``: stem / 输入部分, the
+    glossary's term); blocks, down-sampling layers and the head keep their ids (``stage2.0``, ``stage2.down``)."""
+    return t("ladder.part_stem") if part == "stem" else part
+
+
+def delta_arrow(n: float) -> str:
+    """The arrow ``st.metric`` should draw for a difference ``n``: "down" for a decrease, "up" for an increase,
+    "off" for none. Streamlit reads a string delta's direction from a leading ASCII "-", so a true minus sign
+    ("−6,464", :func:`signed`) would get an up arrow without this."""
+    return "down" if n < 0 else "up" if n > 0 else "off"
 
 
 def gmacs(n: int) -> str:
@@ -52,7 +83,7 @@ def ladder_rows(t: Translator, size: int = 224) -> list[dict[str, str]]:
         tr, cited = rung_trace(spec.key, size), CITED[spec.key]
         rows.append({
             t("ladder.col_n"): str(n),
-            t("ladder.col_rung"): spec.label,
+            t("ladder.col_rung"): rung_label(t, spec.key),
             t("ladder.col_change"): t(f"ladder.change_{spec.key}"),
             t("ladder.col_top1"): f"{cited.figure_top1:.1f}",
             t("ladder.col_gflops"): f"{cited.figure_gflops:.1f}",
@@ -69,7 +100,7 @@ def ladder_figure(t: Translator, size: int = 224) -> Any:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    labels = [r.label for r in RUNGS]
+    labels = [rung_label(t, r.key) for r in RUNGS]
     cited = [CITED[r.key] for r in RUNGS]
     ours = [rung_trace(r.key, size).total_macs / 1e9 for r in RUNGS]
     fig = make_subplots(specs=[[{"secondary_y": True}]])
@@ -108,7 +139,7 @@ class PartRow:
     """One part of a rung (stem, a block, a down-sampling layer, the head) summed up."""
 
     part: str
-    first: str  # the module name of its first step
+    module: str  # the module that holds it: a block's container (layer1.0, features.1.0), else its modules
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     params: int
@@ -124,10 +155,25 @@ def part_rows(tr: RungTrace) -> list[PartRow]:
     rows = []
     for part, recs in groups.items():
         main = [r for r in recs if ".shortcut." not in r.role]
-        rows.append(PartRow(part, recs[0].name, recs[0].input_shape, main[-1].output_shape,
+        rows.append(PartRow(part, part_module(recs), recs[0].input_shape, main[-1].output_shape,
                             sum(r.params for r in recs), sum(r.macs for r in recs),
                             max(r.receptive_field for r in main)))  # fmt: skip
     return rows
+
+
+def part_module(records: list[LayerRecord] | tuple[LayerRecord, ...]) -> str:
+    """The module that holds a part's steps: the longest common prefix of their module names (a block's container,
+    ``layer1.0`` or ``features.1.0``; ConvNeXt's stem ``features.0``); where they share none (ResNet's stem, the
+    head), their top-level modules in order: ``conv1, bn1, relu, maxpool``; ``avgpool, fc``."""
+    names = [r.name.split(".") for r in records]
+    common: list[str] = []
+    for parts in zip(*names):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    if common:
+        return ".".join(common)
+    return ", ".join(dict.fromkeys(n[0] for n in names))
 
 
 def record_table(tr: RungTrace, t: Translator) -> dict[str, list[str]]:
@@ -146,7 +192,7 @@ def part_table(tr: RungTrace, t: Translator) -> dict[str, list[str]]:
     cols: dict[str, list[str]] = {t(f"ladder.col_{c}"): [] for c in
                                   ("part", "module", "input", "output", "step_params", "step_macs", "rf")}  # fmt: skip
     for p in part_rows(tr):
-        values = (p.part, p.first, fmt_shape(p.input_shape), fmt_shape(p.output_shape), fmt_int(p.params),
+        values = (part_label(t, p.part), p.module, fmt_shape(p.input_shape), fmt_shape(p.output_shape), fmt_int(p.params),
                   fmt_int(p.macs), str(p.receptive_field))  # fmt: skip
         for key, v in zip(cols, values):
             cols[key].append(v)

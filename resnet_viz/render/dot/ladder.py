@@ -25,6 +25,7 @@ from resnet_viz.architecture.ladder import LayerRecord, RungTrace
 from resnet_viz.architecture.ladder_diff import LadderDiff, ModuleChange
 from resnet_viz.i18n import Translator
 from resnet_viz.render.dot.writer import _GREEN, _GREY, _ORANGE, _RED, _Dot, _shape
+from resnet_viz.render.figures_ladder import part_label, rung_label
 
 #: How each kind of change is drawn: DOT attributes that change the border (shape, not colour) and the mark that
 #: starts the node's extra text line. The fills differ too, but only as a second cue.
@@ -118,14 +119,14 @@ def _label(r: LayerRecord, short: str, t: Translator) -> str:
     if r.kind == "linear":
         return t("ladder.dot_linear", name=short, cin=r.input_shape[0], cout=r.output_shape[0])
     if r.kind in ("bn", "ln", "relu", "gelu"):
-        return f"{short}: {_KIND[r.kind]}"
+        return t("ladder.dot_step", name=short, kind=_KIND[r.kind])
     if r.kind == "maxpool":
         return t("ladder.dot_maxpool", name=short, k=r.kernel, s=r.stride)
     if r.kind == "avgpool":
         return t("ladder.dot_avgpool", name=short)
     if r.kind == "layer_scale":
         return t("ladder.dot_layer_scale", name=short, c=r.output_shape[0])
-    return f"{short}: {r.kind}"
+    return t("ladder.dot_step", name=short, kind=r.kind)
 
 
 def _fill(r: LayerRecord) -> str:
@@ -138,8 +139,11 @@ def _node(g: _Dot, r: LayerRecord, short: str, t: Translator, mark: str | None, 
     label = _label(r, short, t)
     attrs: dict[str, object] = {"fillcolor": _fill(r)}
     if mark is not None:
-        extra = t(f"ladder.mark_{mark}")
-        label += f"\n{MARK_SYMBOL[mark]} {extra}" + (f": {note}" if note else "")
+        # The language's own colon: "▲ reshaped: k 3→7", "▲ 形状改变：k 3→7".
+        words = {"symbol": MARK_SYMBOL[mark], "mark": t(f"ladder.mark_{mark}")}
+        label += "\n" + (
+            t("ladder.dot_mark_note", note=note, **words) if note else t("ladder.dot_mark", **words)
+        )
         attrs.update(MARKS[mark])
         attrs["class_"] = mark
     g.node(r.role, label=label, **attrs)
@@ -170,7 +174,7 @@ def part_dot(
         short = _short([*records, *removed]) if removed else _short(records)
     else:
         short = {r.role: r.name for r in (*records, *removed)}
-    title = title or t("ladder.dot_title", rung=tr.label, part=part)
+    title = title or t("ladder.dot_title", rung=rung_label(t, tr.key), part=part_label(t, part))
     g = _Dot(f"{tr.key}_{part}", title, ranksep=0.22)
     g.tail = "x"
     g.node("x", label=t("ladder.dot_in", shape=_shape(records[0].input_shape)), shape="oval", fillcolor=_GREY)
@@ -226,7 +230,7 @@ def diff_dot(d: LadderDiff, a: RungTrace, b: RungTrace, part: str, t: Translator
     """Part ``part`` of network B with what changed from network A marked (:data:`MARKS`); a part only A has is
     drawn from A, every step marked removed."""
     in_b = any(r.block == part for r in b.records)
-    title = t("ladder.diff_title", a=a.label, b=b.label, part=part)
+    title = t("ladder.diff_title", a=rung_label(t, a.key), b=rung_label(t, b.key), part=part_label(t, part))
     if not in_b:
         roles = {r.role: "removed" for r in a.records if r.block == part}
         return part_dot(a, part, t, marks=roles, title=title)
