@@ -27,6 +27,18 @@ CLASS = "app_pages/classroom.py"
 pytestmark = [pytest.mark.usefixtures("offline"), pytest.mark.slow]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def rooms_in_a_temporary_folder(tmp_path_factory):
+    """The default store (SQLite) in a folder of this test module's own, opened afresh for it."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("RESNET_VIZ_ROOMS", "sqlite")
+    patch.setenv("RESNET_VIZ_DATA_DIR", str(tmp_path_factory.mktemp("rooms")))
+    room_store.clear()
+    yield
+    room_store.clear()
+    patch.undo()
+
+
 def _in(at, key: str) -> str:
     """The text inside the container with ``key`` (every string of every element in it)."""
     return "\n".join(_strings(_find(at, key)))

@@ -25,11 +25,8 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from resnet_viz import lesson, links
-from resnet_viz.classroom import RoomError, RoomState, RoomStore, display_code
-
-# TEMPORARY: the store helper's backends and histogram (branch rooms) replace these stand-ins when merged.
-from resnet_viz.classroom._interim import bars as _bars
-from resnet_viz.classroom._interim import canonical_reply, csv_rows, open_store
+from resnet_viz.classroom import RoomError, RoomState, RoomStore, display_code, open_store
+from resnet_viz.classroom.histogram import RIGHT, UNREADABLE, Bar, canonical_reply, csv_rows, histogram
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import Translator
 from resnet_viz.links import View
@@ -89,7 +86,12 @@ def seat() -> Seat | None:
 
 
 def _keep_error(err: RoomError) -> None:
-    st.session_state[ERROR_KEY] = err.detached()
+    """Keep a refusal to show on the next draw: a copy without its traceback (whose frames would stay alive in
+    session state). Not ``UserError.detached``: that passes the params as keywords, and a RoomError's ``code``
+    param (the room's) collides with the error's own ``code`` argument."""
+    kept = RoomError(err.code, str(err))
+    kept.params = dict(err.params)
+    st.session_state[ERROR_KEY] = kept
 
 
 def _show_errors(t: Translator) -> None:
@@ -389,54 +391,62 @@ def _teacher_live(code: str) -> None:
         st.markdown(t("classroom.joined", n=fmt_int(state.students)))
     with st.container(key="class_answered"):
         st.markdown(t("classroom.answered", n=fmt_int(state.answered), total=fmt_int(state.students)))
-    found = _bars(step, tally, right)
+    hist = histogram(tally, right)
+    # Before the reveal the projector must not give the answer away: no mark, no empty right bar, no reasons.
+    shown = [b for b in hist.bars if b.count > 0 or (state.revealed and b.verdict == RIGHT)]
     with st.container(key="class_histogram"):
-        if found:
-            figure(
-                _histogram(found, step, t), key=f"class_chart_{state.step}", config={"displayModeBar": False}
-            )
+        if hist.total:
+            chart = _histogram(shown, step, t, mark=state.revealed)
+            figure(chart, key=f"class_chart_{state.step}", config={"displayModeBar": False})
         else:
             st.caption(t("classroom.no_answers"))
-        with st.container(key="class_bars"):
-            for bar in found:
-                st.text(f"{bar.reply}: {bar.count}")
-    args = lesson.text_args(step, right, t, current=step.net)
-    reasons = [b for b in found if getattr(b, "reason_key", "")]
-    for bar in reasons:
-        st.caption(t("classroom.reason", answer=shown_answer(step, bar.reply, t),
-                     reason=t(f"lesson.{bar.reason_key}", **args)))  # fmt: skip
+        with st.container(key="class_bars"):  # the chart's numbers as text: "<answer>: <count>", one per bar
+            for bar in (b for b in hist.bars if b.count > 0):
+                st.text(f"{_bar_label(bar, step, t)}: {bar.count}")
+    if state.revealed:
+        args = lesson.text_args(step, right, t, current=step.net)
+        for bar in (b for b in shown if b.reason_key):
+            st.caption(
+                t("classroom.reason", answer=_bar_label(bar, step, t), reason=t(bar.reason_key, **args))
+            )
     st.download_button(
         t("classroom.csv"), data=results_csv(store.export(code, here.secret or ""), t), file_name=f"class-{code}.csv",
         mime="text/csv", key="class_csv", icon=":material/download:", on_click="ignore",
     )  # fmt: skip
 
 
-def _histogram(found: list, step: lesson.Step, t: Translator):  # noqa: ANN202 - a plotly Figure
-    """One bar per distinct answer. The right one is marked by its label ("✓ …") and a hatch pattern, so it never
-    depends on colour; an unreadable group is labelled as such."""
+def _bar_label(bar: Bar, step: lesson.Step, t: Translator) -> str:
+    """A bar's answer as the room reads it: a choice in the page's language, the unreadable replies named so."""
+    return t("classroom.unreadable") if bar.verdict == UNREADABLE else shown_answer(step, bar.reply, t)
+
+
+def _histogram(bars: list[Bar], step: lesson.Step, t: Translator, *, mark: bool):  # noqa: ANN202 - a Figure
+    """One bar per distinct answer. After the reveal (``mark``) the right one carries "✓ … (right)" in its label
+    and a hatch pattern, so that it never depends on colour."""
     import plotly.graph_objects as go
 
-    labels, counts, patterns, texts = [], [], [], []
-    for bar in found:
-        label = (
-            t("classroom.unreadable")
-            if getattr(bar, "unreadable", False)
-            else shown_answer(step, bar.reply, t)
-        )
-        if bar.right:
-            label = t("classroom.right_mark", answer=label)
-        labels.append(label)
+    labels, counts, patterns = [], [], []
+    for bar in bars:
+        label = _bar_label(bar, step, t)
+        right = mark and bar.verdict == RIGHT
+        labels.append(t("classroom.right_mark", answer=label) if right else label)
         counts.append(bar.count)
-        patterns.append("/" if bar.right else "")
-        texts.append(str(bar.count))
+        patterns.append("/" if right else "")
     fig = go.Figure(
-        go.Bar(x=labels, y=counts, text=texts, textposition="auto", marker_pattern_shape=patterns)
+        go.Bar(
+            x=labels,
+            y=counts,
+            text=[str(n) for n in counts],
+            textposition="auto",
+            marker_pattern_shape=patterns,
+        )
     )
     fig.update_layout(
         height=230, margin=dict(l=10, r=10, t=30, b=10), title=t("classroom.chart_title"),
         yaxis_title=t("classroom.chart_count"), showlegend=False,
     )  # fmt: skip
-    fig.update_yaxes(rangemode="tozero", dtick=1 if max(counts) <= 10 else None)
+    fig.update_yaxes(rangemode="tozero", dtick=1 if max(counts, default=0) <= 10 else None)
+    fig.update_xaxes(type="category")
     return fig
 
 
