@@ -199,14 +199,19 @@ def class_page() -> None:
         _student_panel(here, state, t)
 
 
-#: The class page's own style: a large room code, a phone-sized answer box and button.
+#: The class page's own style: a large room code, a phone-sized answer box and button, and no spare space under
+#: the page (the projector's 720 px hold the whole slide).
 CLASS_CSS = """
-.st-key-class_code p { font-size: 3.2rem; font-weight: 700; letter-spacing: 0.08em; line-height: 1.1; margin: 0; }
+[data-testid="stMain"] .block-container { padding-bottom: 1rem !important; }
+[data-testid="stHeader"] { background: transparent; }
+.st-key-class_step { padding-left: 1.6rem; }
+.st-key-class_code p { font-size: 3rem; font-weight: 700; letter-spacing: 0.06em; line-height: 1.1; margin: 0;
+  white-space: nowrap; }
 .st-key-class_reply input { font-size: 1.4rem; min-height: 3rem; }
 .st-key-class_reply label p { font-size: 1.2rem; }
 .st-key-class_submit button { font-size: 1.25rem; min-height: 3rem; width: 100%; }
 .st-key-class_qr [data-testid="stCode"] code { font-size: 0.8rem; }
-.st-key-class_bars p { margin: 0; font-family: monospace; }
+.st-key-class_bars [data-testid="stText"] { font-size: 0.8rem; }
 """
 
 
@@ -326,6 +331,9 @@ def _teacher_action(action: str) -> None:
 
 
 def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
+    """The projector (1280×720, sidebar collapsed): the slide on the left (figure, question, Back/Next/Reveal);
+    on the right the room code, the QR code (before the reveal; after it, the worked answer in its place), the
+    live counts and histogram, and Reset/End."""
     v = view()
     step = lesson.STEPS[state.step - 1]
     right = _right(step)
@@ -333,37 +341,43 @@ def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
     st.session_state[SEEN_KEY] = state  # what this full page drew (the live part reruns the page if it moves)
     _show_errors(t)
     main, side = st.columns([3, 2], gap="medium")
+    first, last = state.step <= 1, state.step >= lesson.STEP_COUNT
     with main:
         _step_header(state, step, t)
         _step_figure(step, _step_view(step, v), t, compact=False)
         st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
+        _buttons(
+            ("back", t("lesson.back"), ":material/arrow_back:", first),
+            ("next", t("lesson.next"), ":material/arrow_forward:", last),
+            ("reveal", t("classroom.reveal"), ":material/visibility:", state.revealed),
+        )  # fmt: skip
+    with side:
+        with st.container(key="class_code"):
+            st.markdown(display_code(here.code))
+        address = student_address(here.code)
+        with st.container(key="class_qr"):
+            if state.revealed:  # the room has joined by now: the worked answer takes the QR code's place
+                st.caption(address)
+            else:
+                image, text = st.columns([1.1, 1], vertical_alignment="center")
+                image.image(links.qr_png(address), width=230 if presenting() else 180)
+                text.code(address, language=None, wrap_lines=True)
+                text.caption(t("classroom.scan"))
         if state.revealed:
             st.success(
                 t("classroom.answer_is", answer=_right_text(step, right, t)) + " "
                 + t(f"lesson.{right.working_key}", **args), icon=":material/check_circle:",
             )  # fmt: skip
-        controls = st.columns(5)
-        first, last = state.step <= 1, state.step >= lesson.STEP_COUNT
-        for col, (action, label, icon, disabled) in zip(controls, (
-            ("back", t("lesson.back"), ":material/arrow_back:", first),
-            ("next", t("lesson.next"), ":material/arrow_forward:", last),
-            ("reveal", t("classroom.reveal"), ":material/visibility:", state.revealed),
-            ("reset", t("classroom.reset"), ":material/restart_alt:", False),
-            ("end", t("classroom.end"), ":material/logout:", False),
-        )):  # fmt: skip
-            col.button(label, key=f"class_{action}", on_click=_teacher_action, args=(action,), icon=icon,
-                       disabled=disabled, width="stretch")  # fmt: skip
-    with side:
-        code_col, qr_col = st.columns([1, 1])
-        address = student_address(here.code)
-        with code_col:
-            with st.container(key="class_code"):
-                st.markdown(display_code(here.code))
-            st.caption(t("classroom.scan"))
-        with qr_col, st.container(key="class_qr"):
-            st.image(links.qr_png(address), width=190 if presenting() else 160)
-            st.code(address, language=None, wrap_lines=True)
         _teacher_live(here.code)
+
+
+def _buttons(*specs: tuple[str, str, str, bool]) -> None:
+    """A row of teacher buttons ``class_<action>``, each calling :func:`_teacher_action`."""
+    for col, (action, label, icon, disabled) in zip(st.columns(len(specs)), specs):
+        col.button(
+            label, key=f"class_{action}", on_click=_teacher_action, args=(action,), icon=icon, disabled=disabled,
+            width="stretch",
+        )  # fmt: skip
 
 
 @st.fragment(run_every=TEACHER_POLL_S)
@@ -372,7 +386,7 @@ def _teacher_live(code: str) -> None:
     t = translator()
     here = seat()
     if here is None or here.code != code:
-        return
+        st.rerun(scope="app")  # the class ended (End is drawn in here): the page without it
     store = room_store()
     try:
         state = store.state(code)
@@ -382,36 +396,49 @@ def _teacher_live(code: str) -> None:
         _leave()
         st.rerun(scope="app")
     seen = st.session_state.get(SEEN_KEY)
-    if seen is not None and (seen.step, seen.revealed) != (state.step, state.revealed):
-        st.rerun(scope="app")  # another tab of this teacher moved the room: redraw the slide
+    if seen is not None and seen.version != state.version:
+        st.rerun(
+            scope="app"
+        )  # a teacher action (Reset here, or another tab of this teacher): redraw the slide
     st.session_state[SEEN_KEY] = state
     step = lesson.STEPS[state.step - 1]
     right = _right(step)
-    with st.container(key="class_joined"):
+    joined, answered = st.columns(2)
+    with joined, st.container(key="class_joined"):
         st.markdown(t("classroom.joined", n=fmt_int(state.students)))
-    with st.container(key="class_answered"):
+    with answered, st.container(key="class_answered"):
         st.markdown(t("classroom.answered", n=fmt_int(state.answered), total=fmt_int(state.students)))
     hist = histogram(tally, right)
     # Before the reveal the projector must not give the answer away: no mark, no empty right bar, no reasons.
     shown = [b for b in hist.bars if b.count > 0 or (state.revealed and b.verdict == RIGHT)]
-    with st.container(key="class_histogram"):
+    chart_col, bars_col = st.columns([2, 1], vertical_alignment="center")
+    with chart_col, st.container(key="class_histogram"):
         if hist.total:
             chart = _histogram(shown, step, t, mark=state.revealed)
             figure(chart, key=f"class_chart_{state.step}", config={"displayModeBar": False})
         else:
             st.caption(t("classroom.no_answers"))
-        with st.container(key="class_bars"):  # the chart's numbers as text: "<answer>: <count>", one per bar
-            for bar in (b for b in hist.bars if b.count > 0):
-                st.text(f"{_bar_label(bar, step, t)}: {bar.count}")
+    with (
+        bars_col,
+        st.container(key="class_bars"),
+    ):  # the chart's numbers as text: "<answer>: <count>", one per bar
+        for bar in (b for b in hist.bars if b.count > 0):
+            st.text(f"{_bar_label(bar, step, t)}: {bar.count}")
     if state.revealed:
         args = lesson.text_args(step, right, t, current=step.net)
         for bar in (b for b in shown if b.reason_key):
             st.caption(
                 t("classroom.reason", answer=_bar_label(bar, step, t), reason=t(bar.reason_key, **args))
             )
-    st.download_button(
+    # Reset and End live here, beside the CSV (drawn fresh with every check): a click reruns this part, which
+    # then sees the room's new version and redraws the page.
+    reset, end, download = st.columns(3)
+    for col, action, icon in ((reset, "reset", ":material/restart_alt:"), (end, "end", ":material/logout:")):
+        col.button(t(f"classroom.{action}"), key=f"class_{action}", on_click=_teacher_action, args=(action,),
+                   icon=icon, width="stretch")  # fmt: skip
+    download.download_button(
         t("classroom.csv"), data=results_csv(store.export(code, here.secret or ""), t), file_name=f"class-{code}.csv",
-        mime="text/csv", key="class_csv", icon=":material/download:", on_click="ignore",
+        mime="text/csv", key="class_csv", icon=":material/download:", on_click="ignore", width="stretch",
     )  # fmt: skip
 
 
@@ -442,7 +469,7 @@ def _histogram(bars: list[Bar], step: lesson.Step, t: Translator, *, mark: bool)
         )
     )
     fig.update_layout(
-        height=230, margin=dict(l=10, r=10, t=30, b=10), title=t("classroom.chart_title"),
+        height=180, margin=dict(l=10, r=10, t=30, b=10), title=t("classroom.chart_title"),
         yaxis_title=t("classroom.chart_count"), showlegend=False,
     )  # fmt: skip
     fig.update_yaxes(rangemode="tozero", dtick=1 if max(counts, default=0) <= 10 else None)
