@@ -28,7 +28,8 @@ and caches the result keyed by the ``RESNET_VIZ_*`` variables themselves (a snap
 a value set later, as the tests do with ``monkeypatch.setenv``, applies at the next call. A bad value never raises:
 it falls back to the default with a warning in the log, once per environment. :func:`warn_unknown` (called once
 at start-up) names every ``RESNET_VIZ_*`` variable nobody reads, with the known name it is closest to, so a
-misspelt ``RESNET_VIZ_MAXBATCH`` does not go silently unused.
+misspelt ``RESNET_VIZ_MAXBATCH`` does not go silently unused. :func:`data_dir` resolves ``RESNET_VIZ_DATA_DIR``
+and its per-user default.
 
 Two more names are read by the developers' tools, not by the app, and are only listed here (:data:`TOOLING`) so
 that they are not reported as unknown: ``RESNET_VIZ_CHROMIUM`` (the browser the end-to-end tests and the load

@@ -150,7 +150,8 @@ def _stored_text(store: RoomStore, *, raw: bool = False) -> str:
         if raw:
             files = [p for p in Path(store.path).parent.iterdir() if p.name.startswith(FILE_NAME)]
             return "".join(p.read_bytes().decode("latin-1") for p in files)
-        return "\n".join(store._conn().iterdump())
+        with store._connection() as conn:
+            return "\n".join(conn.iterdump())
     client = store._redis
     parts = []
     for key in client.keys("*"):
@@ -171,6 +172,15 @@ def _raises(kind: str, fn: Callable[[], object]) -> RoomError:
     return info.value
 
 
+def test_a_missing_redis_skips_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install redis-server"):
+        _missing("redis-server is not installed")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="apt-get install redis-server"):
+        _missing("redis-server is not installed")
+
+
 # ------------------------------------------------------------------------------------------------ the contract
 def test_create_starts_at_step_one_and_keeps_only_the_secrets_hash(make: Make) -> None:
     store = make()
@@ -183,6 +193,8 @@ def test_create_starts_at_step_one_and_keeps_only_the_secrets_hash(make: Make) -
     assert other != code and other_secret != secret
     text = _stored_text(store, raw=True)
     assert secret_hash(secret) in text and secret not in text and other_secret not in text
+    if isinstance(store, SqliteRoomStore):  # answers and hashes are this user's alone
+        assert all(p.stat().st_mode & 0o077 == 0 for p in Path(store.path).parent.iterdir())
     # the code as a student types it from the projector: lower case, with the dash, an O for a 0
     typed = display_code(code).lower().replace("0", "o")
     assert store.state(typed, now=T0).code == code
@@ -236,6 +248,7 @@ def test_answer_change_answer_and_tally(make: Make) -> None:
     assert tally.counts == (("(56, 56, 64)", 2), ("(28, 28, 128)", 1)) and tally.total == 3
     assert store.tally(code, 2, now=T0 + 2).counts == ()
     _raises("bad_step", lambda: store.answer(code, "a", 2, "1", now=T0 + 3))  # not the room's step
+    _raises("bad_step", lambda: store.answer(code, "a", True, "1", now=T0 + 3))  # True == 1, but not a step
     _raises("bad_step", lambda: store.tally(code, STEP_COUNT + 1, now=T0 + 3))
 
 
@@ -452,6 +465,39 @@ def test_eight_threads_answering_at_once_give_exact_tallies(make: Make) -> None:
     assert state.answers_version == threads * students_per_thread * rounds
 
 
+def test_sqlite_keeps_few_connections_when_every_call_is_a_new_thread(tmp_path: Path) -> None:
+    """Streamlit runs every script run (every poll) in a new thread: connections kept per thread would grow by
+    one per poll; the pool reuses them."""
+    from resnet_viz.classroom.sqlite_store import MAX_IDLE
+
+    store = SqliteRoomStore(tmp_path, BIG)
+    try:
+        code, _ = store.create("en")
+        for i in range(50):
+            th = threading.Thread(target=store.join, args=(code, f"s{i}"))
+            th.start()
+            th.join()
+        assert store.open_connections == 1
+        start = threading.Barrier(12)
+
+        def poll() -> None:
+            start.wait()
+            for _ in range(20):
+                store.state(code)
+
+        pool = [threading.Thread(target=poll) for _ in range(12)]
+        for th in pool:
+            th.start()
+        for th in pool:
+            th.join()
+        assert 1 <= store.open_connections <= MAX_IDLE
+        assert store.state(code).students == 50
+        store.close()
+        assert store.open_connections == 0
+    finally:
+        store.close()
+
+
 _WORKER = textwrap.dedent(
     """
     import sys
@@ -511,7 +557,8 @@ def test_open_store_defaults_to_sqlite_in_the_data_dir_with_the_knobs_limits(
         assert store.path == str(tmp_path / "data" / "rooms.sqlite3")
         assert store.limits == Limits(students=30, rooms=7, idle_s=150.0, steps=STEP_COUNT)
         code, _ = store.create("en")
-        mode = store._conn().execute("PRAGMA journal_mode").fetchone()[0]
+        with store._connection() as conn:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         assert mode == "wal" and store.state(code).step == 1
     finally:
         store.close()

@@ -157,7 +157,9 @@ class RoomStore(Protocol):
     def answer(
         self, code: str, student: str, step: int, reply: str, *, now: float | None = None
     ) -> RoomState:
-        """A joined student's reply to the room's current step; a second reply replaces the first until reveal."""
+        """A student's reply to the room's current step; a second reply replaces the first until reveal. A student
+        not joined yet (a join lost to a reload or another replica) is joined first, within the room's bound.
+        Store the reply as ``histogram.canonical_reply(step, text)`` gives it, so that spellings are one bar."""
         ...
 
     def tally(self, code: str, step: int, *, now: float | None = None) -> Tally:

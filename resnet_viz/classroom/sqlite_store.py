@@ -10,8 +10,9 @@ Why these choices:
 - **``busy_timeout``**: a writer that finds the lock taken waits (up to :data:`BUSY_TIMEOUT_MS`) instead of
   failing; one write here is a few rows, well under a millisecond, so a class of 200 answering together queues
   for milliseconds.
-- **One connection per thread**: Streamlit runs each session's script in its own thread; a ``sqlite3``
-  connection must not be used by two threads at once, and one per thread needs no lock of ours.
+- **A connection per call, pooled**: Streamlit runs each script run in its own thread; a ``sqlite3`` connection
+  must not be used by two threads at once, so each call takes one from a small pool (or opens one) and gives it
+  back. Not one per thread: Streamlit starts a new thread for every run, so those would pile up, one per poll.
 - **``synchronous=NORMAL``**: in WAL mode it is still safe against the app crashing; only a power cut can lose
   the last moments of answers, which a class can give again.
 
@@ -22,6 +23,7 @@ expired rooms are deleted by :meth:`SqliteRoomStore.expire`, which :meth:`Sqlite
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -51,6 +53,9 @@ FILE_NAME = "rooms.sqlite3"
 #: How long a write waits for another process's write lock before failing, in ms. Writes take well under 1 ms,
 #: so 10 s is only reached when something is badly wrong (a disk that stalls), and then failing is right.
 BUSY_TIMEOUT_MS = 10_000
+#: The most idle connections kept for reuse: about the calls a process runs at once (Streamlit's sessions on a
+#: few cores); more would only hold file descriptors.
+MAX_IDLE = 8
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -82,49 +87,84 @@ CREATE TABLE IF NOT EXISTS answers (
 
 class SqliteRoomStore:
     """:class:`~resnet_viz.classroom.RoomStore` on ``<folder>/rooms.sqlite3`` (created, with its folder, when
-    missing). Thread-safe: each thread gets its own connection. Several processes may open the same file."""
+    missing). Thread-safe: each call has a connection to itself. Several processes may open the same file."""
 
     def __init__(self, folder: str | os.PathLike[str], limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         os.makedirs(folder, mode=0o700, exist_ok=True)
         self.path = os.path.join(os.fspath(folder), FILE_NAME)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        conn = self._conn()
-        # journal_mode is a property of the file: set once, every later connection (any process) reads it.
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:  # the file readable by this user alone, whatever the umask (SQLite gives its WAL the same mode)
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
+        self._count_lock = threading.Lock()
+        self.open_connections = 0  # opened and not yet closed, idle or in use (a test checks they stay few)
+        with self._connection() as conn:
+            # journal_mode is a property of the file: set once, every later connection (any process) reads it.
+            conn.execute("PRAGMA journal_mode=WAL")
         with self._write() as db:
             for statement in filter(str.strip, _SCHEMA.split(";")):
                 db.execute(statement)
 
     # ------------------------------------------------------------------------------------------ plumbing
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            # isolation_level=None: no implicit transactions; _write opens BEGIN IMMEDIATE itself.
-            # check_same_thread=False only so that close() may close every thread's connection.
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
+    def _open(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; _write and _read open them explicitly.
+        # check_same_thread=False: a pooled connection is used by one thread at a time, but not always the same.
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        with self._count_lock:
+            self.open_connections += 1
         return conn
+
+    def _drop(self, conn: sqlite3.Connection) -> None:
+        conn.close()
+        with self._count_lock:
+            self.open_connections -= 1
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this call alone: an idle one from the pool, else a new one; back to the pool after.
+
+        Not one per thread: Streamlit starts a new thread for every script run (and every fragment rerun), so
+        connections kept per thread would pile up, one per poll. The pool holds as many as ran at once, at most
+        :data:`MAX_IDLE` of them idle."""
+        try:
+            conn = self._idle.get_nowait()
+        except queue.Empty:
+            conn = self._open()
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction or self._idle.qsize() >= MAX_IDLE:
+                self._drop(conn)  # a transaction left open (a failed ROLLBACK) must not reach the next caller
+            else:
+                self._idle.put(conn)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the write lock from its first read (``BEGIN IMMEDIATE``)."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query in it sees the same moment (the room row and its counts agree)."""
+        with self._connection() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
 
     def _room(self, db: sqlite3.Connection, code: str, now: float) -> tuple:
         """The live room's row (lang, secret_hash, step, revealed, version, answers_version, created, touched);
@@ -186,13 +226,8 @@ class SqliteRoomStore:
 
     def state(self, code: str, *, now: float | None = None) -> RoomState:
         code, t = checked_code(code), clock(now)
-        db = self._conn()
-        # One read transaction, so the counts belong to the same moment as the room row.
-        db.execute("BEGIN")
-        try:
+        with self._read() as db:
             return self._state(db, code, t)
-        finally:
-            db.execute("COMMIT")
 
     def join(self, code: str, student: str, *, now: float | None = None) -> RoomState:
         code, student, t = checked_code(code), checked_student(student), clock(now)
@@ -260,7 +295,7 @@ class SqliteRoomStore:
         reply = checked_reply(reply)
         with self._write() as db:
             _, _, current, revealed, *_ = self._room(db, code, t)
-            if step != current:
+            if isinstance(step, bool) or step != current:  # True == 1 in Python, but it is not a step
                 raise RoomError("bad_step", f"step {step!r} is not room {code}'s step ({current})", step=step)
             if revealed:
                 raise RoomError("revealed", f"step {step} of room {code} is revealed", step=step)
@@ -279,28 +314,20 @@ class SqliteRoomStore:
 
     def tally(self, code: str, step: int, *, now: float | None = None) -> Tally:
         code, step = checked_code(code), checked_step(step, self.limits.steps)
-        db = self._conn()
-        db.execute("BEGIN")
-        try:
+        with self._read() as db:
             self._room(db, code, clock(now))
             rows = db.execute(
                 "SELECT reply, COUNT(*) FROM answers WHERE code = ? AND step = ? GROUP BY reply", (code, step)
             ).fetchall()
-        finally:
-            db.execute("COMMIT")
         return tally_of(step, rows)
 
     def export(self, code: str, secret: str, *, now: float | None = None) -> list[Tally]:
         code = checked_code(code)
-        db = self._conn()
-        db.execute("BEGIN")
-        try:
+        with self._read() as db:
             self._teacher_room(db, code, secret, clock(now))
             rows = db.execute(
                 "SELECT step, reply, COUNT(*) FROM answers WHERE code = ? GROUP BY step, reply", (code,)
             ).fetchall()
-        finally:
-            db.execute("COMMIT")
         steps = sorted({s for s, _, _ in rows})
         return [tally_of(s, [(r, n) for s2, r, n in rows if s2 == s]) for s in steps]
 
@@ -309,9 +336,9 @@ class SqliteRoomStore:
             return self._expire(db, clock(now))
 
     def close(self) -> None:
-        """Close every thread's connection (a thread that uses the store afterwards opens a new one)."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        """Close the idle connections (a call after this opens a new one; one in use closes when it ends)."""
+        while True:
+            try:
+                self._drop(self._idle.get_nowait())
+            except queue.Empty:
+                return
