@@ -250,7 +250,9 @@ def test_the_projector_gives_nothing_away_before_reveal(teacher, app_test) -> No
     student.button(key="class_submit").click().run()
     teacher.run()
     right = EN("classroom.right_mark", answer=f"({h}, {w}, {c})")
-    assert f"({h}, {w}, {c})" in _in(teacher, "class_histogram") and right not in _in(teacher, "class_histogram")
+    assert f"({h}, {w}, {c})" in _in(teacher, "class_histogram") and right not in _in(
+        teacher, "class_histogram"
+    )
     teacher.button(key="class_reveal").click().run()
     assert right in _in(teacher, "class_histogram")
 
