@@ -280,3 +280,12 @@ def test_both_roles_are_translated_in_chinese(app_test) -> None:
     assert student.session_state["rv_lang"] == "zh"  # the room's language (the address gave none)
     assert_translated(student, "zh student")
     assert ZH("classroom.submit") in "\n".join(page_texts(student))
+
+
+def test_a_student_can_type_the_code_instead_of_scanning(teacher, app_test) -> None:
+    code = _code(teacher)
+    student = _student(app_test, {"lang": "en"}, page=CLASS)
+    student.text_input(key="class_join_code").input(display_code(code).lower())
+    student.button(key="class_join").click().run()
+    assert student.session_state[SEAT_KEY] == Seat(code, "student")
+    assert _has(student, "class_step")
