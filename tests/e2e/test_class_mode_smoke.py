@@ -71,6 +71,9 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
     s_ctx, phone = _context(browser, 390, 844, mobile=True)
     try:
         teacher.goto(f"{base}/classroom?lang=en")
+        _key(teacher, "class_start").wait_for(timeout=SETTLE_TIMEOUT_MS)
+        settle(teacher)
+        teacher.screenshot(path=str(screenshot_dir / "class_smoke_lobby.png"))
         _key(teacher, "class_start").locator("button").click()
         _key(teacher, "class_code").wait_for(timeout=SETTLE_TIMEOUT_MS)
         settle(teacher)
