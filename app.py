@@ -27,8 +27,7 @@ PAGES = [
     ),
 ]
 page = st.navigation(PAGES)
-ui.class_route(
-    page.url_path
-)  # /?room=… on any page joins the class; elsewhere a seated session gets "back to class"
+# /?room=… on any page goes to the class page, which joins it; elsewhere a seated session gets "back to the class"
+ui.class_route(page.url_path)
 ui.sync_address(view, page.url_path)  # the view into the address bar, and the "share this view" box
 page.run()
