@@ -4,6 +4,8 @@ checked in a real browser: tests/e2e/test_slides.py."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from resnet_viz.i18n import translator
@@ -40,3 +42,67 @@ def test_each_lesson_step_shows_its_figure_inline(lang: str, present: bool, app_
         assert kinds[wanted] >= 1 and all(v == 0 for k, v in kinds.items() if k != wanted), (step.key, kinds)
         if n < STEP_COUNT:
             at.button(key="lesson_next").click().run()
+
+
+def _compact_script() -> None:
+    """Every step's phone figure, as the class UI draws it for a student (not in presenter mode)."""
+    import streamlit as st
+
+    from resnet_viz.i18n import translator
+    from resnet_viz.lesson import STEPS
+    from resnet_viz.links import View
+    from resnet_viz.ui import slides
+
+    lang, key = st.session_state["lang"], st.session_state["step"]
+    step = next(s for s in STEPS if s.key == key)
+    view = View(lang=lang, arch=step.net, input_size=224, step=step.block)
+    slides.step_figure(step, view, translator(lang), compact=True)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_phone_version_draws_each_figure_compact(lang: str, app_test) -> None:
+    for step in STEPS:
+        at = app_test(timeout=300, script=_compact_script, state={"lang": lang, "step": step.key}).run()
+        assert not at.exception, (step.key, [e.value for e in at.exception])
+        kinds = _kinds(at)
+        wanted = slides.ELEMENT_OF_FIGURE[slides.FIGURE_OF_STEP[step.key]]
+        assert kinds[wanted] >= 1, (step.key, kinds)
+        for chart in at.main.get("plotly_chart"):  # fitted to a phone's figure box, no legend row
+            spec = json.loads(chart.proto.spec)
+            assert spec["layout"]["height"] == slides.COMPACT_FIGURE_PX[1]
+            assert spec["layout"]["showlegend"] is False
+
+
+def test_a_step_figure_follows_the_views_network_and_block() -> None:
+    """The figure is drawn at the view's network and selected block; where that network lacks what the step asks
+    (a CIFAR net has no max-pool, no layer4), at the step's own network or the nearest block."""
+    from resnet_viz.links import View
+
+    by_key = {s.key: s for s in STEPS}
+    assert slides.step_view(by_key["dashed"], View("en", "resnet50", 224, step="layer3.0"))[::4] == (
+        "resnet50", "layer3.0",
+    )  # fmt: skip
+    assert slides.step_view(by_key["zero_init"], View("en", "resnet20", 32, step="conv1"))[::4] == (
+        "resnet20", "conv1",
+    )  # fmt: skip
+    arch, size, *_ = slides.step_view(by_key["stem"], View("en", "resnet20", 32, step="conv1"))
+    assert (arch, size) == ("resnet34", 224)  # the step's own network: resnet20 has no max-pool
+    # a view whose selection is not a step of the network: the step's block, the nearest one the network has
+    assert slides.step_view(by_key["zero_init"], View("en", "resnet20", 32, step="layer4.1"))[4] == "layer3.2"
+
+
+def test_a_feature_map_slide_over_the_request_budget_says_so(app_test, offline, monkeypatch) -> None:
+    """A capture over ``$RESNET_VIZ_REQUEST_MB`` at every size is refused with the page's message, not a traceback."""
+    from resnet_viz.ui import feature_maps as ui_fm
+
+    monkeypatch.setenv("RESNET_VIZ_REQUEST_MB", "1")
+    ui_fm._cache_stores.clear()
+    ui_fm.capture_store.clear()
+    try:
+        at = app_test(timeout=300, script=_compact_script, state={"lang": "en", "step": "feature_maps"}).run()
+    finally:
+        ui_fm._cache_stores.clear()
+        ui_fm.capture_store.clear()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.main.get("image")
+    assert at.error and "ResNet-18" in at.error[0].value

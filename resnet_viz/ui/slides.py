@@ -225,10 +225,21 @@ def _feature_maps(
     model = ufm.shared_model(source, str(device()))
     name, path = next(iter(images.sample_images().items()))
     picture = images.ImageSlot(name, path.read_bytes())
-    prep, _fit = ufm.budgeted_preprocessing(source, size)
+    prep, fit = ufm.budgeted_preprocessing(source, size)
+    if fit.refused:  # over $RESNET_VIZ_REQUEST_MB even at the smallest size: said as the page says it
+        from resnet_viz.formatting import fmt_bytes_short
+
+        st.error(t("feature_maps.budget_fixed" if prep.from_weights else "feature_maps.budget_refused",
+                   net=arch_title(t, arch), size=fit.requested, need=fmt_bytes_short(fit.need),
+                   budget=fmt_bytes_short(fit.budget)))  # fmt: skip
+        return
     steps = ufm.cached_preprocess(picture.sha, prep, picture.data)
     key = ufm.CaptureKey(source, picture.sha, prep)
-    cap, _ = ufm.capture_with_fallback(key, model, steps.tensor)
+    try:
+        cap, _ = ufm.capture_with_fallback(key, model, steps.tensor)
+    except RuntimeError as exc:  # e.g. an input too small for this network's pooling, as on the page
+        st.error(t("feature_maps.forward_failed", error=str(exc).splitlines()[0][:200]))
+        return
     names = fm.LayerNames(cached_trace(arch, steps.settings.crop, plain, stride_in), cap)
     width, _ = figure_box(compact)
     # The first sample is one of images' named photos (chelsea), each with a translated name.
