@@ -103,19 +103,24 @@ def test_every_lesson_step_fits_one_projector_screen(projector, screenshot_dir, 
     assert page.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
 
 
+@pytest.mark.parametrize("present", [True, False], ids=["present", "normal"])
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("path", ["architecture", "parameters"])
-def test_no_metric_label_is_cut_on_a_projector(projector, screenshot_dir, lang: str, path: str) -> None:
+def test_no_metric_label_is_cut_at_1280_px(
+    projector, screenshot_dir, lang: str, path: str, present: bool
+) -> None:
     page = projector
-    page.goto(f"{page.server.base_url}/{path}?lang={lang}&present=1&net=resnet34", wait_until="commit")
+    mode = "&present=1" if present else ""
+    page.goto(f"{page.server.base_url}/{path}?lang={lang}{mode}&net=resnet34", wait_until="commit")
     labels = page.locator('[data-testid="stMetricLabel"]')
     labels.first.wait_for(timeout=SETTLE_TIMEOUT_MS)
     settle(page)
     assert labels.count() == 4
     # With the sidebar open (the page's columns at their narrowest), then collapsed.
     cut = [("sidebar open", *page.evaluate(CUT_LABELS))]
-    page.screenshot(path=str(screenshot_dir / f"slides_metrics_{path}_{lang}_sidebar.png"))
+    name = f"slides_metrics_{path}_{lang}{'' if present else '_normal'}"
+    page.screenshot(path=str(screenshot_dir / f"{name}_sidebar.png"))
     _collapse_sidebar(page)
     cut.append(("sidebar collapsed", *page.evaluate(CUT_LABELS)))
-    page.screenshot(path=str(screenshot_dir / f"slides_metrics_{path}_{lang}.png"))
+    page.screenshot(path=str(screenshot_dir / f"{name}.png"))
     assert all(len(c) == 1 for c in cut), cut
