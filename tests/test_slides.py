@@ -12,8 +12,6 @@ from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT, STEPS
 from resnet_viz.ui import slides
 
-pytestmark = pytest.mark.slow
-
 
 def _kinds(at) -> dict[str, int]:
     """How many of each figure element the page drew in its main area (the sidebar has an image: the QR code)."""
@@ -25,6 +23,7 @@ def test_every_step_has_a_figure_drawn_as_one_element_kind() -> None:
     assert set(slides.FIGURE_OF_STEP.values()) == set(slides.ELEMENT_OF_FIGURE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("lang", "present"), [("en", False), ("zh", True)])
 def test_each_lesson_step_shows_its_figure_inline(lang: str, present: bool, app_test) -> None:
     t = translator(lang)
@@ -59,6 +58,7 @@ def _compact_script() -> None:
     slides.step_figure(step, view, translator(lang), compact=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_phone_version_draws_each_figure_compact(lang: str, app_test) -> None:
     for step in STEPS:
@@ -91,6 +91,7 @@ def test_a_step_figure_follows_the_views_network_and_block() -> None:
     assert slides.step_view(by_key["zero_init"], View("en", "resnet20", 32, step="layer4.1"))[4] == "layer3.2"
 
 
+@pytest.mark.slow
 def test_a_feature_map_slide_over_the_request_budget_says_so(app_test, offline, monkeypatch) -> None:
     """A capture over ``$RESNET_VIZ_REQUEST_MB`` at every size is refused with the page's message, not a traceback."""
     from resnet_viz.ui import feature_maps as ui_fm
@@ -106,3 +107,18 @@ def test_a_feature_map_slide_over_the_request_budget_says_so(app_test, offline, 
     assert not at.exception, [e.value for e in at.exception]
     assert not at.main.get("image")
     assert at.error and "ResNet-18" in at.error[0].value
+
+
+def test_the_shape_walk_marks_the_selected_step_where_the_walk_has_it() -> None:
+    from resnet_viz.architecture.trace import trace
+    from resnet_viz.render.figures_shapes import shape_walk_figure
+
+    t, tr = translator("en"), trace("resnet34", 224)
+    marked = shape_walk_figure(tr, t, highlight="layer2.0")
+    assert [a.text for a in marked.layout.annotations] == ["▼ layer2.0"]
+    # the band is on layer2.0's point: the input is point 0, then the walk's rows
+    labels = list(marked.data[0].x)
+    band = marked.layout.shapes[0]
+    assert "conv3_1" in labels[round((band.x0 + band.x1) / 2)]
+    assert not shape_walk_figure(tr, t).layout.annotations
+    assert not shape_walk_figure(tr, t, highlight="layer9.9").layout.shapes

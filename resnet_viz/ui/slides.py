@@ -87,7 +87,7 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
     if kind == "shape_walk":
         from resnet_viz.render.figures_shapes import shape_walk_figure
 
-        _plotly(shape_walk_figure(tr, t), compact, key=f"slide_{step.key}")
+        _plotly(shape_walk_figure(tr, t, highlight=block), compact, key=f"slide_{step.key}")
     elif kind == "layer_rule":
         _layer_rule(arch, t, compact)
     elif kind == "v15_table":
