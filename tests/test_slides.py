@@ -67,10 +67,10 @@ def test_the_phone_version_draws_each_figure_compact(lang: str, app_test) -> Non
         kinds = _kinds(at)
         wanted = slides.ELEMENT_OF_FIGURE[slides.FIGURE_OF_STEP[step.key]]
         assert kinds[wanted] >= 1, (step.key, kinds)
-        for chart in at.main.get("plotly_chart"):  # fitted to a phone's figure box, no legend row
+        for chart in at.main.get("plotly_chart"):  # fitted to a phone's figure box, in smaller text
             spec = json.loads(chart.proto.spec)
             assert spec["layout"]["height"] == slides.COMPACT_FIGURE_PX[1]
-            assert spec["layout"]["showlegend"] is False
+            assert spec["layout"]["font"]["size"] <= 11
 
 
 def test_a_step_figure_follows_the_views_network_and_block() -> None:

@@ -44,8 +44,8 @@ ELEMENT_OF_FIGURE: dict[str, str] = {
 #: A slide's figure box on a 1280×720 projector with the sidebar collapsed (px): the left column of the Lesson
 #: page under Streamlit's header (the heading, text and question are in the right column). Figures are sized to it, so the slide never scrolls.
 SLIDE_FIGURE_PX = (700, 620)
-#: The phone's figure box (px): a 390-px screen less Streamlit's margins, and a third of an 844-px screen high.
-COMPACT_FIGURE_PX = (350, 280)
+#: The phone's figure box (px): a 390-px screen less Streamlit's margins, and under half an 844-px screen high.
+COMPACT_FIGURE_PX = (350, 360)
 #: The height kept for a caption under a slide's figure (px): two lines of presenter mode's text.
 CAPTION_PX = 75
 #: Channels in a slide's grid: the most active ones (``render.tiling``), enough to see that there are many.
@@ -118,19 +118,23 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
 
 
 def _plotly(fig, compact: bool, *, key: str) -> None:
-    """A page's plotly figure fitted to the slide's box: its height, a smaller title and margins; a legend below
-    the panels is put at the figure's bottom edge (projector text is larger: it would cover the x axis's title);
-    on the phone without the legend (the traces keep their colours and hover names)."""
+    """A page's plotly figure fitted to the figure box: its height, a smaller title and margins; a legend below
+    the panels is put at the figure's bottom edge (projector text is larger: it would cover the x axis's title).
+    On the phone, smaller text throughout (subplot titles included), the legend kept: it says which bar or line
+    is which."""
     import plotly.graph_objects as go
 
     _, height = figure_box(compact)
     out = go.Figure(fig.to_dict())  # a copy: the page's figure may be cached
     out.update_layout(height=height, margin={"l": 40, "r": 10, "t": 50, "b": 40}, title_font_size=16)
+    if compact:
+        out.update_layout(font_size=10, title_font_size=12, legend_font_size=10,
+                          margin={"l": 30, "r": 5, "t": 60, "b": 30})  # fmt: skip
+        out.update_annotations(font_size=10)
     legend_y = out.layout.legend.y
     if legend_y is not None and legend_y < 0:
-        out.update_layout(legend={"yref": "container", "y": 0, "yanchor": "bottom"}, margin={"b": 170})
-    if compact:
-        out.update_layout(showlegend=False, font_size=11, margin={"l": 30, "r": 5, "t": 40, "b": 30})
+        out.update_layout(legend={"yref": "container", "y": 0, "yanchor": "bottom"},
+                          margin={"b": 130 if compact else 170})  # fmt: skip
     presenter.figure(out, key=key, config={"displayModeBar": False})
 
 
@@ -177,14 +181,15 @@ def _v15_table(arch: str, size: int, t: Translator, compact: bool) -> None:
 
 
 def _fit_width(png: bytes, compact: bool) -> int:
-    """The width (px) at which a picture fits the figure box with two caption lines under it."""
+    """The width (px) at which a picture fits the figure box, on a slide with two caption lines under it."""
     import io
 
     from PIL import Image
 
     width, height = figure_box(compact)
     w, h = Image.open(io.BytesIO(png)).size
-    return max(1, min(width, int((height - 2 * CAPTION_PX) * w / h)))
+    room = height if compact else height - 2 * CAPTION_PX  # the phone's page scrolls; a slide does not
+    return max(1, min(width, int(room * w / h)))
 
 
 def _block_diagram(tr, block: str, t: Translator, compact: bool) -> None:
