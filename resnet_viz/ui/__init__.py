@@ -6,6 +6,7 @@
 * :mod:`~resnet_viz.ui.address`: the view in the address bar and the share box;
 * :mod:`~resnet_viz.ui.presenter`: presenter mode and how diagrams, charts, captions and errors are drawn;
 * :mod:`~resnet_viz.ui.session`: this session's own objects and the widgets' memory;
+* :mod:`~resnet_viz.ui.slides`: the lesson as slides, each step's figure drawn from its page's renderers;
 * one cache module per page family: :mod:`~resnet_viz.ui.feature_maps` (models, the capture store and batcher,
   grids), :mod:`~resnet_viz.ui.experiments`, :mod:`~resnet_viz.ui.inspector`, :mod:`~resnet_viz.ui.landscape`.
 
