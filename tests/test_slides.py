@@ -122,3 +122,14 @@ def test_the_shape_walk_marks_the_selected_step_where_the_walk_has_it() -> None:
     assert "conv3_1" in labels[round((band.x0 + band.x1) / 2)]
     assert not shape_walk_figure(tr, t).layout.annotations
     assert not shape_walk_figure(tr, t, highlight="layer9.9").layout.shapes
+
+
+def test_a_slides_plotly_figure_is_built_once_per_view() -> None:
+    """A class following the teacher reruns the same slide many times: its figure is built once and shared."""
+    args = ("degradation", "resnet34", 224, False, "3x3", "layer3.0", "en")
+    slide = slides._slide_plotly(*args, False, True)
+    assert slide is slides._slide_plotly(*args, False, True)
+    assert slide.layout.height == slides.SLIDE_FIGURE_PX[1]
+    phone = slides._slide_plotly(*args, True, False)
+    assert phone is not slide and phone.layout.height == slides.COMPACT_FIGURE_PX[1]
+    assert slide.layout.font.size > phone.layout.font.size  # the projector's restyle, the phone's small text

@@ -84,10 +84,12 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
     kind = FIGURE_OF_STEP[step.key]
     arch, size, plain, stride_in, block = step_view(step, v)
     tr = cached_trace(arch, size, plain, stride_in)
-    if kind == "shape_walk":
-        from resnet_viz.render.figures_shapes import shape_walk_figure
-
-        _plotly(shape_walk_figure(tr, t, highlight=block), compact, key=f"slide_{step.key}")
+    if kind in PLOTLY_FIGURES:
+        fig = _slide_plotly(kind, arch, size, plain, stride_in, block, v.lang, compact, presenting())
+        if fig is None:  # no shipped degradation record: the page's own message
+            st.warning(t("why_residual.deg_missing"))
+        else:
+            st.plotly_chart(fig, key=f"slide_{step.key}", config={"displayModeBar": False}, width="stretch")
     elif kind == "layer_rule":
         _layer_rule(arch, t, compact)
     elif kind == "v15_table":
@@ -96,36 +98,61 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
         _block_diagram(tr, block, t, compact)
     elif kind in ("channel_grid", "residual_terms"):
         _feature_maps(kind, arch, size, plain, stride_in, block, t, compact)
+
+
+#: The figures drawn with plotly: built once per view and kept (:func:`_slide_plotly`).
+PLOTLY_FIGURES = ("shape_walk", "degradation", "identity")
+
+
+@st.cache_resource(max_entries=128, show_spinner=False)
+def _slide_plotly(
+    kind: str, arch: str, size: int, plain: bool, stride_in: str, block: str, lang: str, compact: bool,
+    presenter_mode: bool,
+):  # fmt: skip
+    """One slide's plotly figure, fitted to the figure box and (in presenter mode) restyled for the projector;
+    None where its data is missing. Built once per view and shared, never changed after (``st.plotly_chart`` only
+    reads it): building and restyling a figure costs ~0.3–0.5 s of a core, and a class of 30 following the
+    teacher reruns the same slide 30 times. A cached ``go.Figure`` is kept as it is (``cache_resource``): a pickled
+    one would be validated again on every hit."""
+    from resnet_viz.i18n import translator
+    from resnet_viz.render.style import presenter_figure
+
+    t = translator(lang)
+    if kind == "shape_walk":
+        from resnet_viz.render.figures_shapes import shape_walk_figure
+
+        fig = shape_walk_figure(cached_trace(arch, size, plain, stride_in), t, highlight=block)
     elif kind == "degradation":
         from resnet_viz.experiments import shipped
         from resnet_viz.render.figures_residual import degradation_figure
 
         record = shipped.degradation()
         if record is None or not record.get("runs"):
-            st.warning(t("why_residual.deg_missing"))
-        else:
-            _plotly(degradation_figure(record, t), compact, key=f"slide_{step.key}")
-    elif kind == "identity":
+            return None
+        fig = degradation_figure(record, t)
+    else:
         from resnet_viz.render.figures_residual import identity_figure
         from resnet_viz.ui.experiments import cached_identity_at_init, identity_input_size
 
         id_size = identity_input_size(arch)
         zero, default = (cached_identity_at_init(arch, id_size, z) for z in (True, False))
-        _plotly(identity_figure(zero, default, t), compact, key=f"slide_{step.key}")
+        fig = identity_figure(zero, default, t)
+    fitted = _fit_plotly(fig, compact)
+    return presenter_figure(fitted) if presenter_mode else fitted
 
 
 # ----------------------------------------------------------------------------------------------- drawing
 
 
-def _plotly(fig, compact: bool, *, key: str) -> None:
-    """A page's plotly figure fitted to the figure box: its height, a smaller title and margins; a legend below
-    the panels is put at the figure's bottom edge (projector text is larger: it would cover the x axis's title).
-    On the phone, smaller text throughout (subplot titles included), the legend kept: it says which bar or line
-    is which."""
+def _fit_plotly(fig, compact: bool):
+    """A copy of a page's plotly figure fitted to the figure box: its height, a smaller title and margins; a legend
+    below the panels is put at the figure's bottom edge (projector text is larger: it would cover the x axis's
+    title). On the phone, smaller text throughout (subplot titles included), the legend kept: it says which bar or
+    line is which."""
     import plotly.graph_objects as go
 
     _, height = figure_box(compact)
-    out = go.Figure(fig.to_dict())  # a copy: the page's figure may be cached
+    out = go.Figure(fig)  # a copy
     out.update_layout(height=height, margin={"l": 40, "r": 10, "t": 50, "b": 40}, title_font_size=16)
     if compact:
         out.update_layout(font_size=10, title_font_size=12, legend_font_size=10,
@@ -135,7 +162,7 @@ def _plotly(fig, compact: bool, *, key: str) -> None:
     if legend_y is not None and legend_y < 0:
         out.update_layout(legend={"yref": "container", "y": 0, "yanchor": "bottom"},
                           margin={"b": 130 if compact else 170})  # fmt: skip
-    presenter.figure(out, key=key, config={"displayModeBar": False})
+    return out
 
 
 def _table(table: dict, compact: bool) -> None:
