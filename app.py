@@ -20,6 +20,7 @@ PAGES = [
     st.Page("app_pages/feature_maps.py", title=t("nav.feature_maps"), icon=":material/image:"),
     st.Page("app_pages/parameters.py", title=t("nav.parameters"), icon=":material/calculate:"),
     st.Page("app_pages/why_residual.py", title=t("nav.why_residual"), icon=":material/trending_down:"),
+    st.Page("app_pages/ladder.py", title=t("nav.ladder"), icon=":material/stairs:"),
     st.Page("app_pages/lesson.py", title=t("lesson.nav"), icon=":material/school:"),
 ]
 page = st.navigation(PAGES)

@@ -24,8 +24,8 @@ from resnet_viz.architecture.trace import Trace
 
 #: The parameters every page shares, in the order they are written.
 SHARED = ("lang", "net", "size", "stride", "plain", "block", "present")
-#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step.
-PAGE_PARAMS = ("sample", "step")
+#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step, the ladder's rung.
+PAGE_PARAMS = ("sample", "step", "rung")
 KNOWN = SHARED + PAGE_PARAMS
 #: The input sizes the sidebar accepts (its number input's bounds).
 SIZE_MIN, SIZE_MAX = 16, 1024
@@ -48,7 +48,7 @@ DEFAULT_STEP = "layer2.0"
 class Problem:
     """One parameter that could not be used: ``code`` is one of ``unknown``, ``too_long``, ``bad_lang``,
     ``bad_net``, ``bad_size``, ``bad_stride``, ``bad_plain``, ``bad_block``, ``absent_block``, ``bad_step``,
-    ``bad_sample``, ``bad_present``; ``value`` is the received value, cut to :data:`SHOWN_LEN` characters."""
+    ``bad_sample``, ``bad_present``, ``bad_rung``; ``value`` is the received value, cut to :data:`SHOWN_LEN` characters."""
 
     param: str
     code: str
@@ -231,6 +231,10 @@ def parse(
         step = _int(raw["step"])
         ok = step is not None and 1 <= step <= lesson_steps
         values["step"] = step if ok else bad("step", "bad_step", raw["step"])
+    if "rung" in raw:  # a rung of the ResNet-50 → ConvNeXt-T ladder (the page shows no kernel variant alone)
+        from resnet_viz.architecture.ladder import RUNG_KEYS
+
+        values["rung"] = raw["rung"] if raw["rung"] in RUNG_KEYS else bad("rung", "bad_rung", raw["rung"])
     if "block" in raw:
         name = raw["block"]
         shape_ok = name.replace(".", "").replace("_", "").isalnum()

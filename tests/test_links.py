@@ -61,6 +61,8 @@ def test_good_values_are_typed() -> None:
         ("sample", "../../etc/passwd", "bad_sample"),
         ("step", "0", "bad_step"),
         ("step", "15", "bad_step"),
+        ("rung", "resnet18", "bad_rung"),
+        ("rung", "kernel5", "bad_rung"),  # a kernel variant the paper tried is no rung of the page
         ("colour", "red", "unknown"),
     ],
 )
@@ -177,6 +179,7 @@ ECHOING = {
             "absent_block",
             "bad_sample",
             "bad_step",
+            "bad_rung",
         )
     },  # fmt: skip
     "links.block_moved": ("old", "new"),
@@ -226,10 +229,12 @@ def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
         assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
         sep = t("common.list_sep")
         assert sep.join(t(f"links.param_{name}") for name in links.SHARED) in text
-        # The sample photo and the lesson step travel only on their own page: named after the shared ones, apart.
-        assert links.PAGE_PARAMS == ("sample", "step")  # the sentence names these two
-        sample, step = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
+        # The sample photo, the lesson step and the ladder's rung travel only on their own page: named after the
+        # shared ones, apart.
+        assert links.PAGE_PARAMS == ("sample", "step", "rung")  # the sentence names these three
+        sample, step, rung = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
         assert sample in text and step in text and text.index(sample) > text.index(t("links.param_present"))
+        assert rung in text and text.index(rung) > text.index(t("links.param_present"))
         assert sep.join(t(f"links.param_{name}") for name in KNOWN) not in text
     assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
 

@@ -9,7 +9,8 @@ the figure that page shows for the step's question, at the same network and bloc
 * the Feature-maps page's channel grid and the five terms of the residual addition, of a shipped sample photo
   (``feature_maps``, ``addition``);
 * the Why-residual page's shipped degradation curves and ‖F(x)‖ at initialisation (``degradation``,
-  ``zero_init``).
+  ``zero_init``);
+* the ResNet → ConvNeXt page's diagram of what a rung changed from the rung before it (``patchify``).
 
 The Lesson page and the class UI call :func:`step_figure`; ``compact=True`` is the phone's version (390 px wide:
 scaled to the width, fewer elements). Every figure is cheap on a rerun: traces are memoised, the pictures come
@@ -32,13 +33,13 @@ FIGURE_OF_STEP: dict[str, str] = {
     "layers": "layer_rule", "v15": "v15_table",
     "solid": "block", "dashed": "block", "three_kinds": "block", "basic_cost": "block", "bottleneck_cost": "block",
     "feature_maps": "channel_grid", "addition": "residual_terms",
-    "degradation": "degradation", "zero_init": "identity",
+    "degradation": "degradation", "zero_init": "identity", "patchify": "ladder_diff",
 }  # fmt: skip
 #: The Streamlit element each figure is drawn as (AppTest's element type), for the tests.
 ELEMENT_OF_FIGURE: dict[str, str] = {
     "shape_walk": "plotly_chart", "layer_rule": "dataframe", "v15_table": "dataframe",
     "block": "graphviz_chart", "channel_grid": "image", "residual_terms": "image",
-    "degradation": "plotly_chart", "identity": "plotly_chart",
+    "degradation": "plotly_chart", "identity": "plotly_chart", "ladder_diff": "graphviz_chart",
 }  # fmt: skip
 
 #: A slide's figure box on a 1280×720 projector with the sidebar collapsed (px): the left column of the Lesson
@@ -51,6 +52,8 @@ CAPTION_PX = 75
 #: Channels in a slide's grid: the most active ones (``render.tiling``), enough to see that there are many.
 SLIDE_GRID_CHANNELS = 32
 COMPACT_GRID_CHANNELS = 16
+#: The ResNet → ConvNeXt page shows its ladder at 224×224 whatever the sidebar (the paper's size).
+LADDER_SIZE = 224
 #: A table row in presenter mode's 20-px text (px).
 TABLE_ROW_PX = 42
 #: 72 pt per inch; a browser draws 1 pt as 4/3 px.
@@ -98,6 +101,8 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
         _block_diagram(tr, block, t, compact)
     elif kind in ("channel_grid", "residual_terms"):
         _feature_maps(kind, arch, size, plain, stride_in, block, t, compact)
+    elif kind == "ladder_diff":
+        _ladder_diff(step.rung, t, compact)
 
 
 #: The figures drawn with plotly: built once per view and kept (:func:`_slide_plotly`).
@@ -234,6 +239,25 @@ def _block_diagram(tr, block: str, t: Translator, compact: bool) -> None:
     else:
         presenter.diagram(text, fit=(width / _PX_PER_INCH, (height - CAPTION_PX) / _PX_PER_INCH))
     st.caption(dot.block_title(tr, tr.row(shown), t).replace("\n", " · "))
+
+
+def _ladder_diff(rung: str, t: Translator, compact: bool) -> None:
+    """The ResNet → ConvNeXt page's diff of a rung against the rung before it, as the page opens it for that rung:
+    the first part that changed, at the page's 224×224."""
+    from resnet_viz.architecture import ladder
+    from resnet_viz.architecture.ladder_diff import diff
+    from resnet_viz.render.dot import ladder as dot_ladder
+
+    before = ladder.RUNG_KEYS[ladder.RUNG_KEYS.index(rung) - 1]
+    a_tr, b_tr = ladder.rung_trace(before, LADDER_SIZE), ladder.rung_trace(rung, LADDER_SIZE)
+    d = diff(before, rung, LADDER_SIZE)
+    text = dot_ladder.diff_dot(d, a_tr, b_tr, dot_ladder.changed_parts(d)[0], t)
+    width, height = figure_box(compact)
+    if compact:
+        st.graphviz_chart(text, width="stretch")
+    else:
+        presenter.diagram(text, fit=(width / _PX_PER_INCH, (height - CAPTION_PX) / _PX_PER_INCH))
+    st.caption(t("ladder.diff_legend"))
 
 
 def _feature_maps(
