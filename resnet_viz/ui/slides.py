@@ -34,6 +34,7 @@ FIGURE_OF_STEP: dict[str, str] = {
     "solid": "block", "dashed": "block", "three_kinds": "block", "basic_cost": "block", "bottleneck_cost": "block",
     "feature_maps": "channel_grid", "addition": "residual_terms",
     "degradation": "degradation", "zero_init": "identity", "patchify": "ladder_diff",
+    "shattered": "degradation",  # for now the curves its question refers back to; a lag-1 slide figure is to come
 }  # fmt: skip
 #: The Streamlit element each figure is drawn as (AppTest's element type), for the tests.
 ELEMENT_OF_FIGURE: dict[str, str] = {
