@@ -19,11 +19,11 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from resnet_viz import paths
-from resnet_viz.architecture import counting
+from resnet_viz.architecture import counting, ladder, ladder_diff
 from resnet_viz.architecture.catalogue import ARCHS, get_spec
 from resnet_viz.architecture.trace import Trace, trace
 from resnet_viz.formatting import fmt_bytes, fmt_int, fmt_macs, fmt_shape, text_table
@@ -218,6 +218,135 @@ def _diagram(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- ladder
+
+
+def _signed(n: int) -> str:
+    return ("+" if n > 0 else "−" if n < 0 else "±") + fmt_int(abs(n))
+
+
+def ladder_rows(size: tuple[int, int, int], *, variants: bool = False) -> list[dict[str, object]]:
+    """One plain dict per rung (and kernel variant with ``variants``): our counts beside the paper's cited ones."""
+    specs = [*ladder.RUNGS, *(ladder.VARIANTS if variants else ())]
+    rows = []
+    for spec in specs:
+        tr = ladder.rung_trace(spec.key, size)
+        cited = ladder.CITED.get(spec.key)
+        row: dict[str, object] = {
+            "key": spec.key, "label": spec.label, "group": spec.group, "change": spec.change,
+            "adopted": spec.adopted, "torchvision": spec.torchvision, "choices": list(spec.choices),
+            "params": tr.total_params, "macs": tr.total_macs, "receptive_field": tr.receptive_field,
+            "cited": None if cited is None else asdict(cited),
+        }  # fmt: skip
+        if cited is not None and size == (3, 224, 224):
+            row["macs_explanation"] = asdict(ladder.macs_explanation(spec.key))
+        rows.append(row)
+    return rows
+
+
+def ladder_table(size: tuple[int, int, int], *, variants: bool = False) -> str:
+    """The ladder as a fixed-width table: ours (parameters, multiply-adds, receptive field), then the cited."""
+    header = ("#", "rung", "Figure 2 label", "params", "MACs", "RF", "top-1*", "GFLOPs*", "Table 10*")
+    lines = []
+    for i, row in enumerate(ladder_rows(size, variants=variants)):
+        cited = row["cited"] or {}
+        lines.append((
+            str(i) if row["adopted"] else "-", str(row["key"]), str(row["label"]), fmt_int(row["params"]),
+            fmt_macs(row["macs"]), str(row["receptive_field"]), f"{cited.get('figure_top1', '')}",
+            f"{cited.get('figure_gflops', '')}", f"{cited.get('table_gflops', '')}",
+        ))  # type: ignore[arg-type]  # fmt: skip
+    c, h, w = size
+    return "\n".join([
+        f"ResNet-50 → ConvNeXt-T, one change at a time, at {c}×{h}×{w}",
+        *text_table(header, lines, right={3, 4, 5, 6, 7, 8}),
+        "",
+        f"MACs: {ladder.MAC_CONVENTION}.",
+        f"* cited, not measured: top-1 (ImageNet-1K, %) and GFLOPs from {ladder.FIGURE}; "
+        f"Table 10 GFLOPs from {ladder.TABLE}.",
+        "RF: theoretical receptive field of the last feature map, in input pixels.",
+    ])  # fmt: skip
+
+
+def _ladder_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input-size", type=_input_size, default=(3, 224, 224), help="224, 224x160 or 3,224,224")
+    p.add_argument("--variants", action="store_true", help="also the kernel sizes the paper tried (5, 9, 11)")
+    p.add_argument("--json", action="store_true", help="print the rungs, counts and cited numbers as JSON")
+
+
+def _ladder(args: argparse.Namespace) -> int:
+    if args.json:
+        rows = ladder_rows(args.input_size, variants=args.variants)
+        print(
+            json.dumps({"mac_convention": ladder.MAC_CONVENTION, "rungs": rows}, indent=1, ensure_ascii=False)
+        )
+    else:
+        print(ladder_table(args.input_size, variants=args.variants))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------- diff
+
+
+def _change_text(c: ladder_diff.ModuleChange) -> str:
+    """What changed in one step, e.g. 'kernel 3→7, params 864→4,704'."""
+    a, b = c.a, c.b
+    parts = []
+    for f in c.fields:
+        va, vb = getattr(a, f), getattr(b, f)  # type: ignore[union-attr]
+        if f in ("input_shape", "output_shape"):
+            va, vb = fmt_shape(va), fmt_shape(vb)
+        elif f == "params":
+            va, vb = fmt_int(va), fmt_int(vb)
+        parts.append(f"{f.replace('_', ' ')} {va}→{vb}")
+    return ", ".join(parts)
+
+
+def diff_text(d: ladder_diff.LadderDiff) -> str:
+    """The diff as text: totals and deltas, whole blocks added or removed, then every other step."""
+    c, h, w = d.input_size
+    out = [
+        f"{d.a} → {d.b} at {c}×{h}×{w}",
+        f"parameters: {fmt_int(d.params[0])} → {fmt_int(d.params[1])} ({_signed(d.delta_params)})",
+        f"multiply-adds: {fmt_macs(d.macs[0])} → {fmt_macs(d.macs[1])} ({_signed(d.delta_macs)})",
+        f"receptive field: {d.receptive_field[0]} → {d.receptive_field[1]} px ({_signed(d.delta_receptive_field)})",
+    ]
+    if d.identical:
+        return "\n".join([*out, "", "no module added, removed, reshaped or renamed"])
+    whole = {"added": set(d.blocks_added), "removed": set(d.blocks_removed)}
+    for kind, blocks in (("removed", d.blocks_removed), ("added", d.blocks_added)):
+        if blocks:
+            out += ["", f"whole blocks {kind} ({len(blocks)}): {', '.join(blocks)}"]
+    for kind in ("removed", "added", "changed", "renamed"):
+        items = [x for x in getattr(d, kind) if x.block not in whole.get(kind, ())]
+        if not items:
+            continue
+        out += ["", f"{kind} ({len(items)}):"]
+        rows = []
+        for x in items:
+            r = x.b or x.a
+            what = _change_text(x) if kind == "changed" else f"{r.kind} {fmt_shape(r.output_shape)}"  # type: ignore[union-attr]
+            rows.append((x.role, x.name, what, _signed(x.delta_params), _signed(x.delta_macs)))
+        out += text_table(("role", "module", "what", "Δparams", "ΔMACs"), rows, right={3, 4})
+    return "\n".join(out)
+
+
+def _diff_arguments(p: argparse.ArgumentParser) -> None:
+    names = ", ".join(ladder.NETWORKS)
+    p.add_argument("net_a", choices=ladder.NETWORKS, metavar="NET_A", help="one of: " + names)
+    p.add_argument("net_b", choices=ladder.NETWORKS, metavar="NET_B", help="as NET_A")
+    p.add_argument("--input-size", type=_input_size, default=(3, 224, 224), help="224, 224x160 or 3,224,224")
+    p.add_argument("--json", action="store_true", help="print the diff as JSON")
+
+
+def _diff(args: argparse.Namespace) -> int:
+    d = ladder_diff.diff(args.net_a, args.net_b, args.input_size)
+    if args.json:
+        print(json.dumps(d.to_dict(), indent=1, ensure_ascii=False))
+    else:
+        print(diff_text(d))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- download-weights
 
 
@@ -312,6 +441,18 @@ COMMANDS: tuple[Command, ...] = (
         "graphviz diagram of a network (overview, one block, or the paper's Figure 3) as DOT, SVG or PNG",
         _diagram_arguments,
         _diagram,
+    ),
+    Command(
+        "ladder",
+        "ResNet-50 → ConvNeXt-T one change at a time (Liu et al. 2022, Figure 2): counts beside the cited numbers",
+        _ladder_arguments,
+        _ladder,
+    ),
+    Command(
+        "diff",
+        "what was added, removed or reshaped from one network to another (ladder rungs, ImageNet ResNets)",
+        _diff_arguments,
+        _diff,
     ),
     Command(
         "download-weights",

@@ -1,24 +1,35 @@
 """Every ``RESNET_VIZ_*`` knob in one place: read from the environment, parsed and validated once.
 
-=========================  =========  ===========================================================================
-variable                   default    what it sets
-=========================  =========  ===========================================================================
-``RESNET_VIZ_DEVICE``      (auto)     ``cpu``, ``cuda`` or ``mps``; unset: CUDA, else Apple MPS, else the CPU
-``RESNET_VIZ_OFFLINE``     0          1: never try the network for pretrained weights
-``RESNET_VIZ_CAPTURE_MB``  256        the captures every session shares, in MB (:attr:`Settings.capture_bytes`)
-``RESNET_VIZ_REQUEST_MB``  320        the most memory one request may take, in MB (:attr:`Settings.request_bytes`)
-``RESNET_VIZ_CACHE_MB``    32         the bound of each smaller cache (grids, pictures, …), in MB
-``RESNET_VIZ_MODELS_MB``   512        the shared networks' weights together, in MB
-``RESNET_VIZ_BATCH_MS``    5          how long a forward waits for others of the same network, in ms
-``RESNET_VIZ_MAX_BATCH``   8          the most images in one batched forward (1: no batching)
-=========================  =========  ===========================================================================
+============================  ==========  ====================================================================
+variable                      default     what it sets
+============================  ==========  ====================================================================
+``RESNET_VIZ_DEVICE``         (auto)      ``cpu``, ``cuda`` or ``mps``; unset: CUDA, else Apple MPS, else the
+                                          CPU
+``RESNET_VIZ_OFFLINE``        0           1: never try the network for pretrained weights
+``RESNET_VIZ_CAPTURE_MB``     256         the captures every session shares, in MB
+                                          (:attr:`Settings.capture_bytes`)
+``RESNET_VIZ_REQUEST_MB``     320         the most memory one request may take, in MB
+                                          (:attr:`Settings.request_bytes`)
+``RESNET_VIZ_CACHE_MB``       32          the bound of each smaller cache (grids, pictures, …), in MB
+``RESNET_VIZ_MODELS_MB``      512         the shared networks' weights together, in MB
+``RESNET_VIZ_BATCH_MS``       5           how long a forward waits for others of the same network, in ms
+``RESNET_VIZ_MAX_BATCH``      8           the most images in one batched forward (1: no batching)
+``RESNET_VIZ_ROOMS``          sqlite      class mode's room store: ``sqlite`` (empty too) or
+                                          ``redis://host:port/db``
+``RESNET_VIZ_DATA_DIR``       (per user)  where the SQLite room store lives; unset:
+                                          ``$XDG_DATA_HOME/resnet-viz``, else ``~/.local/share/resnet-viz``
+``RESNET_VIZ_ROOM_IDLE_MIN``  180         a room nobody wrote to for this many minutes expires
+``RESNET_VIZ_ROOM_STUDENTS``  200         the most students in one room
+``RESNET_VIZ_MAX_ROOMS``      500         the most live rooms in one store
+============================  ==========  ====================================================================
 
 Why each default is what it is stands beside its field in :class:`Settings`. ``current()`` parses the environment
 and caches the result keyed by the ``RESNET_VIZ_*`` variables themselves (a snapshot of a handful of strings), so
 a value set later, as the tests do with ``monkeypatch.setenv``, applies at the next call. A bad value never raises:
 it falls back to the default with a warning in the log, once per environment. :func:`warn_unknown` (called once
 at start-up) names every ``RESNET_VIZ_*`` variable nobody reads, with the known name it is closest to, so a
-misspelt ``RESNET_VIZ_MAXBATCH`` does not go silently unused.
+misspelt ``RESNET_VIZ_MAXBATCH`` does not go silently unused. :func:`data_dir` resolves ``RESNET_VIZ_DATA_DIR``
+and its per-user default.
 
 Two more names are read by the developers' tools, not by the app, and are only listed here (:data:`TOOLING`) so
 that they are not reported as unknown: ``RESNET_VIZ_CHROMIUM`` (the browser the end-to-end tests and the load
@@ -50,6 +61,11 @@ MAX_BATCH_ENV = "RESNET_VIZ_MAX_BATCH"
 REQUEST_MB_ENV = "RESNET_VIZ_REQUEST_MB"
 CACHE_MB_ENV = "RESNET_VIZ_CACHE_MB"
 MODELS_MB_ENV = "RESNET_VIZ_MODELS_MB"
+ROOMS_ENV = "RESNET_VIZ_ROOMS"
+DATA_DIR_ENV = "RESNET_VIZ_DATA_DIR"
+ROOM_IDLE_MIN_ENV = "RESNET_VIZ_ROOM_IDLE_MIN"
+ROOM_STUDENTS_ENV = "RESNET_VIZ_ROOM_STUDENTS"
+MAX_ROOMS_ENV = "RESNET_VIZ_MAX_ROOMS"
 
 #: Names the developers' tools read (not the app): known, so not reported, but not parsed here.
 TOOLING: dict[str, str] = {
@@ -94,6 +110,23 @@ class Settings:
     #: whose entry was let go makes it again when it next needs it. 0 keeps nothing.
     cache_mb: float = 32
     models_mb: float = 512
+    #: Class mode's room store: ``sqlite`` (or empty) keeps rooms in ``<data_dir>/rooms.sqlite3``, shared by every
+    #: replica on this host with no set-up; ``redis://host:port/db`` keeps them in Redis, for replicas on several
+    #: hosts. Anything else falls back to SQLite with a warning.
+    rooms: str = "sqlite"
+    #: The folder of the SQLite room store; empty: :func:`data_dir` picks the per-user default
+    #: (``$XDG_DATA_HOME/resnet-viz``, else ``~/.local/share/resnet-viz``), the XDG place for an app's own data.
+    data_dir: str = ""
+    #: A room nobody wrote to (no join, answer or teacher action) for this many minutes expires. 180: a double
+    #: lesson with a break stays alive (90 min + 20 min + 90 min of a slow class is still touched every few
+    #: minutes), while a room forgotten at the end of a morning is gone by the afternoon.
+    room_idle_min: float = 180
+    #: The most students in one room: 200 covers a full lecture hall (the largest class one projector serves)
+    #: and bounds one room's answers at 200 × the lesson's steps rows.
+    room_students: int = 200
+    #: The most live rooms in one store: 500 rooms of 200 students are 100 000 students at once, far above what
+    #: one deployment of this app serves, while a flood of "start a class" clicks stays a few MB of rows.
+    max_rooms: int = 500
 
     @property
     def capture_bytes(self) -> int:
@@ -174,6 +207,19 @@ def _positive(text: str) -> float:
     return value
 
 
+def _rooms(text: str) -> str:
+    word = text.strip()
+    if word.lower() in ("", "sqlite"):
+        return "sqlite"
+    if word.startswith(("redis://", "rediss://", "unix://")):
+        return word
+    raise ValueError("expected sqlite or a redis:// address (redis://host:port/db)")
+
+
+def _folder(text: str) -> str:
+    return os.path.expanduser(text.strip())
+
+
 def _positive_int(text: str) -> int:
     value = _number(text, "a whole number ≥ 1")
     if value != int(value) or value < 1:
@@ -191,6 +237,11 @@ KNOBS: dict[str, tuple[str, Callable[[str], Any]]] = {
     REQUEST_MB_ENV: ("request_mb", _positive),
     CACHE_MB_ENV: ("cache_mb", _non_negative),
     MODELS_MB_ENV: ("models_mb", _non_negative),
+    ROOMS_ENV: ("rooms", _rooms),
+    DATA_DIR_ENV: ("data_dir", _folder),
+    ROOM_IDLE_MIN_ENV: ("room_idle_min", _positive),
+    ROOM_STUDENTS_ENV: ("room_students", _positive_int),
+    MAX_ROOMS_ENV: ("max_rooms", _positive_int),
 }
 
 
@@ -216,6 +267,17 @@ def _parse(snapshot: tuple[tuple[str, str], ...]) -> Settings:
 def current() -> Settings:
     """The settings of the environment as it is now (parsed once per distinct set of ``RESNET_VIZ_*`` values)."""
     return _parse(_snapshot())
+
+
+def data_dir(s: Settings | None = None) -> str:
+    """The folder of the app's own data (the SQLite room store): ``RESNET_VIZ_DATA_DIR``, else
+    ``$XDG_DATA_HOME/resnet-viz``, else ``~/.local/share/resnet-viz`` (the XDG base directory default)."""
+    chosen = (s or current()).data_dir
+    if chosen:
+        return chosen
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+    base = xdg if os.path.isabs(xdg) else os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "resnet-viz")
 
 
 def warn_unknown() -> list[str]:

@@ -166,6 +166,8 @@ def test_architecture_imports_no_torch_anywhere() -> None:
         "resnet_viz.architecture.catalogue",
         "resnet_viz.architecture.trace",
         "resnet_viz.architecture.counting",
+        "resnet_viz.architecture.ladder",
+        "resnet_viz.architecture.ladder_diff",
         "resnet_viz.formatting",
         "resnet_viz.cli",
         "resnet_viz.__main__",

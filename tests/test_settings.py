@@ -57,6 +57,15 @@ def test_every_knob_has_a_field_and_its_own_name() -> None:
         ("RESNET_VIZ_MAX_BATCH", "1", "max_batch", 1),
         ("RESNET_VIZ_MAX_BATCH", "16", "max_batch", 16),
         ("RESNET_VIZ_MAX_BATCH", "4.0", "max_batch", 4),
+        ("RESNET_VIZ_ROOMS", "", "rooms", "sqlite"),
+        ("RESNET_VIZ_ROOMS", " SQLite ", "rooms", "sqlite"),
+        ("RESNET_VIZ_ROOMS", "redis://10.0.0.5:6379/2", "rooms", "redis://10.0.0.5:6379/2"),
+        ("RESNET_VIZ_ROOMS", " rediss://cache:6380/0 ", "rooms", "rediss://cache:6380/0"),
+        ("RESNET_VIZ_DATA_DIR", "/srv/resnet-viz ", "data_dir", "/srv/resnet-viz"),
+        ("RESNET_VIZ_ROOM_IDLE_MIN", "45", "room_idle_min", 45.0),
+        ("RESNET_VIZ_ROOM_IDLE_MIN", "0.5", "room_idle_min", 0.5),
+        ("RESNET_VIZ_ROOM_STUDENTS", "40", "room_students", 40),
+        ("RESNET_VIZ_MAX_ROOMS", "1", "max_rooms", 1),
     ],
 )
 def test_each_knob_is_parsed(
@@ -81,6 +90,14 @@ def test_each_knob_is_parsed(
         ("RESNET_VIZ_MAX_BATCH", "0"),
         ("RESNET_VIZ_MAX_BATCH", "2.5"),
         ("RESNET_VIZ_MAX_BATCH", "eight"),
+        ("RESNET_VIZ_ROOMS", "postgres://db/rooms"),
+        ("RESNET_VIZ_ROOMS", "redis"),
+        ("RESNET_VIZ_ROOM_IDLE_MIN", "0"),
+        ("RESNET_VIZ_ROOM_IDLE_MIN", "-10"),
+        ("RESNET_VIZ_ROOM_IDLE_MIN", "forever"),
+        ("RESNET_VIZ_ROOM_STUDENTS", "0"),
+        ("RESNET_VIZ_ROOM_STUDENTS", "30.5"),
+        ("RESNET_VIZ_MAX_ROOMS", "-1"),
     ],
 )
 def test_a_bad_value_falls_back_to_the_default_with_a_warning(
@@ -140,3 +157,26 @@ def test_nothing_unknown_nothing_logged(
     with caplog.at_level(logging.WARNING, logger="resnet_viz.settings"):
         assert settings.warn_unknown() == []
     assert caplog.records == []
+
+
+def test_the_room_knobs_defaults() -> None:
+    s = settings.current()
+    assert (s.rooms, s.data_dir, s.room_idle_min, s.room_students, s.max_rooms) == (
+        "sqlite",
+        "",
+        180,
+        200,
+        500,
+    )
+
+
+def test_the_data_dir_is_per_user_unless_set(clean_env: pytest.MonkeyPatch, tmp_path) -> None:
+    clean_env.setenv("HOME", str(tmp_path / "home"))
+    clean_env.delenv("XDG_DATA_HOME", raising=False)
+    assert settings.data_dir() == str(tmp_path / "home" / ".local" / "share" / "resnet-viz")
+    clean_env.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert settings.data_dir() == str(tmp_path / "xdg" / "resnet-viz")
+    clean_env.setenv("XDG_DATA_HOME", "relative/path")  # the XDG spec: a relative path is ignored
+    assert settings.data_dir() == str(tmp_path / "home" / ".local" / "share" / "resnet-viz")
+    clean_env.setenv("RESNET_VIZ_DATA_DIR", "~/rooms")
+    assert settings.data_dir() == str(tmp_path / "home" / "rooms")

@@ -16,10 +16,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from resnet_viz import settings
 from resnet_viz.errors import UserError
+from resnet_viz.i18n import LANGUAGES
+from resnet_viz.lesson import STEP_COUNT
 
 #: Room codes use Crockford's base-32 alphabet (no I, L, O, U: nothing a student misreads from a projector).
 #: Six characters are 30 bits: a class-sized guesser rate-limited by nginx needs years to hit a live room.
@@ -46,6 +50,14 @@ class RoomError(UserError):
         "bad_reply",  # an empty or too long reply, or a bad student id
     )
     OUTSIDE = ("code",)
+
+    @classmethod
+    def about(cls, kind: str, code: str, message: str, **params: object) -> RoomError:
+        """A RoomError about room ``code``: its ``code`` param is the room's (``UserError``'s own ``code`` argument
+        is the error's kind, so the room's code cannot be passed as a keyword)."""
+        err = cls(kind, message, **params)
+        err.params["code"] = code
+        return err
 
 
 def new_code() -> str:
@@ -142,18 +154,122 @@ class RoomStore(Protocol):
         """Teacher: end the class; the room and its answers are deleted."""
         ...
 
-    def answer(self, code: str, student: str, step: int, reply: str, *, now: float | None = None) -> RoomState:
-        """A joined student's reply to the room's current step; a second reply replaces the first until reveal."""
+    def answer(
+        self, code: str, student: str, step: int, reply: str, *, now: float | None = None
+    ) -> RoomState:
+        """A student's reply to the room's current step; a second reply replaces the first until reveal. A student
+        not joined yet (a join lost to a reload or another replica) is joined first, within the room's bound.
+        Store the reply as ``histogram.canonical_reply(step, text)`` gives it, so that spellings are one bar."""
         ...
 
-    def tally(self, code: str, step: int) -> Tally:
+    def tally(self, code: str, step: int, *, now: float | None = None) -> Tally:
         """The step's answers, counted (no student ids leave the store)."""
         ...
 
-    def export(self, code: str, secret: str) -> list[Tally]:
+    def export(self, code: str, secret: str, *, now: float | None = None) -> list[Tally]:
         """Teacher: every step's tally (the CSV download: step, question, answer, count)."""
         ...
 
     def expire(self, *, now: float | None = None) -> int:
         """Delete every room idle longer than the idle limit; the number deleted."""
         ...
+
+    def close(self) -> None:
+        """Let go of the store's connections (the process's own; rooms stay in the store)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The bounds every backend enforces: students per room, live rooms per store, and the idle time after which
+    a room expires. A room's answers are bounded by them too: one per student per lesson step, each at most
+    :data:`MAX_REPLY_CHARS`, so at most ``students × steps`` rows of bounded size."""
+
+    students: int = settings.DEFAULTS.room_students
+    rooms: int = settings.DEFAULTS.max_rooms
+    idle_s: float = settings.DEFAULTS.room_idle_min * 60
+    steps: int = STEP_COUNT
+
+    @classmethod
+    def from_settings(cls, s: settings.Settings) -> Limits:
+        return cls(students=s.room_students, rooms=s.max_rooms, idle_s=s.room_idle_min * 60)
+
+
+# ------------------------------------------------------------------------------ checks both backends share
+# Each raises the RoomError a page shows, before anything reaches a store.
+
+
+def clock(now: float | None) -> float:
+    """``now`` as given (the tests' clock), else the wall clock."""
+    return time.time() if now is None else float(now)
+
+
+def checked_code(code: str) -> str:
+    """A code in its stored form; ``no_room`` for anything that cannot be one (a forged address)."""
+    normal = normalize_code(code) if isinstance(code, str) else None
+    if normal is None:
+        raise RoomError.about("no_room", str(code)[:20], f"no room {str(code)[:20]!r}")
+    return normal
+
+
+def checked_lang(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; choose one of {', '.join(LANGUAGES)}")
+    return lang
+
+
+def checked_student(student: str) -> str:
+    """An anonymous id as the browser sent it: 1 to :data:`MAX_STUDENT_ID_CHARS` printable characters."""
+    if (
+        not isinstance(student, str)
+        or not 0 < len(student) <= MAX_STUDENT_ID_CHARS
+        or not student.isprintable()
+    ):
+        raise RoomError(
+            "bad_reply",
+            f"a student id is 1 to {MAX_STUDENT_ID_CHARS} printable characters",
+            chars=MAX_REPLY_CHARS,
+        )
+    return student
+
+
+def checked_reply(reply: str) -> str:
+    """A reply without its outer spaces: 1 to :data:`MAX_REPLY_CHARS` printable characters."""
+    text = reply.strip() if isinstance(reply, str) else ""
+    if not 0 < len(text) <= MAX_REPLY_CHARS or not text.isprintable():
+        raise RoomError("bad_reply", f"a reply is 1 to {MAX_REPLY_CHARS} characters", chars=MAX_REPLY_CHARS)
+    return text
+
+
+def checked_step(step: int, steps: int) -> int:
+    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= steps:
+        raise RoomError("bad_step", f"step {step!r} is not one of 1..{steps}", step=step, steps=steps)
+    return step
+
+
+def no_room(code: str) -> RoomError:
+    return RoomError.about("no_room", code, f"no room {code}")
+
+
+def not_teacher(code: str) -> RoomError:
+    return RoomError.about("not_teacher", code, f"not the teacher of room {code}")
+
+
+def tally_of(step: int, replies: list[tuple[str, int]]) -> Tally:
+    """A :class:`Tally` in its one order: most answers first, then the reply's text (stable for tests, CSV)."""
+    return Tally(step, tuple(sorted(replies, key=lambda rc: (-rc[1], rc[0]))))
+
+
+def open_store(s: settings.Settings | None = None) -> RoomStore:
+    """The store ``RESNET_VIZ_ROOMS`` names, with the limits of the ``RESNET_VIZ_ROOM_*`` knobs: SQLite at
+    ``<data dir>/rooms.sqlite3`` by default, Redis for a ``redis://`` address. One store object serves every
+    session of a process (both backends are thread-safe); the UI keeps it in ``st.cache_resource``."""
+    s = s or settings.current()
+    limits = Limits.from_settings(s)
+    if s.rooms == "sqlite":
+        from resnet_viz.classroom.sqlite_store import SqliteRoomStore
+
+        return SqliteRoomStore(settings.data_dir(s), limits)
+    from resnet_viz.classroom.redis_store import RedisRoomStore
+
+    return RedisRoomStore(s.rooms, limits)

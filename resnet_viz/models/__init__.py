@@ -1,6 +1,6 @@
 """Networks as torch modules: building them on torchvision's classes (:mod:`.build`), the one walker of a block
-(:mod:`.blocks`), their weights (:mod:`.weights`), seeded initialisation (:mod:`.seeding`) and the device
-(:mod:`.device`)."""
+(:mod:`.blocks`), their weights (:mod:`.weights`), seeded initialisation (:mod:`.seeding`), the device
+(:mod:`.device`) and the ResNet-50 → ConvNeXt-T ladder's rungs (:mod:`.ladder`)."""
 
 from resnet_viz.models.blocks import (
     BlockLayer,
@@ -17,15 +17,19 @@ from resnet_viz.models.build import (
     ZeroPadShortcut,
     build_model,
 )
+from resnet_viz.models.ladder import DepthwiseFirstBlock, InvertedBottleneck, build_rung
 
 __all__ = [
     "BlockLayer",
     "BlockLayout",
     "CifarResNet",
+    "DepthwiseFirstBlock",
+    "InvertedBottleneck",
     "PlainBasicBlock",
     "PlainBottleneck",
     "ZeroPadShortcut",
     "build_model",
+    "build_rung",
     "is_block",
     "named_blocks",
     "named_stages",
