@@ -24,9 +24,16 @@ from resnet_viz.architecture.trace import Trace
 
 #: The parameters every page shares, in the order they are written.
 SHARED = ("lang", "net", "size", "stride", "plain", "block", "present")
-#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step.
-PAGE_PARAMS = ("sample", "step")
-KNOWN = SHARED + PAGE_PARAMS
+#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step, the class's room code (the
+#: class page; ``/?room=K7QX2M`` on any page takes a student there).
+PAGE_PARAMS = ("sample", "step", "room")
+#: Read once when an address opens and never written back: ``role=teacher`` asks to drive the room, which only the
+#: session holding the room's teacher secret may (any other session is refused, and shown the student's view).
+REQUESTS = ("role",)
+KNOWN = SHARED + PAGE_PARAMS + REQUESTS
+ROLES = ("teacher", "student")
+#: The room code the bad-room notice gives as an example (the issue's; any well-formed code would do).
+EXAMPLE_ROOM = "K7QX2M"
 #: The input sizes the sidebar accepts (its number input's bounds).
 SIZE_MIN, SIZE_MAX = 16, 1024
 STRIDES = ("3x3", "1x1")
@@ -48,7 +55,7 @@ DEFAULT_STEP = "layer2.0"
 class Problem:
     """One parameter that could not be used: ``code`` is one of ``unknown``, ``too_long``, ``bad_lang``,
     ``bad_net``, ``bad_size``, ``bad_stride``, ``bad_plain``, ``bad_block``, ``absent_block``, ``bad_step``,
-    ``bad_sample``, ``bad_present``; ``value`` is the received value, cut to :data:`SHOWN_LEN` characters."""
+    ``bad_sample``, ``bad_present``, ``bad_room``, ``bad_role``; ``value`` is the received value, cut to :data:`SHOWN_LEN` characters."""
 
     param: str
     code: str
@@ -231,6 +238,13 @@ def parse(
         step = _int(raw["step"])
         ok = step is not None and 1 <= step <= lesson_steps
         values["step"] = step if ok else bad("step", "bad_step", raw["step"])
+    if "room" in raw:  # K7QX2M, k7q-x2m, an O for a 0: stored in the one form the store knows
+        from resnet_viz.classroom import normalize_code
+
+        code = normalize_code(raw["room"])
+        values["room"] = code if code is not None else bad("room", "bad_room", raw["room"])
+    if "role" in raw:
+        values["role"] = raw["role"] if raw["role"] in ROLES else bad("role", "bad_role", raw["role"])
     if "block" in raw:
         name = raw["block"]
         shape_ok = name.replace(".", "").replace("_", "").isalnum()
@@ -255,9 +269,10 @@ def parse(
 
 
 def encode(values: Mapping[str, object]) -> dict[str, str]:
-    """The query parameters of a view, in a fixed order (shared ones first), as strings; ``None`` is left out."""
+    """The query parameters of a view, in a fixed order (shared ones first), as strings; ``None`` is left out,
+    and so is every one of :data:`REQUESTS` (read once, never written back)."""
     out: dict[str, str] = {}
-    for key in KNOWN:
+    for key in SHARED + PAGE_PARAMS:
         value = values.get(key)
         if value is None:
             continue

@@ -223,13 +223,17 @@ def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
     for lang in ("en", "zh"):
         t = translator(lang)
         text = share_help(t)
-        assert all(t(f"links.param_{name}") in text for name in KNOWN), lang
+        carried = links.SHARED + links.PAGE_PARAMS  # role (links.REQUESTS) is read once, never written back
+        assert set(KNOWN) - set(carried) == set(links.REQUESTS) == {"role"}
+        assert all(t(f"links.param_{name}") in text for name in carried), lang
         sep = t("common.list_sep")
         assert sep.join(t(f"links.param_{name}") for name in links.SHARED) in text
-        # The sample photo and the lesson step travel only on their own page: named after the shared ones, apart.
-        assert links.PAGE_PARAMS == ("sample", "step")  # the sentence names these two
-        sample, step = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
-        assert sample in text and step in text and text.index(sample) > text.index(t("links.param_present"))
+        # The sample photo, the lesson step and the class's room travel only on their own page: named after the
+        # shared ones, apart.
+        assert links.PAGE_PARAMS == ("sample", "step", "room")  # the sentence names these three
+        sample, step, room = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
+        assert sample in text and step in text and room in text
+        assert text.index(sample) > text.index(t("links.param_present"))
         assert sep.join(t(f"links.param_{name}") for name in KNOWN) not in text
     assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
 
@@ -277,3 +281,18 @@ def test_the_presenter_help_names_the_screen_from_the_constant_not_the_translati
     for lang in ("en", "zh"):
         assert f"{width}×{height}" in present_help(translator(lang))
         assert str(width) not in catalogue(lang)["links.present_help"]
+
+
+def test_room_is_read_in_every_form_a_student_types_and_role_is_never_written_back() -> None:
+    """``room``: the code as printed (K7Q-X2M), lower case, or as stored; anything else is a bad_room problem.
+    ``role`` is validated, then left out of every address written (it is a request, not part of the view)."""
+    from resnet_viz.links import encode
+
+    for typed in ("K7QX2M", "k7q-x2m", "K7Q X2M", "k7qx2m"):
+        assert parse({"room": typed}).values == {"room": "K7QX2M"}, typed
+    for bad in ("K7QX2", "K7QX2MM", "K7Q_X2M", "<script>", ""):
+        link = parse({"room": bad})
+        assert "room" not in link.values and [p.code for p in link.problems] == ["bad_room"], bad
+    assert parse({"role": "teacher"}).values == {"role": "teacher"}
+    assert [p.code for p in parse({"role": "admin"}).problems] == ["bad_role"]
+    assert encode({"room": "K7QX2M", "role": "teacher", "lang": "en"}) == {"lang": "en", "room": "K7QX2M"}

@@ -6,6 +6,7 @@
 * :mod:`~resnet_viz.ui.address`: the view in the address bar and the share box;
 * :mod:`~resnet_viz.ui.presenter`: presenter mode and how diagrams, charts, captions and errors are drawn;
 * :mod:`~resnet_viz.ui.session`: this session's own objects and the widgets' memory;
+* :mod:`~resnet_viz.ui.classroom`: class mode: the teacher's and the students' panels, the room store, polling;
 * one cache module per page family: :mod:`~resnet_viz.ui.feature_maps` (models, the capture store and batcher,
   grids), :mod:`~resnet_viz.ui.experiments`, :mod:`~resnet_viz.ui.inspector`, :mod:`~resnet_viz.ui.landscape`.
 
@@ -15,6 +16,7 @@ are what they call.
 
 from resnet_viz.links import View
 from resnet_viz.ui.address import page_param, set_page_param, share_url, sync_address
+from resnet_viz.ui.classroom import class_page, class_route
 from resnet_viz.ui.experiments import (
     cached_delete_block,
     cached_gradient_flow,
@@ -71,7 +73,7 @@ from resnet_viz.ui.resolve import (
 from resnet_viz.ui.session import keep_widget_state, session_slot
 
 __all__ = [
-    "CaptureKey", "Fit", "PreparedImage", "RequestTooLarge", "budgeted_preprocessing", "cache_store",
+    "class_page", "class_route", "CaptureKey", "Fit", "PreparedImage", "RequestTooLarge", "budgeted_preprocessing", "cache_store",
     "drop_upload", "erf_fit", "record_fit", "refused_upload", "sanity_fit", "upload_key", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
     "cached_grid_png", "cached_identity_at_init", "cached_layer_stats", "cached_preprocess", "cached_record",
     "cached_sanity_check", "cached_trace", "capture_store", "capture_with_fallback", "dev_caption", "device",

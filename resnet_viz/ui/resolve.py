@@ -17,6 +17,7 @@ import streamlit as st
 from resnet_viz import links
 from resnet_viz.architecture.catalogue import ARCHS, CATALOGUE, get_spec
 from resnet_viz.architecture.trace import Trace, trace
+from resnet_viz.classroom import CODE_LENGTH, display_code
 from resnet_viz.formatting import fmt_code
 from resnet_viz.i18n import LANGUAGES, Translator, browser_language
 from resnet_viz.i18n import arch_title as _arch_title
@@ -44,6 +45,9 @@ _LINK_PROBLEMS = "rv_link_problems"  # what was wrong with the address, shown on
 _LINK_GIVEN = "rv_link_given"  # which parameters the address that opened this page set
 _MOVED = "rv_block_moved"
 _PENDING_VIEW = "rv_pending_view"  # a view a page asked for, applied before the sidebar draws
+#: What an address asked of class mode (``room``, ``role``), kept until the class page acts on it (ui.classroom):
+#: {"room": code or None, "bad_room": a room value that is no code, "role": "teacher"/"student" or None}.
+CLASS_ASK = "rv_class_ask"
 
 
 def cached_trace(
@@ -128,6 +132,11 @@ def _read_address() -> None:
     ss[_LINK_DEFAULTS] = defaults
     ss[PAGE_PARAMS] = {"page": None, "values": {k: values[k] for k in links.PAGE_PARAMS if k in values}}
     ss[_LINK_PROBLEMS] = link.problems
+    if "room" in query or "role" in query:
+        ss[CLASS_ASK] = {
+            "room": values.get("room"), "role": values.get("role"),
+            "bad_room": any(p.param == "room" for p in link.problems),
+        }  # fmt: skip
     ss[LINK_SEEN] = query
     ss[_LINK_GIVEN] = frozenset(values)
 
@@ -274,6 +283,7 @@ def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
         "known": sep.join(links.KNOWN), "choices": sep.join(ARCHS),
         "lo": links.SIZE_MIN, "hi": links.SIZE_MAX, "example": links.DEFAULT_STEP, "net": CATALOGUE[v.arch].title,
         "first": steps[0], "last": steps[-1], "n": lesson_steps(),
+        "code_length": CODE_LENGTH, "code_example": display_code(links.EXAMPLE_ROOM),
     }  # fmt: skip
     if p.code == "bad_lang":
         args["choices"] = sep.join(LANGUAGES)
