@@ -13,12 +13,12 @@ from benchmarks.bench_classroom import (
     Phase,
     answer_latencies,
     bars_mismatch,
-    parse_bars,
     replies,
     results,
     step_latency,
 )
 from benchmarks.common import percentile
+from devtools.classpage import parse_bars, typed_reply
 
 
 def test_bars_are_read_line_by_line_and_a_bar_of_zero_is_no_answer() -> None:
@@ -69,8 +69,9 @@ def test_replies_are_mostly_right_and_reproducible() -> None:
     from resnet_viz import lesson
 
     step = lesson.STEPS[0]
-    value = lesson.answer(step, step.net, 224).value
+    value = lesson.answer(step, step.net, 224).value  # ResNet-34's input, worked out by the lesson
     right = ", ".join(str(v) for v in value)
+    assert typed_reply(step) == right and typed_reply(step, 2) != right
     got = replies(30)
     assert got == replies(30) and len(got) == 30
     assert got.count(right) == 18 and len(set(got)) == 3
@@ -117,3 +118,12 @@ def test_the_suite_finds_it() -> None:
     from benchmarks.__main__ import discover
 
     assert "classroom" in discover()
+
+
+def test_one_answer_spelled_three_ways_is_one_bar() -> None:
+    from devtools.classpage import expected_bars
+    from resnet_viz import lesson
+
+    step = lesson.STEPS[0]  # a shape question
+    bars = expected_bars(step, ["224,224,3", "(224, 224, 3)", "224 x 224 x 3", "224, 224, 4"], "en")
+    assert bars == Counter({"(224, 224, 3)": 3, "(224, 224, 4)": 1})

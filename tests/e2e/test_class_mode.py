@@ -31,8 +31,9 @@ import pytest
 from repo import ROOT
 from test_pages import SETTLE_TIMEOUT_MS, settle
 
+from devtools.classpage import bar_label, expected_bars, parse_bars, right_value, typed_reply
 from devtools.devserver import DevServer
-from resnet_viz import lesson, links
+from resnet_viz import lesson
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import catalogue, translator
 from resnet_viz.ui.presenter import PRESENTER_SCREEN_PX
@@ -47,9 +48,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 PHONE = {"width": 390, "height": 844}
 PROJECTOR = {"width": PRESENTER_SCREEN_PX[0], "height": PRESENTER_SCREEN_PX[1]}
 LOCALES = {"en": "en-US", "zh": "zh-CN"}
-WAIT_MS = (
-    30_000  # a step change or an answer reaching another screen (the target is 2 s; this is a hang guard)
-)
+#: A step change or an answer reaching another screen: the target is 2 s (the benchmark measures it); this is a
+#: hang guard for a shared 2-core machine.
+WAIT_MS = 30_000
 SERVER_LOG = ROOT / "test-artifacts" / "e2e-class-server.log"
 
 
@@ -74,53 +75,18 @@ def says(text: str, lang: str, key: str) -> bool:
     return literal_parts(lang, key)[0] in plain(text)
 
 
-def right_value(step: lesson.Step) -> object:
-    """The lesson's answer to ``step`` for the room: the step's own network at its own input size."""
-    return lesson.answer(step, step.net, links.start_size(step.net)).value
-
-
 def right_reply(step: lesson.Step) -> str:
-    """The right answer typed as a student would: "224, 224, 3", "56"."""
-    value = right_value(step)
-    return ", ".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+    return typed_reply(step)
 
 
 def wrong_reply(step: lesson.Step, k: int) -> str:
-    """A wrong answer of the right kind: the right one with its last number changed by ``k``."""
-    value = right_value(step)
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in (*value[:-1], value[-1] + k))
-    return str(int(value) + k)
+    return typed_reply(step, k)
 
 
-def shown_value(step: lesson.Step, lang: str) -> str:
+def shown_value(step: lesson.Step) -> str:
     """The right answer as the lesson page writes it: "(224, 224, 3)", "56" (numbers grouped by fmt_int)."""
     value = right_value(step)
     return "(" + ", ".join(str(v) for v in value) + ")" if isinstance(value, tuple) else fmt_int(int(value))
-
-
-def bar_label(step: lesson.Step, reply: str, lang: str) -> str:
-    """How the presenter labels the bar of a typed reply: the store's canonical form, shown in the room's
-    language (``ui.classroom.shown_answer``: a choice translated, an integer grouped)."""
-    from resnet_viz.classroom.histogram import canonical_reply
-    from resnet_viz.ui.classroom import shown_answer
-
-    return shown_answer(step, canonical_reply(step, reply), translator(lang))
-
-
-def expected_bars(step_number: int, replies: list[str], lang: str) -> Counter:
-    step = lesson.STEPS[step_number - 1]
-    return Counter(bar_label(step, r, lang) for r in replies)
-
-
-def parse_bars(text: str) -> Counter:
-    """``class_bars``' lines "<answer>: <count>" as a Counter; bars of 0 (the right answer no one gave) left out."""
-    bars: Counter = Counter()
-    for line in text.splitlines():
-        m = re.match(r"^\s*(.+?)\s*[:：]\s*(\d+)\s*$", line)
-        if m and int(m[2]):
-            bars[m[1]] += int(m[2])
-    return bars
 
 
 # --------------------------------------------------------------------------- elements by their stable keys
@@ -299,12 +265,15 @@ def test_a_class_of_three_phones_follows_the_teacher(
     submit(b, wrong_reply(first, 1))
     submit(c, wrong_reply(first, 2))
     wait_bars(
-        teacher, expected_bars(1, [right_reply(first), wrong_reply(first, 1), wrong_reply(first, 2)], lang)
+        teacher,
+        expected_bars(
+            lesson.STEPS[0], [right_reply(first), wrong_reply(first, 1), wrong_reply(first, 2)], lang
+        ),
     )
     expect(key(teacher, "class_answered")).to_contain_text("3", timeout=WAIT_MS)
     submit(c, right_reply(first))  # changed before reveal: replaces C's first answer
     final = [right_reply(first), wrong_reply(first, 1), right_reply(first)]
-    wait_bars(teacher, expected_bars(1, final, lang))
+    wait_bars(teacher, expected_bars(first, final, lang))
     for phone, reply in zip(students, final):  # each phone shows its own standing answer
         mine = plain(t("classroom.your_answer", answer=bar_label(first, reply, lang)))
         expect(key(phone, "class_feedback")).to_contain_text(mine, timeout=WAIT_MS)
@@ -312,7 +281,7 @@ def test_a_class_of_three_phones_follows_the_teacher(
 
     # Reveal reaches every phone: the right answer as the lesson writes it.
     click_key(teacher, "class_reveal")
-    revealed = plain(t("classroom.answer_is", answer=shown_value(first, lang)))
+    revealed = plain(t("classroom.answer_is", answer=shown_value(first)))
     for phone in students:
         expect(key(phone, "class_feedback")).to_contain_text(revealed, timeout=WAIT_MS)
         expect(key(phone, "class_reply")).to_have_count(0)  # answers are closed
@@ -349,7 +318,10 @@ def test_a_class_of_three_phones_follows_the_teacher(
     submit(b, wrong_reply(second, 1))
     submit(c, wrong_reply(second, 1))
     wait_bars(
-        teacher, expected_bars(2, [right_reply(second), wrong_reply(second, 1), wrong_reply(second, 1)], lang)
+        teacher,
+        expected_bars(
+            lesson.STEPS[1], [right_reply(second), wrong_reply(second, 1), wrong_reply(second, 1)], lang
+        ),
     )
     settle(teacher)
     teacher.screenshot(path=str(screenshot_dir / f"class_teacher_step2_{lang}.png"))
