@@ -65,7 +65,7 @@ JOIN_RATIO_TARGET = 1.0  # a student joining vs a fresh session's first page loa
 IDLE_WINDOW_S = 20.0
 BACKGROUND_WINDOW_S = 5.0  # the rooms' other screens polling, measured before the class joins
 ANSWER_SPREAD_S = 8.0  # the 30 answers come over this many seconds
-FIRST_LOADS = 3  # lone first page loads measured (after one to warm the server), median taken
+FIRST_LOADS = 5  # lone first page loads measured (after one to warm the server), median taken
 WAIT_S = 30.0  # the longest wait for one thing to reach a screen (then it counts as never: infinite latency)
 STEP_TIMEOUT_S = 180.0  # one browser step (a page load on a busy machine)
 PHASE_TIMEOUT_S = 420.0
@@ -74,7 +74,7 @@ PROJECTOR = {"width": 1280, "height": 720}
 #: Runs in every page before the app's own scripts (and again after any navigation): records, with the browser's
 #: clock, each new step number the class box shows and each new text of the presenter's bars.
 WATCH_JS = """(() => {
-    const log = window.__rvClass = {steps: [], bars: [], step: null, barsText: null};
+    const log = window.__rvClass = {steps: [], bars: [], clicks: [], step: null, barsText: null};
     const look = () => {
         const box = document.querySelector('.st-key-class_step');
         const m = box && box.textContent.match(/(\\d+)\\s*\\/\\s*(\\d+)/);
@@ -86,8 +86,15 @@ WATCH_JS = """(() => {
         }
     };
     new MutationObserver(look).observe(document, {subtree: true, childList: true, characterData: true});
+    // The moment a submit or a step button is clicked, in the page (not when the driver began to click).
+    document.addEventListener('click', (e) => {
+        const hit = e.target.closest
+            && e.target.closest('.st-key-class_submit, .st-key-class_next, .st-key-class_back');
+        if (hit) log.clicks.push([Date.now() / 1000, hit.className.match(/st-key-(class_\\w+)/)[1]]);
+    }, true);
 })();"""
-READ_JS = "() => window.__rvClass ? {steps: window.__rvClass.steps, bars: window.__rvClass.bars} : null"
+READ_JS = """() => window.__rvClass
+    ? {steps: window.__rvClass.steps, bars: window.__rvClass.bars, clicks: window.__rvClass.clicks} : null"""
 
 
 # --------------------------------------------------------------------------- pure parts (tests/test_bench_classroom.py)
@@ -319,9 +326,9 @@ async def guarded(s: Screen, what: str, coro, timeout_s: float = STEP_TIMEOUT_S)
 
 async def read_log(s: Screen) -> dict:
     try:
-        return await s.page.evaluate(READ_JS) or {"steps": [], "bars": []}
+        return await s.page.evaluate(READ_JS) or {"steps": [], "bars": [], "clicks": []}
     except Exception:  # noqa: BLE001 - a closed or crashed page has no log
-        return {"steps": [], "bars": []}
+        return {"steps": [], "bars": [], "clicks": []}
 
 
 async def wait_bars(teacher: Screen, expected: Counter, timeout_s: float = WAIT_S) -> Counter:
@@ -360,17 +367,41 @@ async def first_load_cpu(browser, base: str, cpu, cookie: dict | None) -> list[f
     return costs
 
 
+async def clicked_at(s: Screen, button: str, after: float, fallback: float) -> float:
+    """When the page saw its ``button`` clicked (the first time after ``after``), else ``fallback``."""
+    log = await read_log(s)
+    return next((t for t, b in log["clicks"] if b == button and t >= after), fallback)
+
+
 async def run_phase(
     phase: Phase, browser, base: str, cpu, students: int, cookies: dict[str, dict | None]
 ) -> None:
     """The class, in one browser: ``cookies`` pins each kind of screen ("teacher_a", "students_a", "teacher_b",
-    "students_b") to a replica (None: no pinning, one server)."""
+    "students_b") to a replica (None: no pinning, one server). What is measured goes into ``phase`` as soon as it
+    is, so a phase cut short by its time limit still reports what it measured; every screen's errors too."""
+    screens: list[Screen] = []
+    try:
+        await _class(phase, browser, base, cpu, students, cookies, screens)
+    finally:
+        for s in screens:  # no await here: this also runs when the phase is cancelled at its time limit
+            phase.errors += s.errors
+
+
+async def _class(
+    phase: Phase,
+    browser,
+    base: str,
+    cpu,
+    students: int,
+    cookies: dict[str, dict | None],
+    screens: list[Screen],
+) -> None:
     firsts = await first_load_cpu(browser, base, cpu, cookies["students_a"])
     phase.first_load_cpu_s = statistics.median(firsts)
 
     teacher = await open_screen(browser, "teacher A", PROJECTOR, cookies["teacher_a"])
     teacher_b = await open_screen(browser, "teacher B", PROJECTOR, cookies["teacher_b"])
-    screens = [teacher, teacher_b]
+    screens += [teacher, teacher_b]
     code = await start_room(teacher, base)
     code_b = await start_room(teacher_b, base)
     room_b = [
@@ -380,22 +411,31 @@ async def run_phase(
     screens += room_b
     await asyncio.gather(*(guarded(s, "join room B", join(s, base, code_b)) for s in room_b))
 
-    # The whole class joins at once.
+    # The whole class joins at once. Taken off the server CPU it costs: what the screens already in the rooms
+    # spend polling meanwhile (their rate measured just before), and the polling of each phone from the moment
+    # it is seated (at the idle rate per screen measured below, in this phase).
     phones = [
         await open_screen(browser, f"student {i}", PHONE, cookies["students_a"]) for i in range(students)
     ]
     screens += phones
-    # What the screens already in the rooms cost meanwhile (their polling), measured just before: taken off.
     b0, tb0 = cpu(), time.monotonic()
     await asyncio.sleep(BACKGROUND_WINDOW_S)
     background = (cpu() - b0) / (time.monotonic() - tb0)
     c0, t0 = cpu(), time.monotonic()
-    await asyncio.gather(*(guarded(s, "join", join(s, base, code)) for s in phones))
-    spent, took = cpu() - c0, time.monotonic() - t0
-    phase.join_cpu_s = (spent - background * took) / students
+    seated: list[float] = []
+
+    async def join_one(s: Screen) -> None:
+        await join(s, base, code)
+        seated.append(time.monotonic())
+
+    await asyncio.gather(*(guarded(s, "join", join_one(s)) for s in phones))
+    spent, t1 = cpu() - c0, time.monotonic()
+    join_raw = (spent - background * (t1 - t0)) / students
+    seated_s = sum(t1 - t for t in seated)
+    phase.join_cpu_s = join_raw  # until the idle rate is known (below)
     phase.join_detail = (
-        f"{spent:.2f} CPU-s in {took:.0f} s for {students} joining, less {background * took:.2f} for the "
-        f"{2 + OTHER_ROOM_STUDENTS} screens already there (their polling, measured before)"
+        f"{spent:.2f} CPU-s in {t1 - t0:.0f} s for {students} joining at once, less {background * (t1 - t0):.2f} "
+        f"for the {2 + OTHER_ROOM_STUDENTS} screens already there"
     )
 
     # Answers at random moments over a few seconds; then a few students change theirs.
@@ -403,9 +443,11 @@ async def run_phase(
     rng = random.Random(7)
     delays = [rng.uniform(0, ANSWER_SPREAD_S) for _ in phones]
 
-    async def answer_later(s: Screen, reply: str, delay: float) -> float | None:
+    async def answer_later(s: Screen, reply: str, delay: float) -> float:
         await asyncio.sleep(delay)
-        return await submit(s, reply)
+        before = time.time()
+        fallback = await submit(s, reply)
+        return await clicked_at(s, "class_submit", before, fallback)
 
     first = lesson.STEPS[0]
     b_reply = typed_reply(first, OTHER_ROOM_OFF_BY)
@@ -418,8 +460,9 @@ async def run_phase(
     log = await read_log(teacher)
     phase.answer_latencies = answer_latencies(
         [t for t in sent if t is not None], [tuple(b) for b in log["bars"]]
-    )
-    phase.answer_latencies += [math.inf] * sum(t is None for t in sent)
+    ) + [math.inf] * sum(t is None for t in sent)
+    if shown != expected:
+        await evidence(teacher, phase, "answers")
     changers = range(0, students, 6)  # every sixth student changes to another of the answers given
     distinct = sorted(set(mine))
     changed = list(mine)
@@ -434,10 +477,10 @@ async def run_phase(
     phase.bars_detail = (
         f"expected {dict(expected)}, shown {dict(shown)}"
         if phase.bars_mismatch
-        else (
-            f"{sum(expected.values())} answers in {len(expected)} bars, {len(list(changers))} changed; exact"
-        )
+        else f"{sum(expected.values())} answers in {len(expected)} bars, {len(changers)} changed; exact"
     )
+    if phase.bars_mismatch:
+        await evidence(teacher, phase, "changed")
     # Cross-talk: room B's bars are its own answers only; room A's hold none of B's (checked above by equality).
     expected_b = expected_bars(first, [b_reply] * OTHER_ROOM_STUDENTS, "en")
     shown_b = await wait_bars(teacher_b, expected_b)
@@ -448,11 +491,13 @@ async def run_phase(
         phase.crosstalk.append(f"room B's answer {sorted(leaked)} in room A's bars")
 
     # Step changes: next, next, back; room B stays on step 1 throughout.
-    targets, current = [2, 3, 2][:STEP_CHANGES], 1
-    for target in targets:
+    current = 1
+    for target in [2, 3, 2][:STEP_CHANGES]:
         await teacher.page.wait_for_function(IDLE_JS, polling=100)
-        clicked = time.time()
-        await click_key(teacher.page, "class_next" if target > current else "class_back")
+        button = "class_next" if target > current else "class_back"
+        before = time.time()
+        await click_key(teacher.page, button)
+        clicked = await clicked_at(teacher, button, before, before)
         current = target
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
@@ -471,11 +516,10 @@ async def run_phase(
                 f"{s.who} moved to step(s) {[n for _, n in steps_b if n != 1]} with room A"
             )
 
-    # Idle: room B leaves; the 30 phones follow step 2 (last target) with nothing happening.
+    # Idle: room B leaves; the 30 phones follow the teacher's step with nothing happening.
     for s in room_b + [teacher_b]:
         await check_screen(s)
         await s.context.close()
-    screens = [teacher, *phones]
     await asyncio.sleep(5)  # the last reruns settle
     c0, t0 = cpu(), time.monotonic()
     await asyncio.sleep(IDLE_WINDOW_S)
@@ -483,13 +527,28 @@ async def run_phase(
     phase.idle_cpu_pct = 100 * spent / window / students
     phase.idle_detail = (
         f"{spent:.2f} CPU-s in {window:.0f} s with {students} idle phones and the presenter "
-        f"({100 * spent / window:.1f}% of a core in all)"
+        f"({100 * spent / window:.1f}% of a core in all; the presenter's polling counted as the phones')"
     )
-    assert lesson.STEP_COUNT >= 3
-    for s in screens:
+    per_screen = spent / window / (students + 1)
+    phase.join_cpu_s = join_raw - per_screen * seated_s / students
+    phase.join_detail += (
+        f", less {per_screen * seated_s:.2f} for the phones' own polling once seated "
+        f"({seated_s:.0f} phone-seconds at the idle rate); {join_raw:.3f} without that"
+    )
+    for s in [teacher, *phones]:
         await check_screen(s)
-        phase.errors += s.errors
         await s.context.close()
+
+
+async def evidence(s: Screen, phase: Phase, what: str) -> None:
+    """A screenshot of a screen that did not show what it should: test-artifacts/classroom/."""
+    folder = ROOT / "test-artifacts" / "classroom"
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{phase.name.replace(' ', '-')}-{what}.png"
+    try:
+        await s.page.screenshot(path=str(folder / name))
+    except Exception:  # noqa: BLE001 - the evidence is a courtesy; the row already says what went wrong
+        return
 
 
 def route_cookie(base_url: str, route: str) -> dict:
