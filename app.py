@@ -20,14 +20,14 @@ PAGES = [
     st.Page("app_pages/feature_maps.py", title=t("nav.feature_maps"), icon=":material/image:"),
     st.Page("app_pages/parameters.py", title=t("nav.parameters"), icon=":material/calculate:"),
     st.Page("app_pages/why_residual.py", title=t("nav.why_residual"), icon=":material/trending_down:"),
+    st.Page("app_pages/ladder.py", title=t("nav.ladder"), icon=":material/stairs:"),
     st.Page("app_pages/lesson.py", title=t("lesson.nav"), icon=":material/school:"),
     st.Page(
         "app_pages/classroom.py", title=t("classroom.nav"), icon=":material/groups:", url_path="classroom"
     ),
 ]
 page = st.navigation(PAGES)
-ui.class_route(
-    page.url_path
-)  # /?room=… on any page joins the class; elsewhere a seated session gets "back to class"
+# /?room=… on any page goes to the class page, which joins it; elsewhere a seated session gets "back to the class"
+ui.class_route(page.url_path)
 ui.sync_address(view, page.url_path)  # the view into the address bar, and the "share this view" box
 page.run()

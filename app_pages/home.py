@@ -33,6 +33,7 @@ for page, key in (
     ("app_pages/feature_maps.py", "feature_maps"),
     ("app_pages/parameters.py", "parameters"),
     ("app_pages/why_residual.py", "why_residual"),
+    ("app_pages/ladder.py", "ladder"),
 ):
     about = t(f"home.about_{key}", **about_args.get(key, {}))
     st.page_link(page, label=t(f"nav.{key}"), help=about)

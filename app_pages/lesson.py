@@ -10,7 +10,7 @@ t = ui.translator()
 s = ui.view()
 ss = st.session_state
 STEP_KEY = "rv_lesson_step"
-PAGES = {"architecture", "shortcuts", "feature_maps", "parameters", "why_residual"}
+PAGES = {"architecture", "shortcuts", "feature_maps", "parameters", "why_residual", "ladder"}
 
 # First visit: the step from the address (or 1) and, unless the address set one, that step's view.
 if STEP_KEY not in ss:
@@ -52,7 +52,7 @@ st.markdown(t(f"lesson.{right.text_key}", **args))
 assert step.page in PAGES
 st.page_link(
     f"app_pages/{step.page}.py", label=t("lesson.open_page", page=t(f"nav.{step.page}")),
-    icon=":material/open_in_new:", query_params=s.query(step=None),
+    icon=":material/open_in_new:", query_params=s.query(step=None, rung=step.rung or None),
 )  # fmt: skip
 
 st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")

@@ -353,6 +353,11 @@ def _diff(args: argparse.Namespace) -> int:
 def _download_weights_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("archs", nargs="+", metavar="ARCH", help="ImageNet networks: resnet18 … resnet152")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--recipes", action="store_true",
+        help="also every other ImageNet weight set torchvision ships for resnet50 (V1 beside the default V2) and "
+        "convnext_tiny: the ResNet → ConvNeXt page's recipe comparison",
+    )  # fmt: skip
 
 
 def _download_weights(args: argparse.Namespace) -> int:
@@ -367,6 +372,11 @@ def _download_weights(args: argparse.Namespace) -> int:
         path = weights.ensure_pretrained(arch, progress=not args.quiet)
         state = "already cached" if was_cached else "downloaded"
         print(f"{arch}: {weights.weights_name(arch)} {state} at {path}", file=sys.stdout)
+    if args.recipes:
+        for net in weights.RECIPE_NETWORKS:
+            for r in weights.recipe_weights(net):
+                path = weights.ensure_weights_file(net, r.name, progress=not args.quiet)
+                print(f"{net}: {r.weights} {'already cached' if r.cached else 'downloaded'} at {path}")
     return 0
 
 

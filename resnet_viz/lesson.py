@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from resnet_viz.architecture import counting
 from resnet_viz.architecture.catalogue import get_spec
+from resnet_viz.architecture.ladder import LayerRecord, rung_trace
 from resnet_viz.architecture.trace import Row, Trace, conv_out, trace
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import Translator, arch_title
@@ -34,6 +35,7 @@ class Step:
     block: str  # the step it selects: the block (or layer) the question is about
     kind: str  # "shape" (H, W, C), "int", "float" (2 decimals), or "choice"
     choices: tuple[str, ...] = ()
+    rung: str = ""  # the ladder rung the step opens (page "ladder" only: its ``rung`` address parameter)
 
 
 STEPS: tuple[Step, ...] = (
@@ -52,6 +54,8 @@ STEPS: tuple[Step, ...] = (
     Step("addition", "feature_maps", "resnet18", "layer3.0", "shape"),
     Step("degradation", "why_residual", "resnet34", "layer3.0", "int"),
     Step("zero_init", "why_residual", "resnet34", "layer4.1", "int"),
+    # Liu et al. 2022 §2.2: the ladder's "patchify" rung; the question compares the two stems at 224 (Figure 2's size).
+    Step("patchify", "ladder", "resnet50", "conv1", "int", rung="patchify"),
 )
 STEP_COUNT = len(STEPS)
 
@@ -259,12 +263,36 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
             deep.layer_count - shallow.layer_count, working,
             **common | {"arch": deep.arch, "size": deep.input_size[1], "scope": "fixed"},
         )  # fmt: skip
+    if key == "patchify":
+        return _patchify_answer(common)
     if key == "zero_init":
         layers = " + ".join(str(n) for n in tr.layers)
         return Answer(
             len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common | {"scope": "network_only"}
         )
     raise KeyError(f"no lesson step {key!r}")
+
+
+def _patchify_answer(common: dict[str, object]) -> Answer:
+    """The multiply-adds the patchify stem saves over conv1 + max-pool at 224, from the ladder's records: the rung
+    before "patchify" (the same network with ResNet's stem) against "patchify" itself."""
+    size = 224  # the size of the paper's Figure 2 and of the ladder page
+    old, new = rung_trace("stage_ratio", size), rung_trace("patchify", size)
+    conv, pool, patch = old.record("stem.conv"), old.record("stem.pool"), new.record("stem.conv")
+
+    def expr(r: LayerRecord) -> str:  # C_out × C_in × k × k × H_out × W_out
+        c, h, w = r.output_shape
+        return f"{c} × {r.input_shape[0]} × {r.kernel} × {r.kernel} × {h} × {w}"
+
+    saved = conv.macs + pool.macs - patch.macs
+    working = {
+        "conv_expr": expr(conv), "conv_macs": fmt_int(conv.macs), "pool_macs": fmt_int(pool.macs),
+        "patch_expr": expr(patch), "patch_macs": fmt_int(patch.macs), "saved": fmt_int(saved),
+        "k1": conv.kernel, "s1": conv.stride, "k2": patch.kernel, "s2": patch.stride,
+        "grid": patch.output_shape[1], "c": patch.output_shape[0],
+    }  # fmt: skip
+    assert pool.output_shape == patch.output_shape  # both stems hand the first stage the same grid
+    return Answer(saved, working, **common | {"arch": "resnet50", "size": size, "scope": "fixed"})
 
 
 def text_args(step: Step, right: Answer, t: Translator, *, current: str) -> dict[str, object]:
@@ -274,7 +302,7 @@ def text_args(step: Step, right: Answer, t: Translator, *, current: str) -> dict
     args: dict[str, object] = {
         "title": arch_title(t, right.arch), "current": arch_title(t, current), "size": right.size,
         "block": step.block, "walk": t("nav.architecture"), "fm": t("nav.feature_maps"),
-        "why": t("nav.why_residual"), "params": t("nav.parameters"),
+        "why": t("nav.why_residual"), "params": t("nav.parameters"), "ladder": t("nav.ladder"),
     }  # fmt: skip
     for name, value in right.working.items():
         if isinstance(value, tuple):  # a list; a list of (name, before, after) changes is worded per language

@@ -24,9 +24,9 @@ from resnet_viz.architecture.trace import Trace
 
 #: The parameters every page shares, in the order they are written.
 SHARED = ("lang", "net", "size", "stride", "plain", "block", "present")
-#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step, the class's room code (the
-#: class page; ``/?room=K7QX2M`` on any page takes a student there).
-PAGE_PARAMS = ("sample", "step", "room")
+#: Parameters only one page reads: the sample photo (Feature maps), the lesson's step, the ladder's rung, the
+#: class's room code (the class page; ``/?room=K7QX2M`` on any page takes a student there).
+PAGE_PARAMS = ("sample", "step", "rung", "room")
 #: Read once when an address opens and never written back: ``role=teacher`` asks to drive the room, which only the
 #: session holding the room's teacher secret may (any other session is refused, and shown the student's view).
 REQUESTS = ("role",)
@@ -55,7 +55,8 @@ DEFAULT_STEP = "layer2.0"
 class Problem:
     """One parameter that could not be used: ``code`` is one of ``unknown``, ``too_long``, ``bad_lang``,
     ``bad_net``, ``bad_size``, ``bad_stride``, ``bad_plain``, ``bad_block``, ``absent_block``, ``bad_step``,
-    ``bad_sample``, ``bad_present``, ``bad_room``, ``bad_role``; ``value`` is the received value, cut to :data:`SHOWN_LEN` characters."""
+    ``bad_sample``, ``bad_present``, ``bad_rung``, ``bad_room``, ``bad_role``; ``value`` is the received value,
+    cut to :data:`SHOWN_LEN` characters."""
 
     param: str
     code: str
@@ -238,6 +239,10 @@ def parse(
         step = _int(raw["step"])
         ok = step is not None and 1 <= step <= lesson_steps
         values["step"] = step if ok else bad("step", "bad_step", raw["step"])
+    if "rung" in raw:  # a rung of the ResNet-50 → ConvNeXt-T ladder (the page shows no kernel variant alone)
+        from resnet_viz.architecture.ladder import RUNG_KEYS
+
+        values["rung"] = raw["rung"] if raw["rung"] in RUNG_KEYS else bad("rung", "bad_rung", raw["rung"])
     if "room" in raw:  # K7QX2M, k7q-x2m, an O for a 0: stored in the one form the store knows
         from resnet_viz.classroom import normalize_code
 

@@ -29,7 +29,7 @@ REGISTER = tomllib.loads((I18N / "claims.toml").read_text(encoding="utf-8"))
 SEEDS = ROOT.parent / "shared" / "seeds"
 SECTIONS = (
     "home", "shapes", "diagrams", "feature_maps", "inspector", "parameters", "why_residual",
-    "why_residual_training", "landscape", "lesson", "common", "nav", "links", "images", "classroom",
+    "why_residual_training", "landscape", "lesson", "common", "nav", "links", "images", "ladder", "classroom",
 )  # fmt: skip
 NOTE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 

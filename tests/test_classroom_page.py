@@ -238,3 +238,54 @@ def test_the_csv_holds_step_question_answer_count_and_nothing_personal(teacher, 
     assert rows == [["step", "question", "answer", "count"], ["1", question, "(224, 224, 3)", "2"]]
     ids = [at.session_state["rv_class_student"] for at in students]
     assert not any(i in text for i in ids)
+
+
+def test_the_projector_gives_nothing_away_before_reveal(teacher, app_test) -> None:
+    """Before Reveal the chart has no "right" mark and no reasons; after it, the right bar is labelled."""
+    code = _code(teacher)
+    student = _student(app_test, {"room": code}, page=CLASS)
+    step = lesson.STEPS[0]
+    h, w, c = lesson.answer(step, step.net, 224).value  # type: ignore[misc]
+    student.text_input(key="class_reply").input(f"{h},{w},{c}")
+    student.button(key="class_submit").click().run()
+    teacher.run()
+    right = EN("classroom.right_mark", answer=f"({h}, {w}, {c})")
+    assert f"({h}, {w}, {c})" in _in(teacher, "class_histogram") and right not in _in(
+        teacher, "class_histogram"
+    )
+    teacher.button(key="class_reveal").click().run()
+    assert right in _in(teacher, "class_histogram")
+
+
+def test_a_student_who_does_not_follow_stays_and_is_told_where_the_class_is(teacher, app_test) -> None:
+    code = _code(teacher)
+    student = _student(app_test, {"room": code}, page=CLASS)
+    student.toggle(key="class_follow").set_value(False).run()
+    teacher.button(key="class_next").click().run()
+    student.run()  # the periodic check
+    assert f"1/{lesson.STEP_COUNT}" in _in(student, "class_step")
+    assert EN("classroom.teacher_moved", n=2, total=lesson.STEP_COUNT) in "\n".join(page_texts(student))
+    student.button(key="class_catch_up").click().run()
+    assert f"2/{lesson.STEP_COUNT}" in _in(student, "class_step")
+
+
+def test_both_roles_are_translated_in_chinese(app_test) -> None:
+    teacher = app_test(timeout=240, query={"lang": "zh"})
+    teacher.switch_page(CLASS).run()
+    assert_translated(teacher, "zh lobby")
+    teacher.button(key="class_start").click().run()
+    assert_translated(teacher, "zh teacher")
+    assert ZH("classroom.reveal") in "\n".join(page_texts(teacher))
+    student = _student(app_test, {"room": _code(teacher)}, page=CLASS)
+    assert student.session_state["rv_lang"] == "zh"  # the room's language (the address gave none)
+    assert_translated(student, "zh student")
+    assert ZH("classroom.submit") in "\n".join(page_texts(student))
+
+
+def test_a_student_can_type_the_code_instead_of_scanning(teacher, app_test) -> None:
+    code = _code(teacher)
+    student = _student(app_test, {"lang": "en"}, page=CLASS)
+    student.text_input(key="class_join_code").input(display_code(code).lower())
+    student.button(key="class_join").click().run()
+    assert student.session_state[SEAT_KEY] == Seat(code, "student")
+    assert _has(student, "class_step")

@@ -152,6 +152,18 @@ def independent(step: Step, arch: str, size: int, right: Answer) -> object:
     if key == "degradation":
         deep, shallow = _model("resnet34"), _model("resnet18")
         return len(_counted_layers(deep)) - len(_counted_layers(shallow))
+    if (
+        key == "patchify"
+    ):  # torchvision's resnet50 stem against Liu et al. 2022 §2.2's 4×4, stride 4 conv, hooked
+        stem_out = m.outputs["conv1"][0]
+        pool = dict(m.model.named_modules())["maxpool"]
+        assert isinstance(pool, nn.MaxPool2d) and not list(pool.parameters())  # weightless: no multiply-adds
+        patchify = nn.Conv2d(3, stem_out, kernel_size=4, stride=4, bias=False, device="meta")
+        patch = Measured({}, {}, {}, patchify)
+        with _hooks(nn.Sequential(patchify), patch), torch.no_grad():
+            patchify(torch.empty(1, 3, right.size, right.size, device="meta"))
+        assert patch.outputs["0"] == m.outputs["maxpool"]  # the first stage sees the same grid either way
+        return m.macs["conv1"] - patch.macs["0"]
     if key == "zero_init":
         model = _model(right.arch, zero_init=True, meta=False)
         return sum(
@@ -203,6 +215,20 @@ def test_the_addition_rejects_x_and_accepts_shortcut_x(arch: str) -> None:
     assert check(step, ", ".join(map(str, shortcut_x)), right) is True
     assert check(step, ", ".join(map(str, x)), right) is False
     assert slipped(step, ", ".join(map(str, x)), right)
+
+
+def test_the_patchify_saving_is_conv1_minus_the_patch_conv_worked_out_by_hand() -> None:
+    """The lesson's answer against the arithmetic of the two convs (C_out × C_in × k² × H_out × W_out), and the
+    working quotes the same three numbers."""
+    right = answer(
+        BY_KEY["patchify"], "resnet34", 160
+    )  # a fixed question: the sidebar's network does not matter
+    conv1, patch = 64 * 3 * 7 * 7 * 112 * 112, 64 * 3 * 4 * 4 * 56 * 56
+    assert right.value == conv1 - patch and right.size == 224 and right.scope == "fixed"
+    assert (right.working["conv_macs"], right.working["patch_macs"]) == (fmt_int(conv1), fmt_int(patch))
+    assert check(BY_KEY["patchify"], fmt_int(conv1 - patch), right) and not check(
+        BY_KEY["patchify"], "0", right
+    )
 
 
 def test_the_degradation_difference_is_all_3x3_convs() -> None:

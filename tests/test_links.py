@@ -61,6 +61,8 @@ def test_good_values_are_typed() -> None:
         ("sample", "../../etc/passwd", "bad_sample"),
         ("step", "0", "bad_step"),
         ("step", "15", "bad_step"),
+        ("rung", "resnet18", "bad_rung"),
+        ("rung", "kernel5", "bad_rung"),  # a kernel variant the paper tried is no rung of the page
         ("colour", "red", "unknown"),
     ],
 )
@@ -177,6 +179,7 @@ ECHOING = {
             "absent_block",
             "bad_sample",
             "bad_step",
+            "bad_rung",
         )
     },  # fmt: skip
     "links.block_moved": ("old", "new"),
@@ -228,12 +231,12 @@ def test_share_help_names_exactly_the_parameters_the_address_carries() -> None:
         assert all(t(f"links.param_{name}") in text for name in carried), lang
         sep = t("common.list_sep")
         assert sep.join(t(f"links.param_{name}") for name in links.SHARED) in text
-        # The sample photo, the lesson step and the class's room travel only on their own page: named after the
-        # shared ones, apart.
-        assert links.PAGE_PARAMS == ("sample", "step", "room")  # the sentence names these three
-        sample, step, room = (t(f"links.param_{name}") for name in links.PAGE_PARAMS)
-        assert sample in text and step in text and room in text
-        assert text.index(sample) > text.index(t("links.param_present"))
+        # The sample photo, the lesson step, the ladder's rung and the class's room travel only on their own page:
+        # named after the shared ones, apart.
+        assert links.PAGE_PARAMS == ("sample", "step", "rung", "room")  # the sentence names these four
+        present = text.index(t("links.param_present"))
+        for name in links.PAGE_PARAMS:
+            assert text.index(t(f"links.param_{name}")) > present, name
         assert sep.join(t(f"links.param_{name}") for name in KNOWN) not in text
     assert "weights" in share_help(translator("en")) and "not shared" in share_help(translator("en"))
 

@@ -111,6 +111,89 @@ class CheckpointError(UserError):
     )
 
 
+# --------------------------------------------------------------------------------------------- recipes
+#: The networks whose every torchvision weight set the ResNet → ConvNeXt page compares: ResNet-50's V1 (the 2015-style
+#: recipe) and V2 (torchvision's 2021 recipe) on one architecture, and ConvNeXt-T's own.
+RECIPE_NETWORKS = ("resnet50", "convnext_tiny")
+
+
+@dataclass(frozen=True)
+class RecipeWeights:
+    """One weight set torchvision ships, as its enum's ``meta`` says (read, never typed): the network, the enum
+    member (``ResNet50_Weights.IMAGENET1K_V2``), ImageNet-1K top-1 and top-5 (torchvision's own evaluation), the
+    recipe's address, and whether its file is in torch's hub cache now (nothing is downloaded to find out)."""
+
+    arch: str
+    name: str
+    weights: str
+    acc1: float
+    acc5: float
+    recipe: str
+    cached: bool
+    resize: int = 0  # the side its transforms() resize to before the centre crop (V1 256, V2 232)
+    crop: int = 0  # the centre crop's side (224)
+
+
+def weights_file(w: tvm.WeightsEnum) -> Path:
+    """Where torch's hub keeps the file of weight set ``w`` (the URL's file name under ``checkpoints``)."""
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(w.url).path)
+
+
+def recipe_weights(arch: str) -> tuple[RecipeWeights, ...]:
+    """Every ImageNet weight set torchvision ships for ``arch`` (one of :data:`RECIPE_NETWORKS`), oldest first."""
+    if arch not in RECIPE_NETWORKS:
+        raise ValueError(f"no recipe comparison for {arch!r}; choose one of {', '.join(RECIPE_NETWORKS)}")
+    out = []
+    for w in tvm.get_model_weights(arch):
+        metrics = w.meta["_metrics"]["ImageNet-1K"]
+        preprocess = w.transforms()  # torchvision's ImageClassification: resize, then centre crop
+        out.append(RecipeWeights(arch, w.name, f"{type(w).__name__}.{w.name}", float(metrics["acc@1"]),
+                                 float(metrics["acc@5"]), str(w.meta.get("recipe", "")),
+                                 weights_file(w).is_file(), int(preprocess.resize_size[0]),
+                                 int(preprocess.crop_size[0])))  # fmt: skip
+    return tuple(out)
+
+
+def ensure_weights_file(arch: str, name: str, *, progress: bool = True) -> Path:
+    """The path of weight set ``name`` (``IMAGENET1K_V1``) of ``arch``, downloaded once into torch's hub cache
+    with torch.hub's SHA-256 prefix check, as :func:`ensure_pretrained` does for the default set."""
+    w = tvm.get_model_weights(arch)[name]
+    path = weights_file(w)
+    if path.is_file():
+        return path
+    if not online(w.url):
+        raise WeightsError("offline", f"no internet connection and no cached {arch} {name} (expected {path})",
+                           arch=arch, path=str(path))  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stem = path.name.split(".")[0]
+    try:
+        _download(w.url, path, stem.rsplit("-", 1)[-1] if "-" in stem else None, progress)
+    except (OSError, RuntimeError) as exc:
+        raise WeightsError(
+            "download", f"downloading {w.url} failed: {exc}", arch=arch, error=str(exc)
+        ) from None
+    return path
+
+
+def load_weights_file(arch: str, name: str) -> nn.Module:
+    """``arch`` (``resnet50``) with its cached weight set ``name`` (``IMAGENET1K_V1``), in eval mode on the CPU.
+    Never downloads: ``WeightsError("offline")`` where the file is not in the cache (``download-weights
+    --recipes`` fills it). Read with ``torch.load(weights_only=True)``, as :func:`load_pretrained` reads."""
+    w = tvm.get_model_weights(arch)[name]
+    path = weights_file(w)
+    if not path.is_file():
+        raise WeightsError(
+            "offline", f"{arch} {name} is not cached (expected {path})", arch=arch, path=str(path)
+        )
+    model = unseeded_build(lambda: tvm.get_model(arch, weights=None))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # a damaged cache file: say where it is so it can be deleted
+        raise WeightsError("corrupt", f"the cached weights file {path} is damaged ({exc}); delete it",
+                           path=str(path)) from None  # fmt: skip
+    return model.eval()
+
+
 # --------------------------------------------------------------------------------------------- pretrained
 def pretrained_weights(arch: str, *, plain: bool = False, stride_in: str = "3x3") -> tvm.WeightsEnum:
     """torchvision's default ImageNet weights for ``arch`` (e.g. ``ResNet50_Weights.IMAGENET1K_V2``).

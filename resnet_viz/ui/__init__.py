@@ -8,7 +8,8 @@
 * :mod:`~resnet_viz.ui.session`: this session's own objects and the widgets' memory;
 * :mod:`~resnet_viz.ui.classroom`: class mode: the teacher's and the students' panels, the room store, polling;
 * one cache module per page family: :mod:`~resnet_viz.ui.feature_maps` (models, the capture store and batcher,
-  grids), :mod:`~resnet_viz.ui.experiments`, :mod:`~resnet_viz.ui.inspector`, :mod:`~resnet_viz.ui.landscape`.
+  grids), :mod:`~resnet_viz.ui.experiments`, :mod:`~resnet_viz.ui.inspector`, :mod:`~resnet_viz.ui.landscape`,
+  :mod:`~resnet_viz.ui.ladder` (ResNet-50 under each cached weight set, and what each makes of a photo).
 
 Pages use it as ``from resnet_viz import ui`` and read this rerun's view with ``v = ui.view()``; the names below
 are what they call.

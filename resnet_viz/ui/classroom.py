@@ -199,11 +199,20 @@ def class_page() -> None:
         _student_panel(here, state, t)
 
 
+#: How much the teacher's slide figure is scaled: ``ui.slides`` fits a figure to the Lesson page's box (700 × 620
+#: px beside the text); here the step's title and buttons sit above it and the question below, in 720 px.
+TEACHER_SLIDE_ZOOM = 0.76
+#: The height (px) the teacher's slide figure may take: 720 less the title row, a two-line question and the margins;
+#: a figure still taller scrolls inside this box, never the projector's page.
+TEACHER_SLIDE_PX = 480
 #: The class page's own style: a large room code, a phone-sized answer box and button, and no spare space under
 #: the page (the projector's 720 px hold the whole slide).
-CLASS_CSS = """
+CLASS_CSS = (
+    """
 [data-testid="stMain"] .block-container { padding-bottom: 1rem !important; }
 [data-testid="stHeader"] { background: transparent; }
+[data-testid="stHeader"], [data-testid="stHeader"] * { pointer-events: none !important; }
+[data-testid="stHeader"] button, [data-testid="stHeader"] a { pointer-events: auto !important; }
 .st-key-class_step { padding-left: 1.6rem; }
 .st-key-class_code p { font-size: 3rem; font-weight: 700; letter-spacing: 0.06em; line-height: 1.1; margin: 0;
   white-space: nowrap; }
@@ -213,6 +222,8 @@ CLASS_CSS = """
 .st-key-class_qr [data-testid="stCode"] code { font-size: 0.8rem; }
 .st-key-class_bars [data-testid="stText"] { font-size: 0.8rem; }
 """
+    + f".st-key-class_slide {{ zoom: {TEACHER_SLIDE_ZOOM}; }}\n"
+)
 
 
 def _lobby(t: Translator) -> None:
@@ -343,14 +354,18 @@ def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
     main, side = st.columns([3, 2], gap="medium")
     first, last = state.step <= 1, state.step >= lesson.STEP_COUNT
     with main:
-        _step_header(state, step, t)
-        _step_figure(step, _step_view(step, v), t, compact=False)
-        st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
+        title, *controls = st.columns([1.6, 1, 1, 1.2], vertical_alignment="center")
+        with title:
+            _step_header(state, step, t)
         _buttons(
             ("back", t("lesson.back"), ":material/arrow_back:", first),
             ("next", t("lesson.next"), ":material/arrow_forward:", last),
             ("reveal", t("classroom.reveal"), ":material/visibility:", state.revealed),
+            columns=controls,
         )  # fmt: skip
+        with st.container(key="class_slide", height=TEACHER_SLIDE_PX, border=False):
+            _step_figure(step, _step_view(step, v), t, compact=False)
+        st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
     with side:
         with st.container(key="class_code"):
             st.markdown(display_code(here.code))
@@ -371,9 +386,10 @@ def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
         _teacher_live(here.code)
 
 
-def _buttons(*specs: tuple[str, str, str, bool]) -> None:
-    """A row of teacher buttons ``class_<action>``, each calling :func:`_teacher_action`."""
-    for col, (action, label, icon, disabled) in zip(st.columns(len(specs)), specs):
+def _buttons(*specs: tuple[str, str, str, bool], columns: list | None = None) -> None:
+    """A row of teacher buttons ``class_<action>``, each calling :func:`_teacher_action` (in ``columns`` if
+    given, else in a row of their own)."""
+    for col, (action, label, icon, disabled) in zip(columns or st.columns(len(specs)), specs):
         col.button(
             label, key=f"class_{action}", on_click=_teacher_action, args=(action,), icon=icon, disabled=disabled,
             width="stretch",

@@ -291,6 +291,10 @@ def _problem_text(p: links.Problem, v: View, t: Callable[..., str]) -> str:
         args["choices"] = sep.join(links.STRIDES)
     elif p.code == "bad_sample":
         args["choices"] = sep.join(sample_images())
+    elif p.code == "bad_rung":
+        from resnet_viz.architecture.ladder import RUNG_KEYS
+
+        args["choices"] = sep.join(RUNG_KEYS)
     return t(f"links.{p.code}", **args)
 
 

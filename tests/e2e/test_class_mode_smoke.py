@@ -71,6 +71,9 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
     s_ctx, phone = _context(browser, 390, 844, mobile=True)
     try:
         teacher.goto(f"{base}/classroom?lang=en")
+        _key(teacher, "class_start").wait_for(timeout=SETTLE_TIMEOUT_MS)
+        settle(teacher)
+        teacher.screenshot(path=str(screenshot_dir / "class_smoke_lobby.png"))
         _key(teacher, "class_start").locator("button").click()
         _key(teacher, "class_code").wait_for(timeout=SETTLE_TIMEOUT_MS)
         settle(teacher)
@@ -87,8 +90,8 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
         assert f"?room={code}" in address
         assert "room=" in teacher.url and "secret" not in teacher.url
         wait_images_loaded(teacher)
-        assert teacher.evaluate(OVERFLOW) <= 0, "the teacher's first screen scrolls"
         teacher.screenshot(path=str(screenshot_dir / "class_smoke_teacher_start.png"))
+        assert teacher.evaluate(OVERFLOW) <= 0, "the teacher's first screen scrolls"
 
         # The student opens what the QR code holds: the app's root with ?room=, in lower case with the dash.
         phone.goto(f"{base}/?room={display_code(code).lower()}")

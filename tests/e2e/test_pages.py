@@ -39,10 +39,13 @@ PAGES = {
     "feature_maps": "feature_maps",
     "parameters": "parameters",
     "why_residual": "why_residual",
+    "ladder": "ladder",
 }
 #: Pages whose content must include graphviz diagrams / plotly charts (a blank chart is a failure).
-MIN_GRAPHVIZ: dict[str, int] = {"shortcuts": 3}  # the network overview, one block, the plain-vs-residual pair
-MIN_PLOTLY: dict[str, int] = {"architecture": 1, "parameters": 2, "why_residual": 2}
+# shortcuts: the network overview, one block, the plain-vs-residual pair; ladder: the diff (its rung's block
+# diagram sits in a tab that is not shown)
+MIN_GRAPHVIZ: dict[str, int] = {"shortcuts": 3, "ladder": 1}
+MIN_PLOTLY: dict[str, int] = {"architecture": 1, "parameters": 2, "why_residual": 2, "ladder": 1}
 #: The Feature maps page opens on a bundled sample: 4 preprocessing steps and a grid per stage at least.
 MIN_IMAGES: dict[str, int] = {"feature_maps": 10}
 
