@@ -12,8 +12,9 @@ contexts, each its own Streamlit session) join it by the address the QR code hol
   the student view, never a teacher control; a forged code is refused (``classroom.error_no_room``);
 * a student wanders to another page and comes back with one tap (``class_return``).
 
-Every expected word comes from the i18n catalogues. Elements are found by the stable keys of
-/work/prompts/class_spec.md (Streamlit's ``st-key-<key>`` classes). One server for the module, with its own data
+Every expected word comes from the i18n catalogues, every expected answer and bar label from the lesson and the
+store's own functions (``devtools/classpage.py``). Elements are found by the class page's stable keys
+(``resnet_viz/ui/classroom.py``; Streamlit gives each the CSS class ``st-key-<key>``). One server for the module, with its own data
 folder (the SQLite room store), so no room from another run is ever seen. Screenshots:
 test-artifacts/screenshots/class_*.png (presenter 1280×720, phone 390×844).
 """
