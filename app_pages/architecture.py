@@ -101,7 +101,7 @@ st.caption(
 st.subheader(t("shapes.chart_header"))
 every_layer = st.toggle(t("shapes.table_every_layer"), key="rv_shapes_every_layer",
                         help=t("shapes.table_every_layer_help"))  # fmt: skip
-ui.figure(shape_walk_figure(tr, t, every_layer=every_layer), width="stretch")
+ui.figure(shape_walk_figure(tr, t, every_layer=every_layer, highlight=ui.selected_step()), width="stretch")
 
 # --- the trace table
 st.subheader(t("shapes.table_header"))

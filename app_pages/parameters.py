@@ -228,20 +228,14 @@ with tab_rule:
           blocks=sum(spec.layers), block_class=spec.block_class)
     )  # fmt: skip
     st.markdown(t("parameters.rule_zero_pad" if option_a else "parameters.rule_projection"))
-    lines = [
-        f"| {t('parameters.col_network')} | {t('parameters.col_block')} | {t('parameters.col_blocks')} "
-        f"| {t('parameters.col_formula')} |",
-        "|---|---|---|---|",
-    ]
-    for name, other in CATALOGUE.items():
-        formula = other.layer_count_formula
-        if other.family == "cifar":
-            formula += f" &nbsp; ({counting.cifar_formula(other.layers[0])})"
+    # The same table the lesson's slide shows (figures_params.layer_rule_table), this network's row in bold.
+    rule_table = figures_params.layer_rule_table(t, s.arch)
+    rule_columns = list(rule_table)[:4]  # the last column, the ◀ mark, is the slide's
+    lines = ["| " + " | ".join(rule_columns) + " |", "|---|---|---|---|"]
+    for i, name in enumerate(CATALOGUE):
         bold = "**" if name == s.arch else ""
-        lines.append(
-            f"| {bold}{ui.arch_title(name)}{bold} | {other.block_class} "
-            f"| {' / '.join(map(str, other.layers))} | {bold}{formula}{bold} |"
-        )
+        title, block_class, blocks, formula = (rule_table[c][i] for c in rule_columns)
+        lines.append(f"| {bold}{title}{bold} | {block_class} | {blocks} | {bold}{formula}{bold} |")
     st.markdown("\n".join(lines))
     st.caption(t("parameters.rule_table_caption"))
 

@@ -17,13 +17,14 @@ from resnet_viz.experiments import shipped as shipped_data
 from resnet_viz.formatting import fmt_list, fmt_percent, fmt_signed_points
 from resnet_viz.i18n import Sentence, say
 from resnet_viz.render import figures_residual as fr
+from resnet_viz.ui.experiments import IMAGENET_MEASURE_SIZE
 
 t = ui.translator()
 s = ui.view()
 CURVES = paths.CURVES_DIR
 GRAD_ARCHS = ["resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet18", "resnet34"]
 #: The ImageNet pair runs at a small input so that one backward pass stays a second or two on a CPU.
-GRAD_IMAGENET_SIZE = 64
+GRAD_IMAGENET_SIZE = IMAGENET_MEASURE_SIZE
 #: The gradient-flow measurement is repeated for these random seeds; the chart shows the first.
 GRAD_SEEDS = (0, 1, 2, 3)
 GRAD_BATCH = 16
@@ -86,8 +87,7 @@ st.markdown(t("why_residual.gradient_path"))
 
 st.subheader(t("why_residual.id_header"))
 id_arch = s.arch
-id_spec = get_spec(id_arch)
-id_size = id_spec.default_input if id_spec.family != "imagenet" else GRAD_IMAGENET_SIZE
+id_size = ui.identity_input_size(id_arch)
 st.markdown(t("why_residual.id_intro", net=ui.arch_title(id_arch), size=id_size, batch=ex.IDENTITY_BATCH))
 try:
     rows_zero = ui.cached_identity_at_init(id_arch, id_size, True)

@@ -372,6 +372,8 @@ class ImageSlot:
 ASSETS_DIR: Path = paths.ASSETS_DIR
 # The order the page offers them in: the cat first (an ImageNet class a pretrained net gets right).
 _SAMPLE_ORDER = ("chelsea", "coffee", "astronaut", "rocket")
+#: The bundled photos with a translated name (``feature_maps.sample_<name>``), in the order they are offered.
+NAMED_SAMPLES = _SAMPLE_ORDER
 _SAMPLE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 

@@ -229,3 +229,25 @@ def depth_scaling_figure(
     # The title on the left, the legend on the right of the same line: centred, a long title ran into the legend.
     fig.update_layout(title={"x": 0, "xanchor": "left", "xref": "paper"})
     return fig
+
+
+def layer_rule_table(t: Translator, current: str) -> dict[str, list[str]]:
+    """The layer-count rule for every network of the catalogue, one row each: its title, block class, blocks per
+    stage and depth formula (a CIFAR network's 6n+2 beside it). The Parameters page writes it as a markdown table
+    with ``current`` in bold; the lesson's slide shows it as a table with ``current`` marked ◀."""
+    from resnet_viz.architecture.catalogue import CATALOGUE
+    from resnet_viz.architecture.counting import cifar_formula
+
+    table: dict[str, list[str]] = {
+        t("parameters.col_network"): [], t("parameters.col_block"): [], t("parameters.col_blocks"): [],
+        t("parameters.col_formula"): [], t("links.col_selected"): [],
+    }  # fmt: skip
+    for name, spec in CATALOGUE.items():
+        formula = spec.layer_count_formula
+        if spec.family == "cifar":
+            formula += f" ({cifar_formula(spec.layers[0])})"
+        row = (arch_title(t, name), spec.block_class, " / ".join(map(str, spec.layers)), formula,
+               "◀" if name == current else "")  # fmt: skip
+        for column, value in zip(table, row):
+            table[column].append(value)
+    return table

@@ -36,8 +36,12 @@ def _spatial(shape: tuple[int, ...]) -> int:
     return shape[1] if len(shape) == 3 else 1
 
 
-def shape_walk_figure(tr: Trace, t: Translator, *, every_layer: bool = False) -> go.Figure:
-    """Spatial size (line, left axis) and channels (bars, right axis, log scale) after each step."""
+def shape_walk_figure(
+    tr: Trace, t: Translator, *, every_layer: bool = False, highlight: str | None = None
+) -> go.Figure:
+    """Spatial size (line, left axis) and channels (bars, right axis, log scale) after each step. The step named
+    ``highlight`` (a row's name: ``layer2.0``, ``maxpool``), where the walk has it, is marked with a grey band and
+    its name above the plot (a mark, not colour alone)."""
     rows = walk_rows(tr, every_layer=every_layer)
     labels = [f"{r.paper_name or r.name}" if not every_layer else r.name for r in rows]
     # Paper names repeat for the max-pool ('conv2_x (pool)'); keep every x label unique and readable.
@@ -82,6 +86,12 @@ def shape_walk_figure(tr: Trace, t: Translator, *, every_layer: bool = False) ->
         title_text=t("shapes.chart_channels_axis"), secondary_y=True, type="log", tickvals=ticks,
         ticktext=[str(c) for c in ticks], showgrid=False,
     )  # fmt: skip
+    marked = [i + 1 for i, r in enumerate(rows) if r.name == highlight]  # +1: the input is the first point
+    for i in marked:
+        fig.add_vrect(x0=i - 0.5, x1=i + 0.5, fillcolor="#000000", opacity=0.12, line_width=0, layer="below")
+        fig.add_annotation(
+            x=x[i], y=1, yref="paper", yanchor="bottom", text=f"▼ {highlight}", showarrow=False
+        )
     return fig
 
 

@@ -6,6 +6,7 @@
 * :mod:`~resnet_viz.ui.address`: the view in the address bar and the share box;
 * :mod:`~resnet_viz.ui.presenter`: presenter mode and how diagrams, charts, captions and errors are drawn;
 * :mod:`~resnet_viz.ui.session`: this session's own objects and the widgets' memory;
+* :mod:`~resnet_viz.ui.slides`: the lesson as slides, each step's figure drawn from its page's renderers;
 * :mod:`~resnet_viz.ui.classroom`: class mode: the teacher's and the students' panels, the room store, polling;
 * one cache module per page family: :mod:`~resnet_viz.ui.feature_maps` (models, the capture store and batcher,
   grids), :mod:`~resnet_viz.ui.experiments`, :mod:`~resnet_viz.ui.inspector`, :mod:`~resnet_viz.ui.landscape`,
@@ -22,6 +23,7 @@ from resnet_viz.ui.experiments import (
     cached_delete_block,
     cached_gradient_flow,
     cached_identity_at_init,
+    identity_input_size,
     training_slot,
 )
 from resnet_viz.ui.feature_maps import (
@@ -76,7 +78,7 @@ from resnet_viz.ui.session import keep_widget_state, session_slot
 __all__ = [
     "class_page", "class_route", "CaptureKey", "Fit", "PreparedImage", "RequestTooLarge", "budgeted_preprocessing", "cache_store",
     "drop_upload", "erf_fit", "record_fit", "refused_upload", "sanity_fit", "upload_key", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
-    "cached_grid_png", "cached_identity_at_init", "cached_layer_stats", "cached_preprocess", "cached_record",
+    "cached_grid_png", "cached_identity_at_init", "identity_input_size", "cached_layer_stats", "cached_preprocess", "cached_record",
     "cached_sanity_check", "cached_trace", "capture_store", "capture_with_fallback", "dev_caption", "device",
     "diagram", "figure", "forward_gate", "keep_landscape_result", "keep_widget_state", "landscape_result",
     "link_gave", "on_row_select", "page_param", "presenting", "pretrained_model", "randomized_model",

@@ -13,6 +13,19 @@ import streamlit as st
 
 from resnet_viz.ui.process import forward_gate
 
+#: The ImageNet networks' experiments at initialisation (identity, gradient flow) run at this input size, so that
+#: one pass stays a second or two on a CPU; the CIFAR networks run at their own 32.
+IMAGENET_MEASURE_SIZE = 64
+
+
+def identity_input_size(arch: str) -> int:
+    """The input size the identity-at-initialisation measurement of ``arch`` runs at (Why residual, the lesson)."""
+    from resnet_viz.architecture.catalogue import get_spec
+
+    spec = get_spec(arch)
+    return spec.default_input if spec.family != "imagenet" else IMAGENET_MEASURE_SIZE
+
+
 if TYPE_CHECKING:
     from resnet_viz.experiments.block_removal import BlockDeletion
 

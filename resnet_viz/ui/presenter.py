@@ -21,7 +21,8 @@ PRESENTER_SCREEN_PX = (1280, 720)
 PRESENTER_DIAGRAM_INCHES = (9.0, 7.5)
 
 #: Presenter mode's style: larger text, no help icons (the "?" beside a widget), and no decoration a projector
-#: washes out. The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
+#: washes out. A metric's label wraps instead of being cut with "…" (at 20 px, four metrics beside the open sidebar
+#: of a 1280-px screen cut "Last feature map (C×H×W)": tests/e2e/test_slides.py). The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
 PRESENTER_CSS = """
 html { font-size: 20px; }
 [data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"]:has(> button:only-child > svg:only-child) {
@@ -30,6 +31,10 @@ html { font-size: 20px; }
 [data-testid="stMain"] .block-container { padding: 1.5rem 2rem 4rem; max-width: 100%; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.1rem; color: #000; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] * { color: #000 !important; opacity: 1; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  overflow-wrap: break-word; height: auto !important;
+}
 """
 
 
@@ -41,17 +46,18 @@ def dev_caption(text: str) -> None:
         st.caption(text)
 
 
-def diagram(dot_text: str, *, tall: bool = False) -> None:
+def diagram(dot_text: str, *, tall: bool = False, fit: tuple[float, float] | None = None) -> None:
     """Draw one of ``resnet_viz.render.dot``'s diagrams. In presenter mode: Okabe–Ito colours, larger text and
-    thicker lines (:func:`~resnet_viz.render.dot.presenter_dot`), scaled to fill the screen's free area; a ``tall``
-    diagram (the whole network, Figure 3: drawn top to bottom, many screens high) keeps its natural size with the
-    larger text instead of shrinking to one screen."""
+    thicker lines (:func:`~resnet_viz.render.dot.presenter_dot`), scaled to fill the screen's free area (or the
+    box ``fit``, width and height in inches, e.g. a lesson slide's figure column); a ``tall`` diagram (the whole
+    network, Figure 3: drawn top to bottom, many screens high) keeps its natural size with the larger text instead
+    of shrinking to one screen."""
     from resnet_viz.render import dot
 
     if presenting():
         # "stretch" would scale a diagram to the page's width whatever its height: graphviz fits it instead.
-        fit = None if tall else PRESENTER_DIAGRAM_INCHES
-        st.graphviz_chart(dot.presenter_dot(dot_text, fit=fit), width="content")
+        box = None if tall else (fit or PRESENTER_DIAGRAM_INCHES)
+        st.graphviz_chart(dot.presenter_dot(dot_text, fit=box), width="content")
     else:
         st.graphviz_chart(dot_text, width="content")
 

@@ -23,7 +23,7 @@ import functools
 import shutil
 from collections.abc import Sequence
 
-from resnet_viz.render.dot.block import block_dot, block_kind, representative_blocks
+from resnet_viz.render.dot.block import block_dot, block_kind, block_title, representative_blocks
 from resnet_viz.render.dot.network import compare_dot, overview_dot
 from resnet_viz.render.dot.writer import COLLAPSE_ABOVE_BLOCKS, default_collapse, presenter_dot
 
@@ -75,6 +75,7 @@ __all__: Sequence[str] = (
     "VIEWS",
     "block_dot",
     "block_kind",
+    "block_title",
     "compare_dot",
     "count_shortcut_edges",
     "default_collapse",

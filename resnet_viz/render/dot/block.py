@@ -26,11 +26,23 @@ def block_kind(tr: Trace, block: Row) -> str:
     return block.shortcut or "none"
 
 
-def block_dot(tr: Trace, block_name: str, t: Translator, *, highlight: str | None = None) -> str:
+def block_title(tr: Trace, block: Row, t: Translator) -> str:
+    """A block diagram's title: the block's names and class, and what its shortcut line means."""
+    kind = block_kind(tr, block)
+    return t(
+        "diagrams.block_title", paper=block.paper_name, name=block.name, block=tr.block_class,
+        kind=t(f"diagrams.kind_{kind}"),
+    )  # fmt: skip
+
+
+def block_dot(
+    tr: Trace, block_name: str, t: Translator, *, highlight: str | None = None, titled: bool = True
+) -> str:
     """One block with every layer: each conv's kernel, stride, padding and channels, the shapes between them, and
     its shortcut (solid identity, dashed 1×1 projection or zero-pad). For a down-sampling Bottleneck the strided
     conv is marked with where v1 (the paper) and v1.5 (torchvision) put the stride. The conv named ``highlight``
-    (e.g. ``layer2.0.conv2``, ``layer2.0.downsample.0``) gets a thick black border."""
+    (e.g. ``layer2.0.conv2``, ``layer2.0.downsample.0``) gets a thick black border. ``titled=False`` leaves the
+    title (:func:`block_title`) out of the drawing, for a page that writes it beside the diagram instead."""
     mark = {"penwidth": 3.5, "color": "#000000", "style": "rounded,filled,bold"}
     try:
         block = tr.row(block_name)
@@ -40,12 +52,7 @@ def block_dot(tr: Trace, block_name: str, t: Translator, *, highlight: str | Non
         ) from None
     if block.kind != "block":
         raise ValueError(f"{block_name!r} is not a block of {tr.arch} (try e.g. {tr.blocks[0].name})")
-    kind = block_kind(tr, block)
-    title = t(
-        "diagrams.block_title", paper=block.paper_name, name=block.name, block=tr.block_class,
-        kind=t(f"diagrams.kind_{kind}"),
-    )  # fmt: skip
-    g = _Dot(f"{tr.arch}_{block.name}", title, ranksep=0.22)
+    g = _Dot(f"{tr.arch}_{block.name}", block_title(tr, block, t) if titled else "", ranksep=0.22)
     g.tail = "x"
     g.node("x", label=t("diagrams.block_in", shape=_shape(block.input_shape)), shape="oval", fillcolor=_GREY)
     strided = block.stride != 1 and tr.block == "bottleneck"
