@@ -361,7 +361,7 @@ LESSON_CSS = """
 
 #: A slide on a 1280×720 projector, sidebar collapsed: the page's padding cut to the header's 3.75 rem at the top, the step's text a
 #: little smaller than presenter mode's 1.1 rem (still 18 px: readable from the back of a room), so the figure,
-#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides.py).
+#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides_browser.py).
 PRESENTER_LESSON_CSS = (
     LESSON_CSS
     + """
