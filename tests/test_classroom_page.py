@@ -378,3 +378,11 @@ def test_a_store_that_cannot_be_reached_is_a_message_not_a_traceback(app_test, m
         monkeypatch.undo()
         settings._parse.cache_clear()
         room_store.clear()
+
+
+def test_the_role_notice_shows_its_values_as_code_in_both_languages() -> None:
+    from resnet_viz.links import ROLES
+
+    for t in (EN, ZH):
+        message = t("links.bad_role", setting="`role`")
+        assert all(f"`{role}`" in message for role in ROLES), message

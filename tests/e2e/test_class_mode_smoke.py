@@ -169,22 +169,39 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
         s_ctx.close()
 
 
-#: A step whose worked answer is among the longest (the residual addition at a dashed block: the shortcut's
-#: kind, the shapes before and after, the sum's shape), revealed on the projector.
-LONG_WORKING_STEP = next(i + 1 for i, s in enumerate(lesson.STEPS) if s.key == "addition")
+def _longest_working_step(lang: str) -> int:
+    """The step (1-based) whose worked answer is the longest in ``lang`` (today v1/v1.5, which lists the layers
+    that differ), at the step's own network and size, as the projector shows it."""
+    from resnet_viz import links
+    from resnet_viz.ui.classroom import worked_answer
+
+    t = translator(lang)
+    return max(
+        range(1, lesson.STEP_COUNT + 1),
+        key=lambda n: len(
+            worked_answer(
+                lesson.STEPS[n - 1],
+                lesson.answer(
+                    lesson.STEPS[n - 1], lesson.STEPS[n - 1].net, links.start_size(lesson.STEPS[n - 1].net)
+                ),
+                t,
+            )
+        ),
+    )
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_a_revealed_long_working_fits_the_projector(browser, class_server, screenshot_dir, lang: str) -> None:
     """After Reveal the worked answer takes the QR code's place; a long one scrolls inside its own box, so the
     teacher's screen (1280×720, sidebar collapsed by Start) still shows Reset/End/CSV and the question."""
+    long_step = _longest_working_step(lang)
     t_ctx, teacher = _context(browser, 1280, 720)
     try:
         teacher.goto(f"{class_server.base_url}/classroom?lang={lang}")
         _key(teacher, "class_start").locator("button").click()
         _key(teacher, "class_code").wait_for(timeout=SETTLE_TIMEOUT_MS)
         _sidebar_collapsed_by_start(teacher)
-        for n in range(2, LONG_WORKING_STEP + 1):
+        for n in range(2, long_step + 1):
             _key(teacher, "class_next").locator("button").click()
             teacher.wait_for_function(
                 "want => (document.querySelector('.st-key-class_step')?.innerText || '').includes(want)",
@@ -196,11 +213,9 @@ def test_a_revealed_long_working_fits_the_projector(browser, class_server, scree
         _key(teacher, "class_worked").wait_for(timeout=SETTLE_TIMEOUT_MS)
         settle(teacher)
         wait_images_loaded(teacher)
-        teacher.screenshot(
-            path=str(screenshot_dir / f"class_smoke_teacher_revealed_{lang}_{LONG_WORKING_STEP}.png")
-        )
+        teacher.screenshot(path=str(screenshot_dir / f"class_smoke_teacher_revealed_{lang}_{long_step}.png"))
         overflow = teacher.evaluate(OVERFLOW)
-        assert overflow <= 0, f"{lang}: the revealed step {LONG_WORKING_STEP} scrolls by {overflow} px"
+        assert overflow <= 0, f"{lang}: the revealed step {long_step} scrolls by {overflow} px"
         for key in ("class_reset", "class_end", "class_csv"):  # on the screen, not below it
             box = _key(teacher, key).bounding_box()
             assert box is not None and box["y"] + box["height"] <= 720, (key, box)
