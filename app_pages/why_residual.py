@@ -7,7 +7,7 @@ import time
 
 import streamlit as st
 
-from app_pages.sections import landscape, why_training
+from app_pages.sections import landscape, shattered, why_training
 from resnet_viz import experiments as ex
 from resnet_viz import paths, ui
 from resnet_viz.architecture.catalogue import get_spec
@@ -189,6 +189,10 @@ else:
 # The live run is drawn here but executed at the end of the script, so the rest of the page is on screen while
 # it trains (Streamlit draws elements in the order the script runs).
 live_box = st.container()
+
+# ---------------------------------------------------------------- 4c. shattered gradients (Balduzzi et al. 2017)
+# after the degradation curves, which its reading refers back to
+shattered.render(t, s)
 
 # ---------------------------------------------------------------- 5. deleting one block
 st.header(t("why_residual.rm_header"))

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from benchmarks.common import Result, print_table
+from benchmarks.common import Result, percentile, print_table
 from devtools.devserver import CHROMIUM_ARGS, DevServer, chromium_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -430,13 +430,6 @@ def static_files_cpu_s(server: DevServer) -> float:
     return sorted(costs)[1]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    values = sorted(v for v in values if v == v)
-    if not values:
-        return float("nan")
-    return float(np.percentile(values, q))
-
-
 def _raise_on_sigterm(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -475,7 +468,7 @@ def run(sessions: int = SESSIONS) -> list[Result]:
     crosstalk = [f"session {o.index}: {c}" for o in crowd for c in o.crosstalk]
     firsts = [o.first_grid_s for o in crowd]
     dones = [o.done_s for o in crowd]
-    p50, p95 = _percentile(firsts, 50), _percentile(firsts, 95)
+    p50, p95 = percentile(firsts, 50), percentile(firsts, 95)
     peak = max(report["rss_peak_sampled_mb"], report["rss_hwm_mb"])
     report.update(
         alone_first_grid_s=alone.first_grid_s,
@@ -483,8 +476,8 @@ def run(sessions: int = SESSIONS) -> list[Result]:
         first_grid_p50_s=p50,
         first_grid_p95_s=p95,
         first_grid_max_s=max((f for f in firsts if f == f), default=float("nan")),
-        done_p50_s=_percentile(dones, 50),
-        done_p95_s=_percentile(dones, 95),
+        done_p50_s=percentile(dones, 50),
+        done_p95_s=percentile(dones, 95),
         errors=errors,
         crosstalk=crosstalk,
         distinct_offline_top1=len({u.top1 for u in uploads[:sessions]}),

@@ -8,6 +8,7 @@ a peer measured seconds apart on the same machine, never an absolute time from a
 from __future__ import annotations
 
 import gc
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -37,6 +38,23 @@ def median_time(fn: Callable[[], object], *, repeat: int = 7, warmup: int = 1) -
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) of ``values``, interpolated between the two nearest ranks as numpy's default
+    (``np.percentile``, "linear"); NaNs (nothing measured) are left out and nothing at all gives NaN. An infinite
+    value (something that never happened within its wait) counts as the slowest: any percentile that reaches it
+    is infinite, never NaN."""
+    ranked = sorted(v for v in values if not math.isnan(v))
+    if not ranked:
+        return math.nan
+    pos = (len(ranked) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    if lo == hi:
+        return float(ranked[lo])
+    if math.isinf(ranked[hi]):
+        return math.inf
+    return float(ranked[lo] + (ranked[hi] - ranked[lo]) * (pos - lo))
 
 
 def print_table(results: list[Result]) -> None:

@@ -419,6 +419,101 @@ def _landscape(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------------------------- shattered
+
+#: ``--net`` choices: the toy (``mlp``) and the CIFAR networks of the path experiment.
+SHATTERED_NETS = ("resnet56", "plain56", "resnet20", "plain20", "mlp")
+SHATTERED_MAX_SEEDS = 20
+SHATTERED_MAX_DEPTH = 200
+
+
+def _count(low: int, high: int, what: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        shown = text if len(text) <= 30 else text[:29] + "…"
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {shown!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{what} must be from {low} to {high}, not {shown}")
+        return value
+
+    return parse
+
+
+def _shattered_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--net", required=True, choices=SHATTERED_NETS, help=", ".join(SHATTERED_NETS))
+    p.add_argument(
+        "--depth",
+        type=_count(1, SHATTERED_MAX_DEPTH, "--depth"),
+        default=None,
+        help="blocks of the toy (mlp; default 50); a CIFAR net's depth is in its name (if given, it must match)",
+    )
+    p.add_argument(
+        "--seeds", type=_count(1, SHATTERED_MAX_SEEDS, "--seeds"), default=5, help="seeds 0 … K−1 (default 5)"
+    )
+    p.add_argument(
+        "--width",
+        type=_count(1, 64, "--width"),
+        default=None,
+        help="CIFAR nets at init: first-stage channels (default: the shipped trained nets' width, 4)",
+    )
+    p.add_argument("--no-norm", action="store_true", help="mlp: the toy without batch normalisation")
+    p.add_argument("--json", action="store_true", help="print every seed's lag-1 autocorrelation as JSON")
+
+
+def _shattered(args: argparse.Namespace) -> int:
+    from resnet_viz.experiments import shattered as sh  # torch: only for this command
+    from resnet_viz.experiments import summaries as S
+
+    seeds = tuple(range(args.seeds))
+    rows: list[dict] = []
+    if args.net == "mlp":
+        depth = 50 if args.depth is None else args.depth
+        for residual in (False, True):
+            runs = [sh.toy_gradients(depth, residual=residual, norm=not args.no_norm, seed=s) for s in seeds]
+            rows.append(
+                {"net": f"mlp-{'residual' if residual else 'plain'}", "depth": depth, "weights": "init",
+                 "norm": not args.no_norm, "bn": "calibrated" if not args.no_norm else "none",
+                 "seeds": list(seeds), "lag1": [r.lag1 for r in runs]}
+            )  # fmt: skip
+    else:
+        if args.no_norm:
+            raise ValueError("--no-norm is for the toy (--net mlp) only")
+        own = int(args.net.removeprefix("plain").removeprefix("resnet"))
+        if args.depth is not None and args.depth != own:
+            raise ValueError(f"--depth {args.depth} does not match --net {args.net} (depth {own})")
+        width = sh.PATH_WIDTH if args.width is None else args.width
+        a, b = sh.sample_pair()
+        runs = [sh.path_gradients(args.net, a, b, seed=s, width=width) for s in seeds]
+        rows.append(
+            {"net": args.net, "depth": own, "weights": "init", "width": width, "bn": "calibrated",
+             "seeds": list(seeds), "lag1": [r.lag1 for r in runs]}
+        )  # fmt: skip
+        from resnet_viz.architecture.experiment_net import ExperimentNet
+
+        if paths.net_weights_path(ExperimentNet.parse(args.net)).exists():
+            trained = sh.path_gradients(args.net, a, b, seed=None)
+            rows.append(
+                {"net": args.net, "depth": own, "weights": "trained", "width": trained.width, "bn": "running",
+                 "seeds": [], "lag1": [trained.lag1]}
+            )  # fmt: skip
+    for row in rows:
+        spread = S.lag1_spread(row["lag1"])
+        row |= {"mean": spread.mean, "low": spread.low, "high": spread.high, "colour": S.noise_colour(spread)}
+    if args.json:
+        print(json.dumps({"steps": sh.TOY_POINTS if args.net == "mlp" else sh.PATH_STEPS, "rows": rows}))
+        return 0
+    header = ["net", "depth", "weights", "BN", "seeds", "lag-1 mean", "lowest", "highest", "reads as"]
+    table = [
+        [r["net"], str(r["depth"]), r["weights"], r["bn"], str(len(r["seeds"]) or 1),
+         f"{r['mean']:+.3f}", f"{r['low']:+.3f}", f"{r['high']:+.3f}", r["colour"]]
+        for r in rows
+    ]  # fmt: skip
+    print("\n".join(text_table(header, table, right={1, 4, 5, 6, 7})))
+    return 0
+
+
 # --------------------------------------------------------------------------------------------- the table
 
 
@@ -475,6 +570,12 @@ COMMANDS: tuple[Command, ...] = (
         "the loss around a shipped trained CIFAR net along filter-normalised random directions (Li et al. 2018)",
         _landscape_arguments,
         _landscape,
+    ),
+    Command(
+        "shattered",
+        "lag-1 autocorrelation of the input gradient (Balduzzi et al. 2017): the toy MLP or a CIFAR net on a path",
+        _shattered_arguments,
+        _shattered,
     ),
 )
 

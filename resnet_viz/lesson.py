@@ -54,6 +54,8 @@ STEPS: tuple[Step, ...] = (
     Step("addition", "feature_maps", "resnet18", "layer3.0", "shape"),
     Step("degradation", "why_residual", "resnet34", "layer3.0", "int"),
     Step("zero_init", "why_residual", "resnet34", "layer4.1", "int"),
+    # Balduzzi et al. 2017, measured on the paper's CIFAR nets at init (resnet_viz.experiments.shattered)
+    Step("shattered", "why_residual", "resnet56", "layer3.8", "choice", ("plain", "residual")),
     # Liu et al. 2022 §2.2: the ladder's "patchify" rung; the question compares the two stems at 224 (Figure 2's size).
     Step("patchify", "ladder", "resnet50", "conv1", "int", rung="patchify"),
 )
@@ -62,6 +64,8 @@ STEP_COUNT = len(STEPS)
 #: What an answer depends on, for the line under the question: the sidebar's network and size, the size alone,
 #: or neither (arithmetic on fixed channel counts, or the paper's fixed plain networks).
 SCOPES = ("network", "network_only", "size", "fixed")
+#: The depth of the shattered-gradients question: plain-56 against ResNet-56 (He et al. 2015 §4.2's CIFAR nets).
+SHATTERED_DEPTH = 56
 #: The networks of the paper's degradation comparison (He et al. 2015, Table 2 and Figure 4: plain-18, plain-34).
 DEGRADATION_PAIR = ("resnet34", "resnet18")
 
@@ -270,7 +274,33 @@ def answer(step: Step, arch: str, input_size: int) -> Answer:
         return Answer(
             len(tr.blocks), {"n": len(tr.blocks), "layers": layers}, **common | {"scope": "network_only"}
         )
+    if key == "shattered":
+        return _shattered_answer(common)
     raise KeyError(f"no lesson step {key!r}")
+
+
+def _shattered_answer(common: dict[str, object]) -> Answer:
+    """Which of plain-56 and ResNet-56 has the gradient closer to white noise along the default image path at
+    initialisation (:func:`~resnet_viz.experiments.summaries.closer_to_white` of the measured lag-1
+    autocorrelations); the working says whether the two differ beyond the seed spread
+    (:func:`~resnet_viz.experiments.summaries.correlation_order`)."""
+    from resnet_viz.experiments import shattered
+    from resnet_viz.experiments import summaries as S
+    from resnet_viz.experiments.readings import fmt_lag1
+
+    depth = SHATTERED_DEPTH
+    measured = shattered.init_path_lag1(depth)
+    plain, res = S.lag1_spread(measured[f"plain{depth}"]), S.lag1_spread(measured[f"resnet{depth}"])
+    working = {
+        "depth": depth, "n": plain.seeds, "steps": shattered.PATH_STEPS, "width": shattered.PATH_WIDTH,
+        "plain": fmt_lag1(plain.mean), "plain_low": fmt_lag1(plain.low), "plain_high": fmt_lag1(plain.high),
+        "res": fmt_lag1(res.mean), "res_low": fmt_lag1(res.low), "res_high": fmt_lag1(res.high),
+    }  # fmt: skip
+    return Answer(
+        S.closer_to_white(plain, res), working,
+        **common | {"arch": f"resnet{depth}", "size": 32, "scope": "fixed",
+                    "working_key": f"shattered_working_{S.correlation_order(plain, res)}"},
+    )  # fmt: skip
 
 
 def _patchify_answer(common: dict[str, object]) -> Answer:

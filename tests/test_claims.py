@@ -30,6 +30,7 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 SECTIONS = (
     "home", "shapes", "diagrams", "feature_maps", "inspector", "parameters", "why_residual",
     "why_residual_training", "landscape", "lesson", "common", "nav", "links", "images", "ladder", "classroom",
+    "shattered",
 )  # fmt: skip
 NOTE_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 

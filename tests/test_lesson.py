@@ -261,3 +261,28 @@ def test_every_lesson_sentence_is_registered_or_a_label() -> None:
     labels = set(register["not_claims"]["lesson"])
     assert not claims & labels, claims & labels
     assert keys == claims | labels, (sorted(keys - claims - labels), sorted((claims | labels) - keys))
+
+
+def test_the_shattered_step_answers_from_the_measurement(monkeypatch) -> None:
+    """The answer is the network whose measured lag-1 autocorrelation is nearer 0, and the working says whether
+    the two differ beyond the seed spread: both branches, on measurements put in place of the real one."""
+    from resnet_viz.experiments import shattered
+
+    step = BY_KEY["shattered"]
+    real = answer(step, "resnet34", 224)
+    assert real.value in step.choices and real.scope == "fixed" and real.arch == "resnet56"
+    assert check(step, real.value, real) and not check(
+        step, next(c for c in step.choices if c != real.value), real
+    )
+    cases = {
+        "shattered_working_residual": ({"plain56": (0.0, 0.1), "resnet56": (0.7, 0.8)}, "plain"),
+        "shattered_working_plain": ({"plain56": (0.7, 0.8), "resnet56": (0.0, 0.1)}, "residual"),
+        "shattered_working_overlap": ({"plain56": (0.0, 0.5), "resnet56": (0.4, 0.6)}, "plain"),
+    }
+    for working_key, (measured, value) in cases.items():
+        monkeypatch.setattr(shattered, "init_path_lag1", lambda depth, m=measured: m)
+        got = answer(step, "resnet34", 224)
+        assert (got.working_key, got.value) == (working_key, value)
+        for lang in LANGUAGES:
+            t = translator(lang)
+            assert "⟦" not in t(f"lesson.{working_key}", **text_args(step, got, t, current="resnet34"))

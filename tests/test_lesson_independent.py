@@ -16,6 +16,7 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pytest
 import torch
 import torchvision.models as tvm
@@ -152,6 +153,9 @@ def independent(step: Step, arch: str, size: int, right: Answer) -> object:
     if key == "degradation":
         deep, shallow = _model("resnet34"), _model("resnet18")
         return len(_counted_layers(deep)) - len(_counted_layers(shallow))
+    if key == "shattered":
+        lags = _path_lag1_by_corrcoef(right.working["depth"])
+        return min(lags, key=lambda kind: abs(float(np.mean(lags[kind]))))
     if (
         key == "patchify"
     ):  # torchvision's resnet50 stem against Liu et al. 2022 §2.2's 4×4, stride 4 conv, hooked
@@ -170,6 +174,21 @@ def independent(step: Step, arch: str, size: int, right: Answer) -> object:
             1 for mod in model.modules() if isinstance(mod, nn.BatchNorm2d) and not mod.weight.detach().any()
         )
     raise KeyError(key)
+
+
+@functools.cache
+def _path_lag1_by_corrcoef(depth: int) -> dict[str, list[float]]:
+    """The shattered step's statistic with another estimator: numpy's Pearson correlation of neighbouring values
+    of each seed's d(logit)/dα (not the app's autocorrelation, nor its predicates). The gradients themselves are
+    the lesson's (checked against finite differences in tests/test_shattered.py), so they are computed once."""
+    from resnet_viz.experiments import shattered as sh
+
+    runs = sh.init_path_runs(depth)
+    out = {}
+    for kind, net in (("plain", f"plain{depth}"), ("residual", f"resnet{depth}")):
+        grads = [np.asarray(r.grad) for r in runs[net]]
+        out[kind] = [float(np.corrcoef(g[:-1], g[1:])[0, 1]) for g in grads]
+    return out
 
 
 @pytest.mark.parametrize(("arch", "size"), CASES, ids=[f"{a}-{s}" for a, s in CASES])

@@ -1,6 +1,6 @@
 """The lesson as slides (issue 23): every step draws its page's figure inline, in both languages, on the Lesson
 page (normal and presenter mode) and in the phone's compact version the class UI calls. The 1280×720 fit is
-checked in a real browser: tests/e2e/test_slides.py."""
+checked in a real browser: tests/e2e/test_slides_browser.py."""
 
 from __future__ import annotations
 

@@ -901,3 +901,117 @@ def landscape_absolute(surface: Mapping[str, Any], s: LandscapeSummary) -> Sente
             else fmt_int(round(at / chance)),  # never 1e+02
         },
     )
+
+
+# ------------------------------------------------------------------------------------------------ shattered gradients
+
+
+def fmt_lag1(value: float) -> str:
+    """A lag-1 autocorrelation as the page writes it: two decimals, a true minus sign."""
+    return f"{value:+.2f}".replace("-", "−")
+
+
+def lag1_text(s: S.Lag1Spread) -> Sentence:
+    """ "+0.65 (seeds: +0.48 to +0.69)": a network's mean lag-1 over the seeds with its range."""
+    return Sentence(
+        "shattered.lag_spread",
+        {"mean": fmt_lag1(s.mean), "low": fmt_lag1(s.low), "high": fmt_lag1(s.high), "n": s.seeds},
+    )
+
+
+def colour_name(s: S.Lag1Spread) -> Sentence:
+    """ "close to white noise" / "smooth, like a random walk" / "partly correlated" (:func:`~.summaries.noise_colour`)."""
+    return Sentence(f"shattered.colour_{S.noise_colour(s)}")
+
+
+def _pair(plain: Sequence[float], res: Sequence[float]) -> tuple[S.Lag1Spread, S.Lag1Spread]:
+    return S.lag1_spread(plain), S.lag1_spread(res)
+
+
+def toy_reading(sweep: Any) -> Sentence:
+    """What the toy shows at its deepest depth (a ``ToySweep``): both networks' lag-1 with their spread and colour,
+    and which is more correlated beyond the seed spread (:func:`~.summaries.correlation_order`)."""
+    depth = max(sweep.depths)
+    plain, res = _pair([r.lag1 for r in sweep.of(depth, False)], [r.lag1 for r in sweep.of(depth, True)])
+    return Sentence(
+        f"shattered.toy_reading_{S.correlation_order(plain, res)}",
+        {
+            "depth": depth,
+            "plain": lag1_text(plain),
+            "res": lag1_text(res),
+            "plain_colour": colour_name(plain),
+            "res_colour": colour_name(res),
+        },
+    )
+
+
+def toy_norm_reading(with_norm: Any, without_norm: Any) -> Sentence:
+    """What switching normalisation off does to the deepest plain toy (two ``ToySweep`` records), chosen by
+    :func:`~.summaries.normalisation_shatters`, then why that explains a replication without it."""
+    depth = max(with_norm.depths)
+    on = S.lag1_spread([r.lag1 for r in with_norm.of(depth, False)])
+    off = S.lag1_spread([r.lag1 for r in without_norm.of(depth, False)])
+    key = "norm_shatters" if S.normalisation_shatters(on, off) else "norm_not_alone"
+    return Sentence(
+        f"shattered.{key}",
+        {"depth": depth, "on": lag1_text(on), "off": lag1_text(off), "off_colour": colour_name(off)},
+        then=(Sentence("shattered.norm_replication"),),
+    )
+
+
+def path_reading(sweep: Any, depth: int) -> Sentence | None:
+    """The image path at initialisation (a ``PathSweep``) for plain-``depth`` against ResNet-``depth``, chosen by
+    :func:`~.summaries.correlation_order`; None where the sweep lacks either network."""
+    plain_runs, res_runs = sweep.of(f"plain{depth}"), sweep.of(f"resnet{depth}")
+    if not plain_runs or not res_runs:
+        return None
+    plain, res = _pair([r.lag1 for r in plain_runs], [r.lag1 for r in res_runs])
+    return Sentence(
+        f"shattered.path_reading_{S.correlation_order(plain, res)}",
+        {
+            "depth": depth,
+            "plain": lag1_text(plain),
+            "res": lag1_text(res),
+            "plain_colour": colour_name(plain),
+            "res_colour": colour_name(res),
+        },
+    )
+
+
+def trained_reading(runs: Sequence[Any]) -> Sentence | None:
+    """The shipped trained plain/residual pair (``PathGradients`` with ``trained``), one value each (one set of
+    weights, so no spread): their lag-1 and colour, said without a comparison beyond a spread it does not have."""
+    by = {("plain" if r.plain else "resnet"): r for r in runs if r.trained}
+    if set(by) != {"plain", "resnet"}:
+        return None
+    p, r = (S.lag1_spread([by[k].lag1]) for k in ("plain", "resnet"))
+    return Sentence(
+        "shattered.trained_reading",
+        {
+            "depth": int(by["plain"].net.removeprefix("plain")),
+            "plain": fmt_lag1(p.mean),
+            "res": fmt_lag1(r.mean),
+            "plain_colour": colour_name(p),
+            "res_colour": colour_name(r),
+            "width": by["plain"].width,
+        },
+    )
+
+
+def degradation_link(data: Mapping[str, Any] | None) -> Sentence:
+    """The link back to the degradation curves: whether the shipped plain pair degrades (the deeper plain net ends
+    with the higher training error, :func:`~.summaries.depth_comparison`'s order), then the honest account."""
+    plain = next((c for c in depth_comparison(data) if c.plain), None) if data else None
+    rest = (Sentence("shattered.account"),)
+    if plain is None:
+        return Sentence("shattered.link_missing", then=rest)
+    return Sentence(
+        "shattered.link_degrades" if plain.order == "higher" else "shattered.link_not",
+        {
+            "deep": plain.deep,
+            "shallow": plain.shallow,
+            "deep_train": fmt_percent(plain.deep_train),
+            "shallow_train": fmt_percent(plain.shallow_train),
+        },
+        then=rest,
+    )

@@ -862,3 +862,66 @@ def outputs_its_shortcut(rows: Sequence[_BlockRow]) -> bool:
     """Every measured block's output equals ReLU(shortcut(x)) within :data:`IDENTITY_TOLERANCE`."""
     scale = max((r.input_norm for r in rows), default=0.0)
     return all(r.output_minus_shortcut <= IDENTITY_TOLERANCE * scale for r in rows)
+
+
+# ------------------------------------------------------------------------------------------------ shattered gradients
+# Balduzzi et al. 2017: the lag-1 autocorrelation of dy/dx along the input (resnet_viz.experiments.shattered) is
+# ≈ 0 for white noise and close to 1 for a random walk (brown noise). The page names a curve by where its mean over
+# the seeds falls, and compares two networks only beyond their spread over the seeds.
+
+#: A network's gradient is "close to white noise" where the mean lag-1 autocorrelation over the seeds lies within
+#: ±WHITE_LAG1 (white noise of 256 samples stays within about ±0.125 in 95% of draws: 2/√256) ...
+WHITE_LAG1 = 0.2
+#: ... and "smooth, like a random walk" where it is at least BROWN_LAG1 (a random walk of 256 steps has a lag-1
+#: autocorrelation of about 0.98; between the two bounds the page says "partly correlated").
+BROWN_LAG1 = 0.8
+
+
+@dataclass(frozen=True)
+class Lag1Spread:
+    """One network's lag-1 autocorrelations over several seeds: mean, lowest, highest."""
+
+    mean: float
+    low: float
+    high: float
+    seeds: int
+
+
+def lag1_spread(values: Sequence[float]) -> Lag1Spread:
+    """The mean, lowest and highest of several seeds' lag-1 autocorrelations."""
+    vals = [float(v) for v in values]
+    if not vals or not all(math.isfinite(v) for v in vals):
+        raise ValueError("lag1_spread needs at least one finite value")
+    return Lag1Spread(statistics.fmean(vals), min(vals), max(vals), len(vals))
+
+
+def noise_colour(s: Lag1Spread) -> str:
+    """ "white" (mean lag-1 within ±:data:`WHITE_LAG1`), "brown" (at least :data:`BROWN_LAG1`) or "between"."""
+    if abs(s.mean) <= WHITE_LAG1:
+        return "white"
+    return "brown" if s.mean >= BROWN_LAG1 else "between"
+
+
+def correlation_order(plain: Lag1Spread, res: Lag1Spread) -> str:
+    """Which network's gradient is more correlated *beyond the seed spread*: "residual" where the residual
+    network's lowest lag-1 over the seeds is above the plain network's highest, "plain" the other way round, and
+    "overlap" where the two ranges meet (then the page says no more than that)."""
+    if res.low > plain.high:
+        return "residual"
+    if plain.low > res.high:
+        return "plain"
+    return "overlap"
+
+
+def closer_to_white(plain: Lag1Spread, res: Lag1Spread) -> str:
+    """Which network's gradient is closer to white noise: the one whose mean lag-1 is nearer 0 ("plain" or
+    "residual"; a tie, which measured floats never give, counts for neither and raises)."""
+    if abs(plain.mean) == abs(res.mean):
+        raise ValueError("the two networks are equally far from white noise")
+    return "plain" if abs(plain.mean) < abs(res.mean) else "residual"
+
+
+def normalisation_shatters(with_norm: Lag1Spread, without_norm: Lag1Spread) -> bool:
+    """Whether normalisation is what shatters the plain network's gradient here: with it the gradient is close to
+    white noise, without it more correlated than that beyond the seed spread (lowest without > highest with)."""
+    return noise_colour(with_norm) == "white" and without_norm.low > with_norm.high

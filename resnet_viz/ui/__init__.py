@@ -23,6 +23,8 @@ from resnet_viz.ui.experiments import (
     cached_delete_block,
     cached_gradient_flow,
     cached_identity_at_init,
+    cached_path_sweep,
+    cached_toy_sweep,
     identity_input_size,
     training_slot,
 )
@@ -78,7 +80,8 @@ from resnet_viz.ui.session import keep_widget_state, session_slot
 __all__ = [
     "class_page", "class_route", "CaptureKey", "Fit", "PreparedImage", "RequestTooLarge", "budgeted_preprocessing", "cache_store",
     "drop_upload", "erf_fit", "record_fit", "refused_upload", "sanity_fit", "upload_key", "View", "arch_title", "cached_capture", "cached_delete_block", "cached_erf", "cached_gradient_flow",
-    "cached_grid_png", "cached_identity_at_init", "identity_input_size", "cached_layer_stats", "cached_preprocess", "cached_record",
+    "cached_grid_png", "cached_identity_at_init", "cached_path_sweep", "cached_toy_sweep", "identity_input_size",
+    "cached_layer_stats", "cached_preprocess", "cached_record",
     "cached_sanity_check", "cached_trace", "capture_store", "capture_with_fallback", "dev_caption", "device",
     "diagram", "figure", "forward_gate", "keep_landscape_result", "keep_widget_state", "landscape_result",
     "link_gave", "on_row_select", "page_param", "presenting", "pretrained_model", "randomized_model",

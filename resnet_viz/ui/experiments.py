@@ -61,3 +61,26 @@ def cached_delete_block(folder: str, settings: dict, depth: int, name: str) -> l
 
     with forward_gate():
         return delete_block_experiment(folder, TrainConfig.from_dict(settings), depth, name)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def cached_toy_sweep(norm: bool):
+    """The shattered-gradients toy (Balduzzi et al. 2017) at the page's depths and seeds, BN on or off: seeded,
+    so the same for every session."""
+    from resnet_viz.experiments import shattered
+
+    with forward_gate():
+        return shattered.toy_sweep(norm=norm)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_path_sweep(image_key: str, trained: bool, _a, _b):
+    """d(logit)/dα along the path from image ``_a`` to ``_b`` (named by ``image_key``, the bytes' hash), for
+    plain/ResNet-20 and -56 at initialisation (every seed) or the shipped trained nets that exist."""
+    from resnet_viz.experiments import shattered, shipped
+
+    with forward_gate():
+        if not trained:
+            return shattered.path_sweep(_a, _b, nets=shattered.CIFAR_NETS)
+        nets = [n.key for n in shipped.trained_nets()]
+        return shattered.path_sweep(_a, _b, nets=nets, trained=True) if nets else None

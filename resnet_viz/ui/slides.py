@@ -34,6 +34,7 @@ FIGURE_OF_STEP: dict[str, str] = {
     "solid": "block", "dashed": "block", "three_kinds": "block", "basic_cost": "block", "bottleneck_cost": "block",
     "feature_maps": "channel_grid", "addition": "residual_terms",
     "degradation": "degradation", "zero_init": "identity", "patchify": "ladder_diff",
+    "shattered": "degradation",  # for now the curves its question refers back to; a lag-1 slide figure is to come
 }  # fmt: skip
 #: The Streamlit element each figure is drawn as (AppTest's element type), for the tests.
 ELEMENT_OF_FIGURE: dict[str, str] = {
@@ -336,7 +337,7 @@ LESSON_CSS = """
 
 #: A slide on a 1280×720 projector, sidebar collapsed: the page's padding cut to the header's 3.75 rem at the top, the step's text a
 #: little smaller than presenter mode's 1.1 rem (still 18 px: readable from the back of a room), so the figure,
-#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides.py).
+#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides_browser.py).
 PRESENTER_LESSON_CSS = (
     LESSON_CSS
     + """
