@@ -292,7 +292,7 @@ def test_the_shattered_step_answers_from_the_measurement(monkeypatch) -> None:
         ({"plain56": (-0.95, -0.85), "resnet56": (0.4, 0.5)}, "residual"),
         ({"plain56": (0.0, 0.1), "resnet56": (0.4, 0.5)}, "plain"),
     ):
-        monkeypatch.setattr(shattered, "init_path_lag1", lambda depth, m=measured: m)
+        monkeypatch.setattr(shattered, "recorded_init_lag1", lambda depth, m=measured: m)
         got = answer(step, "resnet34", 224)
         assert (got.working_key, got.value) == ("shattered_working_residual", value)
         for lang in LANGUAGES:
