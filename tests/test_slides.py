@@ -133,3 +133,20 @@ def test_a_slides_plotly_figure_is_built_once_per_view() -> None:
     phone = slides._slide_plotly(*args, True, False)
     assert phone is not slide and phone.layout.height == slides.COMPACT_FIGURE_PX[1]
     assert slide.layout.font.size > phone.layout.font.size  # the projector's restyle, the phone's small text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_v15_caption_names_the_blocks_that_differ_at_each_size(lang: str) -> None:
+    """At 16×16 conv5_1's input is already 1×1, so its stride changes no count: only conv3_1 and conv4_1 differ.
+    The caption names what the table shows, and says the counts are the Parameters page's (BN included)."""
+    from resnet_viz.architecture import counting
+
+    t = translator(lang)
+    small, big = slides.v15_caption("resnet50", 16, t), slides.v15_caption("resnet50", 224, t)
+    assert [b for b, *_ in counting.stride_variant_macs("resnet50", 16).per_block] == ["layer2.0", "layer3.0"]
+    named = [t("common.paper_and_name", paper=p, name=n) for n, p in
+             (("layer2.0", "conv3_1"), ("layer3.0", "conv4_1"), ("layer4.0", "conv5_1"))]  # fmt: skip
+    assert named[0] in small and named[1] in small and "conv5_1" not in small
+    assert all(x in big for x in named)
+    assert t("nav.parameters") in big and "BN" in big
+    assert "every stage after the first" not in big and "第一个阶段之后" not in big
