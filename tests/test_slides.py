@@ -150,3 +150,27 @@ def test_the_v15_caption_names_the_blocks_that_differ_at_each_size(lang: str) ->
     assert all(x in big for x in named)
     assert t("nav.parameters") in big and "BN" in big
     assert "every stage after the first" not in big and "第一个阶段之后" not in big
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_shattered_slide_is_the_lag1_figure_of_the_answers_measurement(lang: str, app_test) -> None:
+    """The shattered step draws its own figure (one plotly chart, no degradation curves): a bar (mean) and the
+    seed dots per network, the dots being exactly the lag-1 values its answer reads; fitted to a phone."""
+    from resnet_viz.experiments import shattered
+    from resnet_viz.lesson import SHATTERED_DEPTH
+
+    at = app_test(timeout=120, script=_compact_script, state={"lang": lang, "step": "shattered"}).run()
+    assert not at.exception, [e.value for e in at.exception]
+    kinds = _kinds(at)
+    assert kinds["plotly_chart"] == 1 and all(v == 0 for k, v in kinds.items() if k != "plotly_chart"), kinds
+    spec = json.loads(at.main.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["height"] == slides.COMPACT_FIGURE_PX[1]
+    bars = [d for d in spec["data"] if d["type"] == "bar"]
+    dots = [d for d in spec["data"] if d["type"] == "scatter"]
+    measured = shattered.recorded_init_lag1(SHATTERED_DEPTH)
+    assert len(bars) == len(dots) == 2
+    assert [tuple(d["y"]) for d in dots] == [
+        measured[f"plain{SHATTERED_DEPTH}"],
+        measured[f"resnet{SHATTERED_DEPTH}"],
+    ]
+    assert all(d["marker"]["size"] < 8 for d in dots)  # smaller dots on the phone
