@@ -23,7 +23,7 @@ PAGES = [
     st.Page("app_pages/ladder.py", title=t("nav.ladder"), icon=":material/stairs:"),
     st.Page("app_pages/lesson.py", title=t("lesson.nav"), icon=":material/school:"),
     st.Page(
-        "app_pages/classroom.py", title=t("classroom.nav"), icon=":material/groups:", url_path="classroom"
+        "app_pages/classroom.py", title=t("nav.classroom"), icon=":material/groups:", url_path="classroom"
     ),
 ]
 page = st.navigation(PAGES)

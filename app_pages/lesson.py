@@ -56,7 +56,7 @@ else:
 heading = t("lesson.step_of", n=n, total=lesson.STEP_COUNT, title=t(f"lesson.{step.key}_title"))
 
 # A slide: the figure left at the screen's full height, the heading, text and question right (one 1280×720
-# screen, tests/e2e/test_slides.py); elsewhere the heading, the figure, then the text and the question below it.
+# screen, tests/e2e/test_slides_browser.py); elsewhere the heading, the figure, then the text and the question below it.
 if presenting:
     figure_box, text_box = st.columns(slides.PRESENTER_COLUMNS, gap="medium")
 else:

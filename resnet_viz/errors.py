@@ -52,10 +52,16 @@ class UserError(ValueError):
 
     def detached(self) -> UserError:
         """The same error without its traceback and chained exceptions, safe to keep in session state: a kept
-        traceback would hold the frames that raised it (and their locals, e.g. a 200 MB upload)."""
+        traceback would hold the frames that raised it (and their locals, e.g. a 200 MB upload).
+
+        The copy is made without calling the subclass's ``__init__`` (whose signature it may have changed) and
+        without passing ``params`` as keywords: a param may share a name with ``__init__``'s own arguments
+        (a RoomError's ``code`` is the room's code, beside the error's own ``code``)."""
         copy = type(self).__new__(type(self))
-        UserError.__init__(copy, self.code, str(self), **self.params)
+        BaseException.__init__(
+            copy, *self.args
+        )  # str(copy) == str(self); no __traceback__, __cause__, __context__
         for name, value in vars(self).items():
-            if name not in ("code", "params"):
-                setattr(copy, name, value)
+            setattr(copy, name, value)
+        copy.params = dict(self.params)  # its own dict: a later change to one does not reach the other
         return copy

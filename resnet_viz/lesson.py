@@ -289,7 +289,7 @@ def _shattered_answer(common: dict[str, object]) -> Answer:
     from resnet_viz.experiments.readings import fmt_lag1
 
     depth = SHATTERED_DEPTH
-    measured = shattered.init_path_lag1(depth)
+    measured = shattered.recorded_init_lag1(depth)
     plain, res = S.lag1_spread(measured[f"plain{depth}"]), S.lag1_spread(measured[f"resnet{depth}"])
     working = {
         "depth": depth, "n": plain.seeds, "steps": shattered.PATH_STEPS, "width": shattered.PATH_WIDTH,

@@ -16,6 +16,9 @@ DEGRADATION_FILE = "degradation.json"
 REMOVAL_FILE = "removal.json"
 #: Gradient norms per layer at init and after 1, 10, 100 SGD steps, plain-56 and ResNet-56, several seeds.
 GRADIENT_STEPS_FILE = "gradient_steps.json"
+#: The lesson's shattered-gradients measurement: lag-1 autocorrelations of plain-56 and ResNet-56 at init, per seed
+#: (``scripts/make_shattered.py``; :func:`resnet_viz.experiments.shattered.recorded_init_lag1`).
+SHATTERED_INIT_FILE = "shattered_init.json"
 
 
 #: The trained CIFAR nets ``scripts/make_curves.py`` may ship, in the command line's order. Here, torch-free,

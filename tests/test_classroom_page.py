@@ -19,7 +19,7 @@ from apptest_helpers import assert_translated, page_texts
 from resnet_viz import lesson
 from resnet_viz.classroom import display_code
 from resnet_viz.i18n import translator
-from resnet_viz.ui.classroom import SEAT_KEY, Seat, results_csv, room_store
+from resnet_viz.ui.classroom import SEAT_KEY, Seat, results_csv, room_store, worked_answer
 
 EN, ZH = translator("en"), translator("zh")
 CLASS = "app_pages/classroom.py"
@@ -300,3 +300,100 @@ def test_a_student_can_type_the_code_instead_of_scanning(teacher, app_test) -> N
     student.button(key="class_join").click().run()
     assert student.session_state[SEAT_KEY] == Seat(code, "student")
     assert _has(student, "class_step")
+
+
+def test_before_reveal_the_bars_go_by_count_so_a_rarer_right_answer_is_not_first(teacher, app_test) -> None:
+    code = _code(teacher)
+    step = lesson.STEPS[0]
+    h, w, c = lesson.answer(step, step.net, 224).value  # type: ignore[misc]
+    for reply in (f"{h},{w},{c}", f"{h},{w},{c + 1}", f"{h},{w},{c + 1}"):  # right once, one wrong twice
+        at = _student(app_test, {"room": code}, page=CLASS)
+        at.text_input(key="class_reply").input(reply)
+        at.button(key="class_submit").click().run()
+    teacher.run()
+    assert _in(teacher, "class_bars").splitlines() == [f"({h}, {w}, {c + 1}): 2", f"({h}, {w}, {c}): 1"]
+    teacher.button(key="class_reveal").click().run()  # revealed: the right answer first
+    assert _in(teacher, "class_bars").splitlines() == [f"({h}, {w}, {c}): 1", f"({h}, {w}, {c + 1}): 2"]
+
+
+def test_a_student_on_an_old_step_is_told_which_step_and_how_to_get_there(teacher, app_test) -> None:
+    code = _code(teacher)
+    student = _student(app_test, {"room": code}, page=CLASS)
+    student.toggle(key="class_follow").set_value(False).run()
+    teacher.button(key="class_next").click().run()
+    student.run()  # the periodic check: still on step 1, with "Go there"
+    student.text_input(key="class_reply").input("1, 2, 3")
+    student.button(key="class_submit").click().run()
+    shown = _in(student, "class_error")
+    assert EN("classroom.error_bad_step", n=2) in shown
+    # the message names the page's own controls, by their labels, in both languages
+    for t in (EN, ZH):
+        message = t("classroom.error_bad_step", n=2)
+        assert t("classroom.follow") in message and t("classroom.catch_up") in message
+    assert student.button(key="class_catch_up") is not None
+
+
+def test_the_worked_answer_joins_its_sentences_per_language_and_says_the_size_the_class_uses() -> None:
+    step = lesson.STEPS[0]  # input: its lesson working speaks of "the sidebar's input size"
+    right = lesson.answer(step, step.net, 224)
+    zh, en = worked_answer(step, right, ZH), worked_answer(step, right, EN)
+    assert "。 " not in zh and "。" + ZH("classroom.input_working", **_args(step, right, ZH)) in zh
+    assert ". " + EN("classroom.input_working", **_args(step, right, EN)) in en
+    assert "sidebar" not in en and "侧边栏" not in zh
+    assert "224" in en and "224" in zh
+
+
+def _args(step, right, t):
+    return lesson.text_args(step, right, t, current=step.net)
+
+
+def test_the_bar_list_is_worded_per_language(app_test) -> None:
+    teacher = app_test(timeout=240, query={"lang": "zh"})
+    teacher.switch_page(CLASS).run()
+    teacher.button(key="class_start").click().run()
+    student = _student(app_test, {"room": _code(teacher)}, page=CLASS)
+    student.text_input(key="class_reply").input("1,2,3")
+    student.button(key="class_submit").click().run()
+    teacher.run()
+    assert _in(teacher, "class_bars").splitlines() == ["(1, 2, 3)：1"]
+
+
+def test_the_csv_writes_a_choice_as_the_words_the_teacher_sees() -> None:
+    from resnet_viz.classroom import Tally
+
+    number, step = next((i + 1, s) for i, s in enumerate(lesson.STEPS) if s.kind == "choice")
+    choice = step.choices[0]
+    rows = list(csv.reader(io.StringIO(results_csv([Tally(number, ((choice, 3),))], ZH))))
+    assert rows[1][2] == ZH(f"lesson.choice_{choice}") and rows[1][3] == "3"
+
+
+def test_a_store_that_cannot_be_reached_is_a_message_not_a_traceback(app_test, monkeypatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("RESNET_VIZ_ROOMS", f"redis://127.0.0.1:{port}/0")
+    from resnet_viz import settings
+
+    settings._parse.cache_clear()
+    room_store.clear()
+    try:
+        at = app_test(timeout=240, query={"lang": "en"})
+        at.switch_page(CLASS).run()
+        at.button(key="class_start").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert EN("classroom.error_unavailable") in _in(at, "class_error")
+        assert SEAT_KEY not in at.session_state
+    finally:
+        monkeypatch.undo()
+        settings._parse.cache_clear()
+        room_store.clear()
+
+
+def test_the_role_notice_shows_its_values_as_code_in_both_languages() -> None:
+    from resnet_viz.links import ROLES
+
+    for t in (EN, ZH):
+        message = t("links.bad_role", setting="`role`")
+        assert all(f"`{role}`" in message for role in ROLES), message

@@ -7,12 +7,13 @@ import string
 
 import pytest
 
+from resnet_viz.classroom import RoomError
 from resnet_viz.errors import UserError
 from resnet_viz.i18n import LANGUAGES, catalogue, translator
 from resnet_viz.imaging.images import ERROR_CODES, ImageError, load_image
 from resnet_viz.models.weights import CheckpointError, WeightsError, load_checkpoint, pretrained_weights
 
-KINDS = (ImageError, WeightsError, CheckpointError)
+KINDS = (ImageError, WeightsError, CheckpointError, RoomError)
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.__name__)
@@ -62,6 +63,20 @@ def test_a_detached_error_is_the_same_error_without_its_traceback():
     w = WeightsError("offline", "no network", arch="resnet50", path="/tmp/x").detached()
     assert isinstance(w, WeightsError) and w.i18n_key == "feature_maps.weights_error_offline"
     assert w.message(translator("en")).startswith("No internet connection")
+
+
+def test_a_detached_room_error_keeps_the_rooms_code_beside_its_own():
+    """A RoomError's ``code`` param is the room's code, a name ``UserError.__init__`` also takes (the error's
+    kind): detaching must not pass params as keywords."""
+    try:
+        raise RoomError.about("not_teacher", "K7QX2M", "not the teacher of room K7QX2M")
+    except RoomError as err:
+        raised = err
+    kept = raised.detached()
+    assert type(kept) is RoomError and kept.code == "not_teacher" and kept.params == {"code": "K7QX2M"}
+    assert str(kept) == str(raised) and kept.__traceback__ is None and raised.__traceback__ is not None
+    assert kept.params is not raised.params
+    assert kept.message(translator("zh")) == raised.message(translator("zh"))
 
 
 def test_key_names_from_a_file_are_quoted_so_no_markup_renders() -> None:

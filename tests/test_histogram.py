@@ -22,6 +22,7 @@ from resnet_viz.classroom.histogram import (
     csv_rows,
     csv_text,
     histogram,
+    projected_bars,
 )
 from resnet_viz.classroom.sqlite_store import SqliteRoomStore
 
@@ -90,6 +91,26 @@ def test_the_right_bar_is_there_at_zero_and_a_step_without_a_known_slip_gives_no
     hist = histogram(Tally(NUMBER["conv3_1"], (("(56, 56, 64)", 3),)), plain)
     assert hist.bars == (Bar("(28, 28, 128)", 0, RIGHT), Bar("(56, 56, 64)", 3, WRONG))
     assert histogram(Tally(NUMBER["conv3_1"], ()), plain).bars == (Bar("(28, 28, 128)", 0, RIGHT),)
+
+
+def test_before_the_reveal_the_projector_orders_bars_by_count_so_the_right_one_is_not_given_away() -> None:
+    plain = lesson.answer(BY_KEY["conv3_1"], "resnet34", 224)  # right: (28, 28, 128)
+    tally = Tally(
+        NUMBER["conv3_1"], (("(56, 56, 64)", 3), ("(28, 28, 128)", 1), ("(14, 14, 256)", 1), ("??", 2))
+    )
+    hist = histogram(tally, plain)
+    before = projected_bars(hist, revealed=False)
+    # most first, ties by text ("(14, …" before "(28, …"): the right answer is second to last, unmarked by place
+    assert [(b.reply, b.count) for b in before] == [
+        ("(56, 56, 64)", 3), ("(14, 14, 256)", 1), ("(28, 28, 128)", 1), ("", 2),
+    ]  # fmt: skip
+    assert before[-1].verdict == UNREADABLE and before[0].verdict == WRONG
+    after = projected_bars(hist, revealed=True)
+    assert after[0] == Bar("(28, 28, 128)", 1, RIGHT) and after == hist.bars
+    # nobody gave the right answer: before the reveal it is not there at all (an empty bar would name it)
+    none_right = histogram(Tally(NUMBER["conv3_1"], (("(56, 56, 64)", 3),)), plain)
+    assert projected_bars(none_right, revealed=False) == (Bar("(56, 56, 64)", 3, WRONG),)
+    assert projected_bars(none_right, revealed=True)[0] == Bar("(28, 28, 128)", 0, RIGHT)
 
 
 def test_a_float_answer_is_right_within_the_lessons_tolerance() -> None:

@@ -280,7 +280,7 @@ def test_the_shattered_step_answers_from_the_measurement(monkeypatch) -> None:
         "shattered_working_overlap": ({"plain56": (0.0, 0.5), "resnet56": (0.4, 0.6)}, "plain"),
     }
     for working_key, (measured, value) in cases.items():
-        monkeypatch.setattr(shattered, "init_path_lag1", lambda depth, m=measured: m)
+        monkeypatch.setattr(shattered, "recorded_init_lag1", lambda depth, m=measured: m)
         got = answer(step, "resnet34", 224)
         assert (got.working_key, got.value) == (working_key, value)
         for lang in LANGUAGES:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,7 @@ from resnet_viz import settings
 from resnet_viz.classroom import (
     MAX_REPLY_CHARS,
     MAX_STUDENT_ID_CHARS,
+    GuardedStore,
     Limits,
     RoomError,
     RoomStore,
@@ -34,7 +36,8 @@ from resnet_viz.classroom import (
     open_store,
     secret_hash,
 )
-from resnet_viz.classroom.sqlite_store import FILE_NAME, SqliteRoomStore
+from resnet_viz.classroom.sqlite_store import EXPIRE_EVERY_S, FILE_NAME, SqliteRoomStore
+from resnet_viz.i18n import translator
 from resnet_viz.lesson import STEP_COUNT
 
 T0 = 1_800_000_000.0  # a fixed clock for the tests that pass now=
@@ -229,7 +232,7 @@ def test_set_step_moves_every_screen_and_answered_counts_the_current_step(make: 
     back = store.set_step(code, secret, 1, now=T0 + 3)
     assert back.answered == 2  # step 1's answers are kept
     for bad in (0, STEP_COUNT + 1, -1, "2", 1.0, True):
-        _raises("bad_step", lambda bad=bad: store.set_step(code, secret, bad, now=T0 + 4))
+        _raises("no_step", lambda bad=bad: store.set_step(code, secret, bad, now=T0 + 4))
     assert store.set_step(code, secret, STEP_COUNT, now=T0 + 5).step == STEP_COUNT
 
 
@@ -247,9 +250,10 @@ def test_answer_change_answer_and_tally(make: Make) -> None:
     tally = store.tally(code, 1, now=T0 + 2)
     assert tally.counts == (("(56, 56, 64)", 2), ("(28, 28, 128)", 1)) and tally.total == 3
     assert store.tally(code, 2, now=T0 + 2).counts == ()
-    _raises("bad_step", lambda: store.answer(code, "a", 2, "1", now=T0 + 3))  # not the room's step
-    _raises("bad_step", lambda: store.answer(code, "a", True, "1", now=T0 + 3))  # True == 1, but not a step
-    _raises("bad_step", lambda: store.tally(code, STEP_COUNT + 1, now=T0 + 3))
+    moved = _raises("bad_step", lambda: store.answer(code, "a", 2, "1", now=T0 + 3))  # not the room's step
+    assert moved.params["n"] == 1  # the step the class is on: the message names it
+    _raises("no_step", lambda: store.answer(code, "a", True, "1", now=T0 + 3))  # True == 1, but not a step
+    _raises("no_step", lambda: store.tally(code, STEP_COUNT + 1, now=T0 + 3))
 
 
 def test_a_tie_is_ordered_by_the_replys_text(make: Make) -> None:
@@ -323,14 +327,75 @@ def test_a_room_expires_after_its_idle_time(make: Make) -> None:
     store.join(code, "a", now=T0 + 100)  # a write keeps it alive ...
     assert store.state(code, now=T0 + 100 + IDLE_S).step == 1
     store.state(code, now=T0 + 100 + IDLE_S / 2)  # ... a read does not
-    _raises("no_room", lambda: store.state(code, now=T0 + 100 + IDLE_S + 1))
-    _raises("no_room", lambda: store.answer(code, "a", 1, "3", now=T0 + 100 + IDLE_S + 1))
-    _raises("no_room", lambda: store.reveal(code, secret, now=T0 + 100 + IDLE_S + 1))
     assert store.expire(now=T0 + 100 + IDLE_S - 1) == 0
     assert store.expire(now=T0 + 100 + IDLE_S + 1) == 1
     assert code not in _stored_text(store)
+    _raises("no_room", lambda: store.state(code, now=T0 + 100 + IDLE_S + 1))
+    _raises("no_room", lambda: store.answer(code, "a", 1, "3", now=T0 + 100 + IDLE_S + 1))
+    _raises("no_room", lambda: store.reveal(code, secret, now=T0 + 100 + IDLE_S + 1))
     assert store.state(fresh, now=T0 + 100 + IDLE_S + 1).code == fresh
     assert store.expire(now=T0 + 2 * IDLE_S + 1) == 1
+
+
+def test_sqlite_deletes_expired_rooms_on_any_write_not_only_on_create(tmp_path: Path) -> None:
+    """Nothing calls expire() on a timer: a join, an answer or a teacher action deletes the expired rooms' rows
+    (their students' ids and typed replies) at most EXPIRE_EVERY_S after the idle limit while the app is used."""
+    store = SqliteRoomStore(tmp_path / "data", SMALL)
+    try:
+        old, _ = store.create("en", now=T0)
+        kept, _ = store.create("en", now=T0)
+        store.answer(old, "tab-of-a", 1, "Ada Lovelace", now=T0 + 1)
+        store.join(kept, "b", now=T0 + IDLE_S - 1)  # a sweep: nothing has expired yet
+        assert "Ada Lovelace" in _stored_text(store)
+        store.join(kept, "b", now=T0 + IDLE_S + 1 + EXPIRE_EVERY_S)  # old expired over a minute ago
+        text = _stored_text(store)
+        assert old not in text and "Ada Lovelace" not in text and "tab-of-a" not in text
+        assert store.state(kept, now=T0 + IDLE_S + 1 + EXPIRE_EVERY_S).students == 1
+        # a class's polls sweep too (a class where nobody writes for a while still deletes the others)
+        gone, _ = store.create("en", now=T0 + 2 * IDLE_S)
+        _raises("no_room", lambda: store.state(kept, now=T0 + 3 * IDLE_S + 2))  # a poll, swept first
+        assert gone not in _stored_text(store)
+    finally:
+        store.close()
+
+
+def test_a_failing_backend_is_unavailable_not_a_traceback(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A database still locked after its busy timeout (another process holds the write lock) reaches the page
+    as RoomError("unavailable"), whose message exists in every language."""
+    from resnet_viz.classroom import sqlite_store
+
+    clean_env.setenv("RESNET_VIZ_DATA_DIR", str(tmp_path / "data"))
+    clean_env.setattr(sqlite_store, "BUSY_TIMEOUT_MS", 50)
+    store = open_store()
+    code, _ = store.create("en")
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer that does not let go
+        err = _raises("unavailable", lambda: store.join(code, "a"))
+        assert "locked" in str(err) and err.__cause__ is None
+        assert store.state(code).students == 0  # reads still work in WAL mode
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        store.close()
+    assert store.join(code, "a").students == 1  # and writes again once the lock is free
+    for lang in ("en", "zh"):
+        assert "⟦" not in err.message(translator(lang))
+
+
+def test_an_unreachable_redis_is_unavailable(clean_env: pytest.MonkeyPatch) -> None:
+    try:
+        import redis  # noqa: F401
+    except ImportError:
+        _missing("the redis package")
+    clean_env.setenv("RESNET_VIZ_ROOMS", f"redis://127.0.0.1:{_free_port()}/0")  # nothing listens there
+    store = open_store()
+    try:
+        _raises("unavailable", lambda: store.create("en"))
+    finally:
+        store.close()
 
 
 def test_a_room_holds_its_most_students(make: Make) -> None:
@@ -553,7 +618,7 @@ def test_open_store_defaults_to_sqlite_in_the_data_dir_with_the_knobs_limits(
     clean_env.setenv("RESNET_VIZ_MAX_ROOMS", "7")
     store = open_store()
     try:
-        assert isinstance(store, SqliteRoomStore)
+        assert isinstance(store, GuardedStore) and isinstance(store.store, SqliteRoomStore)
         assert store.path == str(tmp_path / "data" / "rooms.sqlite3")
         assert store.limits == Limits(students=30, rooms=7, idle_s=150.0, steps=STEP_COUNT)
         code, _ = store.create("en")
@@ -571,7 +636,7 @@ def test_open_store_gives_redis_for_a_redis_address(clean_env: pytest.MonkeyPatc
     clean_env.setenv("RESNET_VIZ_ROOM_STUDENTS", "3")
     store = open_store()
     try:
-        assert isinstance(store, RedisRoomStore) and store.url == redis_url
+        assert isinstance(store.store, RedisRoomStore) and store.url == redis_url
         assert store.limits.students == 3
         code, _ = store.create("en")
         assert store.state(code).code == code

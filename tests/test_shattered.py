@@ -101,6 +101,57 @@ def test_cifar_nets_at_init_residual_is_more_correlated_along_a_path_over_5_seed
     assert all(r.bn == "calibrated" and not r.trained for r in sweep.runs)
 
 
+def test_the_shipped_lesson_record_has_the_settings_and_the_direction(monkeypatch) -> None:
+    """``assets/curves/shattered_init.json`` is what the lesson reads, without measuring (``init_path_lag1`` is made
+    to fail): written with today's settings and command, and ResNet-56's lag-1 above plain-56's beyond the seed
+    spread (the direction the paper reports; its numbers are recomputed in the slow test below)."""
+    from resnet_viz import paths
+    from resnet_viz.experiments import shipped
+
+    record = shipped.shattered_init()
+    assert record is not None, paths.SHATTERED_INIT_FILE
+    assert (record["command"], record["depth"], record["steps"], record["width"], record["seeds"]) == (
+        sh.RECORD_COMMAND,
+        56,
+        sh.PATH_STEPS,
+        sh.PATH_WIDTH,
+        list(SEEDS),
+    )
+    monkeypatch.setattr(sh, "init_path_lag1", lambda *a, **k: pytest.fail("measured live"))
+    lags = sh.recorded_init_lag1(56, SEEDS)
+    assert lags == {net: tuple(v) for net, v in record["lag1"].items()}
+    plain, res = S.lag1_spread(lags["plain56"]), S.lag1_spread(lags["resnet56"])
+    assert S.correlation_order(plain, res) == "residual" and S.closer_to_white(plain, res) == "plain"
+
+
+def test_a_record_with_other_settings_is_measured_live(monkeypatch) -> None:
+    """A shipped file written with another width (or none at all) is not read: the lesson measures instead."""
+    from resnet_viz.experiments import shipped
+
+    live = {"plain56": (0.5,), "resnet56": (0.6,)}
+    monkeypatch.setattr(sh, "init_path_lag1", lambda depth, seeds: live)
+    other = dict(shipped.shattered_init(), width=sh.PATH_WIDTH + 1)
+    monkeypatch.setattr(shipped, "shattered_init", lambda: other)
+    assert sh.recorded_init_lag1(56, SEEDS) is live
+    monkeypatch.setattr(shipped, "shattered_init", lambda: None)
+    assert sh.recorded_init_lag1(56, SEEDS) is live
+
+
+@pytest.mark.slow  # ten 56-layer nets along a 256-image path: ~5–20 s of CPU
+@pytest.mark.recorded_floats
+def test_the_shipped_lesson_record_comes_out_of_the_measurement() -> None:
+    """The shipped lag-1 values, recomputed (``python scripts/make_shattered.py`` writes them). Each gradient is
+    float32 through 56 layers; a lag-1 moves by ~1e-6 between kernel sets, 2e-3 leaves room without letting a
+    different seed, class or path through (the seeds differ by more than 0.01)."""
+    from resnet_viz.experiments import shipped
+
+    record = shipped.shattered_init()
+    sh.init_path_runs.cache_clear()
+    got = sh.init_path_lag1(record["depth"], tuple(record["seeds"]))
+    for net, values in record["lag1"].items():
+        np.testing.assert_allclose(got[net], values, rtol=0, atol=2e-3, err_msg=net)
+
+
 def test_the_path_derivative_is_the_chain_rule() -> None:
     """d(logit)/dα from autograd equals the finite difference of the logit along α (a narrow net, few steps)."""
     a, b = sh.sample_pair()

@@ -1,6 +1,6 @@
 """The lesson as slides (issue 23): every step draws its page's figure inline, in both languages, on the Lesson
 page (normal and presenter mode) and in the phone's compact version the class UI calls. The 1280×720 fit is
-checked in a real browser: tests/e2e/test_slides.py."""
+checked in a real browser: tests/e2e/test_slides_browser.py."""
 
 from __future__ import annotations
 
@@ -133,3 +133,27 @@ def test_a_slides_plotly_figure_is_built_once_per_view() -> None:
     phone = slides._slide_plotly(*args, True, False)
     assert phone is not slide and phone.layout.height == slides.COMPACT_FIGURE_PX[1]
     assert slide.layout.font.size > phone.layout.font.size  # the projector's restyle, the phone's small text
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_shattered_slide_is_the_lag1_figure_of_the_answers_measurement(lang: str, app_test) -> None:
+    """The shattered step draws its own figure (one plotly chart, no degradation curves): a bar (mean) and the
+    seed dots per network, the dots being exactly the lag-1 values its answer reads; fitted to a phone."""
+    from resnet_viz.experiments import shattered
+    from resnet_viz.lesson import SHATTERED_DEPTH
+
+    at = app_test(timeout=120, script=_compact_script, state={"lang": lang, "step": "shattered"}).run()
+    assert not at.exception, [e.value for e in at.exception]
+    kinds = _kinds(at)
+    assert kinds["plotly_chart"] == 1 and all(v == 0 for k, v in kinds.items() if k != "plotly_chart"), kinds
+    spec = json.loads(at.main.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["height"] == slides.COMPACT_FIGURE_PX[1]
+    bars = [d for d in spec["data"] if d["type"] == "bar"]
+    dots = [d for d in spec["data"] if d["type"] == "scatter"]
+    measured = shattered.recorded_init_lag1(SHATTERED_DEPTH)
+    assert len(bars) == len(dots) == 2
+    assert [tuple(d["y"]) for d in dots] == [
+        measured[f"plain{SHATTERED_DEPTH}"],
+        measured[f"resnet{SHATTERED_DEPTH}"],
+    ]
+    assert all(d["marker"]["size"] < 8 for d in dots)  # smaller dots on the phone

@@ -13,12 +13,13 @@ expires after an idle time, so a flood of joins or submissions cannot grow memor
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from resnet_viz import settings
 from resnet_viz.errors import UserError
@@ -46,8 +47,10 @@ class RoomError(UserError):
         "full",  # the room already holds its most students
         "too_many_rooms",  # the store already holds its most live rooms
         "revealed",  # an answer (or a change) after the teacher revealed the question
-        "bad_step",  # a step outside the lesson, or an answer to a step that is not the room's current one
+        "bad_step",  # an answer to a step that is not the room's current one (the class moved on): n = the room's
+        "no_step",  # a step outside the lesson (1..steps)
         "bad_reply",  # an empty or too long reply, or a bad student id
+        "unavailable",  # the store failed (a database locked past its timeout, a Redis that cannot be reached)
     )
     OUTSIDE = ("code",)
 
@@ -243,8 +246,13 @@ def checked_reply(reply: str) -> str:
 
 def checked_step(step: int, steps: int) -> int:
     if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= steps:
-        raise RoomError("bad_step", f"step {step!r} is not one of 1..{steps}", step=step, steps=steps)
+        raise RoomError("no_step", f"step {step!r} is not one of 1..{steps}", step=step, steps=steps)
     return step
+
+
+def moved_on(code: str, step: object, current: int) -> RoomError:
+    """An answer to ``step`` when room ``code`` is at step ``current``: the class has moved on (or back)."""
+    return RoomError("bad_step", f"step {step!r} is not room {code}'s step ({current})", step=step, n=current)
 
 
 def no_room(code: str) -> RoomError:
@@ -260,16 +268,51 @@ def tally_of(step: int, replies: list[tuple[str, int]]) -> Tally:
     return Tally(step, tuple(sorted(replies, key=lambda rc: (-rc[1], rc[0]))))
 
 
+class GuardedStore:
+    """A store whose backend failures reach the page as ``RoomError("unavailable")`` (the class store cannot be
+    reached; try again), never as a traceback: a SQLite database still locked after its busy timeout or a disk
+    error (``sqlite3.OperationalError``), a Redis that refuses the connection or times out. ``failures`` are the
+    backend's own exception classes (:data:`SqliteRoomStore.FAILURES <resnet_viz.classroom.sqlite_store>`,
+    ``RedisRoomStore.FAILURES``); anything else (a bug) still raises as itself. Every other attribute is the
+    store's."""
+
+    def __init__(self, store: RoomStore, failures: tuple[type[BaseException], ...]) -> None:
+        self.store = store
+        self.failures = failures
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self.store, name)
+        if not callable(attr):
+            return attr
+
+        @functools.wraps(attr)
+        def guarded(*args: object, **kwargs: object) -> object:
+            try:
+                return attr(*args, **kwargs)
+            except self.failures as err:
+                raise unavailable(err) from None
+
+        return guarded
+
+
+def unavailable(err: BaseException) -> RoomError:
+    """The RoomError a backend failure becomes (its English message names the failure, for the log)."""
+    return RoomError("unavailable", f"the class store cannot be reached: {type(err).__name__}: {err}")
+
+
 def open_store(s: settings.Settings | None = None) -> RoomStore:
     """The store ``RESNET_VIZ_ROOMS`` names, with the limits of the ``RESNET_VIZ_ROOM_*`` knobs: SQLite at
-    ``<data dir>/rooms.sqlite3`` by default, Redis for a ``redis://`` address. One store object serves every
-    session of a process (both backends are thread-safe); the UI keeps it in ``st.cache_resource``."""
+    ``<data dir>/rooms.sqlite3`` by default, Redis for a ``redis://`` address, behind :class:`GuardedStore`
+    (a failure of the backend, opening it included, is ``RoomError("unavailable")``). One store object serves
+    every session of a process (both backends are thread-safe); the UI keeps it in ``st.cache_resource``."""
     s = s or settings.current()
     limits = Limits.from_settings(s)
     if s.rooms == "sqlite":
-        from resnet_viz.classroom.sqlite_store import SqliteRoomStore
-
-        return SqliteRoomStore(settings.data_dir(s), limits)
-    from resnet_viz.classroom.redis_store import RedisRoomStore
-
-    return RedisRoomStore(s.rooms, limits)
+        from resnet_viz.classroom.sqlite_store import SqliteRoomStore as backend
+    else:
+        from resnet_viz.classroom.redis_store import RedisRoomStore as backend
+    try:
+        store = backend(settings.data_dir(s) if s.rooms == "sqlite" else s.rooms, limits)
+    except backend.FAILURES as err:
+        raise unavailable(err) from None
+    return cast(RoomStore, GuardedStore(store, backend.FAILURES))

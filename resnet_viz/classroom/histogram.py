@@ -100,6 +100,19 @@ def histogram(tally: Tally, right: Answer) -> Histogram:
     return Histogram(tally.step, tuple(bars))
 
 
+def projected_bars(hist: Histogram, *, revealed: bool) -> tuple[Bar, ...]:
+    """The bars the projector shows, in its order. Before the reveal nothing may give the answer away: only the
+    answers someone gave, the right one among them unmarked, most first and ties by their text, so its place says
+    nothing the counts do not (the unreadable replies, when any, last). After the reveal, :attr:`Histogram.bars`:
+    the right answer first (even at 0), then the wrong ones, most first."""
+    if revealed:
+        return hist.bars
+    given = sorted(
+        (b for b in hist.bars if b.count and b.verdict != UNREADABLE), key=lambda b: (-b.count, b.reply)
+    )
+    return tuple(given + [b for b in hist.bars if b.verdict == UNREADABLE])
+
+
 def _typed(value: object) -> str:
     """The right answer as a student would type it (what canonical_reply reads)."""
     if isinstance(value, tuple):

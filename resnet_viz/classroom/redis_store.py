@@ -35,6 +35,7 @@ from resnet_viz.classroom import (
     checked_step,
     checked_student,
     clock,
+    moved_on,
     new_code,
     new_secret,
     no_room,
@@ -42,6 +43,14 @@ from resnet_viz.classroom import (
     secret_hash,
     tally_of,
 )
+
+try:  # the redis package is needed only when this backend is chosen
+    from redis.exceptions import ConnectionError as _RedisConnectionError
+    from redis.exceptions import TimeoutError as _RedisTimeoutError
+
+    _FAILURES: tuple[type[BaseException], ...] = (_RedisConnectionError, _RedisTimeoutError)
+except ImportError:  # pragma: no cover - the SQLite default without the redis package
+    _FAILURES = ()
 
 PREFIX = "resnet-viz:"
 ROOMS_KEY = PREFIX + "rooms"
@@ -176,6 +185,10 @@ class RedisRoomStore:
     """:class:`~resnet_viz.classroom.RoomStore` in Redis at ``url`` (``redis://host:port/db``). Thread-safe:
     the client's connection pool hands each call its own connection."""
 
+    #: What this backend raises when Redis itself fails (refused, dropped or timed-out connections; a server
+    #: still loading its data is a ConnectionError too): the page says "cannot be reached; try again".
+    FAILURES: tuple[type[BaseException], ...] = _FAILURES
+
     def __init__(self, url: str, limits: Limits | None = None, *, prefix: str = PREFIX) -> None:
         import redis  # imported here so that the SQLite default needs no redis package at import time
 
@@ -206,7 +219,7 @@ class RedisRoomStore:
                 "too_many_rooms", f"the store holds its most rooms ({reply[1]})", rooms=int(reply[1])
             )
         if kind == "bad_step":
-            raise RoomError("bad_step", f"room {code}'s step is {reply[1]}", step=args[1] if args else None)
+            raise moved_on(code, args[1] if len(args) > 1 else None, int(reply[1]))
         if kind == "revealed":
             raise RoomError("revealed", f"room {code}'s step is revealed", step=args[1] if args else None)
         raise RoomError(kind, f"room {code}: {kind}")  # "taken": handled by create
@@ -271,7 +284,7 @@ class RedisRoomStore:
     ) -> RoomState:
         code, student, reply = checked_code(code), checked_student(student), checked_reply(reply)
         if isinstance(step, bool) or not isinstance(step, int):
-            raise RoomError("bad_step", f"step {step!r} is not a step", step=step)
+            raise RoomError("no_step", f"step {step!r} is not a step", step=step, steps=self.limits.steps)
         return self._state(code, self._call("answer", code, now, student, step, reply, self.limits.students))
 
     def tally(self, code: str, step: int, *, now: float | None = None) -> Tally:

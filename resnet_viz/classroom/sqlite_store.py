@@ -16,8 +16,12 @@ Why these choices:
 - **``synchronous=NORMAL``**: in WAL mode it is still safe against the app crashing; only a power cut can lose
   the last moments of answers, which a class can give again.
 
-Only the hash of the teacher secret is stored. Rooms, students and answers are bounded by :class:`Limits`;
-expired rooms are deleted by :meth:`SqliteRoomStore.expire`, which :meth:`SqliteRoomStore.create` also runs.
+Only the hash of the teacher secret is stored. Rooms, students and answers are bounded by :class:`Limits`.
+An expired room (idle past ``Limits.idle_s``) is never served, and its rows are deleted from the file by
+:meth:`SqliteRoomStore.expire`, which :meth:`SqliteRoomStore.create` runs every time, and every other call
+that writes or polls (join, answer, a teacher action, ``state``) at most once per :data:`EXPIRE_EVERY_S` per
+process: nothing needs to call ``expire`` on a timer, and while anyone has a class open (its page polls
+``state`` every second) an expired room's rows outlive its idle limit by at most that long.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from resnet_viz.classroom import (
     checked_step,
     checked_student,
     clock,
+    moved_on,
     new_code,
     new_secret,
     no_room,
@@ -56,6 +61,10 @@ BUSY_TIMEOUT_MS = 10_000
 #: The most idle connections kept for reuse: about the calls a process runs at once (Streamlit's sessions on a
 #: few cores); more would only hold file descriptors.
 MAX_IDLE = 8
+#: Seconds between the deletions of expired rooms that ordinary writes run (per process): one indexed query
+#: (``rooms_touched``) a minute costs nothing beside a class's writes, and bounds how long an expired room's rows
+#: (its students' random ids and their replies) stay on disk after its idle limit while the app is in use.
+EXPIRE_EVERY_S = 60.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rooms (
@@ -89,6 +98,10 @@ class SqliteRoomStore:
     """:class:`~resnet_viz.classroom.RoomStore` on ``<folder>/rooms.sqlite3`` (created, with its folder, when
     missing). Thread-safe: each call has a connection to itself. Several processes may open the same file."""
 
+    #: What this backend raises when the store itself fails (the page says "cannot be reached; try again"):
+    #: a lock still held after :data:`BUSY_TIMEOUT_MS` ("database is locked"), a disk or permission error.
+    FAILURES: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError)
+
     def __init__(self, folder: str | os.PathLike[str], limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -100,6 +113,7 @@ class SqliteRoomStore:
         self._idle: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._count_lock = threading.Lock()
         self.open_connections = 0  # opened and not yet closed, idle or in use (a test checks they stay few)
+        self._swept = float("-inf")  # the clock of this process's last deletion of expired rooms
         with self._connection() as conn:
             # journal_mode is a property of the file: set once, every later connection (any process) reads it.
             conn.execute("PRAGMA journal_mode=WAL")
@@ -203,7 +217,14 @@ class SqliteRoomStore:
         rows = db.execute("SELECT code, touched FROM rooms WHERE touched < ?", (now - self.limits.idle_s,))
         codes = [c for c, touched in rows if now - touched > self.limits.idle_s]
         self._delete(db, codes)
+        self._swept = now
         return len(codes)
+
+    def _sweep(self, db: sqlite3.Connection, now: float) -> None:
+        """Delete the expired rooms if this process has not for :data:`EXPIRE_EVERY_S` (or the clock went back:
+        the tests' ``now``)."""
+        if not 0 <= now - self._swept < EXPIRE_EVERY_S:
+            self._expire(db, now)
 
     # ---------------------------------------------------------------------------------------- the interface
     def create(self, lang: str, *, now: float | None = None) -> tuple[str, str]:
@@ -226,12 +247,15 @@ class SqliteRoomStore:
 
     def state(self, code: str, *, now: float | None = None) -> RoomState:
         code, t = checked_code(code), clock(now)
+        if not 0 <= t - self._swept < EXPIRE_EVERY_S:  # the polls of an open class keep the sweeps going
+            self.expire(now=t)
         with self._read() as db:
             return self._state(db, code, t)
 
     def join(self, code: str, student: str, *, now: float | None = None) -> RoomState:
         code, student, t = checked_code(code), checked_student(student), clock(now)
         with self._write() as db:
+            self._sweep(db, t)
             self._room(db, code, t)
             self._join(db, code, student)
             db.execute("UPDATE rooms SET touched = ? WHERE code = ?", (t, code))
@@ -249,6 +273,7 @@ class SqliteRoomStore:
         step = checked_step(step, self.limits.steps)
         code, t = checked_code(code), clock(now)
         with self._write() as db:
+            self._sweep(db, t)
             self._teacher_room(db, code, secret, t)
             db.execute(
                 "UPDATE rooms SET step = ?, revealed = 0, version = version + 1, touched = ? WHERE code = ?",
@@ -259,6 +284,7 @@ class SqliteRoomStore:
     def reveal(self, code: str, secret: str, *, now: float | None = None) -> RoomState:
         code, t = checked_code(code), clock(now)
         with self._write() as db:
+            self._sweep(db, t)
             self._teacher_room(db, code, secret, t)
             db.execute(
                 "UPDATE rooms SET revealed = 1, version = version + 1, touched = ? WHERE code = ?", (t, code)
@@ -268,6 +294,7 @@ class SqliteRoomStore:
     def reset(self, code: str, secret: str, *, now: float | None = None) -> RoomState:
         code, t = checked_code(code), clock(now)
         with self._write() as db:
+            self._sweep(db, t)
             step = self._teacher_room(db, code, secret, t)[2]
             db.execute("DELETE FROM answers WHERE code = ? AND step = ?", (code, step))
             db.execute(
@@ -294,9 +321,14 @@ class SqliteRoomStore:
         code, student, t = checked_code(code), checked_student(student), clock(now)
         reply = checked_reply(reply)
         with self._write() as db:
+            self._sweep(db, t)
             _, _, current, revealed, *_ = self._room(db, code, t)
-            if isinstance(step, bool) or step != current:  # True == 1 in Python, but it is not a step
-                raise RoomError("bad_step", f"step {step!r} is not room {code}'s step ({current})", step=step)
+            if isinstance(step, bool) or not isinstance(
+                step, int
+            ):  # True == 1 in Python, but it is not a step
+                raise RoomError("no_step", f"step {step!r} is not a step", step=step, steps=self.limits.steps)
+            if step != current:
+                raise moved_on(code, step, current)
             if revealed:
                 raise RoomError("revealed", f"step {step} of room {code} is revealed", step=step)
             # A student whose join was lost (a new replica, a reload) joins here, within the room's bound.

@@ -104,7 +104,7 @@ def _calibrate_batchnorm(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
         m.reset_running_stats()
         m.momentum = 1.0
     model.train()
-    with torch.no_grad():
+    with torch.inference_mode():  # only the running statistics are wanted: no autograd bookkeeping
         model(inputs)
     for m, momentum in zip(bns, saved):
         m.momentum = momentum
@@ -283,7 +283,7 @@ def _path_derivative(
     """α, d(logit_c)/dα along the path, and c (the class predicted at α = 0). ``model`` is in eval mode.
     By the chain rule d logit/dα = ∇ₓ logit · (b − a): one backward pass per chunk of the path."""
     alpha, images = path_images(a, b, steps)
-    with torch.no_grad():
+    with torch.inference_mode():
         c = int(model(images[:1]).argmax(1))
     direction = (b - a).unsqueeze(0)
     out = []
@@ -476,3 +476,42 @@ def init_path_runs(
 def init_path_lag1(depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS) -> dict[str, tuple[float, ...]]:
     """:func:`init_path_runs`' lag-1 autocorrelations, by network."""
     return {net: tuple(r.lag1 for r in runs) for net, runs in init_path_runs(depth, seeds).items()}
+
+
+#: The command that writes :data:`resnet_viz.paths.SHATTERED_INIT_FILE` (recorded in the file).
+RECORD_COMMAND = "python scripts/make_shattered.py"
+
+
+def init_lag1_record(depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS) -> dict[str, Any]:
+    """:func:`init_path_lag1` with its settings, as ``scripts/make_shattered.py`` ships it (JSON-ready)."""
+    return {
+        "command": RECORD_COMMAND,
+        "measures": "lag-1 autocorrelation of d(logit)/dα along the default path (sample_pair), at initialisation",
+        "depth": depth,
+        "steps": PATH_STEPS,
+        "width": PATH_WIDTH,
+        "seeds": list(seeds),
+        "torch": torch.__version__,
+        "lag1": {net: list(values) for net, values in init_path_lag1(depth, seeds).items()},
+    }
+
+
+def recorded_init_lag1(
+    depth: int = 56, seeds: tuple[int, ...] = DEFAULT_SEEDS
+) -> dict[str, tuple[float, ...]]:
+    """:func:`init_path_lag1` as shipped (``assets/curves/shattered_init.json``), so that a lesson page does not
+    spend seconds of CPU on it; measured live (:func:`init_path_lag1`) where the file is absent or was written
+    with other settings (depth, seeds, path steps, width). ``tests/test_shattered.py`` recomputes the file."""
+    from resnet_viz.experiments import shipped
+
+    record = shipped.shattered_init()
+    wanted = {"depth": depth, "steps": PATH_STEPS, "width": PATH_WIDTH, "seeds": list(seeds)}
+    if record is not None and all(record.get(k) == v for k, v in wanted.items()):
+        try:
+            return {
+                net: tuple(float(v) for v in record["lag1"][net])
+                for net in (f"plain{depth}", f"resnet{depth}")
+            }
+        except (KeyError, TypeError, ValueError):
+            pass
+    return init_path_lag1(depth, seeds)

@@ -44,6 +44,12 @@ def gradient_steps(folder: Folder = paths.CURVES_DIR) -> dict[str, Any] | None:
     return _read(Path(folder) / paths.GRADIENT_STEPS_FILE)
 
 
+def shattered_init(folder: Folder = paths.CURVES_DIR) -> dict[str, Any] | None:
+    """``shattered_init.json``: the lag-1 autocorrelations along the default image path of plain-56 and ResNet-56
+    at initialisation, every seed, with the settings and the command that wrote them."""
+    return _read(Path(folder) / paths.SHATTERED_INIT_FILE)
+
+
 def training_config(folder: Folder = paths.CURVES_DIR) -> TrainConfig:
     """The training settings recorded beside the shipped weights (``degradation.json``); raises without it."""
     data = json.loads((Path(folder) / paths.DEGRADATION_FILE).read_text(encoding="utf-8"))

@@ -164,7 +164,8 @@ def toy_lag1_figure(sweep: Any, t: Translator) -> go.Figure:
     return lag1_figure(rows, t, title)
 
 
-def _net_colour(net: str) -> str:
+def net_colour(net: str) -> str:
+    """A CIFAR net's colour: plain or residual, shaded by depth (20, 56, deeper)."""
     plain = net.startswith("plain")
     depth = int(net.removeprefix("plain").removeprefix("resnet"))
     shades = _DEPTH_COLOURS["plain" if plain else "resnet"]
@@ -181,7 +182,7 @@ def path_figure(runs: Sequence[Any], t: Translator, names: dict[str, str], title
                 x=run.alpha,
                 y=_scaled(run.grad),
                 mode="lines",
-                line={"color": _net_colour(run.net), "width": 1.3},
+                line={"color": net_colour(run.net), "width": 1.3},
                 name=names.get(run.net, run.net),
                 hovertemplate="α = %{x:.3f}: %{y:.3g}<extra></extra>",
             )
@@ -199,5 +200,5 @@ def path_lag1_figure(
     for r in sweep_runs:
         if r.net not in order:
             order.append(r.net)
-    rows = [(names.get(n, n), _net_colour(n), [r.lag1 for r in sweep_runs if r.net == n]) for n in order]
+    rows = [(names.get(n, n), net_colour(n), [r.lag1 for r in sweep_runs if r.net == n]) for n in order]
     return lag1_figure(rows, t, title)

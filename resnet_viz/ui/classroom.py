@@ -26,7 +26,15 @@ import streamlit as st
 
 from resnet_viz import lesson, links
 from resnet_viz.classroom import RoomError, RoomState, RoomStore, display_code, open_store
-from resnet_viz.classroom.histogram import RIGHT, UNREADABLE, Bar, canonical_reply, csv_rows, histogram
+from resnet_viz.classroom.histogram import (
+    RIGHT,
+    UNREADABLE,
+    Bar,
+    canonical_reply,
+    csv_rows,
+    histogram,
+    projected_bars,
+)
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import Translator
 from resnet_viz.links import View
@@ -36,8 +44,9 @@ from resnet_viz.ui.resolve import CLASS_ASK, link_gave, translator, view
 from resnet_viz.ui.session import session_slot
 
 #: Seconds between a student's checks of the room. A step change reaches a following phone after the wait for the
-#: next check (0 … 1 s, uniform) plus one page rerun, which keeps the issue's p95 ≤ 2 s with room for a loaded
-#: server; each check is one store read (measured: docs/classroom.md, "Running a class").
+#: next check (0 … 1 s, uniform) plus one page rerun; each check is one store read. Measured (docs/classroom.md,
+#: "Running a class", 10 phones on one 2-core machine): p95 1.42 s at load average ~27 but 2.59 s in another run
+#: at load ~7, so the issue's p95 ≤ 2 s holds on an unloaded server, not always on a busy shared one.
 STUDENT_POLL_S = 1.0
 #: Seconds between the presenter's redraws of the joined/answered counts and the histogram.
 TEACHER_POLL_S = 1.0
@@ -87,11 +96,8 @@ def seat() -> Seat | None:
 
 def _keep_error(err: RoomError) -> None:
     """Keep a refusal to show on the next draw: a copy without its traceback (whose frames would stay alive in
-    session state). Not ``UserError.detached``: that passes the params as keywords, and a RoomError's ``code``
-    param (the room's) collides with the error's own ``code`` argument."""
-    kept = RoomError(err.code, str(err))
-    kept.params = dict(err.params)
-    st.session_state[ERROR_KEY] = kept
+    session state)."""
+    st.session_state[ERROR_KEY] = err.detached()
 
 
 def _show_errors(t: Translator) -> None:
@@ -185,6 +191,12 @@ def class_page() -> None:
             state = room_store().state(here.code)
         except RoomError as err:
             _keep_error(err)
+            if (
+                err.code == UNAVAILABLE
+            ):  # the store failed, the room did not: keep the seat, say so, try again
+                _show_errors(t)
+                _retry_soon(here.code)
+                return
             _leave()
             here = state = None
     st.html(f"<style>{CLASS_CSS}</style>")
@@ -205,6 +217,10 @@ TEACHER_SLIDE_ZOOM = 0.76
 #: The height (px) the teacher's slide figure may take: 720 less the title row, a two-line question and the margins;
 #: a figure still taller scrolls inside this box, never the projector's page.
 TEACHER_SLIDE_PX = 480
+#: The height (px) of the teacher's worked answer after Reveal (in the QR code's place): the longest workings
+#: (steps 10–12) take more lines than the right column has under the code, the counts, the chart and
+#: Reset/End/CSV; the rest scrolls inside this box, never the projector's page.
+TEACHER_WORKED_PX = 200
 #: The class page's own style: a large room code, a phone-sized answer box and button, and no spare space under
 #: the page (the projector's 720 px hold the whole slide).
 CLASS_CSS = (
@@ -221,9 +237,27 @@ CLASS_CSS = (
 .st-key-class_submit button { font-size: 1.25rem; min-height: 3rem; width: 100%; }
 .st-key-class_qr [data-testid="stCode"] code { font-size: 0.8rem; }
 .st-key-class_bars [data-testid="stText"] { font-size: 0.8rem; }
+.st-key-class_figure [data-testid="stImageCaption"], .st-key-class_figure [data-testid="stImageCaption"] * {
+  font-size: 0.62rem; overflow-wrap: normal; word-break: normal; hyphens: none; }
 """
     + f".st-key-class_slide {{ zoom: {TEACHER_SLIDE_ZOOM}; }}\n"
 )
+
+
+#: A RoomError's code for a store that failed (not the room): the seat is kept and the page tries again.
+UNAVAILABLE = "unavailable"
+#: The container of a store failure a live part (the presenter's redraw, a phone's check) meets between pages.
+LIVE_ERROR_KEY = "class_error_live"
+
+
+@st.fragment(run_every=STUDENT_POLL_S)
+def _retry_soon(code: str) -> None:
+    """After the store failed: check again every second, and redraw the page once it answers."""
+    try:
+        room_store().state(code)
+    except RoomError:
+        return
+    st.rerun(scope="app")
 
 
 def _lobby(t: Translator) -> None:
@@ -237,7 +271,19 @@ def _lobby(t: Translator) -> None:
     with st.form("class_join_form", border=True):
         st.text_input(t("classroom.join_code"), key="class_join_code", max_chars=12, placeholder="K7Q-X2M")
         st.form_submit_button(t("classroom.join"), key="class_join", on_click=_join_typed)
-    st.caption(t("classroom.anonymous"))
+    st.caption(anonymous_text(t))
+
+
+def anonymous_text(t: Translator) -> str:
+    """What the class store keeps about a student, and when it is deleted, with the numbers from the store."""
+    from resnet_viz import settings
+    from resnet_viz.classroom import MAX_REPLY_CHARS
+    from resnet_viz.classroom.sqlite_store import EXPIRE_EVERY_S
+
+    return t(
+        "classroom.anonymous", chars=fmt_int(MAX_REPLY_CHARS), idle_min=f"{settings.current().room_idle_min:g}",
+        sweep_min=f"{EXPIRE_EVERY_S / 60:g}",
+    )  # fmt: skip
 
 
 def _start() -> None:
@@ -298,13 +344,31 @@ def _right_text(step: lesson.Step, right: lesson.Answer, t: Translator) -> str:
 
 
 def _step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool) -> None:
-    """The step's figure (``ui.slides.step_figure``, the slides helper's); until that lands, its title."""
-    try:
-        from resnet_viz.ui import slides  # type: ignore[attr-defined]
-    except ImportError:  # TEMPORARY stand-in until branch slides is merged
-        st.caption(t(f"lesson.{step.key}_title"))
-        return
+    """The step's figure, as the Lesson page draws it (``ui.slides.step_figure``)."""
+    from resnet_viz.ui import slides
+
     slides.step_figure(step, v, t, compact=compact)
+
+
+#: Workings whose lesson text speaks of the sidebar: in class the answer uses the step's own network at its own
+#: size (:func:`_step_view`), so the class shows its own wording.
+CLASS_WORKING = {"input_working": "classroom.input_working"}
+
+
+def worked_answer(
+    step: lesson.Step, right: lesson.Answer, t: Translator, *, lead: str = "", given: str | None = None
+) -> str:
+    """ "The answer is …" and its working, as one paragraph in ``t``'s language: ``lead`` (e.g. "Right.") first,
+    and, when the student's ``given`` reply is the step's known slip, its reason before the working. Sentences are
+    joined by ``classroom.then`` (a space in English, nothing in Chinese)."""
+    args = lesson.text_args(step, right, t, current=step.net)
+    key = CLASS_WORKING.get(right.working_key, f"lesson.{right.working_key}")
+    slip = t(f"lesson.{right.slip_key}", **args) if given and lesson.slipped(step, given, right) else ""
+    parts = [lead, t("classroom.answer_is", answer=_right_text(step, right, t)), slip, t(key, **args)]
+    text = ""
+    for part in filter(None, parts):
+        text = t("classroom.then", first=text, second=part) if text else part
+    return text
 
 
 def _step_header(state: RoomState, step: lesson.Step, t: Translator) -> None:
@@ -313,14 +377,21 @@ def _step_header(state: RoomState, step: lesson.Step, t: Translator) -> None:
         st.markdown(f"**{t('classroom.step', n=state.step, total=lesson.STEP_COUNT, title=title)}**")
 
 
+def _collapse_sidebar() -> None:
+    """The projector shows the slide, not the sidebar: a page config sent in a later run changes the sidebar's
+    state in Streamlit 1.67 (the frontend re-applies ``initial_sidebar_state`` when it changes), unless this
+    browser's reader already chose one by hand (kept in its localStorage), which wins."""
+    st.set_page_config(initial_sidebar_state="collapsed")
+
+
 # --------------------------------------------------------------------------------------------- teacher
 
 
 def _teacher_action(action: str) -> None:
     """A teacher button's callback: the store checks the secret this session holds (a student's has none)."""
     here = seat()
-    store = room_store()
     try:
+        store = room_store()
         if here is None:
             raise RoomError("no_room", "not in a room")
         secret = here.secret or ""  # no secret: the store refuses, as it refuses a wrong one
@@ -350,11 +421,12 @@ def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
     right = _right(step)
     args = lesson.text_args(step, right, t, current=step.net)
     st.session_state[SEEN_KEY] = state  # what this full page drew (the live part reruns the page if it moves)
+    _collapse_sidebar()
     _show_errors(t)
     main, side = st.columns([3, 2], gap="medium")
     first, last = state.step <= 1, state.step >= lesson.STEP_COUNT
     with main:
-        title, *controls = st.columns([1.6, 1, 1, 1.2], vertical_alignment="center")
+        title, *controls = st.columns([2.1, 1, 1, 1.25], vertical_alignment="center")
         with title:
             _step_header(state, step, t)
         _buttons(
@@ -378,11 +450,9 @@ def _teacher_panel(here: Seat, state: RoomState, t: Translator) -> None:
                 image.image(links.qr_png(address), width=230 if presenting() else 180)
                 text.code(address, language=None, wrap_lines=True)
                 text.caption(t("classroom.scan"))
-        if state.revealed:
-            st.success(
-                t("classroom.answer_is", answer=_right_text(step, right, t)) + " "
-                + t(f"lesson.{right.working_key}", **args), icon=":material/check_circle:",
-            )  # fmt: skip
+        if state.revealed:  # a long working scrolls inside its box, never the projector's page
+            with st.container(key="class_worked", height=TEACHER_WORKED_PX, border=False):
+                st.success(worked_answer(step, right, t), icon=":material/check_circle:")
         _teacher_live(here.code)
 
 
@@ -403,11 +473,15 @@ def _teacher_live(code: str) -> None:
     here = seat()
     if here is None or here.code != code:
         st.rerun(scope="app")  # the class ended (End is drawn in here): the page without it
-    store = room_store()
     try:
+        store = room_store()
         state = store.state(code)
         tally = store.tally(code, state.step)
     except RoomError as err:
+        if err.code == UNAVAILABLE:  # a store that failed for a moment: say so here, keep the room
+            with st.container(key=LIVE_ERROR_KEY):  # not class_error: the page may have drawn that this run
+                show_error(err, t)
+            return
         _keep_error(err)
         _leave()
         st.rerun(scope="app")
@@ -425,8 +499,9 @@ def _teacher_live(code: str) -> None:
     with answered, st.container(key="class_answered"):
         st.markdown(t("classroom.answered", n=fmt_int(state.answered), total=fmt_int(state.students)))
     hist = histogram(tally, right)
-    # Before the reveal the projector must not give the answer away: no mark, no empty right bar, no reasons.
-    shown = [b for b in hist.bars if b.count > 0 or (state.revealed and b.verdict == RIGHT)]
+    # Before the reveal the projector must not give the answer away: no mark, no empty right bar, no reasons,
+    # and the bars by count (the right one is not first because it is right).
+    shown = projected_bars(hist, revealed=state.revealed)
     chart_col, bars_col = st.columns([2, 1], vertical_alignment="center")
     with chart_col, st.container(key="class_histogram"):
         if hist.total:
@@ -437,9 +512,9 @@ def _teacher_live(code: str) -> None:
     with (
         bars_col,
         st.container(key="class_bars"),
-    ):  # the chart's numbers as text: "<answer>: <count>", one per bar
-        for bar in (b for b in hist.bars if b.count > 0):
-            st.text(f"{_bar_label(bar, step, t)}: {bar.count}")
+    ):  # the chart's numbers as text: "<answer>: <count>", one per bar, in the chart's order
+        for bar in (b for b in shown if b.count > 0):
+            st.text(t("classroom.bar", answer=_bar_label(bar, step, t), count=fmt_int(bar.count)))
     if state.revealed:
         args = lesson.text_args(step, right, t, current=step.net)
         for bar in (b for b in shown if b.reason_key):
@@ -452,8 +527,12 @@ def _teacher_live(code: str) -> None:
     for col, action, icon in ((reset, "reset", ":material/restart_alt:"), (end, "end", ":material/logout:")):
         col.button(t(f"classroom.{action}"), key=f"class_{action}", on_click=_teacher_action, args=(action,),
                    icon=icon, width="stretch")  # fmt: skip
+    try:  # only the teacher's secret exports (a forged seat is refused here too, with the message)
+        results = results_csv(store.export(code, here.secret or ""), t)
+    except RoomError:  # a forged seat: its actions are refused (and say so); it has no CSV either
+        return
     download.download_button(
-        t("classroom.csv"), data=results_csv(store.export(code, here.secret or ""), t), file_name=f"class-{code}.csv",
+        t("classroom.csv"), data=results, file_name=f"class-{code}.csv",
         mime="text/csv", key="class_csv", icon=":material/download:", on_click="ignore", width="stretch",
     )  # fmt: skip
 
@@ -463,13 +542,21 @@ def _bar_label(bar: Bar, step: lesson.Step, t: Translator) -> str:
     return t("classroom.unreadable") if bar.verdict == UNREADABLE else shown_answer(step, bar.reply, t)
 
 
+#: The presenter's chart: its height (px), and how many bars it draws (the most given; the plain list beside it,
+#: ``class_bars``, has every one). One bar per answer is a row, its label written across, never rotated or cut.
+CHART_PX = 190
+CHART_BARS = 6
+
+
 def _histogram(bars: list[Bar], step: lesson.Step, t: Translator, *, mark: bool):  # noqa: ANN202 - a Figure
-    """One bar per distinct answer. After the reveal (``mark``) the right one carries "✓ … (right)" in its label
-    and a hatch pattern, so that it never depends on colour."""
+    """One horizontal bar per distinct answer, in ``bars``' order from the top, the answers as row labels (long
+    ones, "✓ (28, 28, 128)（正确）", stay on one line; a rotated column label would be cut). No title: the
+    counts' axis says what the lengths are. After the reveal (``mark``) the right one carries "✓ … (right)" in
+    its label and a hatch pattern, so that it never depends on colour."""
     import plotly.graph_objects as go
 
     labels, counts, patterns = [], [], []
-    for bar in bars:
+    for bar in bars[:CHART_BARS]:
         label = _bar_label(bar, step, t)
         right = mark and bar.verdict == RIGHT
         labels.append(t("classroom.right_mark", answer=label) if right else label)
@@ -477,25 +564,25 @@ def _histogram(bars: list[Bar], step: lesson.Step, t: Translator, *, mark: bool)
         patterns.append("/" if right else "")
     fig = go.Figure(
         go.Bar(
-            x=labels,
-            y=counts,
-            text=[str(n) for n in counts],
-            textposition="auto",
+            y=labels, x=counts, orientation="h", text=[fmt_int(n) for n in counts], textposition="auto",
             marker_pattern_shape=patterns,
         )
-    )
-    fig.update_layout(
-        height=180, margin=dict(l=10, r=10, t=30, b=10), title=t("classroom.chart_title"),
-        yaxis_title=t("classroom.chart_count"), showlegend=False,
     )  # fmt: skip
-    fig.update_yaxes(rangemode="tozero", dtick=1 if max(counts, default=0) <= 10 else None)
-    fig.update_xaxes(type="category")
+    fig.update_layout(
+        height=CHART_PX, margin=dict(l=10, r=10, t=6, b=10), xaxis_title=t("classroom.chart_count"),
+        showlegend=False,
+    )  # fmt: skip
+    fig.update_xaxes(rangemode="tozero", dtick=1 if max(counts, default=0) <= 10 else None)
+    fig.update_yaxes(type="category", autorange="reversed", automargin=True)
     return fig
 
 
 def results_csv(tallies: list, t: Translator) -> str:
-    """The room's results as CSV: step, question, answer, count; no student ids or names (the store's tallies
-    hold none). The question is the step's question in the teacher's language."""
+    """The room's results as CSV: step, question, answer, count; no student ids (the store's tallies hold none).
+    The question is the step's question in the teacher's language; a choice answer is the words the teacher's
+    screen shows (``lesson.choice_dashed`` → "dashed"), any other answer its canonical form (``(28, 28, 128)``,
+    ``1000``, ``0.5``, or the text as typed when the lesson cannot read it), cells a spreadsheet would run as a
+    formula quoted (``histogram.csv_rows``)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["step", "question", "answer", "count"])
@@ -503,7 +590,8 @@ def results_csv(tallies: list, t: Translator) -> str:
         step = lesson.STEPS[int(step_no) - 1]
         args = lesson.text_args(step, _right(step), t, current=step.net)
         question = t(str(question_key), **args).replace("**", "").replace("`", "")
-        writer.writerow([step_no, question, reply, count])
+        shown = t(f"lesson.choice_{reply}") if step.kind == "choice" and reply in step.choices else reply
+        writer.writerow([step_no, question, shown, count])
     return out.getvalue()
 
 
@@ -557,7 +645,7 @@ def _student_panel(here: Seat, state: RoomState, t: Translator) -> None:
     # the order the elements arrive, and a chart's is 4.7 MB. Sent after the answer form and the follow toggle,
     # the figure no longer queues their small scripts behind its own on a busy server (docs/classroom.md,
     # "Thirty phones on one server").
-    figure_box = st.container()
+    figure_box = st.container(key="class_figure")
     st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
     if not state.revealed:
         with st.form("class_form", border=False):
@@ -574,19 +662,14 @@ def _student_panel(here: Seat, state: RoomState, t: Translator) -> None:
         if given is not None:
             st.markdown(t("classroom.your_answer", answer=shown_answer(step, given, t)))
         if state.revealed:
-            right_text = t("classroom.answer_is", answer=_right_text(step, right, t))
-            working = t(f"lesson.{right.working_key}", **args)
             if given is None:
-                st.info(right_text + " " + working)
+                st.info(worked_answer(step, right, t))
             elif lesson.check(step, given, right):
                 st.success(
-                    t("lesson.right") + " " + right_text + " " + working, icon=":material/check_circle:"
+                    worked_answer(step, right, t, lead=t("lesson.right")), icon=":material/check_circle:"
                 )
             else:
-                slip = (
-                    t(f"lesson.{right.slip_key}", **args) + " " if lesson.slipped(step, given, right) else ""
-                )
-                st.error(right_text + " " + slip + working, icon=":material/cancel:")
+                st.error(worked_answer(step, right, t, given=given), icon=":material/cancel:")
         elif given is not None:
             st.caption(t("classroom.change_hint"))
     ss.setdefault(
@@ -607,6 +690,10 @@ def _student_poll(code: str) -> None:
     try:
         state = room_store().state(code)
     except RoomError as err:  # ended or expired: say so once, and stop polling (no seat, no fragment)
+        if err.code == UNAVAILABLE:  # the store failed for a moment: say so, keep the seat, check again
+            with st.container(key=LIVE_ERROR_KEY):  # not class_error: the page may have drawn that this run
+                show_error(err, translator())
+            return
         _keep_error(err)
         _leave()
         st.rerun(scope="app")

@@ -22,7 +22,7 @@ PRESENTER_DIAGRAM_INCHES = (9.0, 7.5)
 
 #: Presenter mode's style: larger text, no help icons (the "?" beside a widget), and no decoration a projector
 #: washes out. A metric's label wraps instead of being cut with "…" (at 20 px, four metrics beside the open sidebar
-#: of a 1280-px screen cut "Last feature map (C×H×W)": tests/e2e/test_slides.py). The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
+#: of a 1280-px screen cut "Last feature map (C×H×W)": tests/e2e/test_slides_browser.py). The diagrams keep solid vs dashed shortcuts, so their kind never depends on colour alone.
 PRESENTER_CSS = """
 html { font-size: 20px; }
 [data-testid="stTooltipIcon"], [data-testid="stTooltipHoverTarget"]:has(> button:only-child > svg:only-child) {

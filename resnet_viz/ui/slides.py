@@ -10,6 +10,7 @@ the figure that page shows for the step's question, at the same network and bloc
   (``feature_maps``, ``addition``);
 * the Why-residual page's shipped degradation curves and ‖F(x)‖ at initialisation (``degradation``,
   ``zero_init``);
+* the Why-residual page's lag-1 autocorrelation of d(logit)/dα per network, a dot per seed (``shattered``);
 * the ResNet → ConvNeXt page's diagram of what a rung changed from the rung before it (``patchify``).
 
 The Lesson page and the class UI call :func:`step_figure`; ``compact=True`` is the phone's version (390 px wide:
@@ -34,13 +35,14 @@ FIGURE_OF_STEP: dict[str, str] = {
     "solid": "block", "dashed": "block", "three_kinds": "block", "basic_cost": "block", "bottleneck_cost": "block",
     "feature_maps": "channel_grid", "addition": "residual_terms",
     "degradation": "degradation", "zero_init": "identity", "patchify": "ladder_diff",
-    "shattered": "degradation",  # for now the curves its question refers back to; a lag-1 slide figure is to come
+    "shattered": "shattered_lag1",
 }  # fmt: skip
 #: The Streamlit element each figure is drawn as (AppTest's element type), for the tests.
 ELEMENT_OF_FIGURE: dict[str, str] = {
     "shape_walk": "plotly_chart", "layer_rule": "dataframe", "v15_table": "dataframe",
     "block": "graphviz_chart", "channel_grid": "image", "residual_terms": "image",
     "degradation": "plotly_chart", "identity": "plotly_chart", "ladder_diff": "graphviz_chart",
+    "shattered_lag1": "plotly_chart",
 }  # fmt: skip
 
 #: A slide's figure box on a 1280×720 projector with the sidebar collapsed (px): the left column of the Lesson
@@ -107,7 +109,7 @@ def step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool = Fa
 
 
 #: The figures drawn with plotly: built once per view and kept (:func:`_slide_plotly`).
-PLOTLY_FIGURES = ("shape_walk", "degradation", "identity")
+PLOTLY_FIGURES = ("shape_walk", "degradation", "identity", "shattered_lag1")
 
 
 @st.cache_resource(max_entries=128, show_spinner=False)
@@ -136,6 +138,8 @@ def _slide_plotly(
         if record is None or not record.get("runs"):
             return None
         fig = degradation_figure(record, t)
+    elif kind == "shattered_lag1":
+        fig = _shattered_lag1(t, compact)
     else:
         from resnet_viz.render.figures_residual import identity_figure
         from resnet_viz.ui.experiments import cached_identity_at_init, identity_input_size
@@ -145,6 +149,26 @@ def _slide_plotly(
         fig = identity_figure(zero, default, t)
     fitted = _fit_plotly(fig, compact)
     return presenter_figure(fitted) if presenter_mode else fitted
+
+
+def _shattered_lag1(t: Translator, compact: bool):
+    """The shattered step's figure: the lag-1 autocorrelation of d(logit)/dα of plain-56 and ResNet-56 at
+    initialisation, a dot per seed and the mean as a bar, from the measurement the step's answer uses
+    (:func:`resnet_viz.experiments.shattered.recorded_init_lag1`). On the phone, smaller dots."""
+    from resnet_viz.experiments import shattered
+    from resnet_viz.render.figures_shattered import lag1_figure, net_colour
+
+    depth = lesson.SHATTERED_DEPTH
+    measured = shattered.recorded_init_lag1(depth)
+    rows = []
+    for net, values in measured.items():
+        kind = "plain" if net.startswith("plain") else "resnet"
+        rows.append((t(f"why_residual.run_{kind}", depth=depth), net_colour(net), values))
+    seeds = len(next(iter(measured.values())))
+    fig = lag1_figure(rows, t, t("shattered.slide_lag1_title", n=seeds))
+    if compact:
+        fig.update_traces(marker_size=6, selector={"type": "scatter"})
+    return fig
 
 
 # ----------------------------------------------------------------------------------------------- drawing
@@ -337,7 +361,7 @@ LESSON_CSS = """
 
 #: A slide on a 1280×720 projector, sidebar collapsed: the page's padding cut to the header's 3.75 rem at the top, the step's text a
 #: little smaller than presenter mode's 1.1 rem (still 18 px: readable from the back of a room), so the figure,
-#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides.py).
+#: the text, the question and Back/Next fit one screen without scrolling (tests/e2e/test_slides_browser.py).
 PRESENTER_LESSON_CSS = (
     LESSON_CSS
     + """

@@ -59,6 +59,20 @@ OVERFLOW = """() => Math.max(...[document.scrollingElement, document.querySelect
     .map(el => el.scrollHeight - el.clientHeight))"""
 
 
+#: The keys among ``keys`` whose button label does not fit its button (the text wider than its box: "B…").
+CUT_LABELS = """keys => keys.filter(key => [...document.querySelectorAll(`.st-key-${key} button *`)]
+    .some(el => el.children.length === 0 && el.textContent.trim() && el.scrollWidth > el.clientWidth + 1))"""
+
+
+def _sidebar_collapsed_by_start(teacher) -> None:
+    """Start a class collapses the sidebar by itself (a fresh browser: no choice of the reader's kept), and the
+    projector's buttons then read in full."""
+    teacher.wait_for_function(  # collapsed, and its animation over
+        """() => document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().right <= 1""",
+        timeout=SETTLE_TIMEOUT_MS,
+    )
+
+
 def _chart_drawn(page) -> None:
     _key(page, "class_histogram").locator(".js-plotly-plot .main-svg").first.wait_for(
         timeout=SETTLE_TIMEOUT_MS
@@ -77,12 +91,7 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
         _key(teacher, "class_start").locator("button").click()
         _key(teacher, "class_code").wait_for(timeout=SETTLE_TIMEOUT_MS)
         settle(teacher)
-        collapse = teacher.locator('[data-testid="stSidebarCollapseButton"] button')
-        teacher.locator('[data-testid="stSidebar"]').hover()
-        collapse.first.click()
-        teacher.wait_for_function(  # collapsed, and its animation over
-            """() => document.querySelector('[data-testid="stSidebar"]').getBoundingClientRect().right <= 1"""
-        )
+        _sidebar_collapsed_by_start(teacher)
         shown = _key(teacher, "class_code").inner_text().strip()
         code = shown.replace("-", "")
         assert shown == display_code(code)
@@ -158,3 +167,62 @@ def test_teacher_and_one_phone(browser, class_server, screenshot_dir) -> None:
     finally:
         t_ctx.close()
         s_ctx.close()
+
+
+def _longest_working_step(lang: str) -> int:
+    """The step (1-based) whose worked answer is the longest in ``lang`` (today v1/v1.5, which lists the layers
+    that differ), at the step's own network and size, as the projector shows it."""
+    from resnet_viz import links
+    from resnet_viz.ui.classroom import worked_answer
+
+    t = translator(lang)
+    return max(
+        range(1, lesson.STEP_COUNT + 1),
+        key=lambda n: len(
+            worked_answer(
+                lesson.STEPS[n - 1],
+                lesson.answer(
+                    lesson.STEPS[n - 1], lesson.STEPS[n - 1].net, links.start_size(lesson.STEPS[n - 1].net)
+                ),
+                t,
+            )
+        ),
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_revealed_long_working_fits_the_projector(browser, class_server, screenshot_dir, lang: str) -> None:
+    """After Reveal the worked answer takes the QR code's place; a long one scrolls inside its own box, so the
+    teacher's screen (1280×720, sidebar collapsed by Start) still shows Reset/End/CSV and the question."""
+    long_step = _longest_working_step(lang)
+    t_ctx, teacher = _context(browser, 1280, 720)
+    try:
+        teacher.goto(f"{class_server.base_url}/classroom?lang={lang}")
+        _key(teacher, "class_start").locator("button").click()
+        _key(teacher, "class_code").wait_for(timeout=SETTLE_TIMEOUT_MS)
+        _sidebar_collapsed_by_start(teacher)
+        for n in range(2, long_step + 1):
+            _key(teacher, "class_next").locator("button").click()
+            teacher.wait_for_function(
+                "want => (document.querySelector('.st-key-class_step')?.innerText || '').includes(want)",
+                arg=f"{n}/{lesson.STEP_COUNT}",
+                timeout=SETTLE_TIMEOUT_MS,
+            )
+        settle(teacher)
+        _key(teacher, "class_reveal").locator("button").click()
+        _key(teacher, "class_worked").wait_for(timeout=SETTLE_TIMEOUT_MS)
+        settle(teacher)
+        wait_images_loaded(teacher)
+        teacher.screenshot(path=str(screenshot_dir / f"class_smoke_teacher_revealed_{lang}_{long_step}.png"))
+        overflow = teacher.evaluate(OVERFLOW)
+        assert overflow <= 0, f"{lang}: the revealed step {long_step} scrolls by {overflow} px"
+        for key in ("class_reset", "class_end", "class_csv"):  # on the screen, not below it
+            box = _key(teacher, key).bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 720, (key, box)
+        cut = teacher.evaluate(
+            CUT_LABELS, ["class_back", "class_next", "class_reveal", "class_reset", "class_end"]
+        )
+        assert not cut, f"{lang}: button labels cut with an ellipsis: {cut}"
+        assert not teacher.page_errors, teacher.page_errors
+    finally:
+        t_ctx.close()

@@ -40,6 +40,7 @@ PAGES = {
     "parameters": "parameters",
     "why_residual": "why_residual",
     "ladder": "ladder",
+    "classroom": "classroom",
 }
 #: Pages whose content must include graphviz diagrams / plotly charts (a blank chart is a failure).
 # shortcuts: the network overview, one block, the plain-vs-residual pair; ladder: the diff (its rung's block
