@@ -21,11 +21,12 @@ from resnet_viz.render.figures_ladder import (
     part_label,
     part_table,
     record_table,
+    renamed_note,
     rung_label,
     signed,
     signed_gmacs,
     signed_si,
-    spatial_walk,
+    walk_items,
 )
 from resnet_viz.ui import ladder as ui_ladder
 
@@ -64,11 +65,16 @@ ui.dev_caption(t("ladder.sidebar_note", size=SIZE))
 # --- 1. the ladder: Figure 2's numbers (cited) beside ours (computed)
 st.subheader(t("ladder.ladder_header"))
 first, last = ladder.CITED[KEYS[0]], ladder.CITED[KEYS[-1]]
-within = [k for k in KEYS[1:] if not ladder.step_spread(k).beyond]
-st.markdown(t("ladder.ladder_text", top1_a=f"{first.figure_top1:.1f}", top1_b=f"{last.figure_top1:.1f}",
-              g_a=f"{first.figure_gflops:.1f}", g_b=f"{last.figure_gflops:.1f}",
-              g_swin=f"{ladder.SWIN_T.figure_gflops:.1f}", max_std=f"{ladder.max_seed_std():.2f}",
-              within=sep.join(rung_label(t, k) for k in within)))  # fmt: skip
+outcomes = {k: ladder.step_spread(k).outcome for k in KEYS[1:]}
+within = [k for k, o in outcomes.items() if o == "within"]
+edge = [k for k, o in outcomes.items() if o == "edge"]
+text = t("ladder.ladder_text", top1_a=f"{first.figure_top1:.1f}", top1_b=f"{last.figure_top1:.1f}",
+         g_a=f"{first.figure_gflops:.1f}", g_b=f"{last.figure_gflops:.1f}",
+         g_swin=f"{ladder.SWIN_T.figure_gflops:.1f}", max_std=f"{ladder.max_seed_std():.2f}",
+         ls_init=ladder.LAYER_SCALE_INIT, within=sep.join(rung_label(t, k) for k in within))  # fmt: skip
+if edge:
+    text += " " + t("ladder.ladder_edge", edge=sep.join(rung_label(t, k) for k in edge))
+st.markdown(text)
 ui.figure(ladder_figure(t, SIZE))
 
 
@@ -115,26 +121,34 @@ c3.metric(t("ladder.metric_rf"), tr.receptive_field, delta=signed(d_rf) if prev 
 c4.metric(t("ladder.metric_top1"), f"{cited.figure_top1:.1f}", help=t("ladder.metric_top1_help"))
 if prev is not None:  # the step against the seeds' spread (Table 10), chosen by ladder.step_spread
     step, before = ladder.step_spread(key), ladder.CITED[KEYS[n - 1]]
-    st.caption(t(f"ladder.step_{'beyond' if step.beyond else 'within'}", top1=f"{cited.table_top1:.2f}",
+    st.caption(t(f"ladder.step_{step.outcome}", top1=f"{cited.table_top1:.2f}",
                  std=f"{cited.table_top1_std:.2f}", prev_top1=f"{before.table_top1:.2f}",
                  prev_std=f"{before.table_top1_std:.2f}", delta=points(step.delta, sign=True),
                  spread=points(step.spread)))  # fmt: skip
+    if key in ladder.PAPER_READINGS:  # the paper's own reading of a step the seeds leave open
+        reading = ladder.PAPER_READINGS[key]
+        st.caption(t(f"ladder.reading_{key}", top1=f"{reading.top1:.1f}", gain_r50=f"{reading.gain_r50:.2f}",
+                     gain_r200=f"{reading.gain_r200:.2f}"))  # fmt: skip
 
 why = ladder.macs_explanation(key)
+# Table 11's GFLOPs of this step and the one before, where the paper's two tables disagree (BN → LN)
+r200 = (
+    {}
+    if why.reason != "paper_inconsistent"
+    else {
+        "r200": f"{ladder.TABLE_11_GFLOPS[key]:.2f}",
+        "r200_before": f"{ladder.TABLE_11_GFLOPS[KEYS[n - 1]]:.2f}",
+    }
+)
 st.markdown(t(f"ladder.reason_{why.reason}", ours=gmacs(why.macs), figure=f"{why.figure_gflops:.1f}",
               table=f"{why.table_gflops:.2f}", norms=fmt_int(why.norm_elements), bias=fmt_int(why.bias_adds),
               acts=fmt_int(why.act_elements), gap_lo=fmt_int(-why.table_gap[1]),
-              gap_hi=fmt_int(-why.table_gap[0])))  # fmt: skip
+              gap_hi=fmt_int(-why.table_gap[0]), **r200))  # fmt: skip
 if why.trace_extra:
     st.caption(t("ladder.trace_extra", extra=fmt_int(why.trace_extra), ours=fmt_int(why.macs),
                  walk=t("nav.architecture")))  # fmt: skip
 
-walk = spatial_walk(tr)
-items = [
-    t("ladder.walk_item", side=side, role=t("ladder.walk_input") if role == "input" else role)
-    for side, role in walk
-]
-st.markdown(t("ladder.walk", walk=" → ".join(items)))
+st.markdown(t("ladder.walk", walk=" → ".join(walk_items(t, tr))))
 tab_parts, tab_steps, tab_block = st.tabs(
     [t("ladder.tab_parts"), t("ladder.tab_steps"), t("ladder.tab_block")]
 )
@@ -178,7 +192,7 @@ else:
         st.markdown(t("ladder.diff_blocks", added=sep.join(d.blocks_added) or "—",
                       removed=sep.join(d.blocks_removed) or "—"))  # fmt: skip
     if d.renamed:
-        st.caption(t("ladder.diff_renamed", n=len(d.renamed)))
+        st.caption(renamed_note(t, d))
     changed = dot_ladder.changed_parts(d)
     if changed:
         part = st.selectbox(t("ladder.diff_part"), changed, key=f"rv_ladder_diff_part_{a_key}_{b_key}",

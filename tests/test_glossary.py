@@ -63,6 +63,7 @@ def test_every_rejection_matches_what_it_rejects() -> None:
         "the stem (conv1, bn1, ReLU, max-pool)": "默认只列出 stem；开头的卷积",
         "et al. after an author's name": "Luo 等，2016",
         "evaluation mode (model.eval())": "在 eval 模式下",
+        "layer scale (a learnt factor per channel, ConvNeXt's γ)": "并加了 layer scale",
     }
     assert set(samples) == {t["concept"] for t in GLOSSARY}, "a glossary term has no sample here"
     for term in GLOSSARY:

@@ -14,7 +14,7 @@ from resnet_viz.architecture.ladder import RUNG_KEYS, get_rung, max_seed_std, ru
 from resnet_viz.architecture.ladder_diff import diff
 from resnet_viz.formatting import fmt_code, fmt_int
 from resnet_viz.i18n import translator
-from resnet_viz.render.figures_ladder import gmacs, signed, signed_si
+from resnet_viz.render.figures_ladder import gmacs, renamed_note, signed, signed_si
 
 PAGE = "app_pages/ladder.py"
 pytestmark = pytest.mark.usefixtures("offline")
@@ -106,6 +106,25 @@ def test_recipe_numbers_come_from_torchvisions_weights_meta(open_ladder) -> None
     assert "download-weights resnet50 --recipes" in text  # offline: an empty cache, so the page says how
 
 
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_fewer_norms_is_at_the_edge_of_the_spread_and_quotes_the_papers_reading(
+    lang: str, open_ladder
+) -> None:
+    t = translator(lang)
+    at = open_ladder({"lang": lang, "rung": "fewer_norms"})
+    captions = [str(c.value) for c in at.caption]
+    edge = t("ladder.step_edge", top1="81.41", std="0.09", prev_top1="81.27", prev_std="0.06", delta="+0.14",
+             spread="0.15")  # fmt: skip
+    reading = t("ladder.reading_fewer_norms", top1="81.4", gain_r50="0.14", gain_r200="0.46")
+    assert edge in captions and reading in captions, captions
+    # the one step caption: neither of the other two branches
+    assert [c for c in captions if c.startswith(edge[:8])] == [edge]
+    at = open_ladder({"lang": lang, "rung": "move_up"})
+    renamed = renamed_note(t, diff("inverting", "move_up"))
+    assert renamed in [str(c.value) for c in at.caption] and "ConvNeXt" not in renamed
+    assert not missing_keys(at)
+
+
 def test_presenter_mode_draws_the_diagrams(open_ladder) -> None:
     at = open_ladder({"lang": "zh", "present": "1", "rung": "convnext_tiny"})
     assert len(at.get("graphviz_chart")) >= 2 and not missing_keys(at)
@@ -157,7 +176,7 @@ def test_the_lesson_step_opens_the_ladder_at_the_patchify_rung(app_test) -> None
 def test_the_paper_inconsistent_sentence_holds_where_it_is_shown() -> None:
     """ladder.reason_paper_inconsistent says Table 10's row before the rung agrees with our count to rounding and
     that the rung changes no convolution or linear layer: true of every rung it is shown for."""
-    from resnet_viz.architecture.ladder import macs_explanation
+    from resnet_viz.architecture.ladder import TABLE_11_GFLOPS, macs_explanation
 
     shown = [k for k in RUNG_KEYS if macs_explanation(k).reason == "paper_inconsistent"]
     assert shown  # BN → LN: Figure 2 says 4.2, Table 10 4.46
@@ -166,6 +185,8 @@ def test_the_paper_inconsistent_sentence_holds_where_it_is_shown() -> None:
         assert macs_explanation(before).table_matches
         d = diff(before, key)
         assert all(c.a.macs == c.b.macs for c in d.changed) and not d.added and not d.removed
+        # and Table 11, as the sentence says: 14.81 for both steps (typed from the paper)
+        assert TABLE_11_GFLOPS[key] == TABLE_11_GFLOPS[before] == 14.81
 
 
 @pytest.mark.parametrize(("rung", "direction"), [("depth_conv", "DOWN"), ("width", "UP")])
@@ -209,9 +230,10 @@ def test_en_page_cites_the_paper_once_and_says_each_weight_sets_resize(open_ladd
     v1, v2 = (w.transforms().resize_size[0] for w in (tvm.ResNet50_Weights.IMAGENET1K_V1,
                                                         tvm.ResNet50_Weights.IMAGENET1K_V2))  # fmt: skip
     assert (v1, v2) == (256, 232) and f"V1 resizes to {v1} pixels and V2 to {v2} before" in recipe
-    within = [k for k in RUNG_KEYS[1:] if not step_spread(k).beyond]
+    within = [k for k in RUNG_KEYS[1:] if step_spread(k).outcome == "within"]
     text = "\n".join(str(m.value) for m in at.markdown)
     assert f"±{max_seed_std():.2f}" in text and all(get_rung(k).label in text for k in within)
+    assert "At the edge of the seeds' spread (values rounded): fewer norms." in text
     assert any(
         c.startswith("Table 10 (cited): 79.51 ± 0.18") and "within the seeds' spread" in c for c in captions
     )

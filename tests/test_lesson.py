@@ -286,3 +286,16 @@ def test_the_shattered_step_answers_from_the_measurement(monkeypatch) -> None:
         for lang in LANGUAGES:
             t = translator(lang)
             assert "⟦" not in t(f"lesson.{working_key}", **text_args(step, got, t, current="resnet34"))
+    # every residual seed above every plain seed does not say which mean is nearer 0: with the plain network
+    # anti-correlated (mean −0.9) the residual one (+0.45) is nearer, and the working must not say the plain one is
+    for measured, value in (
+        ({"plain56": (-0.95, -0.85), "resnet56": (0.4, 0.5)}, "residual"),
+        ({"plain56": (0.0, 0.1), "resnet56": (0.4, 0.5)}, "plain"),
+    ):
+        monkeypatch.setattr(shattered, "recorded_init_lag1", lambda depth, m=measured: m)
+        got = answer(step, "resnet34", 224)
+        assert (got.working_key, got.value) == ("shattered_working_residual", value)
+        for lang in LANGUAGES:
+            t = translator(lang)
+            working = t(f"lesson.{got.working_key}", **text_args(step, got, t, current="resnet34"))
+            assert "plain network's is nearer" not in working and "普通网络的更接近" not in working

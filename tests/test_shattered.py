@@ -222,8 +222,104 @@ def test_the_norm_reading_follows_the_measurement() -> None:
         _sweep([0.8, 0.9], [0.9]),
         _sweep([0.0, 0.1], [0.6]),
     )
-    assert readings.toy_norm_reading(on, off_smooth).key == "shattered.norm_shatters"
-    assert readings.toy_norm_reading(on, off_white).key == "shattered.norm_not_alone"
+    shatters, not_alone = readings.toy_norm_reading(on, off_smooth), readings.toy_norm_reading(on, off_white)
+    assert shatters.key == "shattered.norm_shatters"
+    assert not_alone.key == "shattered.norm_not_alone"
+    # the replication sentence ("one possible reason why a replication can fail") follows only the branch where
+    # normalisation is what shatters the gradient: after "normalisation alone does not decide it" it would not
+    assert [s.key for s in shatters.then] == ["shattered.norm_replication"]
+    assert not_alone.then == ()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_norm_shatters_claims_no_more_than_its_predicate(lang: str) -> None:
+    """normalisation_shatters holds with a no-BN plain net that is only partly correlated (mean +0.45, not
+    random-walk-like): the sentence must then say "more correlated" with its colour, not "much smoother"."""
+    from resnet_viz.i18n import say, translator
+
+    t = translator(lang)
+    on, off = _sweep([0.0, 0.1], [0.6]), _sweep([0.4, 0.5], [0.9])
+    sentence = readings.toy_norm_reading(on, off)
+    assert sentence.key == "shattered.norm_shatters"
+    assert sentence.args["off_colour"].key == "shattered.colour_between"
+    text = say(t, sentence, lang)
+    assert t("shattered.colour_between") in text
+    assert "smoother" not in text and "平滑得多" not in text
+
+
+# ------------------------------------------------------------------------------------------------ the text
+
+
+def _section_sentences(lang: str) -> dict[str, str]:
+    """Every key of the section (and the lesson's shattered step) rendered with values of the kind the page gives
+    it: the readings through ``say`` on every branch, the rest with plausible formatted values."""
+    import string
+
+    from resnet_viz.i18n import catalogue, say, translator
+
+    t = translator(lang)
+    spread = say(t, readings.lag1_text(S.lag1_spread([-0.37, 0.07, -0.07])), lang)
+    values = {"plain": spread, "res": spread, "on": spread, "off": spread, "device": "cpu", "seconds": "12"}
+    values |= {k: t("shattered.colour_between") for k in ("plain_colour", "res_colour", "off_colour")}
+    values |= {"depths": "1、24、50" if lang == "zh" else "1, 24, 50", "seed_list": "0, 1, 2, 3, 4"}
+    values |= {"why": t("nav.why_residual")}
+    out: dict[str, str] = {}
+    for key, template in catalogue(lang).items():
+        if key.startswith(("shattered.", "lesson.shattered_")):
+            names = {n for _, n, _, _ in string.Formatter().parse(template) if n}
+            out[key] = t(key, **{n: values.get(n, "−0.07") for n in names})
+    readings_ = {
+        "toy_reading_" + o: readings.toy_reading(_sweep(p, r))
+        for o, (p, r) in {
+            "residual": ([0.0], [0.7]),
+            "plain": ([0.7], [0.0]),
+            "overlap": ([0.0, 0.7], [0.5]),
+        }.items()
+    }
+    on = _sweep([0.0, 0.1], [0.6])
+    readings_["norm_shatters"] = readings.toy_norm_reading(on, _sweep([0.8, 0.9], [0.9]))
+    readings_["norm_not_alone"] = readings.toy_norm_reading(on, on)
+    readings_["link_missing"] = readings.degradation_link(None)
+    for name, sentence in readings_.items():
+        out[f"reading {name}"] = say(t, sentence, lang)
+    return out
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_bold_in_the_section_closes_under_commonmark(lang: str) -> None:
+    """zh wrote "**深度 50 的测量结果：**普通网络": a closing ** after full-width punctuation and before a letter
+    is not right-flanking in CommonMark, so Streamlit showed all four asterisks. Every key of the section, rendered,
+    must leave none."""
+    from commonmark_emphasis import literal_asterisks
+
+    from resnet_viz.i18n import catalogue
+
+    rendered = _section_sentences(lang)
+    assert {k for k in catalogue(lang) if k.startswith("shattered.")} <= set(rendered)  # every key is checked
+    bad = {k: v for k, v in rendered.items() if literal_asterisks(v)}
+    assert not bad, bad
+
+
+def test_the_commonmark_check_sees_the_bug_it_guards_against() -> None:
+    from commonmark_emphasis import literal_asterisks
+
+    assert literal_asterisks("**深度 50 的测量结果：**普通网络") == 4
+    assert literal_asterisks("**深度 50 的测量结果**：普通网络") == 0
+    assert literal_asterisks("**ResNet-20（CIFAR）**中") == 4  # the case _format_zh keeps a space for
+    assert literal_asterisks("*white* and **brown**, `a**b`") == 0
+
+
+def test_zh_compares_the_seeds_r1_not_the_seeds() -> None:
+    """ "每个残差网络的随机种子都高于每个普通网络的随机种子" reads as if the seed numbers were compared: every zh
+    sentence that compares seeds says whose r(1) it compares."""
+    from resnet_viz.i18n import catalogue
+
+    texts = [v for k, v in catalogue("zh").items() if k.startswith(("shattered.", "lesson.shattered_"))]
+    comparing = [x for x in texts if "高于" in x and "随机种子" in x]
+    assert len(comparing) >= 5  # toy, path and lesson workings, norm_shatters
+    for text in comparing:
+        assert "随机种子都高于" not in text, text
+        assert "随机种子的 r(1) 都高于" in text, text
 
 
 def test_the_path_and_trained_readings_follow_the_measurement() -> None:

@@ -136,6 +136,23 @@ def test_a_slides_plotly_figure_is_built_once_per_view() -> None:
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_v15_caption_names_the_blocks_that_differ_at_each_size(lang: str) -> None:
+    """At 16×16 conv5_1's input is already 1×1, so its stride changes no count: only conv3_1 and conv4_1 differ.
+    The caption names what the table shows, and says the counts are the Parameters page's (BN included)."""
+    from resnet_viz.architecture import counting
+
+    t = translator(lang)
+    small, big = slides.v15_caption("resnet50", 16, t), slides.v15_caption("resnet50", 224, t)
+    assert [b for b, *_ in counting.stride_variant_macs("resnet50", 16).per_block] == ["layer2.0", "layer3.0"]
+    named = [t("common.paper_and_name", paper=p, name=n) for n, p in
+             (("layer2.0", "conv3_1"), ("layer3.0", "conv4_1"), ("layer4.0", "conv5_1"))]  # fmt: skip
+    assert named[0] in small and named[1] in small and "conv5_1" not in small
+    assert all(x in big for x in named)
+    assert t("nav.parameters") in big and "BN" in big
+    assert "every stage after the first" not in big and "第一个阶段之后" not in big
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_the_shattered_slide_is_the_lag1_figure_of_the_answers_measurement(lang: str, app_test) -> None:
     """The shattered step draws its own figure (one plotly chart, no degradation curves): a bar (mean) and the
     seed dots per network, the dots being exactly the lag-1 values its answer reads; fitted to a phone."""

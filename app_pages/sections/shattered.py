@@ -20,17 +20,23 @@ from resnet_viz.render import figures_shattered as fs
 
 #: The image b every path ends at (a generated image of the trained nets' data), and the path's choices for a.
 GENERATED = "generated"
-#: The ImageNet pair's input size and seed.
+#: The ImageNet pair's input size, seed, and the images per chunk of its BN calibration and gradient (the text
+#: says how chunked calibration differs from the CIFAR nets').
 IMAGENET_SIZE = 224
 IMAGENET_SEED = 0
+IMAGENET_CHUNK = 16
 #: The depth the path's text names (its reading covers both depths of :data:`shattered.CIFAR_NETS`).
 PATH_DEPTH = 56
+
+
+def _depth(net: str) -> int:
+    return int(net.removeprefix("plain").removeprefix("resnet"))
 
 
 def _net_names(t: Translator) -> dict[str, str]:
     names = {}
     for net in sh.CIFAR_NETS:
-        depth = int(net.removeprefix("plain").removeprefix("resnet"))
+        depth = _depth(net)
         kind = "plain" if net.startswith("plain") else "resnet"
         names[net] = t(f"why_residual.run_{kind}", depth=depth)
     return names
@@ -65,6 +71,9 @@ def render(t: Translator, settings: Any) -> None:
     st.markdown(
         t(
             "shattered.toy_setup",
+            paper_shallow=sh.PAPER_FIG1_FEEDFORWARD_DEPTHS[0],
+            paper_deep=sh.PAPER_FIG1_FEEDFORWARD_DEPTHS[1],
+            paper_res=sh.PAPER_FIG1_RESNET_DEPTH,
             width=sh.TOY_WIDTH,
             depths=fmt_list(sh.TOY_DEPTHS, t("common.list_sep")),
             points=sh.TOY_POINTS,
@@ -93,6 +102,7 @@ def render(t: Translator, settings: Any) -> None:
         t(
             "shattered.path_intro",
             steps=sh.PATH_STEPS,
+            depths=fmt_list(sorted({_depth(n) for n in sh.CIFAR_NETS}), t("common.list_sep")),
             depth=PATH_DEPTH,
             width=sh.PATH_WIDTH,
             seed_list=fmt_list(sh.DEFAULT_SEEDS, t("common.list_sep")),
@@ -112,7 +122,12 @@ def render(t: Translator, settings: Any) -> None:
         key, a = _image_a(choice)
         b = sh.sample_pair()[1]
         started = time.perf_counter()
-        with st.spinner(t("shattered.path_running", n=len(sh.CIFAR_NETS) + 2)):
+        nets, seeds = len(sh.CIFAR_NETS), len(sh.DEFAULT_SEEDS)
+        trained_n = len(shipped_data.trained_nets())  # what ui.cached_path_sweep(…, True, …) measures
+        running = t(
+            "shattered.path_running", n=nets * seeds + trained_n, nets=nets, seeds=seeds, trained=trained_n
+        )
+        with st.spinner(running):
             st.session_state["rvw_sh_path"] = (
                 choice,
                 ui.cached_path_sweep(key, False, a, b),
@@ -162,6 +177,8 @@ def render(t: Translator, settings: Any) -> None:
                 size=IMAGENET_SIZE,
                 seed=IMAGENET_SEED,
                 steps=sh.PATH_STEPS,
+                chunk=IMAGENET_CHUNK,
+                chunks=-(-sh.PATH_STEPS // IMAGENET_CHUNK),
                 device=device,
             )
         )
@@ -206,7 +223,15 @@ def _imagenet(t: Translator, choice: str, depth: int, device: Any) -> None:
             )
 
         with ui.forward_gate():
-            run = sh.imagenet_path_gradients(net, a, b, seed=IMAGENET_SEED, device=device, progress=progress)
+            run = sh.imagenet_path_gradients(
+                net,
+                a,
+                b,
+                seed=IMAGENET_SEED,
+                chunk=IMAGENET_CHUNK,
+                device=device,
+                progress=progress,
+            )
         out["plain" if kind == "plain" else "res"] = run.lag1
     out["seconds"] = time.perf_counter() - started
     bar.empty()

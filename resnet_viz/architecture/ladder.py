@@ -33,8 +33,11 @@ blocks, so these rungs add it only where torchvision's ``CNBlock`` has it, at th
 (:func:`layer_scale_params`: 6,624 factors in ConvNeXt-T); rungs 1–11 have none.
 
 **Which steps are beyond the seeds' noise** (:func:`step_spread`): Table 10's accuracies are means of three seeds
-with standard deviations up to 0.18; a step whose change in mean is no larger than the two rungs' standard
-deviations added (their mean ± std ranges overlap) is within the seeds' spread, and the page says so.
+with standard deviations up to 0.18. A step whose change in mean is larger than the two rungs' standard deviations
+added is beyond the seeds' spread (unlikely to be seed noise); one that is smaller is within it (the mean ± std
+ranges overlap, and three seeds are weak evidence either way); one whose change and spread are equal to within
+the table's rounding (:data:`ROUNDING_HUNDREDTHS`) is at the edge, and the page says which. This compares the
+spread of single runs, not the error of a three-seed mean: a rule of thumb, not a test.
 """
 
 from __future__ import annotations
@@ -258,20 +261,43 @@ SWIN_T = _cite("swin_t", "Swin-T/B", 81.3, 4.5, "Swin-T [45]", 81.30, None, 4.50
 CONVNEXT_T_TABLE1_TOP1 = 82.1
 
 
+#: Table 10 prints means and standard deviations to two decimals, each within ± 0.005 of its value; |delta| −
+#: spread is made of four such numbers, so its rounding error is up to 4 × 0.005 = 0.02 points. A step whose
+#: |delta| and spread differ by no more than that is at the edge of the seeds' spread: its verdict is not settled
+#: at the printed precision (fewer norms: +0.14 against 0.15).
+ROUNDING_HUNDREDTHS = 2
+
+StepOutcome = Literal["beyond", "edge", "within"]
+
+
+def spread_outcome(delta: int, spread: int) -> StepOutcome:
+    """The predicate of :func:`step_spread`, on hundredths of a point: ``edge`` when ``|delta|`` and ``spread``
+    differ by at most :data:`ROUNDING_HUNDREDTHS`, else ``beyond`` when ``|delta| > spread`` (the two ranges
+    mean ± std do not overlap), else ``within``."""
+    if abs(abs(delta) - spread) <= ROUNDING_HUNDREDTHS:
+        return "edge"
+    return "beyond" if abs(delta) > spread else "within"
+
+
 @dataclass(frozen=True)
 class StepSpread:
     """One rung's step in Table 10, against the spread of its three seeds, in hundredths of a point (whole units,
     as the table prints them: no float comparison).
 
-    ``delta``: this rung's mean − the previous rung's; ``spread``: the two standard deviations added. ``beyond``
-    (:func:`step_spread`'s predicate): ``|delta| > spread``, the two ranges mean ± std do not overlap.
+    ``delta``: this rung's mean − the previous rung's; ``spread``: the two standard deviations added;
+    ``outcome``: :func:`spread_outcome` of the two.
     """
 
     key: str
     previous: str
     delta: int
     spread: int
-    beyond: bool
+    outcome: StepOutcome
+
+    @property
+    def beyond(self) -> bool:
+        """Whether the step is beyond the seeds' spread (larger than it by more than the rounding)."""
+        return self.outcome == "beyond"
 
 
 def _hundredths(value: float) -> int:
@@ -279,12 +305,13 @@ def _hundredths(value: float) -> int:
 
 
 def step_spread(key: str) -> StepSpread:
-    """Whether rung ``key``'s change in Table 10's mean top-1 is beyond its seeds' spread.
+    """Rung ``key``'s change in Table 10's mean top-1 against its seeds' spread.
 
-    **The predicate**: a step is beyond the seeds' spread when its change in mean exceeds the two rungs' standard
-    deviations added, i.e. when the ranges mean ± std of the two rungs do not overlap; otherwise it is within the
-    noise of three seeds (Table 10: "Mean and standard deviation are obtained by training the network with three
-    different random seeds"). The first rung has no step: ``ValueError``.
+    **The predicate** (:func:`spread_outcome`): a step is *beyond* the seeds' spread when its change in mean
+    exceeds the two rungs' standard deviations added, i.e. when the ranges mean ± std of the two rungs do not
+    overlap, and *within* it when it is smaller (Table 10: "Mean and standard deviation are obtained by training
+    the network with three different random seeds"); where the two are equal to within the table's rounding
+    (:data:`ROUNDING_HUNDREDTHS`) it is at the *edge*. The first rung has no step: ``ValueError``.
     """
     n = RUNG_KEYS.index(key) if key in RUNG_KEYS else -1
     if n < 1:
@@ -293,7 +320,49 @@ def step_spread(key: str) -> StepSpread:
     assert a.table_top1_std is not None and b.table_top1_std is not None
     delta = _hundredths(b.table_top1) - _hundredths(a.table_top1)
     spread = _hundredths(a.table_top1_std) + _hundredths(b.table_top1_std)
-    return StepSpread(key, a.key, delta, spread, abs(delta) > spread)
+    return StepSpread(key, a.key, delta, spread, spread_outcome(delta, spread))
+
+
+@dataclass(frozen=True)
+class PaperReading:
+    """How the paper itself reads a step whose Table 10 verdict is not settled: its words (§2.6), the accuracy they
+    quote (Figure 2's, one decimal), and Appendix C's comparison of the step's gain in the two regimes."""
+
+    key: str
+    top1: float  # the accuracy the sentence quotes, in %
+    gain_r50: float  # the step's gain in the ResNet-50 regime, points (Appendix C)
+    gain_r200: float  # the same step's gain in the ResNet-200 regime, points (Appendix C)
+    source: str
+
+
+#: The paper's own reading of the steps at the edge of the seeds' spread. Fewer norms: §2.6 "This further boosts
+#: the performance to 81.4%, already surpassing Swin-T's result"; Appendix C "Using fewer normalization layers
+#: also has a bigger gain compared with the ResNet-50 regime (+0.46% vs. +0.14%)".
+PAPER_READINGS: dict[str, PaperReading] = {
+    "fewer_norms": PaperReading("fewer_norms", 81.4, 0.14, 0.46, f"{PAPER}, §2.6 and Appendix C"),
+}
+
+#: Table 11 (the ResNet-200 regime, one seed), GFLOPs of the steps around BN → LN: the same for fewer norms and BN →
+#: LN, as swapping a norm changes no convolution, while Table 10 gives 4.15 and 4.46 for the same two steps.
+TABLE_11_GFLOPS: dict[str, float] = {"fewer_norms": 14.81, "bn_ln": 14.81}
+TABLE_11 = f"{PAPER}, Appendix C, Table 11 (ResNet-200 regime)"
+
+#: Layer Scale's initial value in Table 5 (Appendix A.1), the setting of every §2 step, as the paper prints it.
+LAYER_SCALE_INIT = "1e-6"
+
+
+ModuleNaming = Literal["torchvision_resnet", "ladder_block", "torchvision_convnext"]
+
+
+def module_naming(key: str) -> ModuleNaming:
+    """Whose module names rung (or catalogue network) ``key``'s steps carry: torchvision's ResNet and its
+    Bottleneck (``layer1.0.bn2``, ``relu``; also the inverted bottleneck, a subclass), this app's hand-written
+    depthwise-first block (``layer1.0.norm2``, ``act2``), or torchvision's ConvNeXt (``features.1.0.block.2``).
+    Two networks of different namings have steps that differ only in their names (a diff's ``renamed``)."""
+    block = get_rung(key).block if key in _BY_KEY else catalogue_spec(key).block
+    if block == "dw_first":
+        return "ladder_block"
+    return "torchvision_convnext" if block == "convnext" else "torchvision_resnet"
 
 
 def max_seed_std() -> float:

@@ -947,15 +947,17 @@ def toy_reading(sweep: Any) -> Sentence:
 
 def toy_norm_reading(with_norm: Any, without_norm: Any) -> Sentence:
     """What switching normalisation off does to the deepest plain toy (two ``ToySweep`` records), chosen by
-    :func:`~.summaries.normalisation_shatters`, then why that explains a replication without it."""
+    :func:`~.summaries.normalisation_shatters`. Only where normalisation is what shatters it does the page go on to
+    a replication without normalisation (one possible reason it fails); where normalisation alone does not decide
+    it, that sentence would not follow."""
     depth = max(with_norm.depths)
     on = S.lag1_spread([r.lag1 for r in with_norm.of(depth, False)])
     off = S.lag1_spread([r.lag1 for r in without_norm.of(depth, False)])
-    key = "norm_shatters" if S.normalisation_shatters(on, off) else "norm_not_alone"
+    shatters = S.normalisation_shatters(on, off)
     return Sentence(
-        f"shattered.{key}",
+        f"shattered.{'norm_shatters' if shatters else 'norm_not_alone'}",
         {"depth": depth, "on": lag1_text(on), "off": lag1_text(off), "off_colour": colour_name(off)},
-        then=(Sentence("shattered.norm_replication"),),
+        then=(Sentence("shattered.norm_replication"),) if shatters else (),
     )
 
 

@@ -20,10 +20,11 @@ Two experiments here, each returning plain dataclasses (no live modules):
 only, so BN cannot use the statistics of the batch being differentiated (then every y_i depends on every x_j).
 At initialisation BN is therefore *calibrated*: one forward pass in train mode over the same inputs (the 256
 points, or the 256 images of the path) sets each BN's statistics to theirs (momentum 1), then the gradient is
-taken in eval mode with those statistics held fixed. That normalises exactly as training's first step would on
-that batch, and makes dy/dx a function of x alone. A fresh BN left in eval mode without calibration would use
-its initial statistics (mean 0, variance 1), i.e. normalise nothing: the "normalisation off" curve.
-The trained networks are measured in eval mode with their own running statistics, as they are deployed.
+taken in eval mode with those statistics held fixed. That normalises almost as training's first step would on
+that batch (the running variance PyTorch keeps is unbiased, divisor n − 1 where the batch's own divides by n: a
+factor 256/255 in the toy, less on the path, where n also counts pixels), and makes dy/dx a function of x alone.
+A fresh BN left in eval mode without calibration would use its initial statistics (mean 0, variance 1), i.e.
+normalise nothing: the "normalisation off" curve. The trained networks are measured in eval mode with their own running statistics, as they are deployed.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ TOY_POINTS = 256
 TOY_RANGE = (-2.0, 2.0)
 #: The depths the page shows (the paper's Fig. 1 shows 1- and 24-layer feedforward nets and a 50-layer resnet).
 TOY_DEPTHS: tuple[int, ...] = (1, 24, 50)
+#: Cited, not measured: the depths of Balduzzi et al. 2017's Figure 1, feedforward nets and the resnet.
+PAPER_FIG1_FEEDFORWARD_DEPTHS: tuple[int, int] = (1, 24)
+PAPER_FIG1_RESNET_DEPTH = 50
 #: Seeds the page and the CLI repeat every measurement for, to show the spread.
 DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2, 3, 4)
 #: The path between two images: this many values of α, evenly spaced on [0, 1].
@@ -96,7 +100,8 @@ def lag1(signal: Sequence[float] | np.ndarray) -> float:
 
 def _calibrate_batchnorm(model: nn.Module, inputs: torch.Tensor) -> nn.Module:
     """Set every BN's running statistics to those of ``inputs`` (one train-mode pass, momentum 1), then eval mode:
-    the gradient then normalises as training would on this batch, but each output depends on its own input only.
+    the gradient then normalises almost as training would on this batch (the running variance is the unbiased
+    one, ×n/(n − 1)), but each output depends on its own input only.
     Mutates ``model``: call it on a model of your own only."""
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [m.momentum for m in bns]
@@ -367,8 +372,10 @@ def imagenet_path_gradients(
     progress: Callable[[int, int], None] | None = None,
 ) -> PathGradients:
     """The path experiment on an ImageNet network (``resnet18``/``resnet50`` or ``plain`` + depth) at
-    initialisation, images (3, 224, 224); BN calibrated on the path (in chunks of ``chunk`` images, its statistics
-    averaged over the chunks). ``progress(done, total)`` after every chunk of the gradient."""
+    initialisation, images (3, 224, 224); BN calibrated on the path in chunks of ``chunk`` images, unlike
+    :func:`path_gradients`' single pass: each chunk is normalised with its own statistics during calibration, and
+    each BN holds the average of the chunks' means and (unbiased) variances, which leaves out the spread of the
+    chunk means along α (the page says so). ``progress(done, total)`` after every chunk of the gradient."""
     from resnet_viz.models.build import build_model
 
     plain = arch.startswith("plain")

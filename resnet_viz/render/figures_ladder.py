@@ -16,11 +16,12 @@ from resnet_viz.architecture.ladder import (
     VARIANTS,
     LayerRecord,
     RungTrace,
+    module_naming,
     network_trace,
     rung_trace,
 )
 from resnet_viz.architecture.ladder_diff import LadderDiff
-from resnet_viz.formatting import fmt_int, fmt_macs, fmt_shape
+from resnet_viz.formatting import fmt_code, fmt_int, fmt_macs, fmt_shape
 from resnet_viz.i18n import Translator
 from resnet_viz.render.style import FONT
 
@@ -73,6 +74,24 @@ def heat_png(photo: Any, heat: Any, alpha: float = 0.5) -> bytes:
 def signed_si(n: int) -> str:
     """A difference of multiply-adds with its sign and an SI prefix, short enough for a metric: −108.380 M."""
     return "0" if n == 0 else ("+" if n > 0 else "−") + fmt_macs(abs(n))
+
+
+def renamed_note(t: Translator, d: LadderDiff) -> str:
+    """The sentence under a diff with renamed steps, naming whose module names each network carries
+    (:func:`~resnet_viz.architecture.ladder.module_naming`): torchvision's Bottleneck against this app's block for
+    "inverting dims" → "move ↑ d. conv", this app's block against torchvision's ConvNeXt for the last step."""
+    return t("ladder.diff_renamed", n=len(d.renamed), a=rung_label(t, d.a), b=rung_label(t, d.b),
+             naming_a=t(f"ladder.naming_{module_naming(d.a)}"),
+             naming_b=t(f"ladder.naming_{module_naming(d.b)}"))  # fmt: skip
+
+
+def walk_items(t: Translator, tr: RungTrace) -> list[str]:
+    """:func:`spatial_walk` as the page writes it: each side with the role that set it, the role as code
+    (``stem.conv``: an id, not a word to translate), the input in ``t``'s words."""
+    return [
+        t("ladder.walk_item", side=side, role=t("ladder.walk_input") if role == "input" else fmt_code(role))
+        for side, role in spatial_walk(tr)
+    ]
 
 
 def ladder_rows(t: Translator, size: int = 224) -> list[dict[str, str]]:
@@ -200,14 +219,14 @@ def part_table(tr: RungTrace, t: Translator) -> dict[str, list[str]]:
 
 
 def diff_table(d: LadderDiff, t: Translator, note: Any) -> dict[str, list[str]]:
-    """Every added, removed and reshaped step of a diff as table columns: what, role, module, Δparams, ΔMACs,
-    and for a reshaped one what changed (``note(change)``, the diagram's notation)."""
+    """Every added, removed and changed step of a diff as table columns: what, role, module, Δparams, ΔMACs,
+    and for a changed one what changed (``note(change, t)``, the diagram's notation)."""
     cols: dict[str, list[str]] = {t(f"ladder.col_{c}"): [] for c in
                                   ("what", "role", "module", "delta_params", "delta_macs", "detail")}  # fmt: skip
     for kind in ("removed", "added", "changed"):
         for c in getattr(d, kind):
             values = (t(f"ladder.mark_{kind}"), c.role, c.name, signed(c.delta_params), signed(c.delta_macs),
-                      note(c) if kind == "changed" else "")  # fmt: skip
+                      note(c, t) if kind == "changed" else "")  # fmt: skip
             for key, v in zip(cols, values):
                 cols[key].append(v)
     return cols

@@ -234,7 +234,20 @@ def _v15_table(arch: str, size: int, t: Translator, compact: bool) -> None:
     if not compact:
         table[t("lesson.slide_v15_more")] = [fmt_macs(b - a) for _, _, a, b in rows]
     _table(table, compact)
-    st.caption(t("lesson.slide_v15_caption", title=arch_title(t, arch), size=size))
+    st.caption(v15_caption(arch, size, t))
+
+
+def v15_caption(arch: str, size: int, t: Translator) -> str:
+    """The v1/v1.5 table's caption, naming the blocks that differ from ``per_block`` itself: at 16×16 only
+    conv3_1 and conv4_1 (conv5_1's input is already 1×1, so its stride changes no count)."""
+    from resnet_viz.architecture import counting
+
+    rows = counting.stride_variant_macs(arch, size).per_block
+    blocks = t("common.list_sep").join(
+        t("common.paper_and_name", paper=paper, name=name) for name, paper, _, _ in rows
+    )
+    return t("lesson.slide_v15_caption", title=arch_title(t, arch), size=size, blocks=blocks,
+             params=t("nav.parameters"))  # fmt: skip
 
 
 def _fit_width(png: bytes, compact: bool) -> int:

@@ -10,8 +10,8 @@ activation after the addition where the block has one. So ConvNeXt's block reads
 (linear) ×4, GELU, 1×1 (linear), layer scale, +.
 
 **Changes are marked by the node's border and a text line, never by colour alone** (:data:`MARKS`): an added step
-has a double border (``peripheries=2``) and a "+" line, a reshaped step a thick dashed border and a "▲" line that
-says what changed (``k 3→7``), a removed step (drawn apart, in a cluster of the steps only the first network has) a
+has a double border (``peripheries=2``) and a "+" line, a changed step a thick dashed border and a "▲" line that
+says what changed (``k 3→7``, ``BN→LN``, ``+ bias``), a removed step (drawn apart, in a cluster of the steps only the first network has) a
 dotted border and a "✕" line. Each marked node carries ``class="added"|"changed"|"removed"``, so a test (or a
 stylesheet) can count them on the text.
 """
@@ -52,7 +52,7 @@ def is_residual_block(part: str) -> bool:
 
 
 def changed_parts(d: LadderDiff) -> tuple[str, ...]:
-    """The parts in which anything was added, removed or reshaped (renames alone are not changes), in the order
+    """The parts in which anything was added, removed or changed (renames alone are not changes), in the order
     of network B, then the parts only A has."""
     seen: dict[str, None] = {}
     for c in (*d.changed, *d.added):
@@ -75,9 +75,11 @@ def _ordered(names: Mapping[str, None] | Sequence[str]) -> list[str]:
     return sorted(names, key=key)
 
 
-def change_note(c: ModuleChange) -> str:
-    """What a reshaped step changed, in the notation of the diagrams (language-neutral symbols):
-    ``BN→LN``, ``k 3→7``, ``/1→/2``, ``g 1→384``, ``C_in 64→96``, ``C_out 256→96``, ``56×56→28×28``, ``bias``."""
+def change_note(c: ModuleChange, t: Translator) -> str:
+    """What a changed step changed, in the notation of the diagrams: ``BN→LN``, ``k 3→7``, ``/1→/2``, ``g 1→384``,
+    ``C_in 64→96``, ``C_out 256→96``, ``56×56→28×28``, and a bias gained or lost in ``t``'s words (``+ bias`` /
+    ``加偏置``), joined with ``t``'s separator (``, `` / ``，``). Not every change is a change of shape (a kind,
+    a bias), hence "changed", not "reshaped"."""
     a, b = c.a, c.b
     assert a is not None and b is not None
     notes = []
@@ -97,8 +99,8 @@ def change_note(c: ModuleChange) -> str:
     if a.output_shape[1:] != b.output_shape[1:]:
         notes.append(f"{_shape(a.output_shape[1:])}→{_shape(b.output_shape[1:])}")
     if "bias" in c.fields:
-        notes.append("bias")
-    return ", ".join(notes)
+        notes.append(t(f"ladder.note_bias_{'added' if b.bias else 'removed'}"))
+    return t("ladder.note_sep").join(notes)
 
 
 def _short(records: Sequence[LayerRecord]) -> dict[str, str]:
@@ -139,7 +141,7 @@ def _node(g: _Dot, r: LayerRecord, short: str, t: Translator, mark: str | None, 
     label = _label(r, short, t)
     attrs: dict[str, object] = {"fillcolor": _fill(r)}
     if mark is not None:
-        # The language's own colon: "▲ reshaped: k 3→7", "▲ 形状改变：k 3→7".
+        # The language's own colon: "▲ changed: k 3→7", "▲ 改变：k 3→7".
         words = {"symbol": MARK_SYMBOL[mark], "mark": t(f"ladder.mark_{mark}")}
         label += "\n" + (
             t("ladder.dot_mark_note", note=note, **words) if note else t("ladder.dot_mark", **words)
@@ -235,7 +237,7 @@ def diff_dot(d: LadderDiff, a: RungTrace, b: RungTrace, part: str, t: Translator
         roles = {r.role: "removed" for r in a.records if r.block == part}
         return part_dot(a, part, t, marks=roles, title=title)
     marks = {c.role: c.change for c in (*d.added, *d.changed) if c.block == part}
-    notes = {c.role: change_note(c) for c in d.changed if c.block == part}
+    notes = {c.role: change_note(c, t) for c in d.changed if c.block == part}
     removed = [c.a for c in d.removed if c.block == part and c.a is not None]
     return part_dot(b, part, t, marks=marks, notes=notes, removed=removed, title=title)
 
