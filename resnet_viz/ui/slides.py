@@ -257,7 +257,7 @@ def _fit_width(png: bytes, compact: bool) -> int:
     from PIL import Image
 
     width, height = figure_box(compact)
-    w, h = Image.open(io.BytesIO(png)).size
+    w, h = Image.open(io.BytesIO(png), formats=["PNG"]).size
     room = height if compact else height - 2 * CAPTION_PX  # the phone's page scrolls; a slide does not
     return max(1, min(width, int(room * w / h)))
 
