@@ -126,6 +126,17 @@ def test_a_student_joins_by_address_from_any_page(teacher, app_test, form: str) 
     assert "1" in _in(teacher, "class_joined")
 
 
+def test_a_phone_in_class_draws_no_code_block(teacher, app_test) -> None:
+    """The class page has no "share this view" box: its ``st.code`` made every phone fetch a 1.5 MB script, which
+    with 30 phones on one server held back the answer box's own script for minutes (docs/classroom.md)."""
+    student = _student(app_test, {"room": _code(teacher)})
+    assert _has(student, "class_reply") and _has(student, "class_follow")
+    assert not student.code, [c.value for c in student.code]
+    assert student.get("plotly_chart"), "step 1's slide figure is still drawn"
+    home = _student(app_test, {"lang": "en"})
+    assert home.code, "other pages keep their share box"
+
+
 @pytest.mark.parametrize("room", ["ZZZZZZ", "K7Q-X2", "hello!"])
 def test_a_forged_or_malformed_code_is_refused(app_test, room: str) -> None:
     student = _student(app_test, {"room": room})

@@ -56,6 +56,22 @@ def sync_address(v: View, page_path: str) -> View:
         v = replace(v, page_params=())
         store(v)
     _write_address(v)
+    if page_path != CLASS_PAGE_PATH:
+        _share_box(v, page_path)
+    presenter_style()
+    return v
+
+
+#: The class page's url path (``ui.classroom.PAGE_PATH``): it has no "share this view" box. The teacher's panel
+#: shows the address students need (``class_qr``), and a phone in a class must not download what the box draws
+#: with: ``st.code`` loads a 1.5 MB syntax-highlighter bundle, which on one server with 30 phones joining at once
+#: queued the answer box's own small bundle behind it for minutes (docs/classroom.md, "Thirty phones on one
+#: server").
+CLASS_PAGE_PATH = "classroom"
+
+
+def _share_box(v: View, page_path: str) -> None:
+    """The sidebar's "share this view" box: the address, its QR code, and what an address can hold."""
     t = translator()
     with st.sidebar.expander(t("links.share_header"), icon=":material/share:", expanded=v.presenter):
         url = share_url(page_path)
@@ -64,8 +80,6 @@ def sync_address(v: View, page_path: str) -> View:
         # links.qr_png keeps the last few hundred addresses' codes: the same few come back on every rerun
         st.image(links.qr_png(url), caption=t("links.qr_caption"), width=220 if v.presenter else 160)
         dev_caption(share_help(t))
-    presenter_style()
-    return v
 
 
 def share_url(page_path: str = "") -> str:

@@ -38,7 +38,7 @@ from resnet_viz.classroom.histogram import (
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import Translator
 from resnet_viz.links import View
-from resnet_viz.ui.address import set_page_param
+from resnet_viz.ui.address import CLASS_PAGE_PATH, set_page_param
 from resnet_viz.ui.presenter import figure, presenting, show_error
 from resnet_viz.ui.resolve import CLASS_ASK, link_gave, translator, view
 from resnet_viz.ui.session import session_slot
@@ -51,7 +51,7 @@ STUDENT_POLL_S = 1.0
 #: Seconds between the presenter's redraws of the joined/answered counts and the histogram.
 TEACHER_POLL_S = 1.0
 #: The page's url path (app.py's st.Page) and its script.
-PAGE_PATH = "classroom"
+PAGE_PATH = CLASS_PAGE_PATH
 PAGE_SCRIPT = "app_pages/classroom.py"
 
 SEAT_KEY = "rv_class_seat"  # this session's Seat
@@ -643,8 +643,11 @@ def _student_panel(here: Seat, state: RoomState, t: Translator) -> None:
     args = lesson.text_args(step, right, t, current=step.net)
     _show_errors(t)
     _step_header(state, step, t)
-    with st.container(key="class_figure"):
-        _step_figure(step, _step_view(step, v), t, compact=True)
+    # The figure's place, filled last: a phone fetches each kind of element's script when it first draws one, in
+    # the order the elements arrive, and a chart's is 4.7 MB. Sent after the answer form and the follow toggle,
+    # the figure no longer queues their small scripts behind its own on a busy server (docs/classroom.md,
+    # "Thirty phones on one server").
+    figure_box = st.container(key="class_figure")
     st.markdown("**" + t(f"lesson.{step.key}_question", **args) + "**")
     if not state.revealed:
         with st.form("class_form", border=False):
@@ -675,6 +678,8 @@ def _student_panel(here: Seat, state: RoomState, t: Translator) -> None:
         FOLLOW_KEY, True
     )  # on by default (set here, not by value=, which would warn beside the state)
     st.toggle(t("classroom.follow"), key=FOLLOW_KEY, help=t("classroom.follow_help"))
+    with figure_box:
+        _step_figure(step, _step_view(step, v), t, compact=True)
     _student_poll(here.code)
 
 

@@ -239,7 +239,8 @@ def test_a_class_of_three_phones_follows_the_teacher(
     code = shown[1] + shown[2]
     qr = key(teacher, "class_qr")
     expect(qr.locator("img").first).to_be_visible()
-    assert f"?room={code}" in qr.inner_text(), qr.inner_text()  # the address the QR holds, written out
+    # The address the QR holds, written out (an st.code, whose script the page loads when it first draws one).
+    expect(qr).to_contain_text(f"?room={code}")
     settle(teacher)
 
     # Three phones join by the QR's address, in the forms a student may type it; each lands on the class page, in
