@@ -44,7 +44,7 @@ def _step_latencies(store, code: str, secret: str, phones: list, changes: int) -
     step = store.state(code).step
     for _ in range(changes):
         step = step % lesson.STEP_COUNT + 1
-        want = f"{step}/{lesson.STEP_COUNT} "  # "2/14 ·", not the end of "12/14"
+        want = f"{step}/{lesson.STEP_COUNT} "  # "2/N ·", not the end of "12/N"
         for page in phones:
             page.evaluate(_WATCH, want)
         start_ms = time.time() * 1000

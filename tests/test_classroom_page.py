@@ -326,11 +326,37 @@ def test_a_student_on_an_old_step_is_told_which_step_and_how_to_get_there(teache
     student.button(key="class_submit").click().run()
     shown = _in(student, "class_error")
     assert EN("classroom.error_bad_step", n=2) in shown
-    # the message names the page's own controls, by their labels, in both languages
+    # not following: the hint names the page's own controls, by their labels, in both languages
+    assert EN("classroom.bad_step_hint") in shown
     for t in (EN, ZH):
-        message = t("classroom.error_bad_step", n=2)
-        assert t("classroom.follow") in message and t("classroom.catch_up") in message
+        hint = t("classroom.bad_step_hint")
+        assert t("classroom.follow") in hint and t("classroom.catch_up") in hint
+        assert t("classroom.follow") not in t("classroom.error_bad_step", n=2)
     assert student.button(key="class_catch_up") is not None
+
+
+def test_a_following_student_whose_step_moved_before_submit_is_not_told_to_follow(teacher, app_test) -> None:
+    """Follow on (the default) and the teacher moves between the phone's draw and its Submit: the message names
+    the class's step, and neither "Follow the teacher" (it is on) nor "Go there" (not shown while following)."""
+    code = _code(teacher)
+    student = _student(app_test, {"room": code}, page=CLASS)
+    teacher.button(key="class_next").click().run()  # the phone has not checked since
+    student.text_input(key="class_reply").input("1, 2, 3")
+    student.button(key="class_submit").click().run()
+    shown = _in(student, "class_error")
+    assert EN("classroom.error_bad_step", n=2) in shown
+    assert EN("classroom.bad_step_hint") not in shown and EN("classroom.follow") not in shown
+    assert room_store().tally(code, 1).counts == ()
+
+
+def test_a_reply_the_store_could_hold_only_as_typed_is_not_sent(teacher, app_test) -> None:
+    """Three numbers of a dozen digits fit the input but not the store once written as (…, …, …): not sent."""
+    code = _code(teacher)
+    student = _student(app_test, {"room": code}, page=CLASS)
+    student.text_input(key="class_reply").input(",".join(["1" * 12] * 3))
+    student.button(key="class_submit").click().run()
+    assert EN("lesson.unreadable", format=EN("lesson.format_shape")) in _in(student, "class_error")
+    assert room_store().tally(code, 1).counts == ()
 
 
 def test_the_worked_answer_joins_its_sentences_per_language_and_says_the_size_the_class_uses() -> None:

@@ -23,6 +23,7 @@ from resnet_viz.classroom.histogram import (
     csv_text,
     histogram,
     projected_bars,
+    sendable_reply,
 )
 from resnet_viz.classroom.sqlite_store import SqliteRoomStore
 
@@ -47,6 +48,28 @@ def test_spellings_of_one_answer_are_one_canonical_reply() -> None:
     assert canonical_reply(ADDITION, "28, 28") == "28, 28"
     assert canonical_reply(ADDITION, "x" * 100) == "x" * MAX_REPLY_CHARS
     assert canonical_reply(ADDITION, "x" * (MAX_REPLY_CHARS - 1) + " y") == "x" * (MAX_REPLY_CHARS - 1)
+
+
+def test_the_page_sends_only_replies_in_the_lessons_own_form() -> None:
+    """sendable_reply: the canonical reading, or None for a reply the lesson cannot read and for a shape whose
+    reading, written out with brackets and spaces, would not fit the store (the page then sends nothing)."""
+    assert sendable_reply(ADDITION, " 28 x 28 x 128 ") == "(28, 28, 128)"
+    assert sendable_reply(BY_KEY["dashed"], "  no   idea ") is None
+    numbers = ",".join(["1" * 12] * 3)  # 38 characters typed: the input takes them, the lesson reads them
+    assert len(numbers) <= MAX_REPLY_CHARS and lesson.parse_reply(ADDITION, numbers) is not None
+    written = "(" + ", ".join(["1" * 12] * 3) + ")"
+    assert len(written) > MAX_REPLY_CHARS
+    assert sendable_reply(ADDITION, numbers) is None  # not sent, rather than stored as typed
+    assert canonical_reply(ADDITION, numbers) == numbers  # a store that holds it still counts it (unreadable)
+
+
+@settings(max_examples=300, deadline=None)
+@given(step=st.sampled_from(lesson.STEPS), text=st.text(max_size=60))
+def test_what_the_page_sends_is_canonical_and_fits(step: lesson.Step, text: str) -> None:
+    sent = sendable_reply(step, text)
+    if sent is not None:
+        assert canonical_reply(step, sent) == sent == canonical_reply(step, text)
+        assert len(sent) <= MAX_REPLY_CHARS and lesson.parse_reply(step, sent) is not None
 
 
 @settings(max_examples=300, deadline=None)

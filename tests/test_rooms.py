@@ -359,6 +359,53 @@ def test_sqlite_deletes_expired_rooms_on_any_write_not_only_on_create(tmp_path: 
         store.close()
 
 
+def _on_disk(store: SqliteRoomStore) -> bytes:
+    """The bytes of the store's files as they lie on disk now (the database, its WAL and shared-memory index)."""
+    folder = Path(store.path).parent
+    return b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.name.startswith(FILE_NAME))
+
+
+@pytest.mark.parametrize("how", ["end", "expiry"])
+def test_sqlite_leaves_no_deleted_id_or_reply_in_its_files(tmp_path: Path, how: str) -> None:
+    """After End, or a sweep that deleted an idle room, a student's id and typed reply are in neither
+    rooms.sqlite3 (free space in a page) nor rooms.sqlite3-wal (old frames), while the store stays open."""
+    store = SqliteRoomStore(tmp_path / "data", BIG)
+    try:
+        student, reply = "tab-4f1c9e0b7d2a", "Grace Hopper"
+        code, secret = store.create("en", now=T0)
+        kept, _ = store.create("en", now=T0)
+        store.answer(code, student, 1, reply, now=T0 + 1)
+        for i in range(20):  # other rooms' rows around it, as in a busy store
+            store.answer(kept, f"other-{i:02d}", 1, "(224, 224, 3)", now=T0 + 1)
+        assert student.encode() in _on_disk(store) and reply.encode() in _on_disk(store)
+        if how == "end":
+            store.end(code, secret)
+        else:
+            # `kept` stays alive; `code` is not idle long enough yet
+            store.join(kept, "early", now=T0 + IDLE_S)
+            later = T0 + IDLE_S + EXPIRE_EVERY_S + 1  # `code` expired, and the last sweep is a minute old
+            store.join(kept, "late", now=later)  # this write sweeps
+            _raises("no_room", lambda: store.state(code, now=later))
+        on_disk = _on_disk(store)
+        assert student.encode() not in on_disk and reply.encode() not in on_disk
+        assert store.tally(kept, 1, now=T0 + IDLE_S).counts == (("(224, 224, 3)", 20),)  # the rest is intact
+    finally:
+        store.close()
+
+
+def test_sqlite_a_refused_call_keeps_the_sweep_it_ran(tmp_path: Path) -> None:
+    """A join to an unknown code sweeps first and is then refused: the expired room stays deleted (rolled back,
+    it would stay on disk until the next sweep, a minute later)."""
+    store = SqliteRoomStore(tmp_path / "data", SMALL)
+    try:
+        old, _ = store.create("en", now=T0)
+        store.answer(old, "tab-of-b", 1, "Barbara Liskov", now=T0)
+        _raises("no_room", lambda: store.join("ZZZZZZ", "c", now=T0 + IDLE_S + 1))
+        assert "Barbara Liskov" not in _stored_text(store) and old not in _stored_text(store)
+    finally:
+        store.close()
+
+
 def test_a_failing_backend_is_unavailable_not_a_traceback(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -3,10 +3,11 @@
 Pure (no Streamlit, no torch); the verdicts come from the lesson itself (:func:`resnet_viz.lesson.check` and
 :func:`resnet_viz.lesson.slipped`), so a bar is marked right exactly when the student's own page would say so.
 
-Replies are stored in one canonical form (:func:`canonical_reply`, which the class page calls before
-``RoomStore.answer``), read with the lesson's own parser (:func:`resnet_viz.lesson.parse_reply`):
+Replies are stored in one canonical form (:func:`canonical_reply`; the class page sends :func:`sendable_reply`,
+the same form, before ``RoomStore.answer``), read with the lesson's own parser (:func:`resnet_viz.lesson.parse_reply`):
 ``28,28,128``, ``28x28x128`` and ``(28, 28, 128)`` are one bar; ``1,000`` and ``1000`` one; ``0,5`` and ``0.50``
-one. A reply the lesson cannot read is kept as typed (spaces collapsed) and counted in one "unreadable" bar.
+one. The page sends only replies the lesson can read (:func:`sendable_reply`); a stored reply it cannot read
+(another client's) is kept as typed (spaces collapsed) and counted in one "unreadable" bar.
 """
 
 from __future__ import annotations
@@ -28,22 +29,37 @@ CSV_HEADER = ("step", "question", "answer", "count")
 
 def canonical_reply(step: Step, text: str) -> str:
     """The one form a reply is stored and counted in: the lesson's reading of it written back out
-    (``(28, 28, 128)``, ``1000``, ``0.5``, ``dashed``), or, when the lesson cannot read it, the text with its
-    spaces collapsed. Either way it is read from the first :data:`~resnet_viz.classroom.MAX_REPLY_CHARS`
-    characters (the page's input takes no more), and applying it twice changes nothing."""
-    typed = " ".join(str(text).split())[:MAX_REPLY_CHARS].rstrip()
-    value = parse_reply(step, typed)
+    (``(28, 28, 128)``, ``1000``, ``0.5``, ``dashed``), or, when the lesson cannot read it (or its reading written
+    out would not fit :data:`~resnet_viz.classroom.MAX_REPLY_CHARS`), the text with its spaces collapsed. Either
+    way it is read from the first ``MAX_REPLY_CHARS`` characters (the page's input takes no more), and applying it
+    twice changes nothing."""
+    typed = _as_input(text)
+    reply = sendable_reply(step, typed)
+    return typed if reply is None else reply
+
+
+def sendable_reply(step: Step, text: str) -> str | None:
+    """What the class page sends for ``text``: the lesson's reading of it written back out, or None (the page
+    sends nothing) when the lesson cannot read it, or when that reading does not fit the store's
+    :data:`~resnet_viz.classroom.MAX_REPLY_CHARS` (three numbers of a dozen digits each: ``(…, …, …)`` adds
+    the brackets and spaces). So every reply the page stores is in the lesson's own form."""
+    value = parse_reply(step, _as_input(text))
     if value is None:
-        return typed
+        return None
     if step.kind == "shape":
-        shape = "(" + ", ".join(str(v) for v in value) + ")"  # type: ignore[union-attr]
-        # Three numbers of 30-odd digits do not fit the bound once written out: keep what was typed.
-        return shape if len(shape) <= MAX_REPLY_CHARS else typed
-    if step.kind == "float":
+        reply = "(" + ", ".join(str(v) for v in value) + ")"  # type: ignore[union-attr]
+    elif step.kind == "float":
         # repr keeps every digit the student typed (0.504 stays 0.504: it is right within the lesson's ±0.005,
         # and a rounding here could move a reply across that edge); only the notation is made one.
-        return repr(float(value))  # type: ignore[arg-type]
-    return str(value)
+        reply = repr(float(value))  # type: ignore[arg-type]
+    else:
+        reply = str(value)
+    return reply if len(reply) <= MAX_REPLY_CHARS else None
+
+
+def _as_input(text: str) -> str:
+    """The reply as the page's input holds it: spaces collapsed, at most ``MAX_REPLY_CHARS`` characters."""
+    return " ".join(str(text).split())[:MAX_REPLY_CHARS].rstrip()
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 Why these choices:
 
-- **WAL mode**: readers (every student's periodic check) never wait for a writer, and a writer waits only for
-  another writer. The mode is a property of the file, so it is set once and every process then uses it.
+- **WAL mode**: a read never waits for a writer, and a writer waits only for another writer. A student's
+  periodic check (``state``) is a read, except once per :data:`EXPIRE_EVERY_S` per process, when it runs the
+  sweep of expired rooms first: a write, which may wait for another writer (up to :data:`BUSY_TIMEOUT_MS`).
+  The mode is a property of the file, so it is set once and every process then uses it.
 - **``BEGIN IMMEDIATE`` for every write**: the write lock is taken before the room is read, so a check and the
   write that depends on it ("is the room full?", "is the step revealed?") cannot interleave with another
   process's; a deferred transaction would instead fail with ``SQLITE_BUSY`` when it upgrades its read lock.
@@ -15,6 +17,11 @@ Why these choices:
   back. Not one per thread: Streamlit starts a new thread for every run, so those would pile up, one per poll.
 - **``synchronous=NORMAL``**: in WAL mode it is still safe against the app crashing; only a power cut can lose
   the last moments of answers, which a class can give again.
+
+- **Deleted means gone from the files**: ``secure_delete`` overwrites a deleted row's bytes in its page, and
+  after :meth:`SqliteRoomStore.end` or a sweep that deleted a room the WAL is checkpointed into the database and
+  truncated (``wal_checkpoint(TRUNCATE)``); without both, a deleted student id and reply stay readable in
+  ``rooms.sqlite3`` (free space) and ``rooms.sqlite3-wal`` (old frames) while the app runs.
 
 Only the hash of the teacher secret is stored. Rooms, students and answers are bounded by :class:`Limits`.
 An expired room (idle past ``Limits.idle_s``) is never served, and its rows are deleted from the file by
@@ -94,6 +101,12 @@ CREATE TABLE IF NOT EXISTS answers (
 """
 
 
+class _Connection(sqlite3.Connection):
+    """A connection that remembers whether its transaction deleted a room (then the WAL is truncated after it)."""
+
+    deleted_rooms = False
+
+
 class SqliteRoomStore:
     """:class:`~resnet_viz.classroom.RoomStore` on ``<folder>/rooms.sqlite3`` (created, with its folder, when
     missing). Thread-safe: each call has a connection to itself. Several processes may open the same file."""
@@ -126,10 +139,13 @@ class SqliteRoomStore:
         # isolation_level=None: no implicit transactions; _write and _read open them explicitly.
         # check_same_thread=False: a pooled connection is used by one thread at a time, but not always the same.
         conn = sqlite3.connect(
-            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False,
+            factory=_Connection,
+        )  # fmt: skip
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA synchronous=NORMAL")
+        # A deleted row's bytes are zeroed, not left as free space (the default of Debian's SQLite, not of every build).
+        conn.execute("PRAGMA secure_delete=ON")
         with self._count_lock:
             self.open_connections += 1
         return conn
@@ -160,15 +176,38 @@ class SqliteRoomStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding the write lock from its first read (``BEGIN IMMEDIATE``)."""
+        """One write transaction holding the write lock from its first read (``BEGIN IMMEDIATE``); when it
+        deleted a room (End, or a sweep), the WAL is then checkpointed and truncated (:meth:`_scrub`)."""
         with self._connection() as conn:
+            conn.deleted_rooms = False  # type: ignore[attr-defined]
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+            except RoomError:
+                # A refusal is decided before the call writes anything of its own, so all this transaction holds
+                # is the sweep of expired rooms that began it: that stands (rolled back, the rooms would stay
+                # until the next sweep, a minute later, although _swept says they went).
+                self._commit(conn)
+                raise
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
+            self._commit(conn)
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        conn.execute("COMMIT")
+        if conn.deleted_rooms:  # type: ignore[attr-defined]
+            self._scrub(conn)
+
+    @staticmethod
+    def _scrub(conn: sqlite3.Connection) -> None:
+        """Copy the WAL into the database and truncate it to 0 bytes, so the deleted rows' old pages are in
+        neither file. It waits (the busy timeout) for readers of older frames, each a query long; if one still
+        holds them it leaves the rest to the next End or sweep, which checkpoints again."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.OperationalError:  # the deletion is committed; the next End or sweep scrubs again
+            pass
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -211,6 +250,8 @@ class SqliteRoomStore:
     def _delete(self, db: sqlite3.Connection, codes: list[str]) -> None:
         for table in ("answers", "students", "rooms"):
             db.executemany(f"DELETE FROM {table} WHERE code = ?", [(c,) for c in codes])
+        if codes:
+            db.deleted_rooms = True  # type: ignore[attr-defined]
 
     def _expire(self, db: sqlite3.Connection, now: float) -> int:
         # The same test as _room's (now - touched > idle), so a room is either served or expired, never both.

@@ -30,10 +30,10 @@ from resnet_viz.classroom.histogram import (
     RIGHT,
     UNREADABLE,
     Bar,
-    canonical_reply,
     csv_rows,
     histogram,
     projected_bars,
+    sendable_reply,
 )
 from resnet_viz.formatting import fmt_int
 from resnet_viz.i18n import Translator
@@ -44,9 +44,9 @@ from resnet_viz.ui.resolve import CLASS_ASK, link_gave, translator, view
 from resnet_viz.ui.session import session_slot
 
 #: Seconds between a student's checks of the room. A step change reaches a following phone after the wait for the
-#: next check (0 … 1 s, uniform) plus one page rerun; each check is one store read. Measured (docs/classroom.md,
-#: "Running a class", 10 phones on one 2-core machine): p95 1.42 s at load average ~27 but 2.59 s in another run
-#: at load ~7, so the issue's p95 ≤ 2 s holds on an unloaded server, not always on a busy shared one.
+#: next check (0 … 1 s, uniform) plus one page rerun; each check is one store read. Measured from the store's
+#: write to the phone (docs/classroom.md, "Running a class"): 10 phones, shared 2-core machine: p95 1.42 s and
+#: 2.59 s in two runs; the issue's p95 ≤ 2 s is not shown (30 phones: docs/benchmarks.md, the classroom rows).
 STUDENT_POLL_S = 1.0
 #: Seconds between the presenter's redraws of the joined/answered counts and the histogram.
 TEACHER_POLL_S = 1.0
@@ -607,15 +607,17 @@ def _submit() -> None:
         _keep_error(RoomError("no_room", "not in a room"))
         return
     step = lesson.STEPS[int(n) - 1]
-    text = str(st.session_state.get(REPLY_KEY) or "")
-    if lesson.parse_reply(step, text) is None:
+    reply = sendable_reply(step, str(st.session_state.get(REPLY_KEY) or ""))
+    if reply is None:  # the lesson cannot read it, or its reading does not fit the store: nothing is sent
         st.session_state[NOTICE_KEY] = ("lesson.unreadable", {"format": f"lesson.format_{step.kind}"})
         return
-    reply = canonical_reply(step, text)
     try:
         room_store().answer(here.code, student_id(), int(n), reply)
     except RoomError as err:
         _keep_error(err)
+        if err.code == "bad_step" and not st.session_state.get(FOLLOW_KEY, True):
+            # Only a phone that is not following stays on the old step, with "Go there" beside it.
+            st.session_state[NOTICE_KEY] = ("classroom.bad_step_hint", {})
         return
     st.session_state.setdefault(MINE_KEY, {})[int(n)] = reply
 
