@@ -176,7 +176,16 @@ def test_every_command_is_one_row_of_the_table() -> None:
     from resnet_viz.cli import COMMANDS, build_parser
 
     names = [c.name for c in COMMANDS]
-    assert names == ["summary", "params", "diagram", "ladder", "diff", "download-weights", "landscape", "shattered"]
+    assert names == [
+        "summary",
+        "params",
+        "diagram",
+        "ladder",
+        "diff",
+        "download-weights",
+        "landscape",
+        "shattered",
+    ]
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert list(sub.choices) == names
 
