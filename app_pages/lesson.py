@@ -5,7 +5,6 @@ works out from the trace. In presenter mode every step is one 1280×720 slide. W
 import streamlit as st
 
 from resnet_viz import lesson, ui
-from resnet_viz.formatting import fmt_int
 from resnet_viz.ui import slides
 
 t = ui.translator()
@@ -30,16 +29,6 @@ def go(to: int) -> None:
     target = lesson.STEPS[to - 1]
     ss[STEP_KEY] = to
     ui.set_view(net=target.net, block=target.block)
-
-
-def show(value: object) -> str:
-    if step.kind == "shape":
-        return "(" + ", ".join(str(v) for v in value) + ")"  # type: ignore[union-attr]
-    if step.kind == "int":
-        return fmt_int(int(value))  # type: ignore[arg-type]
-    if step.kind == "float":
-        return f"{float(value):.2f}"  # type: ignore[arg-type]
-    return t(f"lesson.choice_{value}")
 
 
 right = lesson.answer(step, s.arch, s.input_size)
@@ -102,7 +91,8 @@ with text_box:
                 else ""
             )
             st.error(
-                t("lesson.wrong", answer=show(right.value)) + " " + slip + working, icon=":material/cancel:"
+                t("lesson.wrong", answer=lesson.answer_text(step, right.value, t)) + " " + slip + working,
+                icon=":material/cancel:",
             )
     if (
         right.missing

@@ -368,6 +368,18 @@ def parse_reply(step: Step, reply: str) -> object | None:
         return None
 
 
+def answer_text(step: Step, value: object, t: Translator) -> str:
+    """The right answer as the page writes it: a shape as "(28, 28, 128)", an int with thousands separators, a
+    float to two decimals, a choice in the reader's words (the lesson page and class mode share it)."""
+    if step.kind == "shape":
+        return "(" + ", ".join(str(v) for v in value) + ")"  # type: ignore[attr-defined]
+    if step.kind == "int":
+        return fmt_int(int(value))  # type: ignore[call-overload]
+    if step.kind == "float":
+        return f"{float(value):.2f}"  # type: ignore[arg-type]
+    return t(f"lesson.choice_{value}")
+
+
 def check(step: Step, reply: str, right: Answer) -> bool | None:
     """True/False: right or wrong; None: the reply could not be read (the page asks again, nothing is marked)."""
     value = parse_reply(step, reply)

@@ -299,3 +299,15 @@ def test_the_shattered_step_answers_from_the_measurement(monkeypatch) -> None:
             t = translator(lang)
             working = t(f"lesson.{got.working_key}", **text_args(step, got, t, current="resnet34"))
             assert "plain network's is nearer" not in working and "普通网络的更接近" not in working
+
+
+def test_answer_text_writes_each_kind_as_the_pages_show_it() -> None:
+    from resnet_viz.i18n import translator
+    from resnet_viz.lesson import STEPS, answer_text
+
+    kinds = {s.kind: s for s in STEPS}
+    t = translator("en")
+    assert answer_text(kinds["shape"], (28, 28, 128), t) == "(28, 28, 128)"
+    assert answer_text(kinds["int"], 1234567, t) == "1,234,567"
+    assert answer_text(kinds["float"], 0.5, t) == "0.50"
+    assert answer_text(kinds["choice"], "dashed", translator("zh")) == translator("zh")("lesson.choice_dashed")

@@ -333,14 +333,7 @@ def shown_answer(step: lesson.Step, reply: str, t: Translator) -> str:
 
 
 def _right_text(step: lesson.Step, right: lesson.Answer, t: Translator) -> str:
-    value = right.value
-    if step.kind == "shape":
-        return "(" + ", ".join(str(x) for x in value) + ")"  # type: ignore[union-attr]
-    if step.kind == "int":
-        return fmt_int(int(value))  # type: ignore[call-overload]
-    if step.kind == "float":
-        return f"{float(value):.2f}"  # type: ignore[arg-type]
-    return t(f"lesson.choice_{value}")
+    return lesson.answer_text(step, right.value, t)
 
 
 def _step_figure(step: lesson.Step, v: View, t: Translator, *, compact: bool) -> None:
