@@ -141,15 +141,19 @@ def test_a_record_with_other_settings_is_measured_live(monkeypatch) -> None:
 @pytest.mark.recorded_floats
 def test_the_shipped_lesson_record_comes_out_of_the_measurement() -> None:
     """The shipped lag-1 values, recomputed (``python scripts/make_shattered.py`` writes them). Each gradient is
-    float32 through 56 layers; a lag-1 moves by ~1e-6 between kernel sets, 2e-3 leaves room without letting a
-    different seed, class or path through (the seeds differ by more than 0.01)."""
+    float32 through 56 layers. Measured against the record (AVX-512 kernels) under SSE4 kernels (ATen default,
+    oneDNN SSE41, MKL SSE4_2), AVX2 and AVX-512, with 1 and 2 threads: ResNet-56 moves by at most 4.5e-4, plain-56,
+    whose gradient at initialisation is near white noise (chaotic), by up to 9.9e-3 under SSE4. The tolerances
+    are about 3–4× those: 2e-3 and 3e-2; the plain net's direction against the residual one (−0.12 … +0.12 against
+    +0.72 … +0.99) is far outside either."""
     from resnet_viz.experiments import shipped
 
     record = shipped.shattered_init()
     sh.init_path_runs.cache_clear()
     got = sh.init_path_lag1(record["depth"], tuple(record["seeds"]))
     for net, values in record["lag1"].items():
-        np.testing.assert_allclose(got[net], values, rtol=0, atol=2e-3, err_msg=net)
+        atol = 3e-2 if net.startswith("plain") else 2e-3
+        np.testing.assert_allclose(got[net], values, rtol=0, atol=atol, err_msg=net)
 
 
 def test_the_path_derivative_is_the_chain_rule() -> None:
